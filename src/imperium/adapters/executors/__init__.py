@@ -1,0 +1,1 @@
+"""Executors run attempts and report each outcome once (``imperium.ports.Executor``)."""

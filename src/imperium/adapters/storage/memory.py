@@ -1,0 +1,269 @@
+"""``MemoryStore``: the ``Store`` port in dicts, for unit tests of the core.
+
+It keeps the SQL store's semantics, including its failures: ``apply`` checks the lock and
+every uniqueness rule before writing anything (``LockLostError``, ``ConflictError``), JSON
+values go through a JSON round trip (so unserialisable payloads fail here too), and nothing
+returned aliases what is stored (the scheduler mutates its ``Task`` objects).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Container, Sequence
+from typing import Any
+
+import orjson
+
+from imperium.domain.errors import ConflictError, LockLostError, NotFoundError
+from imperium.domain.models import AgentSpec, Event, Execution, Task
+from imperium.domain.states import ACTIVE_STATES, Outcome, TaskState
+from imperium.ports import AgentStats, LockInfo, TaskFilter, TaskSnapshot, WriteBatch
+
+_LOADED_STATES = frozenset({TaskState.PENDING, TaskState.QUEUED, TaskState.RUNNING})
+_RESUBMITTABLE_STATES = frozenset({TaskState.DEAD, TaskState.TIMED_OUT, TaskState.FAILED})
+_FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
+_SNAPSHOT_FIELDS = tuple(f.name for f in dataclasses.fields(TaskSnapshot) if f.name != "id")
+
+
+def _json(value: Any) -> Any:
+    """A copy of ``value`` as it would come back from a JSON column."""
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
+
+
+class MemoryStore:
+    """Everything in dicts; one instance is one database."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+        self._cancel_requested_at: dict[str, float] = {}
+        self._executions: dict[tuple[str, int], Execution] = {}
+        self._events: list[Event] = []
+        self._agents: dict[str, AgentSpec] = {}
+        self._lock: LockInfo | None = None
+
+    async def close(self) -> None:
+        pass
+
+    # -- scheduler -------------------------------------------------------------------------
+
+    async def apply(self, batch: WriteBatch, owner: str, lock_expires_at: float) -> None:
+        if self._lock is None or self._lock.owner != owner:
+            raise LockLostError(
+                f"scheduler '{owner}' no longer holds the database lock; it must stop writing"
+            )
+        self._check_new(
+            [task.id for task, _ in batch.inserts],
+            [(e.task_id, e.attempt) for e in batch.executions],
+        )
+        self._lock = LockInfo(owner, lock_expires_at)
+        for task, snap in batch.inserts:
+            self._store_task(task, snap)
+        for snap in batch.updates:
+            if snap.id in self._tasks:
+                _set_snapshot(self._tasks[snap.id], snap)
+        for execution in batch.executions:
+            self._executions[(execution.task_id, execution.attempt)] = _copy_execution(execution)
+        self._events.extend(_copy_event(e) for e in batch.events)
+        for task_id in batch.cancel_handled:
+            self._cancel_requested_at.pop(task_id, None)
+
+    def _check_new(self, task_ids: Sequence[str], attempts: Sequence[tuple[str, int]]) -> None:
+        """Refuse a batch that would record a task or an attempt twice, as the SQL store's
+        unique constraints do."""
+        clash = _duplicates(task_ids, self._tasks) or _duplicates(attempts, self._executions)
+        if clash:
+            raise ConflictError(
+                "the batch records something already stored (a task id, or an execution "
+                f"for a task attempt); nothing was written: {clash[0]!r}"
+            )
+
+    async def read_lock(self) -> LockInfo | None:
+        return self._lock
+
+    async def swap_lock(self, expected: str | None, owner: str, expires_at: float) -> bool:
+        holder = self._lock.owner if self._lock is not None else None
+        if holder != expected:
+            return False
+        self._lock = LockInfo(owner, expires_at)
+        return True
+
+    async def release_lock(self, owner: str) -> None:
+        if self._lock is not None and self._lock.owner == owner:
+            self._lock = None
+
+    async def load_agents(self) -> list[AgentSpec]:
+        return await self.list_agents()
+
+    async def agents_changed_since(self, since: float) -> list[AgentSpec]:
+        return [a for a in await self.list_agents() if a.updated_at >= since]
+
+    async def load_active_tasks(self) -> list[Task]:
+        return [_copy_task(t) for t in self._tasks.values() if t.state in _LOADED_STATES]
+
+    async def fetch_submitted(self, limit: int) -> list[Task]:
+        submitted = [t for t in self._tasks.values() if t.state is TaskState.SUBMITTED]
+        submitted.sort(key=lambda t: (t.created_at, t.id))
+        return [_copy_task(t) for t in submitted[:limit]]
+
+    async def fetch_cancel_requests(self) -> list[str]:
+        return [
+            task_id
+            for task_id in self._cancel_requested_at
+            if self._tasks[task_id].state in ACTIVE_STATES
+        ]
+
+    async def task_states(self, ids: Sequence[str]) -> dict[str, TaskState]:
+        return {i: self._tasks[i].state for i in ids if i in self._tasks}
+
+    # -- agents ----------------------------------------------------------------------------
+
+    async def insert_agent(self, spec: AgentSpec) -> None:
+        if spec.id in self._agents:
+            raise ConflictError(f"agent '{spec.id}' already exists; choose another id or update it")
+        self._agents[spec.id] = _copy_agent(spec)
+
+    async def update_agent(self, spec: AgentSpec) -> None:
+        stored = self._agents.get(spec.id)
+        if stored is None:
+            raise NotFoundError(f"agent '{spec.id}' does not exist; register it first")
+        self._agents[spec.id] = dataclasses.replace(_copy_agent(spec), created_at=stored.created_at)
+
+    async def get_agent(self, agent_id: str) -> AgentSpec | None:
+        stored = self._agents.get(agent_id)
+        return _copy_agent(stored) if stored is not None else None
+
+    async def list_agents(self) -> list[AgentSpec]:
+        return [_copy_agent(self._agents[key]) for key in sorted(self._agents)]
+
+    async def log_event(self, event: Event) -> None:
+        self._events.append(_copy_event(event))
+
+    # -- queries ---------------------------------------------------------------------------
+
+    async def get_task(self, task_id: str) -> Task | None:
+        stored = self._tasks.get(task_id)
+        return _copy_task(stored) if stored is not None else None
+
+    async def cancel_requested(self, task_id: str) -> bool:
+        return task_id in self._cancel_requested_at
+
+    async def list_tasks(self, flt: TaskFilter) -> list[Task]:
+        wanted = {"state": flt.state, "type": flt.type, "agent_id": flt.agent_id}
+        wanted["workflow_id"] = flt.workflow_id
+        matching = [
+            t
+            for t in self._tasks.values()
+            if all(v is None or getattr(t, k) == v for k, v in wanted.items())
+        ]
+        matching.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        return [_copy_task(t) for t in matching[flt.offset : flt.offset + flt.limit]]
+
+    async def count_tasks_by_state(self) -> dict[TaskState, int]:
+        counts = dict.fromkeys(TaskState, 0)
+        for task in self._tasks.values():
+            counts[task.state] += 1
+        return counts
+
+    async def executions_for(self, task_id: str) -> list[Execution]:
+        found = [e for (tid, _), e in self._executions.items() if tid == task_id]
+        return [_copy_execution(e) for e in sorted(found, key=lambda e: e.attempt)]
+
+    async def events_for(self, task_id: str, limit: int = 200) -> list[Event]:
+        """The first ``limit`` events of the task, oldest first."""
+        return [_copy_event(e) for e in self._events if e.task_id == task_id][:limit]
+
+    async def agent_stats(self) -> dict[str, AgentStats]:
+        by_agent: dict[str, list[Execution]] = {}
+        for e in self._executions.values():
+            if e.agent_id is not None and (e.outcome is Outcome.SUCCEEDED or _failed(e)):
+                by_agent.setdefault(e.agent_id, []).append(e)
+        return {agent_id: _stats(agent_id, runs) for agent_id, runs in by_agent.items()}
+
+    async def insert_submitted(self, tasks: Sequence[Task], events: Sequence[Event]) -> None:
+        clash = _duplicates([t.id for t in tasks], self._tasks)
+        if clash:
+            raise ConflictError(
+                f"a task with one of these ids already exists ({clash[0]}); submit with new ids"
+            )
+        for task in tasks:
+            snap = dataclasses.replace(TaskSnapshot.of(task), state=TaskState.SUBMITTED)
+            self._store_task(task, snap)
+        self._events.extend(_copy_event(e) for e in events)
+
+    async def request_cancel(self, task_id: str, at: float) -> None:
+        """Mark an active task for cancellation; the first request's time is kept."""
+        task = self._tasks.get(task_id)
+        if task is not None and task.state in ACTIVE_STATES:
+            self._cancel_requested_at.setdefault(task_id, at)
+
+    async def resubmit(self, task_id: str, max_attempts: int, at: float) -> bool:
+        """Back to ``submitted`` with a new attempt budget, if dead, timed_out or failed;
+        a cancel request left over from the last run is dropped."""
+        task = self._tasks.get(task_id)
+        if task is None or task.state not in _RESUBMITTABLE_STATES:
+            return False
+        task.state, task.max_attempts, task.updated_at = TaskState.SUBMITTED, max_attempts, at
+        task.finished_at = task.not_before = None
+        self._cancel_requested_at.pop(task_id, None)
+        return True
+
+    def _store_task(self, task: Task, snap: TaskSnapshot) -> None:
+        stored = _copy_task(task)
+        _set_snapshot(stored, snap)
+        self._tasks[task.id] = stored
+
+
+def _duplicates(keys: Sequence[Any], stored: Container[Any]) -> list[Any]:
+    """Keys already in ``stored`` or repeated within ``keys``."""
+    seen: set[Any] = set()
+    clashes = []
+    for key in keys:
+        if key in stored or key in seen:
+            clashes.append(key)
+        seen.add(key)
+    return clashes
+
+
+def _set_snapshot(task: Task, snap: TaskSnapshot) -> None:
+    for name in _SNAPSHOT_FIELDS:
+        setattr(task, name, getattr(snap, name))
+    task.result = _json(snap.result)
+
+
+def _copy_task(task: Task) -> Task:
+    return dataclasses.replace(
+        task,
+        payload=_json(task.payload),
+        resources=_json(task.resources),
+        result=_json(task.result),
+    )
+
+
+def _copy_execution(execution: Execution) -> Execution:
+    return dataclasses.replace(execution, resources=_json(execution.resources))
+
+
+def _copy_event(event: Event) -> Event:
+    return dataclasses.replace(event, data=_json(event.data))
+
+
+def _copy_agent(spec: AgentSpec) -> AgentSpec:
+    return dataclasses.replace(spec, resources=_json(spec.resources), config=_json(spec.config))
+
+
+def _failed(execution: Execution) -> bool:
+    return execution.outcome in _FAILED_OUTCOMES
+
+
+def _stats(agent_id: str, runs: list[Execution]) -> AgentStats:
+    succeeded = [e for e in runs if e.outcome is Outcome.SUCCEEDED]
+    failed = [e for e in runs if _failed(e)]
+    return AgentStats(
+        agent_id=agent_id,
+        executions=len(runs),
+        succeeded=len(succeeded),
+        failed=len(failed),
+        mean_duration=sum(e.duration for e in runs) / len(runs),
+        last_success=max((e.finished_at for e in succeeded), default=None),
+        last_failure=max((e.finished_at for e in failed), default=None),
+    )

@@ -1,0 +1,186 @@
+"""The schema, as SQLAlchemy Core tables (Core, not ORM: the scheduler writes thousands of
+rows per second through executemany batches).
+
+Migrations in ``migrations/versions`` create exactly these tables; a test compares the two.
+Indexes are kept to what a query needs, since each one costs write throughput.
+Timestamps are epoch seconds (UTC) in double-precision columns, as in the domain: no
+conversion on the hot path. In SQL, ``to_timestamp(created_at)`` (PostgreSQL) or
+``datetime(created_at, 'unixepoch')`` (SQLite) shows them as times.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+ACTIVE_STATE_NAMES = ("submitted", "pending", "queued", "running")
+# Written out literally (not as bound parameters) so that the query planners of SQLite and
+# PostgreSQL can match it against the partial index predicate below.
+ACTIVE_STATE_SQL = "state IN ('submitted', 'pending', 'queued', 'running')"
+CANCEL_REQUESTED_SQL = "cancel_requested_at IS NOT NULL"
+WORKFLOW_SQL = "workflow_id IS NOT NULL"
+SCHEDULER_LOCK_NAME = "scheduler"
+
+# Event and execution ids grow by tens of thousands a second under load: 64-bit on
+# PostgreSQL; on SQLite only ``INTEGER PRIMARY KEY`` autoincrements (and is 64-bit anyway).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+# Python None is SQL NULL (not the JSON text 'null'), so ``IS NULL`` finds absent values.
+NullableJSON = sa.JSON(none_as_null=True)
+
+
+def _when(name: str, *, nullable: bool = True) -> sa.Column[float]:
+    return sa.Column(name, sa.Double(), nullable=nullable)
+
+
+agent_metrics = sa.Table(
+    "agent_metrics",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("agent_id", sa.String(100), nullable=False),
+    sa.Column("agent_type", sa.String(200), nullable=False),
+    sa.Column("learning_score", sa.Float(), nullable=False, server_default=sa.text("0")),
+    sa.Column("success_rate", sa.Float(), nullable=False, server_default=sa.text("0")),
+    sa.Column("failure_rate", sa.Float(), nullable=False, server_default=sa.text("0")),
+    sa.Column("total_learning_cycles", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    _when("last_learning_cycle"),
+    _when("last_success"),
+    _when("last_failure"),
+    sa.Column("learning_patterns", sa.JSON(), nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("improvement_suggestions", sa.JSON(), nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("status", sa.String(20), nullable=False, server_default=sa.text("'active'")),
+    sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("priority", sa.String(20), nullable=False, server_default=sa.text("'medium'")),
+    sa.Column("capabilities", sa.JSON(), nullable=False),
+    sa.Column("config", sa.JSON(), nullable=False),
+    sa.Column("max_concurrency", sa.Integer(), nullable=False),
+    sa.Column("resources", sa.JSON(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False, server_default=sa.text("''")),
+    _when("created_at", nullable=False),
+    _when("updated_at", nullable=False),
+    sa.UniqueConstraint("agent_id", name="uq_agent_metrics_agent_id"),
+    sa.Index("ix_agent_metrics_updated_at", "updated_at"),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    # what was submitted (never changes)
+    sa.Column("type", sa.String(200), nullable=False),
+    sa.Column("payload", NullableJSON, nullable=True),
+    sa.Column("capabilities", sa.JSON(), nullable=False),
+    sa.Column("priority", sa.String(20), nullable=False),
+    sa.Column("complexity", sa.Float(), nullable=False),
+    _when("deadline"),
+    sa.Column("timeout", sa.Float(), nullable=True),
+    sa.Column("max_attempts", sa.Integer(), nullable=False),
+    sa.Column("resources", sa.JSON(), nullable=False),
+    sa.Column("pinned_agent", sa.String(100), nullable=True),
+    sa.Column("depends_on", sa.JSON(), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=True),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("estimated_duration", sa.Float(), nullable=True),
+    sa.Column("dependents", sa.Integer(), nullable=False),
+    # the scheduler's snapshot (TaskSnapshot)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("lease_token", sa.Integer(), nullable=False),
+    sa.Column("agent_id", sa.String(100), nullable=True),
+    _when("lease_expires_at"),
+    _when("not_before"),
+    _when("started_at"),
+    _when("finished_at"),
+    sa.Column("result", NullableJSON, nullable=True),
+    sa.Column("error_kind", sa.String(100), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("score", sa.Float(), nullable=False),
+    _when("created_at", nullable=False),
+    _when("updated_at", nullable=False),
+    # written by other processes (API, CLI), cleared by the scheduler once handled
+    _when("cancel_requested_at"),
+    sa.Index(
+        "ix_tasks_active_state",
+        "state",
+        sqlite_where=sa.text(ACTIVE_STATE_SQL),
+        postgresql_where=sa.text(ACTIVE_STATE_SQL),
+    ),
+    sa.Index(
+        "ix_tasks_cancel_requested_at",
+        "cancel_requested_at",
+        sqlite_where=sa.text(CANCEL_REQUESTED_SQL),
+        postgresql_where=sa.text(CANCEL_REQUESTED_SQL),
+    ),
+    sa.Index(
+        "ix_tasks_workflow_id",
+        "workflow_id",
+        sqlite_where=sa.text(WORKFLOW_SQL),
+        postgresql_where=sa.text(WORKFLOW_SQL),
+    ),
+)
+
+agent_task_executions = sa.Table(
+    "agent_task_executions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.String(36), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("agent_id", sa.String(100), nullable=True),
+    sa.Column("agents_used", sa.JSON(), nullable=False),
+    sa.Column("task_type", sa.String(200), nullable=False),
+    sa.Column("complexity", sa.Float(), nullable=False),
+    _when("started_at", nullable=False),
+    _when("finished_at", nullable=False),
+    sa.Column("duration_seconds", sa.Float(), nullable=False),
+    sa.Column("success", sa.Boolean(), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error_kind", sa.String(100), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("resources", sa.JSON(), nullable=False),
+    sa.Column("tokens", sa.Integer(), nullable=True),
+    sa.Column("cost", sa.Float(), nullable=True),
+    sa.Column("lease_token", sa.Integer(), nullable=False),
+    sa.Column("user_satisfaction", sa.Integer(), nullable=True),
+    _when("created_at", nullable=False),
+    # one row per attempt: a result is recorded once, enforced by the database as well
+    sa.UniqueConstraint("task_id", "attempt", name="uq_agent_task_executions_task_id_attempt"),
+)
+
+learning_logs = sa.Table(
+    "learning_logs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("agent_id", sa.String(100), nullable=True),
+    sa.Column("agent_type", sa.String(50), nullable=True),
+    sa.Column("topic", sa.String(200), nullable=True),
+    sa.Column("results_count", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("results_sample", NullableJSON, nullable=True),
+    sa.Column("insights", NullableJSON, nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("processing_time", sa.Float(), nullable=True),
+    sa.Column("impact_score", sa.Float(), nullable=False, server_default=sa.text("0")),
+    sa.Column("event_data", NullableJSON, nullable=True),
+    sa.Column("task_id", sa.String(36), nullable=True),
+    _when("created_at", nullable=False),
+    sa.Index("ix_learning_logs_task_id", "task_id"),
+    sa.Index("ix_learning_logs_created_at", "created_at"),
+)
+
+scheduler_lock = sa.Table(
+    "scheduler_lock",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    _when("expires_at", nullable=False),
+)

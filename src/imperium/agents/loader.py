@@ -1,0 +1,68 @@
+"""Finding an agent's implementation from its registered ``type``.
+
+A type is the name of an entry point in the group ``imperium.agents`` (``echo``), or an
+import path ``package.module:attribute`` naming an :class:`Agent` subclass or a function
+(wrapped with :func:`agent`). The type ``remote`` means the agent runs elsewhere and leases
+tasks over HTTP; it has no local implementation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from importlib.metadata import entry_points
+
+from imperium.agents.base import Agent, agent
+from imperium.domain.errors import AgentLoadError
+
+ENTRY_POINT_GROUP = "imperium.agents"
+REMOTE = "remote"
+
+
+def available_types() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _as_agent_class(obj: object, where: str) -> type[Agent]:
+    if inspect.isclass(obj) and issubclass(obj, Agent):
+        return obj
+    if callable(obj):
+        return agent(obj)  # type: ignore[arg-type]
+    raise AgentLoadError(f"{where} is neither an Agent subclass nor a function")
+
+
+def load_agent_class(agent_type: str) -> type[Agent]:
+    """Resolve ``agent_type`` or raise AgentLoadError saying how to make it resolvable."""
+    if agent_type == REMOTE:
+        raise AgentLoadError("type 'remote' has no local implementation")
+    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == agent_type]
+    if matches:
+        try:
+            return _as_agent_class(matches[0].load(), f"entry point '{agent_type}'")
+        except ImportError as exc:
+            raise AgentLoadError(f"entry point '{agent_type}' failed to import: {exc}") from exc
+    if ":" not in agent_type:
+        known = ", ".join(available_types()) or "none"
+        raise AgentLoadError(
+            f"unknown agent type '{agent_type}': use an installed type ({known}), an import "
+            "path like 'package.module:function', or 'remote' for an agent that leases "
+            "tasks over HTTP"
+        )
+    module_name, _, attr = agent_type.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AgentLoadError(
+            f"cannot import module '{module_name}' for agent type '{agent_type}': {exc}; "
+            "check the spelling and that the module is on PYTHONPATH"
+        ) from exc
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise AgentLoadError(f"module '{module_name}' has no attribute '{attr}'")
+        obj = getattr(obj, part)
+    return _as_agent_class(obj, f"'{agent_type}'")
+
+
+def is_local(agent_type: str) -> bool:
+    return agent_type != REMOTE

@@ -1,0 +1,2 @@
+"""Benchmarks behind `imperium bench` and the scripts in bench/. They print JSON; tests
+never assert on their timings."""

@@ -1,0 +1,161 @@
+"""End-to-end throughput: N echo tasks submitted, dispatched, executed and recorded durably.
+
+The clock starts before the first submission and stops when the last task's outcome is
+committed. Submissions go through ``Engine.submit_many`` in batches from several concurrent
+submitters; every batch returns only after its commit (no early acknowledgement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imperium.domain.models import AgentSpec
+from imperium.domain.specs import TaskSpec
+from imperium.domain.states import AgentStatus, PriorityLevel, TaskState
+from imperium.runtime import Imperium
+from imperium.settings import Settings
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ThroughputConfig:
+    tasks: int = 20_000
+    database_url: str | None = None
+    concurrency: int = 4_000
+    batch: int = 1_000
+    submitters: int = 4
+    sqlite_synchronous: str = "NORMAL"
+
+
+def _database(url: str | None, tmp: str) -> str:
+    return url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+
+
+def _dialect(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
+async def _open(url: str, synchronous: str, concurrency: int) -> Imperium:
+    settings = Settings(database_url=url, builtin_agents=False,
+                        sqlite_synchronous=synchronous)  # type: ignore[arg-type]  # fmt: skip
+    im = await Imperium.open(settings)
+    await im.start()
+    spec = AgentSpec(id="bench-echo", type="echo", capabilities=frozenset({"bench"}),
+                     max_concurrency=concurrency)  # fmt: skip
+    existing = await im.agents.ensure(spec)
+    if existing.status is not AgentStatus.ACTIVE or existing.max_concurrency != concurrency:
+        if existing.status is AgentStatus.PAUSED:
+            await im.agents.set_status(spec.id, AgentStatus.ACTIVE)
+        await im.agents.update(spec.id, {"max_concurrency": concurrency})
+    return im
+
+
+async def _submit_all(im: Imperium, specs: list[TaskSpec], cfg: ThroughputConfig) -> list[str]:
+    chunks = [specs[i : i + cfg.batch] for i in range(0, len(specs), cfg.batch)]
+    ids: list[str] = []
+
+    async def submitter(worker: int) -> None:
+        for chunk in chunks[worker :: cfg.submitters]:
+            ids.extend(t.id for t in await im.engine.submit_many(chunk))
+
+    await asyncio.gather(*(submitter(w) for w in range(cfg.submitters)))
+    return ids
+
+
+async def _report_progress(im: Imperium, total: int, progress: Progress | None) -> None:
+    while progress is not None:
+        progress(total - len(im.engine.tasks), total)
+        await asyncio.sleep(0.1)
+
+
+async def run_throughput(cfg: ThroughputConfig, progress: Progress | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = _database(cfg.database_url, tmp)
+        im = await _open(url, cfg.sqlite_synchronous, cfg.concurrency)
+        try:
+            specs = [TaskSpec(type="bench", payload={"n": i}) for i in range(cfg.tasks)]
+            batches_before = im.engine.journal.batches
+            reporter = asyncio.create_task(_report_progress(im, cfg.tasks, progress))
+            started = time.perf_counter()
+            ids = await _submit_all(im, specs, cfg)
+            await im.engine.wait_idle()
+            seconds = time.perf_counter() - started
+            reporter.cancel()
+            states = await im.store.task_states(ids)
+            succeeded = sum(1 for s in states.values() if s is TaskState.SUCCEEDED)
+            commits = im.engine.journal.batches - batches_before
+        finally:
+            await im.close()
+    return {
+        "benchmark": "throughput",
+        "tasks": cfg.tasks,
+        "succeeded": succeeded,
+        "seconds": round(seconds, 3),
+        "tasks_per_s": round(cfg.tasks / seconds, 1),
+        "database": _dialect(url),
+        "sqlite_synchronous": cfg.sqlite_synchronous if _dialect(url) == "sqlite" else None,
+        "group_commits": commits,
+        "agent_concurrency": cfg.concurrency,
+        "submit_batch": cfg.batch,
+        "submitters": cfg.submitters,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+
+
+async def run_scheduling(
+    queued: int, measured: int, database_url: str | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Cost per task with ``queued`` tasks already waiting in the same ready queue.
+
+    The agent is paused while ``queued`` background tasks and then ``measured`` critical
+    tasks are submitted (timing the second submission); then it is resumed and the time
+    until the measured tasks have all completed durably is taken. Strict priority runs the
+    critical tasks first, so the queued backlog stays in the heap the whole time.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        url = _database(database_url, tmp)
+        im = await _open(url, "NORMAL", 4_000)
+        try:
+            await im.agents.set_status("bench-echo", AgentStatus.PAUSED)
+            backlog = [TaskSpec(type="bench", priority=PriorityLevel.BACKGROUND)] * queued
+            cfg = ThroughputConfig(batch=5_000, submitters=2)
+            done = 0
+            for i in range(0, queued, 50_000):
+                await _submit_all(im, backlog[i : i + 50_000], cfg)
+                done += min(50_000, queued - i)
+                if progress:
+                    progress(done, queued + measured)
+            specs = [TaskSpec(type="bench", priority=PriorityLevel.CRITICAL)] * measured
+            t0 = time.perf_counter()
+            ids = await _submit_all(im, specs, ThroughputConfig())
+            submit_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            await im.agents.set_status("bench-echo", AgentStatus.ACTIVE)
+            waiters = [im.engine.wait_for(i) for i in ids]
+            await asyncio.gather(*waiters)
+            run_s = time.perf_counter() - t1
+            if progress:
+                progress(queued + measured, queued + measured)
+            still_queued = len(im.engine.queues)
+        finally:
+            await im.engine.stop(drain=0)
+            await im.store.close()
+    return {
+        "benchmark": "scheduling",
+        "queued": queued,
+        "measured_tasks": measured,
+        "backlog_still_queued": still_queued,
+        "submit_us_per_task": round(submit_s / measured * 1e6, 2),
+        "run_us_per_task": round(run_s / measured * 1e6, 2),
+        "database": _dialect(url),
+    }

@@ -1,0 +1,1 @@
+"""The ``imperium`` command (Typer + Rich)."""

@@ -1,0 +1,134 @@
+"""Helpers shared by the CLI commands: running async code, output, errors, parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sys
+from collections.abc import Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+
+from imperium.domain.errors import ImperiumError
+from imperium.settings import Settings
+
+T = TypeVar("T")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine, turning the errors a user can cause into a message and exit 1."""
+    try:
+        return asyncio.run(coro)
+    except ImperiumError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except (OSError, ConnectionError) as exc:
+        raise fail(f"cannot reach the database: {exc}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3")):
+            raise fail(
+                f"database error: {exc}. Check DATABASE_URL and that the database is up"
+            ) from None
+        raise
+
+
+def settings(database: str | None = None) -> Settings:
+    if database:
+        return Settings(database_url=database)
+    return Settings()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@asynccontextmanager
+async def store_for(cfg: Settings):  # type: ignore[no-untyped-def]
+    """A migrated store for commands that do not run the scheduler."""
+    from imperium.adapters.storage.migrate import upgrade_database
+    from imperium.adapters.storage.sql import SqlStore
+
+    await upgrade_database(cfg.database_url)
+    store = await SqlStore.connect(cfg.database_url, sqlite_synchronous=cfg.sqlite_synchronous)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(
+        orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n"
+    )
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+def short_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_json_option(text: str | None, what: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise fail(f"{what} is not valid JSON ({exc}); quote it, e.g. '{{\"key\": 1}}'") from None
+
+
+def parse_resources(items: list[str] | None) -> dict[str, float]:
+    resources: dict[str, float] = {}
+    for item in items or []:
+        name, sep, amount = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            resources[name.strip()] = float(amount)
+        except ValueError:
+            raise fail(f"resource '{item}' must look like name=amount, e.g. cpu=2") from None
+    return resources
+
+
+def parse_when(text: str | None, now: float) -> float | None:
+    """An ISO-8601 time, or '+N' seconds / '+Nm' minutes / '+Nh' hours from now."""
+    if text is None:
+        return None
+    if text.startswith("+"):
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        unit = text[-1] if text[-1] in units else "s"
+        number = text[1:-1] if text[-1] in units else text[1:]
+        try:
+            return now + float(number) * units[unit]
+        except ValueError:
+            raise fail(f"deadline '{text}' must look like +30s, +5m, +2h or an ISO time") from None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise fail(f"deadline '{text}' is not an ISO time like 2026-12-01T12:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()
+    return parsed.timestamp()

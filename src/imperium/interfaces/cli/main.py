@@ -1,0 +1,163 @@
+"""The ``imperium`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from imperium.interfaces.cli import agents, tasks
+from imperium.interfaces.cli._common import (
+    configure_logging,
+    console,
+    err_console,
+    print_json,
+    run,
+    settings,
+)
+
+app = typer.Typer(
+    help="Imperium: orchestration for fleets of AI agents that learns from every run.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(agents.app, name="agents")
+app.add_typer(tasks.app, name="tasks")
+app.command("submit")(tasks.submit)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Benchmarks (print JSON).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+Database = Annotated[str | None, typer.Option("--database", help="Overrides DATABASE_URL.")]
+
+
+@app.command()
+def serve(
+    standby: Annotated[
+        bool, typer.Option(help="Wait for the scheduler lock instead of refusing to start.")
+    ] = False,
+    database: Database = None,
+) -> None:
+    """Run the scheduler with the built-in agents until Ctrl-C or SIGTERM."""
+    cfg = settings(database)
+    configure_logging(cfg.log_level)
+
+    async def go() -> int:
+        from imperium.runtime import Imperium
+
+        im = await Imperium.open(cfg)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await im.start(standby=standby)
+        except BaseException:
+            await im.store.close()
+            raise
+        err_console.print(
+            f"[green]imperium[/] scheduling on {_redact(cfg.database_url)} "
+            f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); Ctrl-C stops"
+        )
+        stopped = asyncio.create_task(im.engine.stopped.wait())
+        await asyncio.wait([asyncio.create_task(stop.wait()), stopped],
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        failed = im.engine.journal.failed
+        err_console.print("stopping: draining running work…")
+        await im.close()
+        if failed is not None:
+            err_console.print(f"[bold red]error:[/] the scheduler stopped: {failed}")
+            return 1
+        return 0
+
+    code = run(go())
+    raise typer.Exit(code)
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: Database = None) -> None:
+    """Apply the database migrations (also done at every start)."""
+    cfg = settings(database)
+
+    async def go() -> None:
+        from imperium.adapters.storage.migrate import upgrade_database
+
+        await upgrade_database(cfg.database_url)
+
+    run(go())
+    console.print(f"database at {_redact(cfg.database_url)} is up to date")
+
+
+def _progress_bar(total: int, label: str) -> tuple[Progress, object]:
+    bar = Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err_console, transient=True,
+    )  # fmt: skip
+    return bar, bar.add_task(label, total=total)
+
+
+@bench_app.command("throughput")
+def bench_throughput(
+    n_tasks: Annotated[int, typer.Option("--tasks", min=1)] = 20_000,
+    database: Annotated[
+        str | None, typer.Option(help="Database URL; default a fresh temporary SQLite file.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="The echo agent's slots.")] = 4_000,
+    batch: Annotated[int, typer.Option(min=1, help="Tasks per submit call.")] = 1_000,
+    synchronous: Annotated[str, typer.Option(help="SQLite synchronous: NORMAL or FULL.")] = "NORMAL",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run N echo tasks end to end and print the throughput."""
+    from imperium.benchmarks.throughput import ThroughputConfig, run_throughput
+
+    cfg = ThroughputConfig(n_tasks, database, concurrency, batch, 4, synchronous.upper())
+    bar, job = _progress_bar(n_tasks, "tasks done")
+    with bar:
+        result = run(run_throughput(cfg, lambda done, total: bar.update(job, completed=done)))  # type: ignore[arg-type]
+    _print_result(result, as_json)
+
+
+@bench_app.command("scheduling")
+def bench_scheduling(
+    queued: Annotated[int, typer.Option(min=0, help="Tasks already waiting.")] = 10_000,
+    measured: Annotated[int, typer.Option(min=1)] = 20_000,
+    database: Annotated[str | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Cost per task with a backlog of queued tasks (flat from 10k to 1M)."""
+    from imperium.benchmarks.throughput import run_scheduling
+
+    bar, job = _progress_bar(queued + measured, "tasks")
+    with bar:
+        result = run(run_scheduling(queued, measured, database,
+                                    lambda d, t: bar.update(job, completed=d)))  # type: ignore[arg-type]  # fmt: skip
+    _print_result(result, as_json)
+
+
+def _print_result(result: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+    else:
+        for key, value in result.items():
+            console.print(f"[bold]{key}[/]: {value}")
+
+
+def main() -> None:
+    app()
+
+
+

@@ -1,0 +1,744 @@
+"""The scheduler: admission, dispatch, completion, retries, cancellation, leases.
+
+All task state lives in the database; this object keeps the in-memory indexes (active
+tasks, ready heaps per capability set, agent slots, timers) and changes them only on the
+event loop, so no locks are needed. Every change is marked in the :class:`Journal`; what
+the outside world can observe (an acknowledgement, an attempt starting, a lease handed out)
+happens only after the journal has made it durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from imperium.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    StaleLeaseError,
+    ValidationError,
+)
+from imperium.domain.models import AgentSpec, AgentState, AttemptResult, Event, Execution, Task
+from imperium.domain.priority import (
+    PriorityFeatures,
+    next_urgency_change,
+    ordering_key,
+    priority_score,
+)
+from imperium.domain.retry import RetryPolicy, should_retry
+from imperium.domain.selection import LeastLoaded, SelectionPolicy, can_take_now
+from imperium.domain.specs import (
+    TaskSpec,
+    WorkflowSpec,
+    build_task,
+    check_dependencies,
+    external_dependencies,
+    plan_workflow,
+    validate_task_spec,
+)
+from imperium.domain.states import AgentStatus, Outcome, TaskState
+from imperium.ports import Attempt, Clock, Executor, Rng, Store
+from imperium.services.engine.journal import Journal
+from imperium.services.engine.lock import SchedulerLock
+from imperium.services.engine.queues import QueueKey, ReadyQueues
+from imperium.services.engine.timers import TimerKind, Timers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    lease_seconds: float = 15.0
+    lock_ttl: float = 10.0
+    poll_interval: float = 0.25
+    tick: float = 0.02
+    drain_seconds: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A task handed to a remote agent; ``token`` must come back with the result."""
+
+    task_id: str
+    type: str
+    payload: object
+    attempt: int
+    token: int
+    expires_at: float
+    complexity: float
+    deadline: float | None
+    timeout: float | None
+    resources: dict[str, float]
+
+
+def features(task: Task) -> PriorityFeatures:
+    res = task.resources
+    return PriorityFeatures(
+        level=task.priority,
+        created_at=task.created_at,
+        deadline=task.deadline,
+        dependents=task.dependents,
+        estimated_duration=task.estimated_duration,
+        cpu=res.get("cpu", 0.0),
+        gpu=res.get("gpu", 0.0),
+        memory_mb=res.get("memory_mb", 0.0),
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        lock: SchedulerLock,
+        clock: Clock,
+        rng: Rng,
+        new_id: Callable[[], str],
+        config: EngineConfig | None = None,
+        policy: SelectionPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.lock = lock
+        self.clock = clock
+        self.rng = rng
+        self.new_id = new_id
+        self.config = config or EngineConfig()
+        self.policy: SelectionPolicy = policy or LeastLoaded()
+        self.journal = Journal(store, lock.owner, clock, self.config.lock_ttl)
+        self.tasks: dict[str, Task] = {}
+        self.agents: dict[str, AgentState] = {}
+        self.queues = ReadyQueues()
+        self.timers = Timers()
+        self._dependents: dict[str, list[str]] = {}
+        self._unmet: dict[str, int] = {}
+        self._serving: dict[QueueKey, list[AgentState]] = {}
+        self._waiters: dict[str, list[asyncio.Future[Task]]] = {}
+        self._ready_signal = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._dispatching = False
+        self._dispatch_scheduled = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._agents_seen = 0.0
+        self.stopped = asyncio.Event()
+        self.journal.on_fatal = self._on_journal_failure
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, *, standby: bool = False) -> None:
+        """Take the scheduler lock, rebuild state from the database, start dispatching."""
+        await self.lock.acquire(wait=standby)
+        from imperium.services.engine.recovery import recover
+
+        await recover(self)
+        await self.journal.flush()
+        self._writer = asyncio.create_task(self.journal.run(self.config.lock_ttl / 3))
+        self._loops = [
+            asyncio.create_task(self._tick_loop()),
+            asyncio.create_task(self._poll_loop()),
+        ]
+        self._dispatching = True
+        self._schedule_dispatch()
+        self._check_idle()
+
+    async def stop(self, drain: float | None = None) -> None:
+        """Stop dispatching, let running work finish for ``drain`` seconds, re-queue the rest."""
+        if self.stopped.is_set():
+            return
+        self._dispatching = False
+        drain = self.config.drain_seconds if drain is None else drain
+        deadline = self.clock.now() + drain
+        while self._local_running() and self.clock.now() < deadline:
+            await asyncio.sleep(0.02)
+        for loop_task in self._loops:
+            loop_task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._interrupt_local()
+        self._event("scheduler.stopped", data={"owner": self.lock.owner})
+        self.journal.stop()
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+        if self.journal.failed is None:
+            await self.lock.release()
+        await self.executor.close()
+        self.stopped.set()
+
+    def _on_journal_failure(self, exc: BaseException) -> None:
+        log.error("scheduler stops: %s", exc)
+        self._dispatching = False
+        for loop_task in self._loops:
+            loop_task.cancel()
+        self.stopped.set()
+
+    def _local_running(self) -> list[Task]:
+        return [
+            t
+            for t in self.tasks.values()
+            if t.state is TaskState.RUNNING and not self._is_remote(t.agent_id)
+        ]
+
+    def _interrupt_local(self) -> None:
+        """Re-queue attempts still running at shutdown; the attempt is not charged."""
+        now = self.clock.now()
+        for task in self._local_running():
+            self.executor.cancel(task.id)
+            self._release_slot(task)
+            self._record(task, Outcome.INTERRUPTED, now, "shutdown", "scheduler shut down")
+            task.max_attempts += 1
+            self._set_state(task, TaskState.QUEUED, now)
+            self._event("task.interrupted", task, {"attempt": task.attempts})
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick)
+            try:
+                self.process_timers()
+            except Exception:
+                log.exception("timer processing failed")
+
+    async def _poll_loop(self) -> None:
+        from imperium.services.engine.recovery import poll_external
+
+        while True:
+            await asyncio.sleep(self.config.poll_interval)
+            try:
+                await poll_external(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("polling for external changes failed; will retry")
+
+    # ------------------------------------------------------------------ submission
+    async def submit(self, spec: TaskSpec) -> Task:
+        return (await self.submit_many([spec]))[0]
+
+    async def submit_many(self, specs: Sequence[TaskSpec]) -> list[Task]:
+        """Admit tasks; returns once they are durable. All or nothing on bad input."""
+        for spec in specs:
+            validate_task_spec(spec)
+        known = await self._dependency_states(d for s in specs for d in s.depends_on)
+        check_dependencies((d for s in specs for d in s.depends_on), known)
+        now = self.clock.now()
+        tasks = [build_task(spec, self.new_id(), now, spec.depends_on) for spec in specs]
+        for task in tasks:
+            self.journal.insert(task)
+            self.admit(task, known)
+        await self.journal.commit()
+        return tasks
+
+    async def submit_workflow(self, workflow: WorkflowSpec) -> tuple[str, list[Task]]:
+        """Admit a workflow; a cycle or an unknown dependency is refused with its names."""
+        known = await self._dependency_states(external_dependencies(workflow))
+        workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
+        for task in tasks:
+            self.journal.insert(task)
+            self.admit(task, known)
+        await self.journal.commit()
+        by_name = {t.name: t for t in tasks}
+        return workflow_id, [by_name[s.name] for s in workflow.tasks if s.name]
+
+    async def _dependency_states(self, ids: Iterable[str]) -> dict[str, TaskState]:
+        wanted = set(ids)
+        known = {i: self.tasks[i].state for i in wanted if i in self.tasks}
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            known.update(await self.store.task_states(missing))
+        return known
+
+    def admit(self, task: Task, known: dict[str, TaskState]) -> None:
+        """Place a new or recovered task: pending on dependencies, ready, or failed."""
+        self.tasks[task.id] = task
+        self._idle.clear()
+        unmet, failed_dep = 0, None
+        for dep in task.depends_on:
+            state = self.tasks[dep].state if dep in self.tasks else known.get(dep)
+            if state is TaskState.SUCCEEDED:
+                continue
+            if state is None or state.is_terminal:
+                failed_dep = (dep, state)
+                break
+            unmet += 1
+            self._dependents.setdefault(dep, []).append(task.id)
+        now = self.clock.now()
+        if failed_dep is not None:
+            dep, state = failed_dep
+            self._fail_dependent(task, dep, state, now)
+        elif unmet:
+            self._unmet[task.id] = unmet
+            self._set_state(task, TaskState.PENDING, now)
+            self._event("task.pending", task, {"waiting_on": unmet})
+        else:
+            self.make_ready(task, now)
+            self._event("task.queued", task, {"score": round(task.score, 2)})
+
+    def make_ready(self, task: Task, now: float) -> None:
+        if task.state is not TaskState.QUEUED:
+            self._set_state(task, TaskState.QUEUED, now)
+        if task.not_before is not None and task.not_before > now:
+            self.timers.add(task.not_before, TimerKind.RELEASE, task.id)
+            return
+        task.not_before = None
+        f = features(task)
+        task.score = priority_score(f, now)
+        self.queues.push(task, ordering_key(f, now))
+        change = next_urgency_change(task.deadline, now)
+        if change is not None:
+            self.timers.add(change, TimerKind.REKEY, task.id)
+        self._ready_signal.set()
+        self._schedule_dispatch()
+
+    # ------------------------------------------------------------------ dispatch
+    def _schedule_dispatch(self) -> None:
+        if self._dispatching and not self._dispatch_scheduled:
+            self._dispatch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+
+    def _serving_agents(self, key: QueueKey) -> list[AgentState]:
+        agents = self._serving.get(key)
+        if agents is None:
+            pinned, caps = key
+            agents = [
+                a
+                for a in self.agents.values()
+                if (a.spec.id == pinned if pinned is not None else caps <= a.spec.capabilities)
+            ]
+            self._serving[key] = agents
+        return agents
+
+    def _dispatch(self) -> None:
+        """Start the best ready task on an in-process agent, until none can start."""
+        self._dispatch_scheduled = False
+        if not self._dispatching:
+            return
+        keys = list(self.queues.keys())
+        while True:
+            best: tuple[float, Task, list[AgentState]] | None = None
+            for key in keys:
+                top = self.queues.peek(key)
+                if top is None or (best is not None and top[0] <= best[0]):
+                    continue
+                candidates = [
+                    a
+                    for a in self._serving_agents(key)
+                    if not a.remote and can_take_now(a, top[1])
+                ]
+                if candidates:
+                    best = (top[0], top[1], candidates)
+            if best is None:
+                return
+            _, task, candidates = best
+            self.queues.remove(task.id)
+            self._start(task, self._choose(task, candidates))
+
+    def _choose(self, task: Task, candidates: list[AgentState]) -> AgentState:
+        if len(candidates) == 1:
+            return candidates[0]
+        try:
+            chosen = self.policy.choose(task, candidates)
+            if chosen in candidates:
+                return chosen
+            log.error("selection policy chose an agent that cannot take the task")
+        except Exception:
+            log.exception("selection policy failed; falling back to least-loaded")
+        return LeastLoaded().choose(task, candidates)
+
+    def _start(self, task: Task, agent: AgentState) -> None:
+        now = self.clock.now()
+        task.attempts += 1
+        task.lease_token += 1
+        task.agent_id = agent.spec.id
+        task.started_at = now
+        task.lease_expires_at = now + self.config.lease_seconds if agent.remote else None
+        self._set_state(task, TaskState.RUNNING, now)
+        agent.running += 1
+        for name, amount in task.resources.items():
+            agent.resources_in_use[name] = agent.resources_in_use.get(name, 0.0) + amount
+        self._event("task.running", task, {"attempt": task.attempts})
+        if task.timeout is not None:
+            self.timers.add(now + task.timeout, TimerKind.TIMEOUT, task.id, task.lease_token)
+        if agent.remote:
+            assert task.lease_expires_at is not None
+            self.timers.add(task.lease_expires_at, TimerKind.LEASE, task.id, task.lease_token)
+        else:
+            self.journal.after_commit(partial(self._launch, task, task.lease_token))
+
+    def _launch(self, task: Task, token: int) -> None:
+        if task.state is not TaskState.RUNNING or task.lease_token != token:
+            return  # cancelled or timed out before its lease was durable
+        assert task.agent_id is not None
+        attempt = Attempt(
+            task.id, task.type, task.payload, task.attempts, token, task.agent_id,
+            task.complexity, task.deadline, task.resources,
+        )  # fmt: skip
+        self.executor.start(attempt, self._on_report)
+
+    def _on_report(self, task_id: str, token: int, result: AttemptResult) -> None:
+        try:
+            self.finish(task_id, token, result)
+        except StaleLeaseError as exc:
+            log.debug("ignored a stale local result: %s", exc)
+
+    # ------------------------------------------------------------------ completion
+    def finish(self, task_id: str, token: int, result: AttemptResult) -> Task:
+        """Record an attempt's outcome; a stale token raises StaleLeaseError."""
+        task = self._current(task_id, token)
+        now = self.clock.now()
+        self._release_slot(task)
+        self._record(task, result.outcome, now, result.error_kind, result.error_message, result)
+        if result.outcome is Outcome.SUCCEEDED:
+            task.result, task.error_kind, task.error_message = result.result, None, None
+            self._terminal(task, TaskState.SUCCEEDED, now)
+        else:
+            task.error_kind = result.error_kind or str(result.outcome)
+            task.error_message = result.error_message
+            self._after_failure(task, result.outcome, result.retryable, now)
+        return task
+
+    async def complete(self, task_id: str, token: int, result: AttemptResult) -> Task:
+        """:meth:`finish`, then wait until the outcome is durable."""
+        task = self.finish(task_id, token, result)
+        await self.journal.commit()
+        return task
+
+    def _current(self, task_id: str, token: int) -> Task:
+        task = self.tasks.get(task_id)
+        if task is None or task.state is not TaskState.RUNNING or task.lease_token != token:
+            state = task.state if task is not None else "finished or unknown"
+            current = task.lease_token if task is not None else "none"
+            raise StaleLeaseError(
+                f"lease {token} of task {task_id} is not current (task is {state}, current "
+                f"lease {current}); the result was not recorded. Lease the task again"
+            )
+        return task
+
+    def _release_slot(self, task: Task) -> None:
+        agent = self.agents.get(task.agent_id or "")
+        if agent is None:
+            return
+        agent.running = max(0, agent.running - 1)
+        for name, amount in task.resources.items():
+            agent.resources_in_use[name] = max(0.0, agent.resources_in_use.get(name, 0.0) - amount)
+        task.lease_expires_at = None
+        self._schedule_dispatch()
+
+    def _record(
+        self,
+        task: Task,
+        outcome: Outcome,
+        now: float,
+        error_kind: str | None = None,
+        error_message: str | None = None,
+        result: AttemptResult | None = None,
+    ) -> None:
+        self.journal.execution(
+            Execution(
+                task_id=task.id,
+                attempt=task.attempts,
+                agent_id=task.agent_id,
+                task_type=task.type,
+                complexity=task.complexity,
+                started_at=task.started_at if task.started_at is not None else now,
+                finished_at=now,
+                outcome=outcome,
+                lease_token=task.lease_token,
+                error_kind=error_kind,
+                error_message=error_message,
+                resources=dict(task.resources),
+                tokens=result.tokens if result else None,
+                cost=result.cost if result else None,
+            )
+        )
+
+    def _after_failure(self, task: Task, outcome: Outcome, retryable: bool, now: float) -> None:
+        if should_retry(task.attempts, task.max_attempts, retryable):
+            delay = self.config.retry.delay(task.attempts, self.rng.random())
+            task.not_before = now + delay
+            self._event(
+                "task.retrying",
+                task,
+                {"attempt": task.attempts, "delay": round(delay, 3), "error": task.error_kind},
+            )
+            self.make_ready(task, now)
+            return
+        if outcome is Outcome.TIMED_OUT:
+            final = TaskState.TIMED_OUT
+        else:
+            final = TaskState.DEAD if retryable else TaskState.FAILED
+        self._terminal(task, final, now)
+
+    def _terminal(self, task: Task, state: TaskState, now: float) -> None:
+        """End ``task`` and everything that depended on it (iteratively, for long chains)."""
+        stack: list[tuple[Task, TaskState]] = [(task, state)]
+        while stack:
+            current, final = stack.pop()
+            self.queues.remove(current.id)
+            self._unmet.pop(current.id, None)
+            current.finished_at = now
+            current.lease_expires_at = None
+            self._set_state(current, final, now)
+            data = None
+            if final is not TaskState.SUCCEEDED:
+                data = {"error_kind": current.error_kind, "error": current.error_message}
+            self._event(f"task.{final}", current, data)
+            self.journal.after_commit(partial(self._forget, current))
+            for dep_id in self._dependents.pop(current.id, []):
+                dependent = self.tasks.get(dep_id)
+                if dependent is None or dependent.state is not TaskState.PENDING:
+                    continue
+                if final is TaskState.SUCCEEDED:
+                    self._dependency_done(dependent, now)
+                else:
+                    self._describe_dependency_failure(dependent, current.id, final)
+                    stack.append((dependent, self._propagated_state(final)))
+
+    def _dependency_done(self, task: Task, now: float) -> None:
+        left = self._unmet.get(task.id, 1) - 1
+        if left > 0:
+            self._unmet[task.id] = left
+            return
+        self._unmet.pop(task.id, None)
+        self.make_ready(task, now)
+        self._event("task.queued", task, {"score": round(task.score, 2)})
+
+    @staticmethod
+    def _propagated_state(cause: TaskState) -> TaskState:
+        return TaskState.CANCELLED if cause is TaskState.CANCELLED else TaskState.FAILED
+
+    @staticmethod
+    def _describe_dependency_failure(task: Task, dep: str, state: TaskState | None) -> None:
+        if state is TaskState.CANCELLED:
+            task.error_kind = "dependency_cancelled"
+        else:
+            task.error_kind = "dependency_failed"
+        task.error_message = f"dependency {dep} ended {state or 'unknown'}"
+
+    def _fail_dependent(self, task: Task, dep: str, state: TaskState | None, now: float) -> None:
+        self._describe_dependency_failure(task, dep, state)
+        final = self._propagated_state(state) if state is not None else TaskState.FAILED
+        self._terminal(task, final, now)
+
+    def _forget(self, task: Task) -> None:
+        if self.tasks.get(task.id) is task and task.state.is_terminal:
+            del self.tasks[task.id]
+            for fut in self._waiters.pop(task.id, []):
+                if not fut.done():
+                    fut.set_result(task)
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self.tasks:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until no task is active and every outcome is durable."""
+        await self._idle.wait()
+
+    async def wait_for(self, task_id: str) -> Task:
+        """Wait until ``task_id`` has ended and its end is durable."""
+        if task_id in self.tasks:
+            fut: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(task_id, []).append(fut)
+            return await fut
+        stored = await self.store.get_task(task_id)
+        if stored is None:
+            raise NotFoundError(f"no task with id {task_id}")
+        return stored
+
+    # ------------------------------------------------------------------ state helpers
+    def _set_state(self, task: Task, state: TaskState, now: float) -> None:
+        task.state = state
+        task.updated_at = now
+        self.journal.update(task)
+
+    def _event(self, kind: str, task: Task | None = None, data: dict[str, object] | None = None,
+               agent_id: str | None = None) -> None:  # fmt: skip
+        self.journal.event(
+            Event(
+                kind,
+                self.clock.now(),
+                task.id if task is not None else None,
+                agent_id if agent_id is not None else (task.agent_id if task else None),
+                data,
+            )
+        )
+
+    def _is_remote(self, agent_id: str | None) -> bool:
+        agent = self.agents.get(agent_id or "")
+        return agent is not None and agent.remote
+
+    # ------------------------------------------------------------------ timers
+    def process_timers(self) -> None:
+        now = self.clock.now()
+        for timer in self.timers.pop_due(now):
+            task = self.tasks.get(timer.task_id)
+            if task is None:
+                continue
+            if timer.kind is TimerKind.RELEASE:
+                if task.state is TaskState.QUEUED and task.id not in self.queues:
+                    task.not_before = None
+                    self.make_ready(task, now)
+            elif timer.kind is TimerKind.REKEY:
+                if task.id in self.queues:
+                    self.queues.remove(task.id)
+                    self.make_ready(task, now)
+            elif task.state is TaskState.RUNNING and task.lease_token == timer.token:
+                if timer.kind is TimerKind.TIMEOUT:
+                    self._time_out(task, now)
+                else:
+                    self._check_lease(task, now)
+
+    def _time_out(self, task: Task, now: float) -> None:
+        if not self._is_remote(task.agent_id):
+            self.executor.cancel(task.id)
+        message = f"attempt ran longer than the task's timeout of {task.timeout}s"
+        self.finish(
+            task.id,
+            task.lease_token,
+            AttemptResult(Outcome.TIMED_OUT, error_kind="timeout", error_message=message),
+        )
+
+    def _check_lease(self, task: Task, now: float) -> None:
+        expires = task.lease_expires_at
+        if expires is not None and expires > now:
+            self.timers.add(expires, TimerKind.LEASE, task.id, task.lease_token)
+            return
+        message = "lease expired without a heartbeat; the agent is presumed dead"
+        self.finish(
+            task.id,
+            task.lease_token,
+            AttemptResult(Outcome.LOST, error_kind="lease_expired", error_message=message),
+        )
+
+    # ------------------------------------------------------------------ cancellation
+    async def cancel(self, task_id: str) -> Task:
+        task = self.tasks.get(task_id)
+        if task is None:
+            stored = await self.store.get_task(task_id)
+            if stored is None:
+                raise NotFoundError(f"no task with id {task_id}")
+            if stored.state is TaskState.SUBMITTED:
+                await self.store.request_cancel(task_id, self.clock.now())
+                return stored
+            raise ConflictError(f"task {task_id} already ended {stored.state}; nothing to cancel")
+        self.cancel_now(task)
+        await self.journal.commit()
+        return task
+
+    def cancel_now(self, task: Task) -> None:
+        if task.state.is_terminal:
+            raise ConflictError(f"task {task.id} already ended {task.state}; nothing to cancel")
+        now = self.clock.now()
+        if task.state is TaskState.RUNNING:
+            if not self._is_remote(task.agent_id):
+                self.executor.cancel(task.id)
+            self._release_slot(task)
+            self._record(task, Outcome.CANCELLED, now, "cancelled", "cancelled by request")
+        task.error_kind, task.error_message = "cancelled", "cancelled by request"
+        self._terminal(task, TaskState.CANCELLED, now)
+
+    async def requeue(self, task_id: str, attempts: int = 1) -> Task:
+        """Give a dead-lettered task (dead, timed_out, failed) ``attempts`` more attempts."""
+        if attempts < 1:
+            raise ValidationError("attempts must be at least 1")
+        if task_id in self.tasks:
+            raise ConflictError(f"task {task_id} is still {self.tasks[task_id].state}")
+        task = await self.store.get_task(task_id)
+        if task is None:
+            raise NotFoundError(f"no task with id {task_id}")
+        if task.state not in (TaskState.DEAD, TaskState.TIMED_OUT, TaskState.FAILED):
+            raise ConflictError(
+                f"only dead, timed_out or failed tasks can be retried; {task_id} is {task.state}"
+            )
+        task.max_attempts = task.attempts + attempts
+        task.finished_at = task.not_before = None
+        known = await self._dependency_states(task.depends_on)
+        self.admit(task, known)
+        await self.journal.commit()
+        return task
+
+    # ------------------------------------------------------------------ remote agents
+    async def lease(self, agent_id: str, max_tasks: int = 1, wait: float = 0.0) -> list[Lease]:
+        """Hand up to ``max_tasks`` tasks to a remote agent, waiting up to ``wait`` seconds."""
+        agent = self._remote_agent(agent_id)
+        give_up = self.clock.now() + wait
+        while True:
+            agent.last_heartbeat, agent.online = self.clock.now(), True
+            picked = self._pick_for(agent, max_tasks)
+            if picked:
+                await self.journal.commit()
+                return [self._lease_of(t) for t in picked if t.state is TaskState.RUNNING]
+            left = give_up - self.clock.now()
+            if left <= 0 or not self._dispatching:
+                return []
+            self._ready_signal.clear()
+            try:
+                await asyncio.wait_for(self._ready_signal.wait(), timeout=min(left, 1.0))
+            except TimeoutError:
+                pass
+
+    def _remote_agent(self, agent_id: str) -> AgentState:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise NotFoundError(f"no agent with id {agent_id}; register it first")
+        if not agent.remote:
+            raise ConflictError(
+                f"agent {agent_id} runs in-process (type {agent.spec.type}); only agents "
+                "of type 'remote' lease tasks"
+            )
+        if agent.spec.status is AgentStatus.RETIRED:
+            raise ConflictError(f"agent {agent_id} is retired and receives no tasks")
+        return agent
+
+    def _pick_for(self, agent: AgentState, limit: int) -> list[Task]:
+        picked: list[Task] = []
+        while len(picked) < limit:
+            best: tuple[float, Task] | None = None
+            for key in list(self.queues.keys()):
+                if agent not in self._serving_agents(key):
+                    continue
+                top = self.queues.peek(key)
+                if top is not None and can_take_now(agent, top[1]):
+                    if best is None or top[0] > best[0]:
+                        best = top
+            if best is None:
+                break
+            self.queues.remove(best[1].id)
+            self._start(best[1], agent)
+            picked.append(best[1])
+        return picked
+
+    def _lease_of(self, task: Task) -> Lease:
+        assert task.lease_expires_at is not None
+        return Lease(
+            task.id, task.type, task.payload, task.attempts, task.lease_token,
+            task.lease_expires_at, task.complexity, task.deadline, task.timeout,
+            dict(task.resources),
+        )  # fmt: skip
+
+    async def heartbeat(self, agent_id: str, task_id: str, token: int) -> float:
+        """Extend a lease; returns the new expiry. A stale token raises StaleLeaseError."""
+        task = self._current(task_id, token)
+        if task.agent_id != agent_id:
+            raise StaleLeaseError(f"task {task_id} is leased to another agent")
+        now = self.clock.now()
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            agent.last_heartbeat, agent.online = now, True
+        task.lease_expires_at = now + self.config.lease_seconds
+        task.updated_at = now
+        self.journal.update(task)
+        await self.journal.commit()
+        return task.lease_expires_at
+
+    # ------------------------------------------------------------------ agents
+    def apply_agent(self, spec: AgentSpec) -> None:
+        """Bring the in-memory agent table in line with a stored agent."""
+        from imperium.services.engine.recovery import apply_agent
+
+        apply_agent(self, spec)
+        self._serving.clear()
+        self._schedule_dispatch()

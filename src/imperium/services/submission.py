@@ -1,0 +1,69 @@
+"""Submitting and cancelling from a process that does not run the scheduler (the CLI).
+
+Tasks are stored in state ``submitted`` — durable when this returns — and the scheduler
+admits them when it next polls; a cancel request is stored for the scheduler to apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from imperium.domain.errors import ConflictError, NotFoundError
+from imperium.domain.models import Event, Task
+from imperium.domain.specs import (
+    TaskSpec,
+    WorkflowSpec,
+    build_task,
+    check_dependencies,
+    external_dependencies,
+    plan_workflow,
+    validate_task_spec,
+)
+from imperium.domain.states import TaskState
+from imperium.ports import Clock, QueryStore, SchedulerStore
+
+
+class _Stores(QueryStore, SchedulerStore):
+    """A store offering both reads and ``task_states``."""
+
+
+@dataclass
+class SubmissionService:
+    store: _Stores
+    clock: Clock
+    new_id: Callable[[], str]
+
+    async def submit(self, specs: Sequence[TaskSpec]) -> list[Task]:
+        for spec in specs:
+            validate_task_spec(spec)
+        deps = {d for s in specs for d in s.depends_on}
+        known = await self.store.task_states(list(deps)) if deps else {}
+        check_dependencies(deps, known)
+        now = self.clock.now()
+        tasks = [build_task(s, self.new_id(), now, s.depends_on) for s in specs]
+        await self._store(tasks)
+        return tasks
+
+    async def submit_workflow(self, workflow: WorkflowSpec) -> tuple[str, list[Task]]:
+        external = external_dependencies(workflow)
+        known = await self.store.task_states(list(external)) if external else {}
+        workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
+        await self._store(tasks)
+        by_name = {t.name: t for t in tasks}
+        return workflow_id, [by_name[s.name] for s in workflow.tasks if s.name]
+
+    async def _store(self, tasks: list[Task]) -> None:
+        for task in tasks:
+            task.state = TaskState.SUBMITTED
+        events = [Event("task.submitted", t.created_at, t.id, None, None) for t in tasks]
+        await self.store.insert_submitted(tasks, events)
+
+    async def cancel(self, task_id: str) -> Task:
+        task = await self.store.get_task(task_id)
+        if task is None:
+            raise NotFoundError(f"no task with id {task_id}")
+        if task.state.is_terminal:
+            raise ConflictError(f"task {task_id} already ended {task.state}; nothing to cancel")
+        await self.store.request_cancel(task_id, self.clock.now())
+        return task

@@ -1,0 +1,65 @@
+"""Settings, read once at start from the environment (and ``.env``) and passed down.
+
+Names follow the seeds where they exist (``DATABASE_URL``, ``LOG_LEVEL``); Imperium's own
+settings carry the ``IMPERIUM_`` prefix. Every field here is read by some code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./imperium.db",
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level")
+    )
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        default="NORMAL",
+        validation_alias=AliasChoices("IMPERIUM_SQLITE_SYNCHRONOUS", "sqlite_synchronous"),
+        description="NORMAL survives a killed process; FULL also survives a power cut.",
+    )
+    lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias=AliasChoices("IMPERIUM_LEASE_SECONDS", "lease_seconds"),
+        description="How long a lease lasts without a heartbeat before the task is re-queued.",
+    )
+    lock_ttl_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("IMPERIUM_LOCK_TTL_SECONDS", "lock_ttl_seconds"),
+        description="How long the scheduler lock outlives a scheduler that stopped renewing.",
+    )
+    poll_interval: float = Field(
+        default=0.25,
+        gt=0,
+        validation_alias=AliasChoices("IMPERIUM_POLL_INTERVAL", "poll_interval"),
+        description="How often the scheduler looks for work written by other processes.",
+    )
+    drain_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        validation_alias=AliasChoices("IMPERIUM_DRAIN_SECONDS", "drain_seconds"),
+        description="On shutdown, how long running work may finish before it is re-queued.",
+    )
+    retry_base_seconds: float = Field(
+        default=1.0, ge=0, validation_alias=AliasChoices("IMPERIUM_RETRY_BASE", "retry_base")
+    )
+    retry_cap_seconds: float = Field(
+        default=300.0, ge=0, validation_alias=AliasChoices("IMPERIUM_RETRY_CAP", "retry_cap")
+    )
+    builtin_agents: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("IMPERIUM_BUILTIN_AGENTS", "builtin_agents"),
+        description="Register the built-in agents (echo) at start if they are missing.",
+    )

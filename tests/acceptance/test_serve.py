@@ -1,0 +1,95 @@
+"""`imperium serve` with the CLI against it, over a real database, in real processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from tests.acceptance.conftest import imperium
+
+pytestmark = pytest.mark.slow
+
+
+def test_submit_wait_returns_the_echo_result(database_url: str, server_factory) -> None:
+    server = server_factory(database_url)
+    server.wait_ready()
+    out = imperium(database_url, "submit", "echo", "--payload", '{"hello": "world"}',
+                   "--wait", "--wait-timeout", "30", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    task = json.loads(out.stdout)
+    assert task["state"] == "succeeded"
+    assert task["result"] == {"hello": "world"}
+    shown = json.loads(imperium(database_url, "tasks", "show", task["id"], "--json").stdout)
+    assert [e["outcome"] for e in shown["executions"]] == ["succeeded"]
+    kinds = [e["event_type"] for e in shown["events"]]
+    assert kinds == ["task.submitted", "task.queued", "task.running", "task.succeeded"]
+    assert server.stop() == 0
+
+
+def test_second_scheduler_refuses_to_start(database_url: str, server_factory) -> None:
+    first = server_factory(database_url)
+    first.wait_ready()
+    second = server_factory(database_url)
+    assert second.proc.wait(timeout=60) == 1
+    log = second.log.read_text()
+    assert "another scheduler is running on this database" in log
+    assert "--standby" in log
+    assert "Traceback" not in log
+
+
+def test_standby_takes_over_when_the_first_stops(database_url: str, server_factory) -> None:
+    first = server_factory(database_url)
+    first.wait_ready()
+    standby = server_factory(database_url, "--standby")
+    assert standby.proc.poll() is None
+    assert first.stop() == 0
+    standby.wait_ready(timeout=60)
+    out = imperium(database_url, "submit", "echo", "--payload", "7", "--wait",
+                   "--wait-timeout", "30", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["result"] == 7
+
+
+def test_sigterm_drains_and_exits_cleanly(database_url: str, server_factory) -> None:
+    server = server_factory(database_url)
+    server.wait_ready()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=30) == 0
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_workflow_from_a_file_runs_in_dependency_order(
+    database_url: str, server_factory, tmp_path
+) -> None:
+    wf = tmp_path / "wf.json"
+    wf.write_text(json.dumps({"name": "demo", "tasks": [
+        {"name": "fetch", "type": "echo", "payload": 1},
+        {"name": "report", "type": "echo", "payload": 3, "depends_on": ["parse"]},
+        {"name": "parse", "type": "echo", "payload": 2, "depends_on": ["fetch"]},
+    ]}))  # fmt: skip
+    server = server_factory(database_url)
+    server.wait_ready()
+    out = imperium(database_url, "submit", "--workflow", str(wf), "--wait", "--json")
+    assert out.returncode == 0, out.stderr
+    tasks = {t["name"]: t for t in json.loads(out.stdout)["tasks"]}
+    assert {t["state"] for t in tasks.values()} == {"succeeded"}
+    assert tasks["fetch"]["finished_at"] <= tasks["parse"]["started_at"]
+    assert tasks["parse"]["finished_at"] <= tasks["report"]["started_at"]
+
+
+def test_cancel_from_the_cli_reaches_the_scheduler(database_url: str, server_factory) -> None:
+    reg = imperium(database_url, "agents", "register", "sleeper",
+                   "--type", "tests.support.agents:sleepy", "-c", "nap")  # fmt: skip
+    assert reg.returncode == 0, reg.stderr
+    server = server_factory(database_url)
+    server.wait_ready()
+    task = json.loads(imperium(database_url, "submit", "nap", "--payload", '{"sleep": 30}',
+                               "--json").stdout)  # fmt: skip
+    out = imperium(database_url, "tasks", "cancel", task["id"])
+    assert out.returncode == 0, out.stderr
+    waited = imperium(database_url, "tasks", "watch", task["id"], "--interval", "0.1")
+    assert waited.returncode == 1  # not succeeded
+    shown = json.loads(imperium(database_url, "tasks", "show", task["id"], "--json").stdout)
+    assert shown["state"] == "cancelled"

@@ -1,0 +1,1 @@
+"""Helpers for tests: agents used by subprocess tests, the crash harness."""
