@@ -46,10 +46,22 @@ class TaskSnapshot(NamedTuple):
     @classmethod
     def of(cls, t: Task) -> TaskSnapshot:
         return cls(
-            t.id, t.state, t.attempts, t.max_attempts, t.lease_token, t.agent_id,
-            t.lease_expires_at, t.not_before, t.started_at, t.finished_at, t.result,
-            t.error_kind, t.error_message, t.score, t.updated_at,
-        )  # fmt: skip
+            t.id,
+            t.state,
+            t.attempts,
+            t.max_attempts,
+            t.lease_token,
+            t.agent_id,
+            t.lease_expires_at,
+            t.not_before,
+            t.started_at,
+            t.finished_at,
+            t.result,
+            t.error_kind,
+            t.error_message,
+            t.score,
+            t.updated_at,
+        )
 
 
 @dataclass(slots=True)

@@ -109,9 +109,7 @@ class Imperium:
         lock = SchedulerLock(
             store, clock, scheduler_owner(), settings.lock_ttl_seconds, holder_is_dead
         )
-        engine = Engine(
-            store, LocalExecutor(), lock, clock, random.Random(), new_id, config
-        )
+        engine = Engine(store, LocalExecutor(), lock, clock, random.Random(), new_id, config)
         agents = AgentService(store, store, clock, check_agent_type)
         submissions = SubmissionService(store, clock, new_id)
         return cls(settings, store, engine, agents, submissions)

@@ -20,7 +20,9 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def imperium(database_url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def imperium(
+    database_url: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "imperium", *args],
         env=cli_env(database_url),

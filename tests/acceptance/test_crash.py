@@ -23,10 +23,13 @@ TOTAL = 400
 
 def _harness(url: str, acks: Path, count: int, log: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.crash_harness", url, str(acks), str(count),
-         str(log)],
-        env=cli_env(url), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "tests.support.crash_harness", url, str(acks), str(count), str(log)],
+        env=cli_env(url),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _lines(path: Path) -> list[str]:

@@ -15,8 +15,17 @@ pytestmark = pytest.mark.slow
 def test_submit_wait_returns_the_echo_result(database_url: str, server_factory) -> None:
     server = server_factory(database_url)
     server.wait_ready()
-    out = imperium(database_url, "submit", "echo", "--payload", '{"hello": "world"}',
-                   "--wait", "--wait-timeout", "30", "--json")  # fmt: skip
+    out = imperium(
+        database_url,
+        "submit",
+        "echo",
+        "--payload",
+        '{"hello": "world"}',
+        "--wait",
+        "--wait-timeout",
+        "30",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     task = json.loads(out.stdout)
     assert task["state"] == "succeeded"
@@ -46,8 +55,9 @@ def test_standby_takes_over_when_the_first_stops(database_url: str, server_facto
     assert standby.proc.poll() is None
     assert first.stop() == 0
     standby.wait_ready(timeout=60)
-    out = imperium(database_url, "submit", "echo", "--payload", "7", "--wait",
-                   "--wait-timeout", "30", "--json")  # fmt: skip
+    out = imperium(
+        database_url, "submit", "echo", "--payload", "7", "--wait", "--wait-timeout", "30", "--json"
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["result"] == 7
 
@@ -64,11 +74,18 @@ def test_workflow_from_a_file_runs_in_dependency_order(
     database_url: str, server_factory, tmp_path
 ) -> None:
     wf = tmp_path / "wf.json"
-    wf.write_text(json.dumps({"name": "demo", "tasks": [
-        {"name": "fetch", "type": "echo", "payload": 1},
-        {"name": "report", "type": "echo", "payload": 3, "depends_on": ["parse"]},
-        {"name": "parse", "type": "echo", "payload": 2, "depends_on": ["fetch"]},
-    ]}))  # fmt: skip
+    wf.write_text(
+        json.dumps(
+            {
+                "name": "demo",
+                "tasks": [
+                    {"name": "fetch", "type": "echo", "payload": 1},
+                    {"name": "report", "type": "echo", "payload": 3, "depends_on": ["parse"]},
+                    {"name": "parse", "type": "echo", "payload": 2, "depends_on": ["fetch"]},
+                ],
+            }
+        )
+    )
     server = server_factory(database_url)
     server.wait_ready()
     out = imperium(database_url, "submit", "--workflow", str(wf), "--wait", "--json")
@@ -80,13 +97,22 @@ def test_workflow_from_a_file_runs_in_dependency_order(
 
 
 def test_cancel_from_the_cli_reaches_the_scheduler(database_url: str, server_factory) -> None:
-    reg = imperium(database_url, "agents", "register", "sleeper",
-                   "--type", "tests.support.agents:sleepy", "-c", "nap")  # fmt: skip
+    reg = imperium(
+        database_url,
+        "agents",
+        "register",
+        "sleeper",
+        "--type",
+        "tests.support.agents:sleepy",
+        "-c",
+        "nap",
+    )
     assert reg.returncode == 0, reg.stderr
     server = server_factory(database_url)
     server.wait_ready()
-    task = json.loads(imperium(database_url, "submit", "nap", "--payload", '{"sleep": 30}',
-                               "--json").stdout)  # fmt: skip
+    task = json.loads(
+        imperium(database_url, "submit", "nap", "--payload", '{"sleep": 30}', "--json").stdout
+    )
     out = imperium(database_url, "tasks", "cancel", task["id"])
     assert out.returncode == 0, out.stderr
     waited = imperium(database_url, "tasks", "watch", task["id"], "--interval", "0.1")

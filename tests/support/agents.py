@@ -17,7 +17,7 @@ async def sleepy(ctx: TaskContext) -> Any:
     await asyncio.sleep(float(payload.get("sleep", 0.0)))
     log_path = payload.get("log")
     if log_path:
-        with open(log_path, "a", encoding="utf-8") as fh:
+        with open(log_path, "a", encoding="utf-8") as fh:  # noqa: ASYNC230 - fsync\'d log the test reads
             fh.write(f"{ctx.task_id} {ctx.attempt}\n")
             fh.flush()
             os.fsync(fh.fileno())

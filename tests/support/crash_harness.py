@@ -24,10 +24,14 @@ async def main(url: str, ack_file: str, count: int, log_file: str) -> None:
     im = await Imperium.open(settings)
     await im.start()
     await im.agents.ensure(
-        AgentSpec(id="sleepy", type="tests.support.agents:sleepy", max_concurrency=20,
-                  capabilities=frozenset({"sleepy"}))  # fmt: skip
+        AgentSpec(
+            id="sleepy",
+            type="tests.support.agents:sleepy",
+            max_concurrency=20,
+            capabilities=frozenset({"sleepy"}),
+        )
     )
-    with open(ack_file, "a", encoding="utf-8") as acks:
+    with open(ack_file, "a", encoding="utf-8") as acks:  # noqa: ASYNC230 - fsync\'d log the test reads
         for start in range(0, count, 10):
             specs = [
                 TaskSpec(type="sleepy", payload={"sleep": 0.02, "log": log_file, "i": start + i})

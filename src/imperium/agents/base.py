@@ -46,7 +46,7 @@ class Output:
     cost: float | None = None
 
 
-class TaskFailed(Exception):
+class TaskFailed(Exception):  # noqa: N818 - reads naturally: raise TaskFailed(...)
     """Raised by an agent to fail an attempt with a named kind of error."""
 
     def __init__(self, message: str, *, kind: str = "agent_error", retryable: bool = True):

@@ -27,7 +27,7 @@ def _as_agent_class(obj: object, where: str) -> type[Agent]:
     if inspect.isclass(obj) and issubclass(obj, Agent):
         return obj
     if callable(obj):
-        return agent(obj)  # type: ignore[arg-type]
+        return agent(obj)
     raise AgentLoadError(f"{where} is neither an Agent subclass nor a function")
 
 

@@ -45,12 +45,12 @@ def _dialect(url: str) -> str:
 
 
 async def _open(url: str, synchronous: str, concurrency: int) -> Imperium:
-    settings = Settings(database_url=url, builtin_agents=False,
-                        sqlite_synchronous=synchronous)  # type: ignore[arg-type]  # fmt: skip
+    settings = Settings(database_url=url, builtin_agents=False, sqlite_synchronous=synchronous)  # type: ignore[arg-type]
     im = await Imperium.open(settings)
     await im.start()
-    spec = AgentSpec(id="bench-echo", type="echo", capabilities=frozenset({"bench"}),
-                     max_concurrency=concurrency)  # fmt: skip
+    spec = AgentSpec(
+        id="bench-echo", type="echo", capabilities=frozenset({"bench"}), max_concurrency=concurrency
+    )
     existing = await im.agents.ensure(spec)
     if existing.status is not AgentStatus.ACTIVE or existing.max_concurrency != concurrency:
         if existing.status is AgentStatus.PAUSED:
@@ -156,6 +156,7 @@ async def run_scheduling(
         "measured_tasks": measured,
         "backlog_still_queued": still_queued,
         "submit_us_per_task": round(submit_s / measured * 1e6, 2),
-        "run_us_per_task": round(run_s / measured * 1e6, 2),
+        # once the critical tasks are all started, free slots take backlog tasks too
+        "run_us_per_executed_task": round(run_s / (measured + queued - still_queued) * 1e6, 2),
         "database": _dialect(url),
     }

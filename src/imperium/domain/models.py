@@ -113,7 +113,7 @@ class Execution(NamedTuple):
     lease_token: int
     error_kind: str | None = None
     error_message: str | None = None
-    resources: Resources = {}  # noqa: RUF012 - never mutated; records are immutable
+    resources: Resources = {}
     tokens: int | None = None
     cost: float | None = None
 

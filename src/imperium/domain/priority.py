@@ -135,11 +135,7 @@ def ordering_key(f: PriorityFeatures, now: float) -> float:
 
     ``raw_score(f, t) - AGE_POINTS_PER_SECOND * t`` for any t with the same urgency step.
     """
-    return (
-        static_points(f)
-        + urgency_points(f.deadline, now)
-        - AGE_POINTS_PER_SECOND * f.created_at
-    )
+    return static_points(f) + urgency_points(f.deadline, now) - AGE_POINTS_PER_SECOND * f.created_at
 
 
 def level_for_score(score: float) -> PriorityLevel:

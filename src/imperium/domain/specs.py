@@ -63,7 +63,9 @@ def validate_task_spec(spec: TaskSpec) -> None:
     if spec.timeout is not None:
         _finite(spec.timeout, "timeout")
         if spec.timeout <= 0:
-            raise ValidationError(f"timeout must be a positive number of seconds, got {spec.timeout}")
+            raise ValidationError(
+                f"timeout must be a positive number of seconds, got {spec.timeout}"
+            )
     if spec.deadline is not None:
         _finite(spec.deadline, "deadline")
     if spec.estimated_duration is not None:

@@ -45,8 +45,9 @@ TERMINAL_STATES = frozenset(
 ACTIVE_STATES = frozenset(set(TaskState) - TERMINAL_STATES)
 
 _ALLOWED: dict[TaskState, frozenset[TaskState]] = {
-    TaskState.SUBMITTED: frozenset({TaskState.PENDING, TaskState.QUEUED, TaskState.CANCELLED,
-                                    TaskState.FAILED}),
+    TaskState.SUBMITTED: frozenset(
+        {TaskState.PENDING, TaskState.QUEUED, TaskState.CANCELLED, TaskState.FAILED}
+    ),
     TaskState.PENDING: frozenset({TaskState.QUEUED, TaskState.CANCELLED, TaskState.FAILED}),
     TaskState.QUEUED: frozenset({TaskState.RUNNING, TaskState.CANCELLED, TaskState.FAILED}),
     TaskState.RUNNING: frozenset(

@@ -83,8 +83,9 @@ class AgentService:
     async def update(self, agent_id: str, changes: Mapping[str, Any]) -> AgentSpec:
         unknown = set(changes) - _EDITABLE
         if unknown:
+            editable = ", ".join(sorted(_EDITABLE))
             raise ValidationError(
-                f"cannot change {', '.join(sorted(unknown))}; editable: {', '.join(sorted(_EDITABLE))}"
+                f"cannot change {', '.join(sorted(unknown))}; editable: {editable}"
             )
         spec = await self.get(agent_id)
         self._refuse_retired(spec)
@@ -126,7 +127,9 @@ class AgentService:
                 "Register a new agent instead"
             )
 
-    async def _changed(self, spec: AgentSpec, kind: str, data: dict[str, Any] | None = None) -> None:
+    async def _changed(
+        self, spec: AgentSpec, kind: str, data: dict[str, Any] | None = None
+    ) -> None:
         await self._store.log_event(Event(kind, self._clock.now(), agent_id=spec.id, data=data))
         if self.on_change is not None:
             self.on_change(spec)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from imperium.domain.errors import ConflictError, NotFoundError
 from imperium.domain.models import Event, Task
@@ -24,7 +25,7 @@ from imperium.domain.states import TaskState
 from imperium.ports import Clock, QueryStore, SchedulerStore
 
 
-class _Stores(QueryStore, SchedulerStore):
+class _Stores(QueryStore, SchedulerStore, Protocol):
     """A store offering both reads and ``task_states``."""
 
 

@@ -118,8 +118,9 @@ def _close(a: Any, b: Any) -> bool:
 
 
 def assert_same(actual: Any, expected: Any) -> None:
-    """Every field of two dataclass records equal, floats within 1 ms."""
+    """Every field of two records (dataclasses or NamedTuples) equal, floats within 1 ms."""
     assert type(actual) is type(expected)
-    for field in dataclasses.fields(expected):
-        got, want = getattr(actual, field.name), getattr(expected, field.name)
-        assert _close(got, want), f"{field.name}: {got!r} != {want!r}"
+    names = getattr(expected, "_fields", None) or [f.name for f in dataclasses.fields(expected)]
+    for name in names:
+        got, want = getattr(actual, name), getattr(expected, name)
+        assert _close(got, want), f"{name}: {got!r} != {want!r}"

@@ -30,9 +30,11 @@ def _check_json(value: object) -> str | None:
 
 def to_result(value: object) -> AttemptResult:
     """Turn what an agent returned into an attempt result (unwrapping :class:`Output`)."""
-    tokens = cost = None
+    tokens: int | None = None
+    cost: float | None = None
     if isinstance(value, Output):
-        value, tokens, cost = value.value, value.tokens, value.cost
+        tokens, cost = value.tokens, value.cost
+        value = value.value
     problem = _check_json(value)
     if problem is not None:
         return AttemptResult(
@@ -86,14 +88,22 @@ class LocalExecutor:
         entry = self._agents.get(attempt.agent_id)
         if entry is None:
             return AttemptResult(
-                Outcome.FAILED, error_kind="agent_unavailable",
+                Outcome.FAILED,
+                error_kind="agent_unavailable",
                 error_message=f"agent {attempt.agent_id} has no loaded implementation",
-            )  # fmt: skip
+            )
         agent, config = entry
         ctx = TaskContext(
-            attempt.task_id, attempt.type, attempt.payload, attempt.attempt, attempt.agent_id,
-            attempt.complexity, attempt.deadline, attempt.resources, config,
-        )  # fmt: skip
+            attempt.task_id,
+            attempt.type,
+            attempt.payload,
+            attempt.attempt,
+            attempt.agent_id,
+            attempt.complexity,
+            attempt.deadline,
+            attempt.resources,
+            config,
+        )
         try:
             if attempt.agent_id not in self._ready:
                 await agent.setup()

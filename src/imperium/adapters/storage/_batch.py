@@ -24,24 +24,63 @@ from imperium.domain.states import Outcome
 from imperium.ports import TaskSnapshot, WriteBatch
 
 MUTABLE = (
-    "state", "attempts", "max_attempts", "lease_token", "agent_id", "lease_expires_at",
-    "not_before", "started_at", "finished_at", "result", "error_kind", "error_message",
-    "score", "updated_at",
-)  # fmt: skip
+    "state",
+    "attempts",
+    "max_attempts",
+    "lease_token",
+    "agent_id",
+    "lease_expires_at",
+    "not_before",
+    "started_at",
+    "finished_at",
+    "result",
+    "error_kind",
+    "error_message",
+    "score",
+    "updated_at",
+)
 IMMUTABLE = (
-    "id", "type", "payload", "capabilities", "priority", "complexity", "deadline", "timeout",
-    "resources", "pinned_agent", "depends_on", "workflow_id", "name", "estimated_duration",
-    "dependents", "created_at",
-)  # fmt: skip
+    "id",
+    "type",
+    "payload",
+    "capabilities",
+    "priority",
+    "complexity",
+    "deadline",
+    "timeout",
+    "resources",
+    "pinned_agent",
+    "depends_on",
+    "workflow_id",
+    "name",
+    "estimated_duration",
+    "dependents",
+    "created_at",
+)
 EXECUTION = (
-    "task_id", "attempt", "agent_id", "agents_used", "task_type", "complexity", "started_at",
-    "finished_at", "duration_seconds", "success", "outcome", "error_kind", "error_message",
-    "resources", "tokens", "cost", "lease_token", "created_at",
-)  # fmt: skip
+    "task_id",
+    "attempt",
+    "agent_id",
+    "agents_used",
+    "task_type",
+    "complexity",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+    "success",
+    "outcome",
+    "error_kind",
+    "error_message",
+    "resources",
+    "tokens",
+    "cost",
+    "lease_token",
+    "created_at",
+)
 EVENT = ("event_type", "created_at", "task_id", "agent_id", "event_data")
 
 
-_EMPTY = {dict: "{}", list: "[]"}
+_EMPTY: dict[type, str] = {dict: "{}", list: "[]"}
 
 
 def _json(value: Any) -> str | None:
@@ -58,22 +97,43 @@ def _float(value: float | None) -> float | None:
 
 def _mutable(s: TaskSnapshot) -> tuple[Any, ...]:
     return (
-        s.state.value, s.attempts, s.max_attempts, s.lease_token, s.agent_id,
-        _float(s.lease_expires_at), _float(s.not_before), _float(s.started_at),
-        _float(s.finished_at), _json(s.result), s.error_kind, s.error_message,
-        float(s.score), float(s.updated_at),
-    )  # fmt: skip
+        s.state.value,
+        s.attempts,
+        s.max_attempts,
+        s.lease_token,
+        s.agent_id,
+        _float(s.lease_expires_at),
+        _float(s.not_before),
+        _float(s.started_at),
+        _float(s.finished_at),
+        _json(s.result),
+        s.error_kind,
+        s.error_message,
+        float(s.score),
+        float(s.updated_at),
+    )
 
 
 def _insert(task: Task, snap: TaskSnapshot) -> tuple[Any, ...]:
     return (
-        task.id, task.type, _json(task.payload), _json(sorted(task.capabilities)),
-        task.priority.value, float(task.complexity), _float(task.deadline),
-        _float(task.timeout), _json(task.resources), task.pinned_agent,
-        _json(list(task.depends_on)), task.workflow_id, task.name,
-        _float(task.estimated_duration), task.dependents, float(task.created_at),
+        task.id,
+        task.type,
+        _json(task.payload),
+        _json(sorted(task.capabilities)),
+        task.priority.value,
+        float(task.complexity),
+        _float(task.deadline),
+        _float(task.timeout),
+        _json(task.resources),
+        task.pinned_agent,
+        _json(list(task.depends_on)),
+        task.workflow_id,
+        task.name,
+        _float(task.estimated_duration),
+        task.dependents,
+        float(task.created_at),
         *_mutable(snap),
-    )  # fmt: skip
+    )
 
 
 def _update(snap: TaskSnapshot) -> tuple[Any, ...]:
@@ -83,11 +143,25 @@ def _update(snap: TaskSnapshot) -> tuple[Any, ...]:
 def _execution(e: Execution) -> tuple[Any, ...]:
     agents = [e.agent_id] if e.agent_id is not None else []
     return (
-        e.task_id, e.attempt, e.agent_id, _json(agents), e.task_type, float(e.complexity),
-        float(e.started_at), float(e.finished_at), float(e.duration),
-        e.outcome is Outcome.SUCCEEDED, e.outcome.value, e.error_kind, e.error_message,
-        _json(e.resources), e.tokens, _float(e.cost), e.lease_token, float(e.finished_at),
-    )  # fmt: skip
+        e.task_id,
+        e.attempt,
+        e.agent_id,
+        _json(agents),
+        e.task_type,
+        float(e.complexity),
+        float(e.started_at),
+        float(e.finished_at),
+        float(e.duration),
+        e.outcome is Outcome.SUCCEEDED,
+        e.outcome.value,
+        e.error_kind,
+        e.error_message,
+        _json(e.resources),
+        e.tokens,
+        _float(e.cost),
+        e.lease_token,
+        float(e.finished_at),
+    )
 
 
 def _event(e: Event) -> tuple[Any, ...]:

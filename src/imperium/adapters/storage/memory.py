@@ -22,7 +22,7 @@ from imperium.ports import AgentStats, LockInfo, TaskFilter, TaskSnapshot, Write
 _LOADED_STATES = frozenset({TaskState.PENDING, TaskState.QUEUED, TaskState.RUNNING})
 _RESUBMITTABLE_STATES = frozenset({TaskState.DEAD, TaskState.TIMED_OUT, TaskState.FAILED})
 _FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
-_SNAPSHOT_FIELDS = tuple(f.name for f in dataclasses.fields(TaskSnapshot) if f.name != "id")
+_SNAPSHOT_FIELDS = tuple(f for f in TaskSnapshot._fields if f != "id")
 
 
 def _json(value: Any) -> Any:
@@ -186,7 +186,7 @@ class MemoryStore:
                 f"a task with one of these ids already exists ({clash[0]}); submit with new ids"
             )
         for task in tasks:
-            snap = dataclasses.replace(TaskSnapshot.of(task), state=TaskState.SUBMITTED)
+            snap = TaskSnapshot.of(task)._replace(state=TaskState.SUBMITTED)
             self._store_task(task, snap)
         self._events.extend(_copy_event(e) for e in events)
 
@@ -240,11 +240,11 @@ def _copy_task(task: Task) -> Task:
 
 
 def _copy_execution(execution: Execution) -> Execution:
-    return dataclasses.replace(execution, resources=_json(execution.resources))
+    return execution._replace(resources=_json(execution.resources))
 
 
 def _copy_event(event: Event) -> Event:
-    return dataclasses.replace(event, data=_json(event.data))
+    return event._replace(data=_json(event.data))
 
 
 def _copy_agent(spec: AgentSpec) -> AgentSpec:

@@ -68,8 +68,12 @@ def execution_dict(e: Execution) -> dict[str, Any]:
 
 
 def event_dict(e: Event) -> dict[str, Any]:
-    return {"event_type": e.event_type, "at": iso(e.created_at), "agent_id": e.agent_id,
-            "data": e.data}  # fmt: skip
+    return {
+        "event_type": e.event_type,
+        "at": iso(e.created_at),
+        "agent_id": e.agent_id,
+        "data": e.data,
+    }
 
 
 def agent_dict(a: AgentSpec, stats: AgentStats | None) -> dict[str, Any]:
@@ -106,25 +110,35 @@ def tasks_table(tasks: list[Task]) -> Table:
         table.add_column(col)
     for t in tasks:
         table.add_row(
-            t.id, t.type, styled_state(str(t.state)), str(t.priority), f"{t.score:.1f}",
-            f"{t.attempts}/{t.max_attempts}", t.agent_id or "-", short_time(t.created_at),
-        )  # fmt: skip
+            t.id,
+            t.type,
+            styled_state(str(t.state)),
+            str(t.priority),
+            f"{t.score:.1f}",
+            f"{t.attempts}/{t.max_attempts}",
+            t.agent_id or "-",
+            short_time(t.created_at),
+        )
     return table
 
 
 def agents_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{len(rows)} agent(s)")
-    for col in ("id", "type", "status", "capabilities", "max conc.", "runs", "success",
-                "mean s"):  # fmt: skip
+    for col in ("id", "type", "status", "capabilities", "max conc.", "runs", "success", "mean s"):
         table.add_column(col)
     for r in rows:
         rate = r["success_rate"]
         mean = r["mean_duration_seconds"]
         table.add_row(
-            r["agent_id"], r["agent_type"], r["status"], ", ".join(r["capabilities"]),
-            str(r["max_concurrency"]), str(r["executions"]),
-            "-" if rate is None else f"{rate:.0%}", "-" if mean is None else f"{mean:.3f}",
-        )  # fmt: skip
+            r["agent_id"],
+            r["agent_type"],
+            r["status"],
+            ", ".join(r["capabilities"]),
+            str(r["max_concurrency"]),
+            str(r["executions"]),
+            "-" if rate is None else f"{rate:.0%}",
+            "-" if mean is None else f"{mean:.3f}",
+        )
     return table
 
 
@@ -134,6 +148,12 @@ def executions_table(rows: list[Execution]) -> Table:
         table.add_column(col)
     for e in rows:
         error = f"{e.error_kind}: {e.error_message}" if e.error_kind else ""
-        table.add_row(str(e.attempt), e.agent_id or "-", styled_state(str(e.outcome)),
-                      short_time(e.started_at), f"{e.duration:.3f}", error)  # fmt: skip
+        table.add_row(
+            str(e.attempt),
+            e.agent_id or "-",
+            styled_state(str(e.outcome)),
+            short_time(e.started_at),
+            f"{e.duration:.3f}",
+            error,
+        )
     return table

@@ -65,7 +65,9 @@ def show(agent_id: str, database: Database = None, as_json: Json = False) -> Non
 def _missing(agent_id: str) -> int:
     from imperium.interfaces.cli._common import err_console
 
-    err_console.print(f"[bold red]error:[/] no agent with id '{agent_id}'; see `imperium agents list`")
+    err_console.print(
+        f"[bold red]error:[/] no agent with id '{agent_id}'; see `imperium agents list`"
+    )
     return 1
 
 
@@ -110,8 +112,10 @@ def register(
     if as_json:
         print_json(agent_dict(saved, None))
     else:
-        console.print(f"registered agent [bold]{saved.id}[/] ({saved.type}), capabilities "
-                      f"{', '.join(sorted(saved.capabilities))}")  # fmt: skip
+        console.print(
+            f"registered agent [bold]{saved.id}[/] ({saved.type}), capabilities "
+            f"{', '.join(sorted(saved.capabilities))}"
+        )
 
 
 @app.command()
@@ -165,6 +169,8 @@ def _status_command(status: AgentStatus, verb: str) -> Any:
     return command
 
 
-app.command("pause")(_status_command(AgentStatus.PAUSED, "pause (no new tasks; running ones finish)"))
+app.command("pause")(
+    _status_command(AgentStatus.PAUSED, "pause (no new tasks; running ones finish)")
+)
 app.command("resume")(_status_command(AgentStatus.ACTIVE, "resume"))
 app.command("retire")(_status_command(AgentStatus.RETIRED, "retire (for good; history is kept)"))

@@ -7,7 +7,7 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from imperium.interfaces.cli import agents, tasks
 from imperium.interfaces.cli._common import (
@@ -64,8 +64,9 @@ def serve(
             f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); Ctrl-C stops"
         )
         stopped = asyncio.create_task(im.engine.stopped.wait())
-        await asyncio.wait([asyncio.create_task(stop.wait()), stopped],
-                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        await asyncio.wait(
+            [asyncio.create_task(stop.wait()), stopped], return_when=asyncio.FIRST_COMPLETED
+        )
         failed = im.engine.journal.failed
         err_console.print("stopping: draining running work…")
         await im.close()
@@ -102,11 +103,15 @@ def db_upgrade(database: Database = None) -> None:
     console.print(f"database at {_redact(cfg.database_url)} is up to date")
 
 
-def _progress_bar(total: int, label: str) -> tuple[Progress, object]:
+def _progress_bar(total: int, label: str) -> tuple[Progress, TaskID]:
     bar = Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err_console, transient=True,
-    )  # fmt: skip
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
     return bar, bar.add_task(label, total=total)
 
 
@@ -118,7 +123,9 @@ def bench_throughput(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="The echo agent's slots.")] = 4_000,
     batch: Annotated[int, typer.Option(min=1, help="Tasks per submit call.")] = 1_000,
-    synchronous: Annotated[str, typer.Option(help="SQLite synchronous: NORMAL or FULL.")] = "NORMAL",
+    synchronous: Annotated[
+        str, typer.Option(help="SQLite synchronous: NORMAL or FULL.")
+    ] = "NORMAL",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run N echo tasks end to end and print the throughput."""
@@ -127,7 +134,7 @@ def bench_throughput(
     cfg = ThroughputConfig(n_tasks, database, concurrency, batch, 4, synchronous.upper())
     bar, job = _progress_bar(n_tasks, "tasks done")
     with bar:
-        result = run(run_throughput(cfg, lambda done, total: bar.update(job, completed=done)))  # type: ignore[arg-type]
+        result = run(run_throughput(cfg, lambda done, total: bar.update(job, completed=done)))
     _print_result(result, as_json)
 
 
@@ -143,8 +150,9 @@ def bench_scheduling(
 
     bar, job = _progress_bar(queued + measured, "tasks")
     with bar:
-        result = run(run_scheduling(queued, measured, database,
-                                    lambda d, t: bar.update(job, completed=d)))  # type: ignore[arg-type]  # fmt: skip
+        result = run(
+            run_scheduling(queued, measured, database, lambda d, t: bar.update(job, completed=d))
+        )
     _print_result(result, as_json)
 
 
@@ -158,6 +166,3 @@ def _print_result(result: dict[str, object], as_json: bool) -> None:
 
 def main() -> None:
     app()
-
-
-

@@ -63,9 +63,20 @@ def _spec_from_json(item: dict[str, Any]) -> TaskSpec:
     if not isinstance(item, dict) or "type" not in item:
         raise ValidationError("every workflow task needs at least a 'type' and a 'name'")
     allowed = {
-        "type", "payload", "capabilities", "priority", "complexity", "deadline", "timeout",
-        "max_attempts", "resources", "agent", "depends_on", "name", "estimated_duration",
-    }  # fmt: skip
+        "type",
+        "payload",
+        "capabilities",
+        "priority",
+        "complexity",
+        "deadline",
+        "timeout",
+        "max_attempts",
+        "resources",
+        "agent",
+        "depends_on",
+        "name",
+        "estimated_duration",
+    }
     unknown = set(item) - allowed
     if unknown:
         raise ValidationError(f"unknown workflow task field(s): {', '.join(sorted(unknown))}")
@@ -101,11 +112,11 @@ def load_workflow(path: Path) -> WorkflowSpec:
     return WorkflowSpec(tuple(_spec_from_json(t) for t in data["tasks"]), data.get("name"))
 
 
-async def _wait(store: Any, ids: list[str], timeout: float | None) -> list[Task]:
+async def _wait(store: Any, ids: list[str], wait_seconds: float | None) -> list[Task]:
     """Poll until every task ended, with a progress bar when there are several."""
     from rich.progress import Progress
 
-    give_up = None if timeout is None else time.monotonic() + timeout
+    give_up = None if wait_seconds is None else time.monotonic() + wait_seconds
     done: dict[str, Task] = {}
     with Progress(console=err_console, transient=True) as progress:
         bar = progress.add_task("waiting for tasks", total=len(ids))
@@ -117,8 +128,10 @@ async def _wait(store: Any, ids: list[str], timeout: float | None) -> list[Task]
             progress.update(bar, completed=len(done))
             if len(done) < len(ids):
                 if give_up is not None and time.monotonic() > give_up:
-                    raise fail(f"gave up waiting after {timeout}s; {len(ids) - len(done)} "
-                               "task(s) still running (is `imperium serve` running?)")  # fmt: skip
+                    raise fail(
+                        f"gave up waiting after {wait_seconds}s; {len(ids) - len(done)} "
+                        "task(s) still running (is `imperium serve` running?)"
+                    )
                 await asyncio.sleep(0.2)
     return [done[i] for i in ids]
 
@@ -208,7 +221,9 @@ def list_tasks(
     try:
         wanted = TaskState(state) if state else None
     except ValueError:
-        raise fail(f"state '{state}' is not one of {', '.join(s.value for s in TaskState)}") from None
+        raise fail(
+            f"state '{state}' is not one of {', '.join(s.value for s in TaskState)}"
+        ) from None
     flt = TaskFilter(wanted, task_type, agent, workflow, limit, offset)
 
     async def go() -> list[Task]:
@@ -274,8 +289,10 @@ def watch(
                     task = await store.get_task(task_id)
                     if task is None:
                         raise NotFoundError(f"no task with id {task_id}")
-                    text = (f"{task.id} {styled_state(str(task.state))} attempt "
-                            f"{task.attempts}/{task.max_attempts} agent {task.agent_id or '-'}")  # fmt: skip
+                    text = (
+                        f"{task.id} {styled_state(str(task.state))} attempt "
+                        f"{task.attempts}/{task.max_attempts} agent {task.agent_id or '-'}"
+                    )
                     live.update(Spinner("dots", text=text) if not task.state.is_terminal else text)
                     if task.state.is_terminal:
                         return task  # type: ignore[no-any-return]
@@ -295,8 +312,10 @@ def cancel(task_id: str, database: Database = None) -> None:
             return await _submissions(store).cancel(task_id)  # type: ignore[no-any-return]
 
     task = run(go())
-    console.print(f"cancel requested for task [bold]{task.id}[/] (was {task.state}); "
-                  "a running `imperium serve` applies it within a poll interval")  # fmt: skip
+    console.print(
+        f"cancel requested for task [bold]{task.id}[/] (was {task.state}); "
+        "a running `imperium serve` applies it within a poll interval"
+    )
 
 
 @app.command()

@@ -10,6 +10,7 @@ happens only after the journal has made it durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -152,8 +153,8 @@ class Engine:
         self._dispatching = False
         drain = self.config.drain_seconds if drain is None else drain
         deadline = self.clock.now() + drain
-        while self._local_running() and self.clock.now() < deadline:
-            await asyncio.sleep(0.02)
+        while self._local_running() and self.clock.now() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)  # attempts end on their own; poll until drained
         for loop_task in self._loops:
             loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -322,9 +323,7 @@ class Engine:
                 if top is None or (best is not None and top[0] <= best[0]):
                     continue
                 candidates = [
-                    a
-                    for a in self._serving_agents(key)
-                    if not a.remote and can_take_now(a, top[1])
+                    a for a in self._serving_agents(key) if not a.remote and can_take_now(a, top[1])
                 ]
                 if candidates:
                     best = (top[0], top[1], candidates)
@@ -371,9 +370,16 @@ class Engine:
             return  # cancelled or timed out before its lease was durable
         assert task.agent_id is not None
         attempt = Attempt(
-            task.id, task.type, task.payload, task.attempts, token, task.agent_id,
-            task.complexity, task.deadline, task.resources,
-        )  # fmt: skip
+            task.id,
+            task.type,
+            task.payload,
+            task.attempts,
+            token,
+            task.agent_id,
+            task.complexity,
+            task.deadline,
+            task.resources,
+        )
         self.executor.start(attempt, self._on_report)
 
     def _on_report(self, task_id: str, token: int, result: AttemptResult) -> None:
@@ -480,7 +486,7 @@ class Engine:
             current.finished_at = now
             current.lease_expires_at = None
             self._set_state(current, final, now)
-            data = None
+            data: dict[str, object] | None = None
             if final is not TaskState.SUCCEEDED:
                 data = {"error_kind": current.error_kind, "error": current.error_message}
             self._event(f"task.{final}", current, data)
@@ -554,8 +560,13 @@ class Engine:
         task.updated_at = now
         self.journal.update(task)
 
-    def _event(self, kind: str, task: Task | None = None, data: dict[str, object] | None = None,
-               agent_id: str | None = None) -> None:  # fmt: skip
+    def _event(
+        self,
+        kind: str,
+        task: Task | None = None,
+        data: dict[str, object] | None = None,
+        agent_id: str | None = None,
+    ) -> None:
         self.journal.event(
             Event(
                 kind,
@@ -675,10 +686,8 @@ class Engine:
             if left <= 0 or not self._dispatching:
                 return []
             self._ready_signal.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready_signal.wait(), timeout=min(left, 1.0))
-            except TimeoutError:
-                pass
 
     def _remote_agent(self, agent_id: str) -> AgentState:
         agent = self.agents.get(agent_id)
@@ -701,9 +710,12 @@ class Engine:
                 if agent not in self._serving_agents(key):
                     continue
                 top = self.queues.peek(key)
-                if top is not None and can_take_now(agent, top[1]):
-                    if best is None or top[0] > best[0]:
-                        best = top
+                if (
+                    top is not None
+                    and can_take_now(agent, top[1])
+                    and (best is None or top[0] > best[0])
+                ):
+                    best = top
             if best is None:
                 break
             self.queues.remove(best[1].id)
@@ -714,10 +726,17 @@ class Engine:
     def _lease_of(self, task: Task) -> Lease:
         assert task.lease_expires_at is not None
         return Lease(
-            task.id, task.type, task.payload, task.attempts, task.lease_token,
-            task.lease_expires_at, task.complexity, task.deadline, task.timeout,
+            task.id,
+            task.type,
+            task.payload,
+            task.attempts,
+            task.lease_token,
+            task.lease_expires_at,
+            task.complexity,
+            task.deadline,
+            task.timeout,
             dict(task.resources),
-        )  # fmt: skip
+        )
 
     async def heartbeat(self, agent_id: str, task_id: str, token: int) -> float:
         """Extend a lease; returns the new expiry. A stale token raises StaleLeaseError."""

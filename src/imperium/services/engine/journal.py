@@ -10,6 +10,7 @@ before it is durable; throughput comes from many changes per transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -158,11 +159,8 @@ class Journal:
         """Flush whenever something is marked, and at least every ``renew_every`` seconds,
         until :meth:`stop`; then flush once more."""
         while self._failure is None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=renew_every)
-            except TimeoutError:
-                pass
-            self._wake.clear()
             stopping = self._stopping
             try:
                 await self.flush()

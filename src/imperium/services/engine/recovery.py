@@ -54,8 +54,13 @@ async def recover(engine: Engine) -> None:
         if task.state is TaskState.RUNNING and _resume_lease(engine, task, now):
             continue
         if task.state is TaskState.RUNNING:
-            engine._record(task, Outcome.LOST, now, "scheduler_restart",
-                           "the scheduler stopped while this attempt ran")  # fmt: skip
+            engine._record(
+                task,
+                Outcome.LOST,
+                now,
+                "scheduler_restart",
+                "the scheduler stopped while this attempt ran",
+            )
             task.max_attempts += 1  # the attempt was lost through no fault of the task
             task.lease_expires_at = None
             engine._set_state(task, TaskState.QUEUED, now)
@@ -116,8 +121,9 @@ async def poll_external(engine: Engine) -> None:
 
 
 async def _admit_submitted(engine: Engine) -> None:
-    tasks = [t for t in await engine.store.fetch_submitted(SUBMITTED_BATCH)
-             if t.id not in engine.tasks]  # fmt: skip
+    tasks = [
+        t for t in await engine.store.fetch_submitted(SUBMITTED_BATCH) if t.id not in engine.tasks
+    ]
     if not tasks:
         return
     batch = {t.id: t for t in tasks}
@@ -142,5 +148,6 @@ def _check_remote_agents(engine: Engine) -> None:
             continue
         if now - agent.last_heartbeat > 2 * engine.config.lease_seconds:
             agent.online = False
-            engine._event("agent.offline", data={"last_seen": agent.last_heartbeat},
-                          agent_id=agent.spec.id)  # fmt: skip
+            engine._event(
+                "agent.offline", data={"last_seen": agent.last_heartbeat}, agent_id=agent.spec.id
+            )
