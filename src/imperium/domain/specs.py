@@ -120,7 +120,7 @@ def build_task(
         max_attempts=spec.max_attempts,
         resources=dict(spec.resources),
         pinned_agent=spec.pinned_agent,
-        depends_on=depends_on,
+        depends_on=tuple(dict.fromkeys(depends_on)),  # a dependency listed twice counts once
         workflow_id=workflow_id,
         name=spec.name,
         estimated_duration=spec.estimated_duration,

@@ -63,7 +63,7 @@ def serve(
             f"[green]imperium[/] scheduling on {_redact(cfg.database_url)} "
             f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); Ctrl-C stops"
         )
-        stopped = asyncio.create_task(im.engine.stopped.wait())
+        stopped = asyncio.create_task(im.engine.failed.wait())
         await asyncio.wait(
             [asyncio.create_task(stop.wait()), stopped], return_when=asyncio.FIRST_COMPLETED
         )

@@ -30,7 +30,12 @@ from imperium.domain.priority import (
     priority_score,
 )
 from imperium.domain.retry import RetryPolicy, should_retry
-from imperium.domain.selection import LeastLoaded, SelectionPolicy, can_take_now
+from imperium.domain.selection import (
+    LeastLoaded,
+    SelectionPolicy,
+    can_take_now,
+    could_ever_take,
+)
 from imperium.domain.specs import (
     TaskSpec,
     WorkflowSpec,
@@ -117,6 +122,8 @@ class Engine:
         self.timers = Timers()
         self._dependents: dict[str, list[str]] = {}
         self._unmet: dict[str, int] = {}
+        self._parked: dict[str, Task] = {}
+        self._rekey_at: dict[str, float] = {}
         self._serving: dict[QueueKey, list[AgentState]] = {}
         self._waiters: dict[str, list[asyncio.Future[Task]]] = {}
         self._ready_signal = asyncio.Event()
@@ -127,6 +134,7 @@ class Engine:
         self._writer: asyncio.Task[None] | None = None
         self._agents_seen = 0.0
         self.stopped = asyncio.Event()
+        self.failed = asyncio.Event()  # set when the scheduler can no longer write
         self.journal.on_fatal = self._on_journal_failure
 
     # ------------------------------------------------------------------ lifecycle
@@ -151,9 +159,16 @@ class Engine:
         if self.stopped.is_set():
             return
         self._dispatching = False
+        if self.journal.failed is not None:
+            # another scheduler owns the database now and re-runs this work: stop it here
+            await asyncio.gather(*self._loops, return_exceptions=True)
+            await self.executor.close()
+            self.stopped.set()
+            return
         drain = self.config.drain_seconds if drain is None else drain
-        deadline = self.clock.now() + drain
-        while self._local_running() and self.clock.now() < deadline:  # noqa: ASYNC110
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain  # a real wait, so the loop's clock, not the injected one
+        while self._local_running() and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)  # attempts end on their own; poll until drained
         for loop_task in self._loops:
             loop_task.cancel()
@@ -173,7 +188,7 @@ class Engine:
         self._dispatching = False
         for loop_task in self._loops:
             loop_task.cancel()
-        self.stopped.set()
+        self.failed.set()
 
     def _local_running(self) -> list[Task]:
         return [
@@ -250,8 +265,10 @@ class Engine:
             known.update(await self.store.task_states(missing))
         return known
 
-    def admit(self, task: Task, known: dict[str, TaskState]) -> None:
-        """Place a new or recovered task: pending on dependencies, ready, or failed."""
+    def admit(self, task: Task, known: dict[str, TaskState], *, announce: bool = True) -> None:
+        """Place a new or recovered task: pending on dependencies, ready, or failed.
+
+        ``announce=False`` (recovery) records no event when the state does not change."""
         self.tasks[task.id] = task
         self._idle.clear()
         unmet, failed_dep = 0, None
@@ -270,11 +287,15 @@ class Engine:
             self._fail_dependent(task, dep, state, now)
         elif unmet:
             self._unmet[task.id] = unmet
+            changed = task.state is not TaskState.PENDING
             self._set_state(task, TaskState.PENDING, now)
-            self._event("task.pending", task, {"waiting_on": unmet})
+            if announce or changed:
+                self._event("task.pending", task, {"waiting_on": unmet})
         else:
+            changed = task.state is not TaskState.QUEUED
             self.make_ready(task, now)
-            self._event("task.queued", task, {"score": round(task.score, 2)})
+            if announce or changed:
+                self._event("task.queued", task, {"score": round(task.score, 2)})
 
     def make_ready(self, task: Task, now: float) -> None:
         if task.state is not TaskState.QUEUED:
@@ -287,7 +308,8 @@ class Engine:
         task.score = priority_score(f, now)
         self.queues.push(task, ordering_key(f, now))
         change = next_urgency_change(task.deadline, now)
-        if change is not None:
+        if change is not None and self._rekey_at.get(task.id) != change:
+            self._rekey_at[task.id] = change
             self.timers.add(change, TimerKind.REKEY, task.id)
         self._ready_signal.set()
         self._schedule_dispatch()
@@ -317,9 +339,9 @@ class Engine:
             return
         keys = list(self.queues.keys())
         while True:
-            best: tuple[float, Task, list[AgentState]] | None = None
+            best: tuple[tuple[float, int], Task, list[AgentState]] | None = None
             for key in keys:
-                top = self.queues.peek(key)
+                top = self._placeable_top(key)
                 if top is None or (best is not None and top[0] <= best[0]):
                     continue
                 candidates = [
@@ -332,6 +354,33 @@ class Engine:
             _, task, candidates = best
             self.queues.remove(task.id)
             self._start(task, self._choose(task, candidates))
+
+    def _placeable_top(self, key: QueueKey) -> tuple[tuple[float, int], Task] | None:
+        """The top of a queue, after parking tasks that no registered agent could ever
+        take (so one impossible request does not block the tasks behind it)."""
+        while (top := self.queues.peek(key)) is not None:
+            serving = self._serving_agents(key)
+            if any(
+                a.spec.status is not AgentStatus.RETIRED and could_ever_take(a, top[1])
+                for a in serving
+            ):
+                return top
+            task = top[1]
+            self.queues.remove(task.id)
+            self._parked[task.id] = task
+            reason = (
+                "no registered agent offers the capabilities and resources it needs; "
+                "it waits until one is registered or updated"
+            )
+            self._event("task.unplaceable", task, {"reason": reason})
+        return None
+
+    def _unpark(self) -> None:
+        parked, self._parked = self._parked, {}
+        now = self.clock.now()
+        for task in parked.values():
+            if task.state is TaskState.QUEUED:
+                self.make_ready(task, now)
 
     def _choose(self, task: Task, candidates: list[AgentState]) -> AgentState:
         if len(candidates) == 1:
@@ -482,6 +531,8 @@ class Engine:
         while stack:
             current, final = stack.pop()
             self.queues.remove(current.id)
+            self._parked.pop(current.id, None)
+            self._rekey_at.pop(current.id, None)
             self._unmet.pop(current.id, None)
             current.finished_at = now
             current.lease_expires_at = None
@@ -593,6 +644,9 @@ class Engine:
                     task.not_before = None
                     self.make_ready(task, now)
             elif timer.kind is TimerKind.REKEY:
+                if self._rekey_at.get(task.id) != timer.due:
+                    continue  # superseded by a later chain
+                del self._rekey_at[task.id]
                 if task.id in self.queues:
                     self.queues.remove(task.id)
                     self.make_ready(task, now)
@@ -675,14 +729,15 @@ class Engine:
     async def lease(self, agent_id: str, max_tasks: int = 1, wait: float = 0.0) -> list[Lease]:
         """Hand up to ``max_tasks`` tasks to a remote agent, waiting up to ``wait`` seconds."""
         agent = self._remote_agent(agent_id)
-        give_up = self.clock.now() + wait
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + wait
         while True:
             agent.last_heartbeat, agent.online = self.clock.now(), True
             picked = self._pick_for(agent, max_tasks)
             if picked:
                 await self.journal.commit()
                 return [self._lease_of(t) for t in picked if t.state is TaskState.RUNNING]
-            left = give_up - self.clock.now()
+            left = give_up - loop.time()
             if left <= 0 or not self._dispatching:
                 return []
             self._ready_signal.clear()
@@ -705,11 +760,11 @@ class Engine:
     def _pick_for(self, agent: AgentState, limit: int) -> list[Task]:
         picked: list[Task] = []
         while len(picked) < limit:
-            best: tuple[float, Task] | None = None
+            best: tuple[tuple[float, int], Task] | None = None
             for key in list(self.queues.keys()):
                 if agent not in self._serving_agents(key):
                     continue
-                top = self.queues.peek(key)
+                top = self._placeable_top(key)
                 if (
                     top is not None
                     and can_take_now(agent, top[1])
@@ -760,4 +815,5 @@ class Engine:
 
         apply_agent(self, spec)
         self._serving.clear()
+        self._unpark()
         self._schedule_dispatch()

@@ -62,8 +62,9 @@ class ReadyQueues:
         self._heaps[queue_key(task)].live -= 1
         return True
 
-    def peek(self, key: QueueKey) -> tuple[float, Task] | None:
-        """The best live task under ``key`` and its ordering key, or None."""
+    def peek(self, key: QueueKey) -> tuple[tuple[float, int], Task] | None:
+        """The best live task under ``key`` and its rank, or None. Ranks compare across
+        queues: a higher ordering key first, then the earlier push (FIFO)."""
         heap = self._heaps.get(key)
         if heap is None:
             return None
@@ -75,9 +76,10 @@ class ReadyQueues:
         top = entries[0]
         task = top[2]
         assert isinstance(task, Task)
-        neg_key = top[0]
+        neg_key, seq = top[0], top[1]
         assert isinstance(neg_key, float)
-        return -neg_key, task
+        assert isinstance(seq, int)
+        return (-neg_key, -seq), task
 
     def pop(self, key: QueueKey) -> Task | None:
         found = self.peek(key)

@@ -86,6 +86,9 @@ def _resume_lease(engine: Engine, task: Task, now: float) -> bool:
         agent.resources_in_use[name] = agent.resources_in_use.get(name, 0.0) + amount
     assert task.lease_expires_at is not None
     engine.timers.add(task.lease_expires_at, TimerKind.LEASE, task.id, task.lease_token)
+    if task.timeout is not None:
+        started = task.started_at if task.started_at is not None else now
+        engine.timers.add(started + task.timeout, TimerKind.TIMEOUT, task.id, task.lease_token)
     return True
 
 
@@ -93,14 +96,8 @@ async def _place(engine: Engine, tasks: list[Task]) -> None:
     """Re-admit loaded pending and queued tasks into the in-memory indexes."""
     outside = {d for t in tasks for d in t.depends_on if d not in engine.tasks}
     known = await engine.store.task_states(list(outside)) if outside else {}
-    for task in tasks:
-        del engine.tasks[task.id]
-    for task in tasks:
-        if task.state is TaskState.QUEUED and not task.depends_on:
-            engine.tasks[task.id] = task
-            engine.make_ready(task, engine.clock.now())
-        else:
-            engine.admit(task, known)
+    for task in tasks:  # every loaded task is in engine.tasks, so order does not matter
+        engine.admit(task, known, announce=False)
 
 
 async def poll_external(engine: Engine) -> None:
