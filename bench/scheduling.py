@@ -12,6 +12,7 @@ import asyncio
 import json
 
 from imperium.benchmarks.throughput import run_scheduling
+from imperium.runtime import tune_gc
 
 
 def main() -> None:
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("--measured", type=int, default=20_000)
     parser.add_argument("--database", default=None, help="default: a temporary SQLite file")
     args = parser.parse_args()
+    tune_gc()
     for queued in args.queued:
         result = asyncio.run(run_scheduling(queued, args.measured, args.database))
         print(json.dumps(result), flush=True)

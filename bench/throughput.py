@@ -12,6 +12,7 @@ import asyncio
 import json
 
 from imperium.benchmarks.throughput import ThroughputConfig, run_throughput
+from imperium.runtime import tune_gc
 
 
 def main() -> None:
@@ -22,6 +23,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     args = parser.parse_args()
+    tune_gc()
     cfg = ThroughputConfig(
         args.tasks, args.database, args.concurrency, args.batch, 4, args.synchronous
     )

@@ -23,7 +23,7 @@ with :func:`ordering_key` and re-keys a task only when :func:`next_urgency_chang
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from imperium.domain.states import PriorityLevel
 
@@ -63,9 +63,9 @@ LEVEL_THRESHOLDS: tuple[tuple[float, PriorityLevel], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PriorityFeatures:
-    """Everything the score depends on apart from the current time."""
+class PriorityFeatures(NamedTuple):
+    """Everything the score depends on apart from the current time (a NamedTuple: one is
+    built for every task the scheduler queues)."""
 
     level: PriorityLevel
     created_at: float
@@ -105,6 +105,8 @@ def duration_points(estimated: float | None) -> float:
 
 
 def resource_points(cpu: float, gpu: float, memory_mb: float) -> float:
+    if not (cpu or gpu or memory_mb):
+        return MAX_RESOURCE_POINTS
     weight = max(0.0, cpu) / 4.0 + max(0.0, gpu) * 2.0 + max(0.0, memory_mb) / 8192.0
     return max(0.0, MAX_RESOURCE_POINTS - weight)
 
@@ -136,6 +138,16 @@ def ordering_key(f: PriorityFeatures, now: float) -> float:
     ``raw_score(f, t) - AGE_POINTS_PER_SECOND * t`` for any t with the same urgency step.
     """
     return static_points(f) + urgency_points(f.deadline, now) - AGE_POINTS_PER_SECOND * f.created_at
+
+
+def score_and_key(f: PriorityFeatures, now: float) -> tuple[float, float]:
+    """``(priority_score(f, now), ordering_key(f, now))`` computed together (the scheduler
+    needs both for every task it queues)."""
+    base = static_points(f) + urgency_points(f.deadline, now)
+    age = now - f.created_at
+    score = base + AGE_POINTS_PER_SECOND * age if age > 0 else base
+    clamped = 100.0 if score > 100.0 else (score if score > 0.0 else 0.0)
+    return clamped, base - AGE_POINTS_PER_SECOND * f.created_at
 
 
 def level_for_score(score: float) -> PriorityLevel:

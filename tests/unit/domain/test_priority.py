@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from itertools import pairwise
 
 import pytest
@@ -17,6 +16,7 @@ from imperium.domain.priority import (
     ordering_key,
     priority_score,
     raw_score,
+    score_and_key,
     urgency_points,
 )
 from imperium.domain.states import PriorityLevel
@@ -65,13 +65,13 @@ def test_score_is_always_between_0_and_100(f: PriorityFeatures, now: float) -> N
 
 @given(features(), any_float)
 def test_score_never_drops_when_the_level_rises(f: PriorityFeatures, now: float) -> None:
-    scores = [priority_score(replace(f, level=level), now) for level in LEVELS_ASCENDING]
+    scores = [priority_score(f._replace(level=level), now) for level in LEVELS_ASCENDING]
     assert scores == sorted(scores)
 
 
 @given(features(clock), clock)
 def test_raw_score_rises_with_every_level_step(f: PriorityFeatures, now: float) -> None:
-    raws = [raw_score(replace(f, level=level), now) for level in LEVELS_ASCENDING]
+    raws = [raw_score(f._replace(level=level), now) for level in LEVELS_ASCENDING]
     assert all(lower < higher for lower, higher in pairwise(raws))
 
 
@@ -81,9 +81,9 @@ def test_a_closer_deadline_never_scores_lower(
 ) -> None:
     closer, later = sorted((one, other))
     for score in (priority_score, raw_score):
-        with_closer = score(replace(f, deadline=closer), now)
-        with_later = score(replace(f, deadline=later), now)
-        assert with_closer >= with_later >= score(replace(f, deadline=None), now)
+        with_closer = score(f._replace(deadline=closer), now)
+        with_later = score(f._replace(deadline=later), now)
+        assert with_closer >= with_later >= score(f._replace(deadline=None), now)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,15 @@ def test_a_waiting_task_gains_one_point_per_minute_on_a_new_critical_one(
 def test_a_task_waiting_125_minutes_longer_outranks_any_newer_one(
     old: PriorityFeatures, new: PriorityFeatures, extra_wait: float, since_new: float
 ) -> None:
-    old = replace(old, created_at=new.created_at - MAX_NON_AGE_GAP * 60.0 - extra_wait)
+    old = old._replace(created_at=new.created_at - MAX_NON_AGE_GAP * 60.0 - extra_wait)
     now = new.created_at + since_new
     assert raw_score(old, now) > raw_score(new, now)
     assert ordering_key(old, now) > ordering_key(new, now)
+
+
+@given(f=features(clock), now=clock)
+def test_score_and_key_agree_with_the_separate_functions(f: PriorityFeatures, now: float) -> None:
+    f = f._replace(cpu=abs(f.cpu) % 64, gpu=abs(f.gpu) % 8, memory_mb=abs(f.memory_mb) % 1e6)
+    score, key = score_and_key(f, now)
+    assert score == pytest.approx(priority_score(f, now), abs=1e-9)
+    assert key == pytest.approx(ordering_key(f, now), rel=1e-12, abs=1e-9)

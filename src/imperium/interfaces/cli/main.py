@@ -47,9 +47,10 @@ def serve(
     configure_logging(cfg.log_level)
 
     async def go() -> int:
-        from imperium.runtime import Imperium
+        from imperium.runtime import Imperium, tune_gc
 
         im = await Imperium.open(cfg)
+        tune_gc()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -130,7 +131,9 @@ def bench_throughput(
 ) -> None:
     """Run N echo tasks end to end and print the throughput."""
     from imperium.benchmarks.throughput import ThroughputConfig, run_throughput
+    from imperium.runtime import tune_gc
 
+    tune_gc()
     cfg = ThroughputConfig(n_tasks, database, concurrency, batch, 4, synchronous.upper())
     bar, job = _progress_bar(n_tasks, "tasks done")
     with bar:
@@ -147,7 +150,9 @@ def bench_scheduling(
 ) -> None:
     """Cost per task with a backlog of queued tasks (flat from 10k to 1M)."""
     from imperium.benchmarks.throughput import run_scheduling
+    from imperium.runtime import tune_gc
 
+    tune_gc()
     bar, job = _progress_bar(queued + measured, "tasks")
     with bar:
         result = run(

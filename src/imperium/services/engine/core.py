@@ -23,12 +23,7 @@ from imperium.domain.errors import (
     ValidationError,
 )
 from imperium.domain.models import AgentSpec, AgentState, AttemptResult, Event, Execution, Task
-from imperium.domain.priority import (
-    PriorityFeatures,
-    next_urgency_change,
-    ordering_key,
-    priority_score,
-)
+from imperium.domain.priority import PriorityFeatures, next_urgency_change, score_and_key
 from imperium.domain.retry import RetryPolicy, should_retry
 from imperium.domain.selection import (
     LeastLoaded,
@@ -123,6 +118,7 @@ class Engine:
         self._dependents: dict[str, list[str]] = {}
         self._unmet: dict[str, int] = {}
         self._parked: dict[str, Task] = {}
+        self._placeable: dict[QueueKey, str] = {}  # per queue, the top task found placeable
         self._rekey_at: dict[str, float] = {}
         self._serving: dict[QueueKey, list[AgentState]] = {}
         self._waiters: dict[str, list[asyncio.Future[Task]]] = {}
@@ -304,9 +300,8 @@ class Engine:
             self.timers.add(task.not_before, TimerKind.RELEASE, task.id)
             return
         task.not_before = None
-        f = features(task)
-        task.score = priority_score(f, now)
-        self.queues.push(task, ordering_key(f, now))
+        task.score, key = score_and_key(features(task), now)
+        self.queues.push(task, key)
         change = next_urgency_change(task.deadline, now)
         if change is not None and self._rekey_at.get(task.id) != change:
             self._rekey_at[task.id] = change
@@ -359,11 +354,14 @@ class Engine:
         """The top of a queue, after parking tasks that no registered agent could ever
         take (so one impossible request does not block the tasks behind it)."""
         while (top := self.queues.peek(key)) is not None:
+            if self._placeable.get(key) == top[1].id:
+                return top  # checked when it reached the top; agents have not changed since
             serving = self._serving_agents(key)
             if any(
                 a.spec.status is not AgentStatus.RETIRED and could_ever_take(a, top[1])
                 for a in serving
             ):
+                self._placeable[key] = top[1].id
                 return top
             task = top[1]
             self.queues.remove(task.id)
@@ -815,5 +813,6 @@ class Engine:
 
         apply_agent(self, spec)
         self._serving.clear()
+        self._placeable.clear()
         self._unpark()
         self._schedule_dispatch()
