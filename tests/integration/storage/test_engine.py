@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -67,3 +68,20 @@ async def test_sqlite_connections_use_wal_and_wait_for_locks(
 def test_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageConfigError, match="must be one of OFF, NORMAL, FULL, EXTRA"):
         create_engine(f"sqlite:///{tmp_path / 'x.db'}", sqlite_synchronous="NORMAL; DROP")
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("mysql://root@localhost/db", "unsupported database driver 'mysql'"),
+        ("postgresql+psycopg2://u@h/db", "unsupported database driver 'postgresql+psycopg2'"),
+        ("not a url", "is not a database URL"),
+    ],
+)
+def test_unsupported_databases_are_refused_with_the_supported_ones(
+    given: str, message: str
+) -> None:
+    with pytest.raises(StorageConfigError, match=re.escape(message)) as caught:
+        normalize_url(given)
+    assert "sqlite+aiosqlite" in str(caught.value)
+    assert "postgresql+asyncpg" in str(caught.value)

@@ -32,11 +32,24 @@ class MissingDriverError(StorageConfigError):
     """The database driver for the URL is not installed; the message names the extra."""
 
 
+_SUPPORTED = (
+    "Imperium runs on SQLite (sqlite+aiosqlite:///./imperium.db) or PostgreSQL "
+    "(postgresql+asyncpg://user@host/dbname)"
+)
+
+
 def normalize_url(url: str) -> sa.URL:
     """Parse ``url``, choosing the async driver for plain ``postgresql://``/``sqlite:///``."""
-    parsed = sa.make_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StorageConfigError(
+            f"DATABASE_URL {url!r} is not a database URL; {_SUPPORTED}"
+        ) from exc
     drivername = _ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
     parsed = parsed.set(drivername=drivername)
+    if drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise StorageConfigError(f"unsupported database driver {drivername!r}; {_SUPPORTED}")
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise StorageConfigError(
             "in-memory SQLite is not supported: each connection would see its own empty "
