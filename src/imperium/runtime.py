@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from imperium.adapters.executors.local import LocalExecutor
+from imperium.adapters.jsonvalues import json_problem
 from imperium.adapters.storage.migrate import upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 from imperium.agents.loader import is_local, load_agent_class
@@ -124,7 +125,10 @@ class Imperium:
         lock = SchedulerLock(
             store, clock, scheduler_owner(), settings.lock_ttl_seconds, holder_is_dead
         )
-        engine = Engine(store, LocalExecutor(), lock, clock, random.Random(), new_id, config)
+        engine = Engine(
+            store, LocalExecutor(), lock, clock, random.Random(), new_id, config,
+            json_problem=json_problem,
+        )  # fmt: skip
         agents = AgentService(store, store, clock, check_agent_type)
         submissions = SubmissionService(store, clock, new_id)
         return cls(settings, store, engine, agents, submissions)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
-    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level")
+    )
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
         default="NORMAL",
         validation_alias=AliasChoices("IMPERIUM_SQLITE_SYNCHRONOUS", "sqlite_synchronous"),
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = Field(
         default=300.0, ge=0, validation_alias=AliasChoices("IMPERIUM_RETRY_CAP", "retry_cap")
     )
+
+    @field_validator("log_level", "sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
     builtin_agents: bool = Field(
         default=True,
         validation_alias=AliasChoices("IMPERIUM_BUILTIN_AGENTS", "builtin_agents"),

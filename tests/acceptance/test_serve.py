@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
 
@@ -119,3 +120,16 @@ def test_cancel_from_the_cli_reaches_the_scheduler(database_url: str, server_fac
     assert waited.returncode == 1  # not succeeded
     shown = json.loads(imperium(database_url, "tasks", "show", task["id"], "--json").stdout)
     assert shown["state"] == "cancelled"
+
+
+def test_a_waiting_standby_stops_on_sigterm(database_url: str, server_factory) -> None:
+    first = server_factory(database_url)
+    first.wait_ready()
+    standby = server_factory(database_url, "--standby")
+    deadline = time.monotonic() + 30
+    while "standby" not in standby.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    standby.proc.send_signal(signal.SIGTERM)
+    assert standby.proc.wait(timeout=15) == 0
+    assert "stopped while waiting for the scheduler lock" in standby.log.read_text()
+    assert first.proc.poll() is None  # the active scheduler is untouched

@@ -16,8 +16,10 @@ Return :class:`Output` to report tokens or cost with the result.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, overload
 
@@ -63,10 +65,13 @@ class Agent:
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = dict(config or {})
+        self.thread_pool: Executor | None = None  # set by the executor for blocking agents
 
     async def run(self, ctx: TaskContext) -> Any:
         if self.blocking:
-            return await asyncio.to_thread(self.run_blocking, ctx)
+            loop = asyncio.get_running_loop()
+            call = contextvars.copy_context().run
+            return await loop.run_in_executor(self.thread_pool, call, self.run_blocking, ctx)
         raise NotImplementedError(f"{type(self).__name__} must implement run() or run_blocking()")
 
     def run_blocking(self, ctx: TaskContext) -> Any:

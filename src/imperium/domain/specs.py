@@ -125,6 +125,7 @@ def build_task(
         name=spec.name,
         estimated_duration=spec.estimated_duration,
         dependents=dependents,
+        state=TaskState.SUBMITTED,  # not admitted yet: the scheduler decides where it goes
         updated_at=now,
     )
 

@@ -60,9 +60,10 @@ _ALLOWED: dict[TaskState, frozenset[TaskState]] = {
             TaskState.TIMED_OUT,
         }
     ),
-    TaskState.DEAD: frozenset({TaskState.QUEUED}),
-    TaskState.TIMED_OUT: frozenset({TaskState.QUEUED}),
-    TaskState.FAILED: frozenset({TaskState.QUEUED}),
+    # retried by hand: back to queued, or pending while its dependencies run again
+    TaskState.DEAD: frozenset({TaskState.QUEUED, TaskState.PENDING, TaskState.FAILED}),
+    TaskState.TIMED_OUT: frozenset({TaskState.QUEUED, TaskState.PENDING, TaskState.FAILED}),
+    TaskState.FAILED: frozenset({TaskState.QUEUED, TaskState.PENDING}),
     TaskState.SUCCEEDED: frozenset(),
     TaskState.CANCELLED: frozenset(),
 }

@@ -37,6 +37,10 @@ def validate_agent(spec: AgentSpec) -> None:
     for name, amount in spec.resources.items():
         if not math.isfinite(amount) or amount < 0:
             raise ValidationError(f"resource '{name}' must be a finite number >= 0")
+    if not isinstance(spec.config, dict):
+        raise ValidationError('agent config must be a JSON object, e.g. {"model": "small"}')
+    if not isinstance(spec.resources, dict):
+        raise ValidationError("agent resources must map names to amounts, e.g. cpu=4")
     if any(not c.strip() for c in spec.capabilities):
         raise ValidationError("capabilities must be non-empty strings")
 

@@ -21,11 +21,11 @@ from imperium.domain.specs import (
     plan_workflow,
     validate_task_spec,
 )
-from imperium.domain.states import TaskState
-from imperium.ports import Clock, QueryStore, SchedulerStore
+from imperium.domain.states import AgentStatus
+from imperium.ports import AgentStore, Clock, QueryStore, SchedulerStore
 
 
-class _Stores(QueryStore, SchedulerStore, Protocol):
+class _Stores(QueryStore, SchedulerStore, AgentStore, Protocol):
     """A store offering both reads and ``task_states``."""
 
 
@@ -35,9 +35,14 @@ class SubmissionService:
     clock: Clock
     new_id: Callable[[], str]
 
+    @property
+    def agents(self) -> AgentStore:
+        return self.store
+
     async def submit(self, specs: Sequence[TaskSpec]) -> list[Task]:
         for spec in specs:
             validate_task_spec(spec)
+            await self._check_pinned(spec)
         deps = {d for s in specs for d in s.depends_on}
         known = await self.store.task_states(list(deps)) if deps else {}
         check_dependencies(deps, known)
@@ -47,6 +52,8 @@ class SubmissionService:
         return tasks
 
     async def submit_workflow(self, workflow: WorkflowSpec) -> tuple[str, list[Task]]:
+        for spec in workflow.tasks:
+            await self._check_pinned(spec)
         external = external_dependencies(workflow)
         known = await self.store.task_states(list(external)) if external else {}
         workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
@@ -54,9 +61,19 @@ class SubmissionService:
         by_name = {t.name: t for t in tasks}
         return workflow_id, [by_name[s.name] for s in workflow.tasks if s.name]
 
+    async def _check_pinned(self, spec: TaskSpec) -> None:
+        if spec.pinned_agent is None:
+            return
+        agent = await self.agents.get_agent(spec.pinned_agent)
+        if agent is None:
+            raise NotFoundError(
+                f"the task is pinned to agent '{spec.pinned_agent}', which is not registered; "
+                "register it first or drop --agent"
+            )
+        if agent.status is AgentStatus.RETIRED:
+            raise ConflictError(f"the task is pinned to retired agent '{spec.pinned_agent}'")
+
     async def _store(self, tasks: list[Task]) -> None:
-        for task in tasks:
-            task.state = TaskState.SUBMITTED
         events = [Event("task.submitted", t.created_at, t.id, None, None) for t in tasks]
         await self.store.insert_submitted(tasks, events)
 

@@ -26,9 +26,17 @@ def test_final_states_have_no_way_out(state: TaskState) -> None:
     assert targets(state) == set()
 
 
-@pytest.mark.parametrize("state", [S.DEAD, S.TIMED_OUT, S.FAILED])
-def test_failed_states_can_only_be_requeued(state: TaskState) -> None:
-    assert targets(state) == {S.QUEUED}
+@pytest.mark.parametrize(
+    ("state", "allowed"),
+    [
+        # retried by hand: queued, or pending on dependencies (which may have failed)
+        (S.DEAD, {S.QUEUED, S.PENDING, S.FAILED}),
+        (S.TIMED_OUT, {S.QUEUED, S.PENDING, S.FAILED}),
+        (S.FAILED, {S.QUEUED, S.PENDING}),
+    ],
+)
+def test_failed_states_can_only_be_retried(state: TaskState, allowed: set[TaskState]) -> None:
+    assert targets(state) == allowed
 
 
 @pytest.mark.parametrize(

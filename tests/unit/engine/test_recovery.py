@@ -1,6 +1,6 @@
 """Invariant 7: crash-safe. After the scheduler process dies (``kill -9``), a new one
 takes the lock once it expires, re-queues the attempts the dead one left running (one
-``lost`` execution each, not charged to the task), runs what was queued, and loses or
+``lost`` execution each, charged to the task), runs what was queued, and loses or
 records twice nothing. A graceful stop interrupts local attempts and re-queues them."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from imperium.adapters.executors.stub import StubExecutor
 from imperium.adapters.storage.memory import MemoryStore
 from imperium.domain.errors import SchedulerLockError
 from imperium.domain.models import AttemptResult, Task
+from imperium.domain.specs import WorkflowSpec
 from imperium.domain.states import Outcome, TaskState
 from imperium.services.engine import Engine
 
@@ -78,7 +79,8 @@ async def test_a_new_scheduler_takes_over_after_a_crash(
 
     for task in running:
         saved = await stored(store, task.id)
-        assert (saved.state, saved.attempts, saved.max_attempts) == (TaskState.SUCCEEDED, 2, 4)
+        # the lost attempt counts (a task that kills the scheduler cannot loop forever)
+        assert (saved.state, saved.attempts, saved.max_attempts) == (TaskState.SUCCEEDED, 2, 3)
         assert await outcomes(store, task.id) == [(1, Outcome.LOST), (2, Outcome.SUCCEEDED)]
         [lost] = (await store.executions_for(task.id))[:1]
         assert (lost.error_kind, lost.agent_id) == ("scheduler_restart", "agent-1")
@@ -260,3 +262,27 @@ async def test_recovery_keeps_priority_and_backoff(
     order = await run_one_at_a_time(second, second_executor)
     assert order == [flaky.id]
     assert await outcomes(store, flaky.id) == [(1, Outcome.FAILED), (2, Outcome.SUCCEEDED)]
+
+
+async def test_a_task_lost_on_its_last_attempt_ends_dead_with_its_dependents(
+    make_engine: MakeEngine, store: MemoryStore, clock: FakeClock
+) -> None:
+    old_executor = StubExecutor()
+    old = await make_engine(owner="owner-a", executor=old_executor, agents=[agent_spec()])
+    _, (poison, after) = await old.submit_workflow(
+        WorkflowSpec(
+            (job(name="poison", max_attempts=1), job(name="after", depends_on=("poison",)))
+        )
+    )
+    await settle(old)
+    assert old_executor.running_ids() == [poison.id]
+    await crash(old)
+    clock.advance(LOCK_TTL + 1)
+    new = await make_engine(owner="owner-b", executor=StubExecutor())
+    await new.journal.commit()
+
+    dead = await stored(store, poison.id)
+    assert (dead.state, dead.attempts, dead.error_kind) == (TaskState.DEAD, 1, "scheduler_restart")
+    assert await outcomes(store, poison.id) == [(1, Outcome.LOST)]
+    failed = await stored(store, after.id)
+    assert (failed.state, failed.error_kind) == (TaskState.FAILED, "dependency_failed")

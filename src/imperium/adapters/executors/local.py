@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
 
-import orjson
-
+from imperium.adapters.jsonvalues import json_problem
 from imperium.agents.base import Agent, Output, TaskContext, TaskFailed
 from imperium.agents.loader import load_agent_class
 from imperium.domain.models import AgentSpec, AttemptResult
@@ -20,11 +21,18 @@ from imperium.ports import Attempt, AttemptReporter
 log = logging.getLogger(__name__)
 
 
-def _check_json(value: object) -> str | None:
-    try:
-        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError as exc:
-        return str(exc)
+def _check_usage(tokens: object, cost: object) -> str | None:
+    if tokens is not None and (
+        not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0
+    ):
+        return f"Output.tokens must be a whole number >= 0 or None, got {tokens!r}"
+    if cost is not None and (
+        not isinstance(cost, int | float)
+        or isinstance(cost, bool)
+        or not math.isfinite(cost)
+        or cost < 0
+    ):
+        return f"Output.cost must be a finite number >= 0 or None, got {cost!r}"
     return None
 
 
@@ -35,7 +43,15 @@ def to_result(value: object) -> AttemptResult:
     if isinstance(value, Output):
         tokens, cost = value.tokens, value.cost
         value = value.value
-    problem = _check_json(value)
+        usage_problem = _check_usage(tokens, cost)
+        if usage_problem is not None:
+            return AttemptResult(
+                Outcome.FAILED,
+                error_kind="invalid_usage",
+                error_message=usage_problem,
+                retryable=False,
+            )
+    problem = json_problem(value)
     if problem is not None:
         return AttemptResult(
             Outcome.FAILED,
@@ -61,15 +77,25 @@ class LocalExecutor:
         self._agents: dict[str, tuple[Agent, dict[str, object]]] = {}
         self._ready: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._setting_up: dict[str, asyncio.Future[None]] = {}
 
     def prepare(self, spec: AgentSpec) -> None:
         cls = load_agent_class(spec.type)
-        self._agents[spec.id] = (cls(spec.config), dict(spec.config))
-        self._ready.discard(spec.id)
+        instance = cls(spec.config)
+        if instance.blocking:
+            # its own pool, as large as its concurrency: a hung call (its thread cannot be
+            # killed) holds one of this agent's workers, never another agent's
+            instance.thread_pool = ThreadPoolExecutor(
+                max_workers=spec.max_concurrency, thread_name_prefix=f"agent-{spec.id}"
+            )
+        self.forget(spec.id)
+        self._agents[spec.id] = (instance, dict(spec.config))
 
     def forget(self, agent_id: str) -> None:
-        self._agents.pop(agent_id, None)
+        entry = self._agents.pop(agent_id, None)
         self._ready.discard(agent_id)
+        if entry is not None and entry[0].thread_pool is not None:
+            entry[0].thread_pool.shutdown(wait=False)
 
     def start(self, attempt: Attempt, report: AttemptReporter) -> None:
         task = asyncio.get_running_loop().create_task(self._run(attempt, report))
@@ -105,15 +131,28 @@ class LocalExecutor:
             config,
         )
         try:
-            if attempt.agent_id not in self._ready:
-                await agent.setup()
-                self._ready.add(attempt.agent_id)
+            await self._setup(attempt.agent_id, agent)
             return to_result(await agent.run(ctx))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.debug("attempt failed", exc_info=True, extra={"task_id": attempt.task_id})
             return to_failure(exc)
+
+    async def _setup(self, agent_id: str, agent: Agent) -> None:
+        """Run ``agent.setup()`` once, however many first attempts start together."""
+        if agent_id in self._ready:
+            return
+        pending = self._setting_up.get(agent_id)
+        if pending is None:
+            pending = asyncio.ensure_future(agent.setup())
+            self._setting_up[agent_id] = pending
+        try:
+            await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._setting_up.pop(agent_id, None)
+        self._ready.add(agent_id)
 
     def cancel(self, task_id: str) -> None:
         task = self._running.pop(task_id, None)
@@ -135,3 +174,6 @@ class LocalExecutor:
             except Exception:
                 log.exception("agent %s teardown failed", agent_id)
         self._ready.clear()
+        for agent, _ in self._agents.values():
+            if agent.thread_pool is not None:
+                agent.thread_pool.shutdown(wait=False)

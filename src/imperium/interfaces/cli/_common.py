@@ -46,9 +46,15 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def settings(database: str | None = None) -> Settings:
-    if database:
-        return Settings(database_url=database)
-    return Settings()
+    """Settings from the environment; a bad value is a message, not a traceback."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    from imperium.interfaces.specs import describe
+
+    try:
+        return Settings(database_url=database) if database else Settings()
+    except PydanticValidationError as exc:
+        raise fail(f"invalid setting: {describe(exc)}") from None
 
 
 def configure_logging(level: str) -> None:
@@ -115,21 +121,12 @@ def parse_resources(items: list[str] | None) -> dict[str, float]:
 
 
 def parse_when(text: str | None, now: float) -> float | None:
-    """An ISO-8601 time, or '+N' seconds / '+Nm' minutes / '+Nh' hours from now."""
+    """A deadline option: an ISO-8601 time, or +30s / +5m / +2h from now."""
     if text is None:
         return None
-    if text.startswith("+"):
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-        unit = text[-1] if text[-1] in units else "s"
-        number = text[1:-1] if text[-1] in units else text[1:]
-        try:
-            return now + float(number) * units[unit]
-        except ValueError:
-            raise fail(f"deadline '{text}' must look like +30s, +5m, +2h or an ISO time") from None
+    from imperium.interfaces.specs import parse_deadline
+
     try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise fail(f"deadline '{text}' is not an ISO time like 2026-12-01T12:00:00Z") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()
-    return parsed.timestamp()
+        return parse_deadline(text, now)
+    except ValueError as exc:
+        raise fail(str(exc)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -35,6 +36,11 @@ app.add_typer(bench_app, name="bench")
 Database = Annotated[str | None, typer.Option("--database", help="Overrides DATABASE_URL.")]
 
 
+class Synchronous(StrEnum):
+    NORMAL = "NORMAL"
+    FULL = "FULL"
+
+
 @app.command()
 def serve(
     standby: Annotated[
@@ -55,19 +61,24 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        try:
-            await im.start(standby=standby)
-        except BaseException:
+        starting = asyncio.create_task(im.start(standby=standby))
+        stop_requested = asyncio.create_task(stop.wait())
+        await asyncio.wait([starting, stop_requested], return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # Ctrl-C while waiting as a standby
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
             await im.store.close()
-            raise
+            err_console.print("stopped while waiting for the scheduler lock")
+            return 0
+        if starting.exception() is not None:
+            await im.store.close()
+            starting.result()  # re-raise: run() turns it into a message
         err_console.print(
             f"[green]imperium[/] scheduling on {_redact(cfg.database_url)} "
             f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); Ctrl-C stops"
         )
         stopped = asyncio.create_task(im.engine.failed.wait())
-        await asyncio.wait(
-            [asyncio.create_task(stop.wait()), stopped], return_when=asyncio.FIRST_COMPLETED
-        )
+        await asyncio.wait([stop_requested, stopped], return_when=asyncio.FIRST_COMPLETED)
         failed = im.engine.journal.failed
         err_console.print("stopping: draining running work…")
         await im.close()
@@ -125,8 +136,8 @@ def bench_throughput(
     concurrency: Annotated[int, typer.Option(min=1, help="The echo agent's slots.")] = 4_000,
     batch: Annotated[int, typer.Option(min=1, help="Tasks per submit call.")] = 1_000,
     synchronous: Annotated[
-        str, typer.Option(help="SQLite synchronous: NORMAL or FULL.")
-    ] = "NORMAL",
+        Synchronous, typer.Option(help="SQLite synchronous level.", case_sensitive=False)
+    ] = Synchronous.NORMAL,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run N echo tasks end to end and print the throughput."""
@@ -134,7 +145,7 @@ def bench_throughput(
     from imperium.runtime import tune_gc
 
     tune_gc()
-    cfg = ThroughputConfig(n_tasks, database, concurrency, batch, 4, synchronous.upper())
+    cfg = ThroughputConfig(n_tasks, database, concurrency, batch, 4, synchronous.value)
     bar, job = _progress_bar(n_tasks, "tasks done")
     with bar:
         result = run(run_throughput(cfg, lambda done, total: bar.update(job, completed=done)))

@@ -12,7 +12,7 @@ import typer
 from rich.live import Live
 from rich.spinner import Spinner
 
-from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
+from imperium.domain.errors import ConflictError, ImperiumError, NotFoundError
 from imperium.domain.models import Task
 from imperium.domain.specs import TaskSpec, WorkflowSpec
 from imperium.domain.states import PriorityLevel, TaskState
@@ -36,6 +36,7 @@ from imperium.interfaces.cli._render import (
     task_dict,
     tasks_table,
 )
+from imperium.interfaces.specs import parse_workflow
 from imperium.ports import TaskFilter
 
 app = typer.Typer(help="List, inspect, watch, cancel and retry tasks.", no_args_is_help=True)
@@ -59,47 +60,6 @@ def _priority(text: str) -> PriorityLevel:
         raise fail(f"priority '{text}' is not one of {names} (or medium)") from None
 
 
-def _spec_from_json(item: dict[str, Any]) -> TaskSpec:
-    if not isinstance(item, dict) or "type" not in item:
-        raise ValidationError("every workflow task needs at least a 'type' and a 'name'")
-    allowed = {
-        "type",
-        "payload",
-        "capabilities",
-        "priority",
-        "complexity",
-        "deadline",
-        "timeout",
-        "max_attempts",
-        "resources",
-        "agent",
-        "depends_on",
-        "name",
-        "estimated_duration",
-    }
-    unknown = set(item) - allowed
-    if unknown:
-        raise ValidationError(f"unknown workflow task field(s): {', '.join(sorted(unknown))}")
-    try:
-        return TaskSpec(
-            type=str(item["type"]),
-            payload=item.get("payload"),
-            capabilities=tuple(item.get("capabilities", ())),
-            priority=PriorityLevel.parse(str(item.get("priority", "normal"))),
-            complexity=float(item.get("complexity", 1.0)),
-            deadline=item.get("deadline"),
-            timeout=item.get("timeout"),
-            max_attempts=int(item.get("max_attempts", 3)),
-            resources={k: float(v) for k, v in item.get("resources", {}).items()},
-            pinned_agent=item.get("agent"),
-            depends_on=tuple(item.get("depends_on", ())),
-            name=item.get("name"),
-            estimated_duration=item.get("estimated_duration"),
-        )
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ValidationError(f"workflow task '{item.get('name')}' is malformed: {exc}") from exc
-
-
 def load_workflow(path: Path) -> WorkflowSpec:
     try:
         data = orjson.loads(path.read_bytes())
@@ -107,9 +67,12 @@ def load_workflow(path: Path) -> WorkflowSpec:
         raise fail(f"cannot read {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
         raise fail(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+    if not isinstance(data, dict):
         raise fail(f'{path} must be a JSON object like {{"name": "...", "tasks": [...]}}')
-    return WorkflowSpec(tuple(_spec_from_json(t) for t in data["tasks"]), data.get("name"))
+    try:
+        return parse_workflow(data, time.time())
+    except ImperiumError as exc:
+        raise fail(f"{path}: {exc}") from None
 
 
 async def _wait(store: Any, ids: list[str], wait_seconds: float | None) -> list[Task]:

@@ -40,9 +40,9 @@ from imperium.domain.specs import (
     plan_workflow,
     validate_task_spec,
 )
-from imperium.domain.states import AgentStatus, Outcome, TaskState
+from imperium.domain.states import AgentStatus, Outcome, TaskState, can_transition
 from imperium.ports import Attempt, Clock, Executor, Rng, Store
-from imperium.services.engine.journal import Journal
+from imperium.services.engine.journal import Journal, JournalClosedError
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.engine.queues import QueueKey, ReadyQueues
 from imperium.services.engine.timers import TimerKind, Timers
@@ -101,6 +101,7 @@ class Engine:
         new_id: Callable[[], str],
         config: EngineConfig | None = None,
         policy: SelectionPolicy | None = None,
+        json_problem: Callable[[object], str | None] | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -110,6 +111,7 @@ class Engine:
         self.new_id = new_id
         self.config = config or EngineConfig()
         self.policy: SelectionPolicy = policy or LeastLoaded()
+        self._json_problem = json_problem
         self.journal = Journal(store, lock.owner, clock, self.config.lock_ttl)
         self.tasks: dict[str, Task] = {}
         self.agents: dict[str, AgentState] = {}
@@ -185,6 +187,10 @@ class Engine:
         for loop_task in self._loops:
             loop_task.cancel()
         self.failed.set()
+        for waiters in self._waiters.values():
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_exception(JournalClosedError(f"the scheduler stopped: {exc}"))
 
     def _local_running(self) -> list[Task]:
         return [
@@ -231,7 +237,7 @@ class Engine:
     async def submit_many(self, specs: Sequence[TaskSpec]) -> list[Task]:
         """Admit tasks; returns once they are durable. All or nothing on bad input."""
         for spec in specs:
-            validate_task_spec(spec)
+            self._validate(spec)
         known = await self._dependency_states(d for s in specs for d in s.depends_on)
         check_dependencies((d for s in specs for d in s.depends_on), known)
         now = self.clock.now()
@@ -244,6 +250,8 @@ class Engine:
 
     async def submit_workflow(self, workflow: WorkflowSpec) -> tuple[str, list[Task]]:
         """Admit a workflow; a cycle or an unknown dependency is refused with its names."""
+        for spec in workflow.tasks:
+            self._validate(spec)
         known = await self._dependency_states(external_dependencies(workflow))
         workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
         for task in tasks:
@@ -253,12 +261,35 @@ class Engine:
         by_name = {t.name: t for t in tasks}
         return workflow_id, [by_name[s.name] for s in workflow.tasks if s.name]
 
+    def _validate(self, spec: TaskSpec) -> None:
+        validate_task_spec(spec)
+        if self._json_problem is not None and (problem := self._json_problem(spec.payload)):
+            raise ValidationError(f"the payload cannot be stored as JSON: {problem}")
+        if spec.pinned_agent is not None:
+            agent = self.agents.get(spec.pinned_agent)
+            if agent is None:
+                raise NotFoundError(
+                    f"the task is pinned to agent '{spec.pinned_agent}', which is not "
+                    "registered; register it first or drop --agent"
+                )
+            if agent.spec.status is AgentStatus.RETIRED:
+                raise ConflictError(f"the task is pinned to retired agent '{spec.pinned_agent}'")
+
     async def _dependency_states(self, ids: Iterable[str]) -> dict[str, TaskState]:
+        """States of the given tasks as they are when this returns.
+
+        Tasks not in memory are read from the store. One that is in memory may end (and
+        be forgotten once its end is committed) while the store is read: it is then read
+        from the store too, until nothing asked for has moved.
+        """
         wanted = set(ids)
+        asked: set[str] = set()
+        fetched: dict[str, TaskState] = {}
+        while missing := [i for i in wanted if i not in self.tasks and i not in asked]:
+            asked.update(missing)
+            fetched.update(await self.store.task_states(missing))
         known = {i: self.tasks[i].state for i in wanted if i in self.tasks}
-        missing = [i for i in wanted if i not in known]
-        if missing:
-            known.update(await self.store.task_states(missing))
+        known.update({i: s for i, s in fetched.items() if i not in known})
         return known
 
     def admit(self, task: Task, known: dict[str, TaskState], *, announce: bool = True) -> None:
@@ -594,17 +625,31 @@ class Engine:
 
     async def wait_for(self, task_id: str) -> Task:
         """Wait until ``task_id`` has ended and its end is durable."""
-        if task_id in self.tasks:
-            fut: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
-            self._waiters.setdefault(task_id, []).append(fut)
+        while task_id not in self.tasks:
+            stored = await self.store.get_task(task_id)
+            if stored is None:
+                raise NotFoundError(f"no task with id {task_id}")
+            if task_id in self.tasks:
+                break  # admitted while the store was read
+            if stored.state.is_terminal:
+                return stored
+            if self.failed.is_set() or self.stopped.is_set():
+                raise JournalClosedError("the scheduler stopped before the task ended")
+            await asyncio.sleep(self.config.poll_interval)  # submitted, not admitted yet
+        fut: asyncio.Future[Task] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(task_id, [])
+        waiters.append(fut)
+        try:
             return await fut
-        stored = await self.store.get_task(task_id)
-        if stored is None:
-            raise NotFoundError(f"no task with id {task_id}")
-        return stored
+        finally:
+            if fut in waiters:
+                waiters.remove(fut)
 
     # ------------------------------------------------------------------ state helpers
     def _set_state(self, task: Task, state: TaskState, now: float) -> None:
+        assert task.state is state or can_transition(task.state, state), (
+            f"task {task.id}: {task.state} -> {state} is not a transition of the state machine"
+        )
         task.state = state
         task.updated_at = now
         self.journal.update(task)
@@ -633,6 +678,9 @@ class Engine:
     # ------------------------------------------------------------------ timers
     def process_timers(self) -> None:
         now = self.clock.now()
+        if len(self.timers) > 10_000 and len(self.timers) > 4 * len(self.tasks):
+            # timers of finished tasks (e.g. long timeouts) would otherwise wait to fall due
+            self.timers.compact(lambda timer: timer.task_id in self.tasks)
         for timer in self.timers.pop_due(now):
             task = self.tasks.get(timer.task_id)
             if task is None:
@@ -712,6 +760,8 @@ class Engine:
         task = await self.store.get_task(task_id)
         if task is None:
             raise NotFoundError(f"no task with id {task_id}")
+        if task_id in self.tasks:  # requeued by another call while the store was read
+            raise ConflictError(f"task {task_id} is already {self.tasks[task_id].state}")
         if task.state not in (TaskState.DEAD, TaskState.TIMED_OUT, TaskState.FAILED):
             raise ConflictError(
                 f"only dead, timed_out or failed tasks can be retried; {task_id} is {task.state}"
@@ -719,6 +769,8 @@ class Engine:
         task.max_attempts = task.attempts + attempts
         task.finished_at = task.not_before = None
         known = await self._dependency_states(task.depends_on)
+        if task_id in self.tasks:
+            raise ConflictError(f"task {task_id} is already {self.tasks[task_id].state}")
         self.admit(task, known)
         await self.journal.commit()
         return task
@@ -731,6 +783,8 @@ class Engine:
         give_up = loop.time() + wait
         while True:
             agent.last_heartbeat, agent.online = self.clock.now(), True
+            if not self._dispatching:
+                return []  # draining or stopped: hand out nothing new
             picked = self._pick_for(agent, max_tasks)
             if picked:
                 await self.journal.commit()

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from imperium.domain.errors import LockLostError
+from imperium.domain.errors import ImperiumError, LockLostError
 from imperium.domain.models import Event, Execution, Task
 from imperium.ports import Clock, SchedulerStore, TaskSnapshot, WriteBatch
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 AfterCommit = Callable[[], None]
 
 
-class JournalClosedError(Exception):
+class JournalClosedError(ImperiumError):
     """The journal stopped (lock lost or storage failing); nothing more can be written."""
 
 
@@ -51,6 +51,7 @@ class Journal:
         self._wake = asyncio.Event()
         self._failure: BaseException | None = None
         self._stopping = False
+        self._stopped = False
         self.batches = 0
         self.on_fatal: Callable[[BaseException], None] | None = None
 
@@ -84,7 +85,10 @@ class Journal:
         """A future that resolves once everything marked so far is durable."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._failure is not None:
-            fut.set_exception(JournalClosedError(str(self._failure)))
+            fut.set_exception(JournalClosedError(f"storage write failed: {self._failure}"))
+            return fut
+        if self._stopped:
+            fut.set_exception(JournalClosedError("the scheduler has stopped"))
             return fut
         self._waiters.append(fut)
         self._wake.set()
@@ -133,10 +137,10 @@ class Journal:
             try:
                 await self._store.apply(batch, self._owner, self._clock.now() + self._lock_ttl)
                 return
-            except LockLostError:
-                raise
+            except (LockLostError, ImperiumError, TypeError, ValueError):
+                raise  # not transient: retrying writes the same bad batch again
             except Exception as exc:
-                if delay is None:
+                if delay is None or not self._transient(exc):
                     raise
                 log.warning(
                     "group commit failed, retrying in %.2fs: %s",
@@ -145,6 +149,14 @@ class Journal:
                     extra={"action": "commit_retry", "rows": len(batch)},
                 )
                 await asyncio.sleep(delay)
+
+    @staticmethod
+    def _transient(exc: Exception) -> bool:
+        """Connection trouble and lock timeouts are worth retrying; a constraint violation
+        or a value the database refuses is not."""
+        return not any(
+            name in type(exc).__name__ for name in ("Integrity", "DataError", "Programming")
+        )
 
     def _fail(self, exc: BaseException, waiters: list[asyncio.Future[None]]) -> None:
         self._failure = exc
@@ -168,6 +180,7 @@ class Journal:
                 log.exception("group commit failed for good; the scheduler stops")
                 return
             if stopping:
+                self._stopped = True
                 return
 
     def stop(self) -> None:

@@ -59,7 +59,12 @@ class ReadyQueues:
         task = entry[2]
         assert isinstance(task, Task)
         entry[2] = None
-        self._heaps[queue_key(task)].live -= 1
+        heap = self._heaps[queue_key(task)]
+        heap.live -= 1
+        dead = len(heap.entries) - heap.live
+        if dead > 1024 and dead > heap.live:  # removed entries would otherwise pile up
+            heap.entries = [e for e in heap.entries if e[2] is not None]
+            heapq.heapify(heap.entries)
         return True
 
     def peek(self, key: QueueKey) -> tuple[tuple[float, int], Task] | None:

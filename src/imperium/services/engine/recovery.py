@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from imperium.domain.errors import AgentLoadError
 from imperium.domain.models import AgentSpec, AgentState, Task
+from imperium.domain.retry import should_retry
 from imperium.domain.states import Outcome, TaskState
 
 if TYPE_CHECKING:
@@ -20,20 +20,31 @@ SUBMITTED_BATCH = 10_000
 
 
 def apply_agent(engine: Engine, spec: AgentSpec) -> None:
+    """Bring one agent in line with its stored spec. An implementation is (re)loaded when
+    the type or config changed, or when it failed to load before; a failure marks the
+    agent offline with an ``agent.load_failed`` event and never raises."""
     current = engine.agents.get(spec.id)
     remote = spec.type == REMOTE_TYPE
-    if current is not None and current.spec.type == spec.type:
+    reload = (
+        current is None
+        or current.spec.type != spec.type
+        or current.spec.config != spec.config
+        or (not current.remote and not current.online)
+    )
+    if current is not None and not reload:
         current.spec = spec
         return
     if current is not None and not current.remote:
         engine.executor.forget(spec.id)
-    state = AgentState(spec=spec, remote=remote, online=remote is False)
+    state = AgentState(spec=spec, remote=remote, online=not remote)
     if current is not None:
         state.running, state.resources_in_use = current.running, current.resources_in_use
+        state.last_heartbeat = current.last_heartbeat
+        state.online = current.online if remote else True
     if not remote:
         try:
             engine.executor.prepare(spec)
-        except AgentLoadError as exc:
+        except Exception as exc:  # an agent's own constructor may raise anything
             state.online = False
             log.error("agent %s cannot run: %s", spec.id, exc)
             engine._event("agent.load_failed", data={"error": str(exc)}, agent_id=spec.id)
@@ -49,24 +60,24 @@ async def recover(engine: Engine) -> None:
     for task in tasks:
         engine.tasks[task.id] = task
     now = engine.clock.now()
-    requeued = 0
+    requeued, exhausted = 0, []
     for task in tasks:
-        if task.state is TaskState.RUNNING and _resume_lease(engine, task, now):
+        if task.state is not TaskState.RUNNING or _resume_lease(engine, task, now):
             continue
-        if task.state is TaskState.RUNNING:
-            engine._record(
-                task,
-                Outcome.LOST,
-                now,
-                "scheduler_restart",
-                "the scheduler stopped while this attempt ran",
-            )
-            task.max_attempts += 1  # the attempt was lost through no fault of the task
-            task.lease_expires_at = None
+        # The attempt counts: a task that crashes the scheduler must not loop forever.
+        message = "the scheduler stopped while this attempt ran"
+        engine._record(task, Outcome.LOST, now, "scheduler_restart", message)
+        task.lease_expires_at = None
+        task.error_kind, task.error_message = "scheduler_restart", message
+        if should_retry(task.attempts, task.max_attempts, retryable=True):
             engine._set_state(task, TaskState.QUEUED, now)
             engine._event("task.requeued", task, {"attempt": task.attempts})
             requeued += 1
+        else:
+            exhausted.append(task)
     await _place(engine, [t for t in tasks if t.state is not TaskState.RUNNING])
+    for task in exhausted:  # after _place, so their dependents are known and fail too
+        engine._terminal(task, TaskState.DEAD, now)
     await poll_external(engine)
     engine._event(
         "scheduler.started",
@@ -105,7 +116,9 @@ async def poll_external(engine: Engine) -> None:
     await _admit_submitted(engine)
     for task_id in await engine.store.fetch_cancel_requests():
         task = engine.tasks.get(task_id)
-        if task is not None and not task.state.is_terminal:
+        if task is None:
+            continue  # still submitted (not admitted yet): keep the request for later
+        if not task.state.is_terminal:
             engine.cancel_now(task)
         engine.journal.cancel_handled(task_id)
     since = engine._agents_seen

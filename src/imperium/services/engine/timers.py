@@ -7,6 +7,7 @@ changed) is recognised as stale when it fires.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -44,6 +45,13 @@ class Timers:
 
     def next_due(self) -> float | None:
         return self._heap[0].due if self._heap else None
+
+    def compact(self, keep: Callable[[Timer], bool]) -> int:
+        """Drop timers that no longer apply; returns how many were dropped."""
+        before = len(self._heap)
+        self._heap = [t for t in self._heap if keep(t)]
+        heapq.heapify(self._heap)
+        return before - len(self._heap)
 
     def pop_due(self, now: float) -> list[Timer]:
         due: list[Timer] = []

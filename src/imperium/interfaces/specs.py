@@ -1,0 +1,125 @@
+"""Task and workflow input as users write it (workflow files now, API bodies later),
+validated with Pydantic and turned into domain specs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from imperium.domain.errors import ValidationError
+from imperium.domain.specs import MAX_ATTEMPTS_LIMIT, TaskSpec, WorkflowSpec
+from imperium.domain.states import PriorityLevel
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_deadline(text: str, now: float) -> float:
+    """An ISO-8601 time (local time if it has no offset), or ``+N`` with an optional unit
+    s/m/h/d, counted from ``now``. Raises ValueError with what was expected."""
+    if text.startswith("+"):
+        unit = text[-1] if text[-1] in _UNITS else "s"
+        number = text[1:-1] if text[-1] in _UNITS else text[1:]
+        try:
+            return now + float(number) * _UNITS[unit]
+        except ValueError:
+            raise ValueError(f"deadline '{text}' must look like +30s, +5m, +2h") from None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"deadline '{text}' is not an ISO time like 2026-12-01T12:00:00Z or +5m"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()
+    return parsed.timestamp()
+
+
+class TaskIn(BaseModel):
+    """One task. ``deadline``: epoch seconds, an ISO time, or +30s/+5m/+2h."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    payload: Any = None
+    capabilities: list[str] = Field(default_factory=list, max_length=1000)
+    priority: str = "normal"
+    complexity: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    deadline: float | str | None = None
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_attempts: StrictInt = Field(default=3, ge=1, le=MAX_ATTEMPTS_LIMIT)
+    resources: dict[str, float] = Field(default_factory=dict)
+    agent: str | None = Field(default=None, min_length=1, max_length=100)
+    depends_on: list[str] = Field(default_factory=list, max_length=1000)
+    estimated_duration: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @field_validator("priority")
+    @classmethod
+    def _known_priority(cls, value: str) -> str:
+        try:
+            return PriorityLevel.parse(value).value
+        except ValueError:
+            names = ", ".join(p.value for p in PriorityLevel)
+            raise ValueError(f"must be one of {names} (or medium)") from None
+
+    @field_validator("resources")
+    @classmethod
+    def _finite_resources(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, amount in value.items():
+            if not math.isfinite(amount) or amount < 0:
+                raise ValueError(f"resource '{name}' must be a finite number >= 0")
+        return value
+
+    def to_spec(self, now: float) -> TaskSpec:
+        deadline = self.deadline
+        if isinstance(deadline, str):
+            deadline = parse_deadline(deadline, now)
+        return TaskSpec(
+            type=self.type,
+            payload=self.payload,
+            capabilities=tuple(self.capabilities),
+            priority=PriorityLevel(self.priority),
+            complexity=self.complexity,
+            deadline=deadline,
+            timeout=self.timeout,
+            max_attempts=self.max_attempts,
+            resources=self.resources,
+            pinned_agent=self.agent,
+            depends_on=tuple(self.depends_on),
+            name=self.name,
+            estimated_duration=self.estimated_duration,
+        )
+
+
+class WorkflowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    tasks: list[TaskIn] = Field(min_length=1, max_length=10_000)
+
+    def to_spec(self, now: float) -> WorkflowSpec:
+        return WorkflowSpec(tuple(t.to_spec(now) for t in self.tasks), self.name)
+
+
+def describe(exc: PydanticValidationError) -> str:
+    """Pydantic's errors as one line a user can act on: where, and what is wrong."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "input"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def parse_workflow(data: Any, now: float) -> WorkflowSpec:
+    """Validate a decoded workflow document; raises the domain ValidationError."""
+    try:
+        model = WorkflowIn.model_validate(data)
+        return model.to_spec(now)
+    except PydanticValidationError as exc:
+        raise ValidationError(f"workflow is invalid: {describe(exc)}") from None
+    except ValueError as exc:
+        raise ValidationError(f"workflow is invalid: {exc}") from None
