@@ -22,7 +22,7 @@ from types import TracebackType
 
 from imperium.adapters.executors.local import LocalExecutor
 from imperium.adapters.jsonvalues import json_problem
-from imperium.adapters.storage.migrate import upgrade_database
+from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 from imperium.agents.loader import is_local, load_agent_class
 from imperium.domain.models import AgentSpec
@@ -157,3 +157,26 @@ class Imperium:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+@dataclass
+class Offline:
+    """What a process that does not run the scheduler (the CLI) works with: the store, the
+    agent registry and submissions; a running scheduler picks their changes up by polling."""
+
+    store: SqlStore
+    agents: AgentService
+    submissions: SubmissionService
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Offline:
+        await ensure_database(settings.database_url)
+        store = await SqlStore.connect(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+        clock = SystemClock()
+        agents = AgentService(store, store, clock, check_agent_type)
+        return cls(store, agents, SubmissionService(store, clock, new_id))
+
+    async def close(self) -> None:
+        await self.store.close()

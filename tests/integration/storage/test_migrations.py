@@ -118,3 +118,13 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert MIGRATIONS_DIR.parent.name == "storage"
+
+
+async def test_ensure_database_migrates_once_and_then_only_reads(database_url: str) -> None:
+    from imperium.adapters.storage.migrate import ensure_database, is_current
+
+    assert await is_current(database_url) is False
+    await ensure_database(database_url)
+    assert await is_current(database_url) is True
+    await ensure_database(database_url)  # a no-op: already at head
+    assert await is_current(database_url) is True

@@ -13,6 +13,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imperium.adapters.storage.engine import create_engine
@@ -57,3 +59,23 @@ async def _lock_for_migration(conn: AsyncConnection) -> None:
 def _upgrade(connection: sa.Connection, config: Config, revision: str) -> None:
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+
+
+async def is_current(url: str) -> bool:
+    """True when the database is already at the latest migration (a read, no lock)."""
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda sync: set(MigrationContext.configure(sync).get_current_heads())
+            )
+    finally:
+        await engine.dispose()
+    return current == heads
+
+
+async def ensure_database(url: str) -> None:
+    """Migrate only if needed, so a CLI command does not take the write lock each time."""
+    if not await is_current(url):
+        await upgrade_database(url)

@@ -6,9 +6,9 @@ import asyncio
 import datetime as dt
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import typer
@@ -16,6 +16,9 @@ from rich.console import Console
 
 from imperium.domain.errors import ImperiumError
 from imperium.settings import Settings
+
+if TYPE_CHECKING:
+    from imperium.runtime import Offline
 
 T = TypeVar("T")
 console = Console()
@@ -67,17 +70,15 @@ def configure_logging(level: str) -> None:
 
 
 @asynccontextmanager
-async def store_for(cfg: Settings):  # type: ignore[no-untyped-def]
-    """A migrated store for commands that do not run the scheduler."""
-    from imperium.adapters.storage.migrate import upgrade_database
-    from imperium.adapters.storage.sql import SqlStore
+async def offline(cfg: Settings) -> AsyncIterator[Offline]:
+    """The store and services for commands that do not run the scheduler."""
+    from imperium.runtime import Offline
 
-    await upgrade_database(cfg.database_url)
-    store = await SqlStore.connect(cfg.database_url, sqlite_synchronous=cfg.sqlite_synchronous)
+    services = await Offline.open(cfg)
     try:
-        yield store
+        yield services
     finally:
-        await store.close()
+        await services.close()
 
 
 def print_json(value: Any) -> None:

@@ -10,12 +10,12 @@ from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.cli._common import (
     console,
+    offline,
     parse_json_option,
     parse_resources,
     print_json,
     run,
     settings,
-    store_for,
 )
 from imperium.interfaces.cli._render import agent_dict, agents_table
 
@@ -25,16 +25,9 @@ Database = Annotated[str | None, typer.Option("--database", help="Overrides DATA
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-async def _service(store: Any) -> Any:
-    from imperium.runtime import SystemClock, check_agent_type
-    from imperium.services.agents import AgentService
-
-    return AgentService(store, store, SystemClock(), check_agent_type)
-
-
 async def _list(database: str | None) -> list[dict[str, Any]]:
-    async with store_for(settings(database)) as store:
-        service = await _service(store)
+    async with offline(settings(database)) as im:
+        service = im.agents
         stats = await service.stats()
         return [agent_dict(a, stats.get(a.id)) for a in await service.list()]
 
@@ -105,8 +98,8 @@ def register(
     )
 
     async def go() -> AgentSpec:
-        async with store_for(settings(database)) as store:
-            return await (await _service(store)).register(spec)  # type: ignore[no-any-return]
+        async with offline(settings(database)) as im:
+            return await im.agents.register(spec)
 
     saved = run(go())
     if as_json:
@@ -149,8 +142,8 @@ def update(
         raise fail("nothing to change; pass at least one option (see --help)")
 
     async def go() -> AgentSpec:
-        async with store_for(settings(database)) as store:
-            return await (await _service(store)).update(agent_id, changes)  # type: ignore[no-any-return]
+        async with offline(settings(database)) as im:
+            return await im.agents.update(agent_id, changes)
 
     saved = run(go())
     console.print(f"updated agent [bold]{saved.id}[/]: {', '.join(sorted(changes))}")
@@ -159,8 +152,8 @@ def update(
 def _status_command(status: AgentStatus, verb: str) -> Any:
     def command(agent_id: str, database: Database = None) -> None:
         async def go() -> AgentSpec:
-            async with store_for(settings(database)) as store:
-                return await (await _service(store)).set_status(agent_id, status)  # type: ignore[no-any-return]
+            async with offline(settings(database)) as im:
+                return await im.agents.set_status(agent_id, status)
 
         saved = run(go())
         console.print(f"agent [bold]{saved.id}[/] is {saved.status}")

@@ -20,13 +20,13 @@ from imperium.interfaces.cli._common import (
     console,
     err_console,
     fail,
+    offline,
     parse_json_option,
     parse_resources,
     parse_when,
     print_json,
     run,
     settings,
-    store_for,
 )
 from imperium.interfaces.cli._render import (
     event_dict,
@@ -43,13 +43,6 @@ app = typer.Typer(help="List, inspect, watch, cancel and retry tasks.", no_args_
 
 Database = Annotated[str | None, typer.Option("--database", help="Overrides DATABASE_URL.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _submissions(store: Any) -> Any:
-    from imperium.runtime import SystemClock, new_id
-    from imperium.services.submission import SubmissionService
-
-    return SubmissionService(store, SystemClock(), new_id)
 
 
 def _priority(text: str) -> PriorityLevel:
@@ -142,8 +135,8 @@ def submit(
         )
 
     async def go() -> tuple[str | None, list[Task]]:
-        async with store_for(settings(database)) as store:
-            service = _submissions(store)
+        async with offline(settings(database)) as im:
+            store, service = im.store, im.submissions
             if workflow is not None:
                 wid, tasks = await service.submit_workflow(wf)
             else:
@@ -190,8 +183,9 @@ def list_tasks(
     flt = TaskFilter(wanted, task_type, agent, workflow, limit, offset)
 
     async def go() -> list[Task]:
-        async with store_for(settings(database)) as store:
-            return await store.list_tasks(flt)  # type: ignore[no-any-return]
+        async with offline(settings(database)) as im:
+            store = im.store
+            return await store.list_tasks(flt)
 
     tasks = run(go())
     if as_json:
@@ -201,7 +195,8 @@ def list_tasks(
 
 
 async def _details(database: str | None, task_id: str) -> dict[str, Any]:
-    async with store_for(settings(database)) as store:
+    async with offline(settings(database)) as im:
+        store = im.store
         task = await store.get_task(task_id)
         if task is None:
             raise NotFoundError(f"no task with id {task_id}")
@@ -246,7 +241,8 @@ def watch(
     """Follow a task until it ends."""
 
     async def go() -> Task:
-        async with store_for(settings(database)) as store:
+        async with offline(settings(database)) as im:
+            store = im.store
             with Live(Spinner("dots", text="…"), console=console, transient=False) as live:
                 while True:
                     task = await store.get_task(task_id)
@@ -258,7 +254,7 @@ def watch(
                     )
                     live.update(Spinner("dots", text=text) if not task.state.is_terminal else text)
                     if task.state.is_terminal:
-                        return task  # type: ignore[no-any-return]
+                        return task
                     await asyncio.sleep(interval)
 
     task = run(go())
@@ -271,8 +267,8 @@ def cancel(task_id: str, database: Database = None) -> None:
     """Cancel a task (the scheduler applies it within a poll interval)."""
 
     async def go() -> Task:
-        async with store_for(settings(database)) as store:
-            return await _submissions(store).cancel(task_id)  # type: ignore[no-any-return]
+        async with offline(settings(database)) as im:
+            return await im.submissions.cancel(task_id)
 
     task = run(go())
     console.print(
@@ -290,7 +286,8 @@ def retry(
     """Give a dead, timed-out or failed task more attempts."""
 
     async def go() -> None:
-        async with store_for(settings(database)) as store:
+        async with offline(settings(database)) as im:
+            store = im.store
             task = await store.get_task(task_id)
             if task is None:
                 raise NotFoundError(f"no task with id {task_id}")
