@@ -85,7 +85,7 @@ def register(
     as_json: Json = False,
 ) -> None:
     """Register an agent. Capabilities default to the agent id."""
-    cfg = parse_json_option(config, "--config") or {}
+    cfg = {} if config is None else parse_json_option(config, "--config")
     spec = AgentSpec(
         id=agent_id,
         type=agent_type,
