@@ -57,12 +57,17 @@ async def test_sqlite_connections_use_wal_and_wait_for_locks(
         async with store.engine.connect() as conn:
             pragma = {
                 name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar_one()
-                for name in ("journal_mode", "synchronous", "busy_timeout")
+                for name in ("journal_mode", "synchronous", "busy_timeout", "cache_size")
             }
     finally:
         await store.close()
 
-    assert pragma == {"journal_mode": "wal", "synchronous": value, "busy_timeout": 10_000}
+    assert pragma == {
+        "journal_mode": "wal",
+        "synchronous": value,
+        "busy_timeout": 10_000,
+        "cache_size": -32 * 1024,
+    }
 
 
 def test_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
