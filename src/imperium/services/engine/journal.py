@@ -172,7 +172,8 @@ class Journal:
         until :meth:`stop`; then flush once more."""
         while self._failure is None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=renew_every)
+                async with asyncio.timeout(renew_every):  # no extra task, unlike wait_for
+                    await self._wake.wait()
             stopping = self._stopping
             try:
                 await self.flush()
