@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -112,6 +113,11 @@ async def run_throughput(cfg: ThroughputConfig, progress: Progress | None = None
     }
 
 
+def _max_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 async def run_scheduling(
     queued: int, measured: int, database_url: str | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -157,6 +163,7 @@ async def run_scheduling(
         "backlog_still_queued": still_queued,
         "submit_us_per_task": round(submit_s / measured * 1e6, 2),
         # once the critical tasks are all started, free slots take backlog tasks too
+        "peak_rss_mb": _max_rss_mb(),
         "run_us_per_executed_task": round(run_s / (measured + queued - still_queued) * 1e6, 2),
         "database": _dialect(url),
     }
