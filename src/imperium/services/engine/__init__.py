@@ -1,5 +1,6 @@
 """The durable task engine (DESIGN.md §3)."""
 
-from imperium.services.engine.core import Engine, EngineConfig, Lease
+from imperium.services.engine.core import Engine, EngineConfig
+from imperium.services.engine.remote import Lease
 
 __all__ = ["Engine", "EngineConfig", "Lease"]

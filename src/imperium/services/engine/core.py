@@ -10,7 +10,6 @@ happens only after the journal has made it durable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,9 +41,11 @@ from imperium.domain.specs import (
 )
 from imperium.domain.states import AgentStatus, Outcome, TaskState, can_transition
 from imperium.ports import Attempt, Clock, Executor, Rng, Store
+from imperium.services.engine import remote
 from imperium.services.engine.journal import Journal, JournalClosedError
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.engine.queues import QueueKey, ReadyQueues
+from imperium.services.engine.remote import Lease
 from imperium.services.engine.timers import TimerKind, Timers
 
 log = logging.getLogger(__name__)
@@ -58,22 +59,6 @@ class EngineConfig:
     tick: float = 0.02
     drain_seconds: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A task handed to a remote agent; ``token`` must come back with the result."""
-
-    task_id: str
-    type: str
-    payload: object
-    attempt: int
-    token: int
-    expires_at: float
-    complexity: float
-    deadline: float | None
-    timeout: float | None
-    resources: dict[str, float]
 
 
 def features(task: Task) -> PriorityFeatures:
@@ -778,87 +763,11 @@ class Engine:
     # ------------------------------------------------------------------ remote agents
     async def lease(self, agent_id: str, max_tasks: int = 1, wait: float = 0.0) -> list[Lease]:
         """Hand up to ``max_tasks`` tasks to a remote agent, waiting up to ``wait`` seconds."""
-        agent = self._remote_agent(agent_id)
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + wait
-        while True:
-            agent.last_heartbeat, agent.online = self.clock.now(), True
-            if not self._dispatching:
-                return []  # draining or stopped: hand out nothing new
-            picked = self._pick_for(agent, max_tasks)
-            if picked:
-                await self.journal.commit()
-                return [self._lease_of(t) for t in picked if t.state is TaskState.RUNNING]
-            left = give_up - loop.time()
-            if left <= 0 or not self._dispatching:
-                return []
-            self._ready_signal.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready_signal.wait(), timeout=min(left, 1.0))
-
-    def _remote_agent(self, agent_id: str) -> AgentState:
-        agent = self.agents.get(agent_id)
-        if agent is None:
-            raise NotFoundError(f"no agent with id {agent_id}; register it first")
-        if not agent.remote:
-            raise ConflictError(
-                f"agent {agent_id} runs in-process (type {agent.spec.type}); only agents "
-                "of type 'remote' lease tasks"
-            )
-        if agent.spec.status is AgentStatus.RETIRED:
-            raise ConflictError(f"agent {agent_id} is retired and receives no tasks")
-        return agent
-
-    def _pick_for(self, agent: AgentState, limit: int) -> list[Task]:
-        picked: list[Task] = []
-        while len(picked) < limit:
-            best: tuple[tuple[float, int], Task] | None = None
-            for key in list(self.queues.keys()):
-                if agent not in self._serving_agents(key):
-                    continue
-                top = self._placeable_top(key)
-                if (
-                    top is not None
-                    and can_take_now(agent, top[1])
-                    and (best is None or top[0] > best[0])
-                ):
-                    best = top
-            if best is None:
-                break
-            self.queues.remove(best[1].id)
-            self._start(best[1], agent)
-            picked.append(best[1])
-        return picked
-
-    def _lease_of(self, task: Task) -> Lease:
-        assert task.lease_expires_at is not None
-        return Lease(
-            task.id,
-            task.type,
-            task.payload,
-            task.attempts,
-            task.lease_token,
-            task.lease_expires_at,
-            task.complexity,
-            task.deadline,
-            task.timeout,
-            dict(task.resources),
-        )
+        return await remote.lease(self, agent_id, max_tasks, wait)
 
     async def heartbeat(self, agent_id: str, task_id: str, token: int) -> float:
         """Extend a lease; returns the new expiry. A stale token raises StaleLeaseError."""
-        task = self._current(task_id, token)
-        if task.agent_id != agent_id:
-            raise StaleLeaseError(f"task {task_id} is leased to another agent")
-        now = self.clock.now()
-        agent = self.agents.get(agent_id)
-        if agent is not None:
-            agent.last_heartbeat, agent.online = now, True
-        task.lease_expires_at = now + self.config.lease_seconds
-        task.updated_at = now
-        self.journal.update(task)
-        await self.journal.commit()
-        return task.lease_expires_at
+        return await remote.heartbeat(self, agent_id, task_id, token)
 
     # ------------------------------------------------------------------ agents
     def apply_agent(self, spec: AgentSpec) -> None:

@@ -1,0 +1,123 @@
+"""Remote agents: agents of type ``remote`` pull work. A lease hands out a task with a
+fencing token and an expiry; a heartbeat extends it; the result comes back through
+``Engine.complete`` with the token (see core.py); an expired lease is a lost attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from imperium.domain.errors import ConflictError, NotFoundError, StaleLeaseError
+from imperium.domain.models import AgentState, Task
+from imperium.domain.selection import can_take_now
+from imperium.domain.states import AgentStatus, TaskState
+
+if TYPE_CHECKING:
+    from imperium.services.engine.core import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A task handed to a remote agent; ``token`` must come back with the result."""
+
+    task_id: str
+    type: str
+    payload: object
+    attempt: int
+    token: int
+    expires_at: float
+    complexity: float
+    deadline: float | None
+    timeout: float | None
+    resources: dict[str, float]
+
+
+async def lease(engine: Engine, agent_id: str, max_tasks: int, wait: float) -> list[Lease]:
+    agent = _remote_agent(engine, agent_id)
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait  # a real wait: the loop's clock, not the injected one
+    while True:
+        agent.last_heartbeat, agent.online = engine.clock.now(), True
+        if not engine._dispatching:
+            return []  # draining or stopped: hand out nothing new
+        picked = _pick_for(engine, agent, max_tasks)
+        if picked:
+            await engine.journal.commit()  # the lease is durable before anyone sees it
+            return [_lease_of(t) for t in picked if t.state is TaskState.RUNNING]
+        left = give_up - loop.time()
+        if left <= 0:
+            return []
+        engine._ready_signal.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(left, 1.0)):
+                await engine._ready_signal.wait()
+
+
+def _remote_agent(engine: Engine, agent_id: str) -> AgentState:
+    agent = engine.agents.get(agent_id)
+    if agent is None:
+        raise NotFoundError(f"no agent with id {agent_id}; register it first")
+    if not agent.remote:
+        raise ConflictError(
+            f"agent {agent_id} runs in-process (type {agent.spec.type}); only agents "
+            "of type 'remote' lease tasks"
+        )
+    if agent.spec.status is AgentStatus.RETIRED:
+        raise ConflictError(f"agent {agent_id} is retired and receives no tasks")
+    return agent
+
+
+def _pick_for(engine: Engine, agent: AgentState, limit: int) -> list[Task]:
+    """The best ready tasks this agent can take now, highest rank first, started on it."""
+    picked: list[Task] = []
+    while len(picked) < limit:
+        best: tuple[tuple[float, int], Task] | None = None
+        for key in list(engine.queues.keys()):
+            if agent not in engine._serving_agents(key):
+                continue
+            top = engine._placeable_top(key)
+            if (
+                top is not None
+                and can_take_now(agent, top[1])
+                and (best is None or top[0] > best[0])
+            ):
+                best = top
+        if best is None:
+            break
+        engine.queues.remove(best[1].id)
+        engine._start(best[1], agent)
+        picked.append(best[1])
+    return picked
+
+
+def _lease_of(task: Task) -> Lease:
+    assert task.lease_expires_at is not None
+    return Lease(
+        task.id,
+        task.type,
+        task.payload,
+        task.attempts,
+        task.lease_token,
+        task.lease_expires_at,
+        task.complexity,
+        task.deadline,
+        task.timeout,
+        dict(task.resources),
+    )
+
+
+async def heartbeat(engine: Engine, agent_id: str, task_id: str, token: int) -> float:
+    task = engine._current(task_id, token)
+    if task.agent_id != agent_id:
+        raise StaleLeaseError(f"task {task_id} is leased to another agent")
+    now = engine.clock.now()
+    agent = engine.agents.get(agent_id)
+    if agent is not None:
+        agent.last_heartbeat, agent.online = now, True
+    task.lease_expires_at = now + engine.config.lease_seconds
+    task.updated_at = now
+    engine.journal.update(task)
+    await engine.journal.commit()
+    return task.lease_expires_at
