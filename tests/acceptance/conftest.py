@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,9 +39,10 @@ class Server:
 
     def __init__(self, database_url: str, log: Path, *args: str) -> None:
         self.log = log
+        self.url = ""
         self._fh = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imperium", "serve", *args],
+            [sys.executable, "-m", "imperium", "serve", "--port", "0", *args],
             env=cli_env(database_url, IMPERIUM_POLL_INTERVAL="0.05"),
             stdout=self._fh,
             stderr=subprocess.STDOUT,
@@ -50,7 +52,9 @@ class Server:
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "scheduling on" in self.log.read_text():
+            found = re.search(r"API on (http://\S+?) ", self.log.read_text().replace("\n", " "))
+            if found:
+                self.url = found.group(1)
                 return
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited early:\n{self.log.read_text()}")

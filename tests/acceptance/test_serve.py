@@ -133,3 +133,36 @@ def test_a_waiting_standby_stops_on_sigterm(database_url: str, server_factory) -
     assert standby.proc.wait(timeout=15) == 0
     assert "stopped while waiting for the scheduler lock" in standby.log.read_text()
     assert first.proc.poll() is None  # the active scheduler is untouched
+
+
+def test_health_and_docs_are_served(database_url: str, server_factory) -> None:
+    import httpx
+
+    server = server_factory(database_url)
+    server.wait_ready()
+    health = httpx.get(f"{server.url}/api/health", timeout=10)
+    assert health.status_code == 200
+    body = health.json()
+    assert body["status"] == "healthy"
+    assert body["database"]["status"] == "ok"
+    assert body["scheduler"]["status"] == "running"
+    assert httpx.get(f"{server.url}/openapi.json", timeout=10).json()["info"]["title"] == "Imperium"
+    missing = httpx.get(f"{server.url}/api/v1/nothing-here", timeout=10)
+    assert missing.status_code == 404
+
+
+def test_serve_refuses_a_public_address(database_url: str) -> None:
+    out = imperium(database_url, "serve", "--host", "0.0.0.0")
+    assert out.returncode == 1
+    assert "refusing to listen on 0.0.0.0" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_serve_reports_a_port_in_use(database_url: str, server_factory) -> None:
+    first = server_factory(database_url)
+    first.wait_ready()
+    port = first.url.rsplit(":", 1)[1]
+    other = imperium(database_url, "serve", "--port", port, "--standby", timeout=60)
+    assert other.returncode == 1  # at once: the port is checked before the scheduler lock
+    assert f"cannot listen on 127.0.0.1:{port}" in other.stderr
+    assert "Traceback" not in other.stderr

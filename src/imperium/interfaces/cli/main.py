@@ -15,6 +15,7 @@ from imperium.interfaces.cli._common import (
     configure_logging,
     console,
     err_console,
+    fail,
     print_json,
     run,
     settings,
@@ -46,16 +47,32 @@ def serve(
     standby: Annotated[
         bool, typer.Option(help="Wait for the scheduler lock instead of refusing to start.")
     ] = False,
+    host: Annotated[str, typer.Option(help="Address the HTTP API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8000,
     database: Database = None,
 ) -> None:
-    """Run the scheduler with the built-in agents until Ctrl-C or SIGTERM."""
+    """Run the scheduler and the HTTP API (docs at /docs) until Ctrl-C or SIGTERM."""
+    from imperium.interfaces.api.server import is_loopback
+
     cfg = settings(database)
     configure_logging(cfg.log_level)
+    if not is_loopback(host):
+        raise fail(
+            f"refusing to listen on {host}: the API has no authentication yet (API keys are "
+            "not built), so it serves only this machine. Use --host 127.0.0.1"
+        )
 
     async def go() -> int:
+        from imperium.interfaces.api import create_app
+        from imperium.interfaces.api.server import HttpServer
         from imperium.runtime import Imperium, tune_gc
 
         im = await Imperium.open(cfg)
+        try:  # the port first: a port in use should not wait for the scheduler lock
+            http = HttpServer(create_app(im), host, port, cfg.log_level)
+        except BaseException:
+            await im.store.close()
+            raise
         tune_gc()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -67,20 +84,26 @@ def serve(
         if not starting.done():  # Ctrl-C while waiting as a standby
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
+            await http.stop()
             await im.store.close()
             err_console.print("stopped while waiting for the scheduler lock")
             return 0
         if starting.exception() is not None:
+            await http.stop()
             await im.store.close()
             starting.result()  # re-raise: run() turns it into a message
+        serving = http.start()
+        await http.started()
         err_console.print(
             f"[green]imperium[/] scheduling on {_redact(cfg.database_url)} "
-            f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); Ctrl-C stops"
+            f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); "
+            f"API on {http.url} (docs at {http.url}/docs); Ctrl-C stops"
         )
         stopped = asyncio.create_task(im.engine.failed.wait())
-        await asyncio.wait([stop_requested, stopped], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([stop_requested, stopped, serving], return_when=asyncio.FIRST_COMPLETED)
         failed = im.engine.journal.failed
         err_console.print("stopping: draining running work…")
+        await http.stop()
         await im.close()
         if failed is not None:
             err_console.print(f"[bold red]error:[/] the scheduler stopped: {failed}")

@@ -1,0 +1,61 @@
+"""Domain errors and invalid requests as RFC 9457 problem responses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from imperium.domain.errors import (
+    AgentLoadError,
+    ConflictError,
+    ImperiumError,
+    NotFoundError,
+    ValidationError,
+)
+from imperium.services.engine.journal import JournalClosedError
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+_STATUS: list[tuple[type[ImperiumError], int, str]] = [
+    (NotFoundError, 404, "Not Found"),
+    (ConflictError, 409, "Conflict"),
+    (ValidationError, 422, "Unprocessable Content"),
+    (AgentLoadError, 422, "Unprocessable Content"),
+    (JournalClosedError, 503, "Service Unavailable"),
+]
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _for_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    for cls, status, title in _STATUS:
+        if isinstance(exc, cls):
+            return problem(status, title, str(exc))
+    return problem(400, "Bad Request", str(exc))
+
+
+def _for_invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"where": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['where']}: {e['message']}" for e in errors)
+    return problem(422, "Unprocessable Content", f"the request is invalid: {detail}", errors=errors)
+
+
+def _for_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error while serving a request", exc_info=exc)
+    return problem(500, "Internal Server Error", "an unexpected error occurred; see the server log")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ImperiumError, _for_domain_error)
+    app.add_exception_handler(RequestValidationError, _for_invalid_request)
+    app.add_exception_handler(Exception, _for_unexpected)
