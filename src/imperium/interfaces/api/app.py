@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from imperium import __version__
 from imperium.interfaces.api import problems
-from imperium.interfaces.api.routes import health
+from imperium.interfaces.api.routes import agents, health, remote, tasks, workflows
 from imperium.runtime import Imperium
 
 
@@ -18,5 +18,6 @@ def create_app(runtime: Imperium) -> FastAPI:
     )
     app.state.runtime = runtime
     problems.install(app)
-    app.include_router(health.router)
+    for module in (health, agents, tasks, workflows, remote):
+        app.include_router(module.router)
     return app
