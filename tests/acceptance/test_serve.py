@@ -166,3 +166,17 @@ def test_serve_reports_a_port_in_use(database_url: str, server_factory) -> None:
     assert other.returncode == 1  # at once: the port is checked before the scheduler lock
     assert f"cannot listen on 127.0.0.1:{port}" in other.stderr
     assert "Traceback" not in other.stderr
+
+
+def test_unknown_routes_are_problems_too(database_url: str, server_factory) -> None:
+    import httpx
+
+    server = server_factory(database_url)
+    server.wait_ready()
+    missing = httpx.get(f"{server.url}/api/v1/nothing-here", timeout=10)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert "see /docs" in missing.json()["detail"]
+    wrong_method = httpx.delete(f"{server.url}/api/health", timeout=10)
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"].startswith("application/problem+json")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from imperium.domain.errors import (
     AgentLoadError,
@@ -50,6 +52,14 @@ def _for_invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "Unprocessable Content", f"the request is invalid: {detail}", errors=errors)
 
 
+def _for_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no such route; see /docs for the API"
+    return problem(exc.status_code, HTTPStatus(exc.status_code).phrase, detail)
+
+
 def _for_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error while serving a request", exc_info=exc)
     return problem(500, "Internal Server Error", "an unexpected error occurred; see the server log")
@@ -58,4 +68,5 @@ def _for_unexpected(_request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ImperiumError, _for_domain_error)
     app.add_exception_handler(RequestValidationError, _for_invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _for_http_error)
     app.add_exception_handler(Exception, _for_unexpected)

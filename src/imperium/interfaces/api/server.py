@@ -41,7 +41,13 @@ class HttpServer:
         self.host = host
         self._socket = self._bind(host, port)
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level=log_level.lower(), lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_level=log_level.lower(),
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=5,  # open long-polls end when dispatching stops
+        )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
 

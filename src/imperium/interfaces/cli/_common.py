@@ -87,12 +87,6 @@ def print_json(value: Any) -> None:
     )
 
 
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds")
-
-
 def short_time(ts: float | None) -> str:
     if ts is None:
         return "-"

@@ -17,7 +17,8 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
-from imperium.interfaces.cli._render import agent_dict, agents_table
+from imperium.interfaces.cli._render import agents_table
+from imperium.interfaces.records import agent_dict
 
 app = typer.Typer(help="Register and manage agents.", no_args_is_help=True)
 

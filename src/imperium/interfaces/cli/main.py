@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
-from imperium.interfaces.cli import agents, tasks
+from imperium.interfaces.cli import agents, tasks, worker
 from imperium.interfaces.cli._common import (
     configure_logging,
     console,
@@ -29,6 +29,7 @@ app = typer.Typer(
 app.add_typer(agents.app, name="agents")
 app.add_typer(tasks.app, name="tasks")
 app.command("submit")(tasks.submit)
+app.command("worker")(worker.worker)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 bench_app = typer.Typer(help="Benchmarks (print JSON).", no_args_is_help=True)
@@ -103,6 +104,7 @@ def serve(
         await asyncio.wait([stop_requested, stopped, serving], return_when=asyncio.FIRST_COMPLETED)
         failed = im.engine.journal.failed
         err_console.print("stopping: draining running work…")
+        im.engine.stop_dispatching()  # ends open lease long-polls, so the server stops at once
         await http.stop()
         await im.close()
         if failed is not None:

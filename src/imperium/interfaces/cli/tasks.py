@@ -28,14 +28,8 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
-from imperium.interfaces.cli._render import (
-    event_dict,
-    execution_dict,
-    executions_table,
-    styled_state,
-    task_dict,
-    tasks_table,
-)
+from imperium.interfaces.cli._render import executions_table, styled_state, tasks_table
+from imperium.interfaces.records import event_dict, execution_dict, task_dict
 from imperium.interfaces.specs import parse_workflow
 from imperium.ports import TaskFilter
 

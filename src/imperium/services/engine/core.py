@@ -137,6 +137,11 @@ class Engine:
         self._schedule_dispatch()
         self._check_idle()
 
+    def stop_dispatching(self) -> None:
+        """Hand out nothing new from now on; waiting lease long-polls return at once."""
+        self._dispatching = False
+        self._ready_signal.set()
+
     async def stop(self, drain: float | None = None) -> None:
         """Stop dispatching, let running work finish for ``drain`` seconds, re-queue the rest."""
         if self.stopped.is_set():

@@ -1,7 +1,76 @@
-"""/api/v1 routes: agents."""
+"""/api/v1/agents: register, list, show, update, pause, resume and retire agents.
+
+Changes go through the agent registry, which tells the running engine at once.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/api/v1", tags=["agents"])
+from imperium.domain.errors import ValidationError
+from imperium.domain.models import AgentSpec
+from imperium.domain.states import AgentStatus
+from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.schemas import AgentIn, AgentList, AgentOut, AgentPatch, problems
+from imperium.interfaces.records import agent_dict
+from imperium.runtime import Imperium
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+
+async def _with_stats(runtime: Imperium, spec: AgentSpec) -> dict[str, Any]:
+    stats = await runtime.agents.stats()
+    return agent_dict(spec, stats.get(spec.id))
+
+
+@router.post("", status_code=201, response_model=AgentOut, responses=problems(409, 422))
+async def register_agent(body: AgentIn, runtime: Runtime) -> dict[str, Any]:
+    """Register an agent; a local type must be importable, an id may be used only once."""
+    spec = await runtime.agents.register(body.to_spec())
+    return agent_dict(spec, None)
+
+
+@router.get("", response_model=AgentList)
+async def list_agents(runtime: Runtime) -> dict[str, Any]:
+    """Every agent, retired ones included, with figures from their recorded attempts."""
+    stats = await runtime.agents.stats()
+    items = [agent_dict(a, stats.get(a.id)) for a in await runtime.agents.list()]
+    return {"items": items, "total": len(items)}
+
+
+@router.get("/{agent_id}", response_model=AgentOut, responses=problems(404, 422))
+async def get_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+    return await _with_stats(runtime, await runtime.agents.get(agent_id))
+
+
+@router.patch("/{agent_id}", response_model=AgentOut, responses=problems(404, 409, 422))
+async def update_agent(agent_id: str, body: AgentPatch, runtime: Runtime) -> dict[str, Any]:
+    """Change the fields given; a retired agent cannot change (409)."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        editable = ", ".join(AgentPatch.model_fields)
+        raise ValidationError(f"nothing to change; send at least one of {editable}")
+    return await _with_stats(runtime, await runtime.agents.update(agent_id, changes))
+
+
+async def _set_status(runtime: Imperium, agent_id: str, status: AgentStatus) -> dict[str, Any]:
+    return await _with_stats(runtime, await runtime.agents.set_status(agent_id, status))
+
+
+@router.post("/{agent_id}/pause", response_model=AgentOut, responses=problems(404, 409, 422))
+async def pause_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+    """Give the agent no new tasks; those it runs finish."""
+    return await _set_status(runtime, agent_id, AgentStatus.PAUSED)
+
+
+@router.post("/{agent_id}/resume", response_model=AgentOut, responses=problems(404, 409, 422))
+async def resume_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+    return await _set_status(runtime, agent_id, AgentStatus.ACTIVE)
+
+
+@router.post("/{agent_id}/retire", response_model=AgentOut, responses=problems(404, 409, 422))
+async def retire_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+    """Retire the agent for good; its history is kept."""
+    return await _set_status(runtime, agent_id, AgentStatus.RETIRED)

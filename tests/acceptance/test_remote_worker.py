@@ -1,0 +1,198 @@
+"""Remote workers as real processes over real HTTP: `imperium serve` schedules, `imperium
+worker` processes lease, and the CLI submits and inspects through the database."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.acceptance.conftest import ROOT, cli_env, imperium
+
+pytestmark = pytest.mark.slow
+
+T = TypeVar("T")
+ENDED = {"succeeded", "failed", "dead", "cancelled", "timed_out"}
+
+
+class WorkerProcess:
+    """An `imperium worker` running tests.support.agents:sleepy with capability nap."""
+
+    def __init__(self, database_url: str, server_url: str, agent_id: str, log: Path) -> None:
+        self.agent_id = agent_id
+        self.log = log
+        self._fh = log.open("w")
+        command = [
+            *(sys.executable, "-m", "imperium", "worker", "tests.support.agents:sleepy"),
+            *("--agent-id", agent_id, "--capability", "nap", "--server", server_url),
+        ]
+        self.proc = subprocess.Popen(
+            command,
+            env=cli_env(database_url),
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+    def wait_joined(self, timeout: float = 30) -> None:
+        until(lambda: "leasing from" in self.log.read_text(), timeout, self.log.read_text)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._fh.close()
+
+
+@pytest.fixture
+def workers(server_factory: object, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(database_url: str, server_url: str, agent_id: str) -> WorkerProcess:
+        worker = WorkerProcess(database_url, server_url, agent_id, tmp_path / f"{agent_id}.log")
+        started.append(worker)
+        return worker
+
+    yield start  # torn down before server_factory: no long-poll holds the server's stop
+    for worker in started:
+        worker.stop()
+
+
+def until(check: Callable[[], T], timeout: float, explain: Callable[[], str] = str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s: {explain()}")
+
+
+def submit(database_url: str, payload: dict[str, Any]) -> str:
+    out = imperium(database_url, "submit", "nap", "--payload", json.dumps(payload), "--json")
+    assert out.returncode == 0, out.stderr
+    task_id: str = json.loads(out.stdout)["id"]
+    return task_id
+
+
+def show(database_url: str, task_id: str) -> dict[str, Any]:
+    out = imperium(database_url, "tasks", "show", task_id, "--json")
+    assert out.returncode == 0, out.stderr
+    task: dict[str, Any] = json.loads(out.stdout)
+    return task
+
+
+def until_state(database_url: str, task_id: str, states: set[str], timeout: float) -> dict:
+    return until(
+        lambda: (task := show(database_url, task_id))["state"] in states and task,
+        timeout,
+        lambda: str(show(database_url, task_id)),
+    )
+
+
+def test_a_worker_killed_mid_task_loses_its_lease_and_the_task_runs_once_elsewhere(
+    database_url: str, server_factory, workers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMPERIUM_LEASE_SECONDS", "2")
+    monkeypatch.setenv("IMPERIUM_RETRY_BASE", "0.1")
+    server = server_factory(database_url)
+    server.wait_ready()
+    pool = {name: workers(database_url, server.url, name) for name in ("w1", "w2")}
+    for worker in pool.values():
+        worker.wait_joined()
+    runs = tmp_path / "runs.log"  # sleepy appends "task attempt" once it has slept
+    task_id = submit(database_url, {"sleep": 3, "log": str(runs)})
+
+    running = until_state(database_url, task_id, {"running"}, timeout=15)
+    victim = pool[running["agent_id"]]
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait()
+    survivor = next(w for w in pool.values() if w is not victim)
+
+    done = until_state(database_url, task_id, ENDED, timeout=20)
+    assert (done["state"], done["agent_id"]) == ("succeeded", survivor.agent_id)
+    assert done["result"] == {"sleep": 3, "log": str(runs)}
+    outcomes = [(e["agent_id"], e["outcome"], e["error_kind"]) for e in done["executions"]]
+    assert outcomes == [
+        (victim.agent_id, "lost", "lease_expired"),
+        (survivor.agent_id, "succeeded", None),
+    ]
+    assert runs.read_text().splitlines() == [f"{task_id} 2"]  # ran to the end once
+    assert "Traceback" not in survivor.log.read_text()
+
+
+def test_sigterm_lets_the_running_attempt_finish(
+    database_url: str, server_factory, workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMPERIUM_LEASE_SECONDS", "2")
+    server = server_factory(database_url)
+    server.wait_ready()
+    worker = workers(database_url, server.url, "w1")
+    worker.wait_joined()
+    task_id = submit(database_url, {"sleep": 3})
+    until_state(database_url, task_id, {"running"}, timeout=15)
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(timeout=15) == 0
+    task = show(database_url, task_id)
+    assert task["state"] == "succeeded"
+    assert [e["outcome"] for e in task["executions"]] == ["succeeded"]
+    log = worker.log.read_text()
+    assert "finishing 1 running attempt" in log
+    assert "Traceback" not in log
+
+
+def test_a_worker_stopped_while_polling_takes_no_task_with_it(
+    database_url: str, server_factory, workers
+) -> None:
+    server = server_factory(database_url)
+    server.wait_ready()
+    worker = workers(database_url, server.url, "w1")  # long-polls 10 s at a time
+    worker.wait_joined()
+    time.sleep(0.5)
+    started = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5  # the long-poll was abandoned, not waited out
+    task_id = submit(database_url, {"sleep": 0})
+    time.sleep(1.0)  # the server admits it within its 0.05 s poll
+    assert show(database_url, task_id)["state"] == "queued"  # the dropped poll took nothing
+
+
+@pytest.mark.parametrize(
+    ("target", "server_url", "phrase"),
+    [
+        ("no_such_module:run", "http://127.0.0.1:9", "cannot import module 'no_such_module'"),
+        ("tests.support.agents:sleepy", "http://127.0.0.1:9", "cannot reach the server"),
+    ],
+)
+def test_worker_errors_are_messages(
+    target: str, server_url: str, phrase: str, make_database_url
+) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imperium",
+            "worker",
+            target,
+            "--agent-id",
+            "w",
+            "--server",
+            server_url,
+        ],
+        env=cli_env(make_database_url("sqlite")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 1
+    assert phrase in " ".join(out.stderr.split())
+    assert "Traceback" not in out.stderr

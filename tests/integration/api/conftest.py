@@ -1,0 +1,98 @@
+"""The API in-process (httpx over ASGI) on a started ``Imperium`` with a real database.
+
+- ``im``: the started runtime, over ``database_url`` (SQLite and PostgreSQL).
+- ``client``: an ``httpx.AsyncClient`` for ``create_app(im)``.
+- ``sqlite_client``: the same over SQLite only, for input that is refused before any
+  database access (how a request body is parsed does not depend on the database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from imperium.interfaces.api import create_app
+from imperium.runtime import Imperium
+from imperium.settings import Settings
+
+PROBLEM = "application/problem+json"
+ENDED = {"succeeded", "failed", "dead", "cancelled", "timed_out"}
+
+
+@pytest.fixture
+async def im(database_url: str) -> AsyncIterator[Imperium]:
+    runtime = await _started(database_url)
+    yield runtime
+    await runtime.close()
+
+
+@pytest.fixture
+async def client(im: Imperium) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(im) as http:
+        yield http
+
+
+@pytest.fixture
+async def sqlite_client(
+    make_database_url: Callable[[str], str],
+) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = await _started(make_database_url("sqlite"))
+    async with _client(runtime) as http:
+        yield http
+    await runtime.close()
+
+
+async def _started(database_url: str) -> Imperium:
+    settings = Settings(
+        database_url=database_url, poll_interval=0.05, drain_seconds=0.2,
+        retry_base_seconds=0.01, retry_cap_seconds=0.05,
+    )  # fmt: skip
+    runtime = await Imperium.open(settings)
+    await runtime.start()
+    return runtime
+
+
+def _client(runtime: Imperium) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+def problem(response: httpx.Response, status: int, *phrases: str) -> dict[str, Any]:
+    """Assert ``response`` is an RFC 9457 problem with ``status`` whose detail contains
+    every phrase; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    for phrase in phrases:
+        assert phrase in body["detail"], body["detail"]
+    return body
+
+
+async def register(http: httpx.AsyncClient, agent_id: str, agent_type: str, **fields: Any) -> None:
+    body = {"agent_id": agent_id, "type": agent_type, "capabilities": [agent_id], **fields}
+    response = await http.post("/api/v1/agents", json=body)
+    assert response.status_code == 201, response.text
+
+
+async def submit(http: httpx.AsyncClient, wait: float | None = None, **task: Any) -> dict[str, Any]:
+    params = {"wait": wait} if wait is not None else {}
+    response = await http.post("/api/v1/tasks", json=task, params=params)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def until_ended(http: httpx.AsyncClient, task_id: str, within: float = 20) -> dict[str, Any]:
+    """Poll the task until it has ended (as the database shows it)."""
+    async with asyncio.timeout(within):
+        while True:
+            task: dict[str, Any] = (await http.get(f"/api/v1/tasks/{task_id}")).json()
+            if task["state"] in ENDED:
+                return task
+            await asyncio.sleep(0.02)
