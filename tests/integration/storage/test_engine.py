@@ -90,3 +90,34 @@ def test_unsupported_databases_are_refused_with_the_supported_ones(
         normalize_url(given)
     assert "sqlite+aiosqlite" in str(caught.value)
     assert "postgresql+asyncpg" in str(caught.value)
+
+
+def test_switching_to_wal_waits_out_a_lock() -> None:
+    import sqlite3
+
+    from imperium.adapters.storage.engine import _set_wal
+
+    class Cursor:
+        calls = 0
+
+        def execute(self, sql: str) -> None:
+            self.calls += 1
+            if self.calls < 3:
+                raise sqlite3.OperationalError("database is locked")
+
+    cursor = Cursor()
+    _set_wal(cursor)
+    assert cursor.calls == 3
+
+
+def test_other_wal_errors_are_not_retried() -> None:
+    import sqlite3
+
+    from imperium.adapters.storage.engine import _set_wal
+
+    class Cursor:
+        def execute(self, sql: str) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _set_wal(Cursor())

@@ -6,6 +6,8 @@ Used by ``SqlStore.connect`` and by the migrations, so both see the same connect
 from __future__ import annotations
 
 import importlib
+import sqlite3
+import time
 from typing import Any
 
 import orjson
@@ -101,12 +103,27 @@ def _check_synchronous(value: str) -> str:
     return level
 
 
+def _set_wal(cursor: Any) -> None:
+    """Switch to WAL. On a new file another connection may be mid-migration; SQLite then
+    answers "database is locked" at once for a journal-mode change (the busy timeout does
+    not apply), so wait for it here, up to the same timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _set_wal(cursor)
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         # 32 MiB of page cache per connection (the default is 2 MiB): the task table's
         # indexes stay in memory with a large backlog
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
