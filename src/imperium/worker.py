@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from imperium.adapters.executors.local import to_failure, to_result
+from imperium.adapters.executors.local import run_attempt
 from imperium.agents.base import Agent, TaskContext, agent
 from imperium.client import Client, ClientError, Lease, Recorded, ServerUnreachableError
 from imperium.domain.models import AttemptResult
@@ -261,7 +261,7 @@ class Worker:
             log.error("attempt crashed", exc_info=attempt.exception())
 
     async def _attempt(self, client: Client, instance: Agent, lease: Lease) -> None:
-        runner = asyncio.create_task(self._run_agent(instance, self._context(lease)))
+        runner = asyncio.create_task(run_attempt(instance, self._context(lease)))
         keeper = asyncio.create_task(self._keep_alive(client, lease))
         try:
             await asyncio.wait((runner, keeper), return_when=asyncio.FIRST_COMPLETED)
@@ -285,15 +285,6 @@ class Worker:
             lease.resources,
             self.config,
         )
-
-    async def _run_agent(self, instance: Agent, ctx: TaskContext) -> AttemptResult:
-        try:
-            return to_result(await instance.run(ctx))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.debug("attempt failed", exc_info=True, extra={"task_id": ctx.task_id})
-            return to_failure(exc)
 
     async def _keep_alive(self, client: Client, lease: Lease) -> None:
         """Heartbeat every third of the lease; returns when the lease has moved on."""

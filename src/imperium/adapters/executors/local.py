@@ -72,6 +72,18 @@ def to_failure(exc: Exception) -> AttemptResult:
     )
 
 
+async def run_attempt(agent: Agent, ctx: TaskContext) -> AttemptResult:
+    """Run one attempt of ``agent`` and turn what happened into an attempt result (shared
+    by the in-process executor and the remote Worker)."""
+    try:
+        return to_result(await agent.run(ctx))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.debug("attempt failed", exc_info=True, extra={"task_id": ctx.task_id})
+        return to_failure(exc)
+
+
 class LocalExecutor:
     def __init__(self) -> None:
         self._agents: dict[str, tuple[Agent, dict[str, object]]] = {}
@@ -132,12 +144,12 @@ class LocalExecutor:
         )
         try:
             await self._setup(attempt.agent_id, agent)
-            return to_result(await agent.run(ctx))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.debug("attempt failed", exc_info=True, extra={"task_id": attempt.task_id})
+            log.debug("agent setup failed", exc_info=True, extra={"task_id": attempt.task_id})
             return to_failure(exc)
+        return await run_attempt(agent, ctx)
 
     async def _setup(self, agent_id: str, agent: Agent) -> None:
         """Run ``agent.setup()`` once, however many first attempts start together."""
