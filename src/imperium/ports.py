@@ -17,6 +17,13 @@ class Clock(Protocol):
         ...
 
 
+class EventSink(Protocol):
+    """Receives events once they are durable (the engine's journal calls it after each
+    commit; the agent registry after each change)."""
+
+    def publish(self, events: Sequence[Event]) -> None: ...
+
+
 class Rng(Protocol):
     def random(self) -> float:
         """A draw from [0, 1)."""

@@ -30,6 +30,7 @@ from imperium.domain.retry import RetryPolicy
 from imperium.services.agents import AgentService
 from imperium.services.engine import Engine, EngineConfig
 from imperium.services.engine.lock import SchedulerLock
+from imperium.services.events import EventBus
 from imperium.services.submission import SubmissionService
 from imperium.settings import Settings
 
@@ -106,6 +107,7 @@ class Imperium:
     engine: Engine
     agents: AgentService
     submissions: SubmissionService
+    events: EventBus
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Imperium:
@@ -125,13 +127,14 @@ class Imperium:
         lock = SchedulerLock(
             store, clock, scheduler_owner(), settings.lock_ttl_seconds, holder_is_dead
         )
+        events = EventBus()
         engine = Engine(
             store, LocalExecutor(), lock, clock, random.Random(), new_id, config,
-            json_problem=json_problem,
+            json_problem=json_problem, events=events,
         )  # fmt: skip
-        agents = AgentService(store, store, clock, check_agent_type)
+        agents = AgentService(store, store, clock, check_agent_type, events=events)
         submissions = SubmissionService(store, clock, new_id)
-        return cls(settings, store, engine, agents, submissions)
+        return cls(settings, store, engine, agents, submissions, events)
 
     async def start(self, *, standby: bool = False) -> None:
         if self.settings.builtin_agents:

@@ -47,6 +47,7 @@ class Task:
     error_message: str | None = None
     score: float = 0.0
     updated_at: float = 0.0
+    ready_at: float | None = None  # when it last became dispatchable (memory only)
 
     @property
     def required_capabilities(self) -> frozenset[str]:

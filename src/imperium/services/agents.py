@@ -15,7 +15,7 @@ from typing import Any
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.models import AgentSpec, Event
 from imperium.domain.states import AgentStatus
-from imperium.ports import AgentStats, AgentStore, Clock, QueryStore
+from imperium.ports import AgentStats, AgentStore, Clock, EventSink, QueryStore
 
 AGENT_PRIORITIES = ("high", "medium", "low")
 MAX_CONCURRENCY_LIMIT = 100_000
@@ -53,12 +53,14 @@ class AgentService:
         clock: Clock,
         check_type: Callable[[str], None],
         on_change: Callable[[AgentSpec], None] | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self._store = store
         self._queries = queries
         self._clock = clock
         self._check_type = check_type
         self.on_change = on_change
+        self._events = events
 
     async def register(self, spec: AgentSpec) -> AgentSpec:
         """Store a new agent. Capabilities default to the agent's id."""
@@ -134,6 +136,9 @@ class AgentService:
     async def _changed(
         self, spec: AgentSpec, kind: str, data: dict[str, Any] | None = None
     ) -> None:
-        await self._store.log_event(Event(kind, self._clock.now(), agent_id=spec.id, data=data))
+        event = Event(kind, self._clock.now(), agent_id=spec.id, data=data)
+        await self._store.log_event(event)
+        if self._events is not None:
+            self._events.publish([event])
         if self.on_change is not None:
             self.on_change(spec)

@@ -24,6 +24,7 @@ from imperium.domain.retry import RetryPolicy
 from imperium.domain.selection import SelectionPolicy
 from imperium.domain.specs import TaskSpec
 from imperium.domain.states import AgentStatus, Outcome
+from imperium.ports import EventSink
 from imperium.services.engine import Engine, EngineConfig
 from imperium.services.engine.lock import SchedulerLock
 
@@ -156,6 +157,7 @@ class MakeEngine(Protocol):
         lock: SchedulerLock | None = ...,
         agents: Iterable[AgentSpec] = ...,
         start: bool = ...,
+        events: EventSink | None = ...,
     ) -> Awaitable[Engine]: ...
 
 
@@ -196,13 +198,15 @@ async def make_engine(
         lock: SchedulerLock | None = None,
         agents: Iterable[AgentSpec] = (),
         start: bool = True,
+        events: EventSink | None = None,
     ) -> Engine:
         for spec in agents:
             await store.insert_agent(spec)
         lock = lock or SchedulerLock(store, clock, owner, LOCK_TTL)
         engine = Engine(
-            store, executor, lock, clock, random.Random(0), new_id, config or make_config(), policy
-        )
+            store, executor, lock, clock, random.Random(0), new_id, config or make_config(), policy,
+            events=events,
+        )  # fmt: skip
         if start:
             await engine.start()  # an engine that failed to start has nothing to stop
         built.append(engine)

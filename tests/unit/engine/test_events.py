@@ -42,9 +42,9 @@ async def test_a_task_that_fails_once_then_succeeds(
     logged = await events(store, task.id)
     assert [e.created_at - submitted_at for e in logged] == [0.0, 0.0, 4.0, 14.0, 16.5]
     assert [e.agent_id for e in logged] == [None, *["agent-1"] * 4]
-    assert logged[1].data == {"attempt": 1}
+    assert logged[1].data == {"attempt": 1, "waited": 0.0}
     assert logged[2].data == {"attempt": 1, "delay": 10.0, "error": "flaky"}
-    assert logged[3].data == {"attempt": 2}
+    assert logged[3].data == {"attempt": 2, "waited": 0.0}
 
     first, second = await store.executions_for(task.id)
     assert (first.attempt, first.agent_id, first.outcome) == (1, "agent-1", Outcome.FAILED)

@@ -40,7 +40,7 @@ from imperium.domain.specs import (
     validate_task_spec,
 )
 from imperium.domain.states import AgentStatus, Outcome, TaskState, can_transition
-from imperium.ports import Attempt, Clock, Executor, Rng, Store
+from imperium.ports import Attempt, Clock, EventSink, Executor, Rng, Store
 from imperium.services.engine import remote
 from imperium.services.engine.journal import Journal, JournalClosedError
 from imperium.services.engine.lock import SchedulerLock
@@ -87,6 +87,7 @@ class Engine:
         config: EngineConfig | None = None,
         policy: SelectionPolicy | None = None,
         json_problem: Callable[[object], str | None] | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -98,6 +99,7 @@ class Engine:
         self.policy: SelectionPolicy = policy or LeastLoaded()
         self._json_problem = json_problem
         self.journal = Journal(store, lock.owner, clock, self.config.lock_ttl)
+        self.journal.on_committed = events.publish if events is not None else None
         self.tasks: dict[str, Task] = {}
         self.agents: dict[str, AgentState] = {}
         self.queues = ReadyQueues()
@@ -321,6 +323,8 @@ class Engine:
             self.timers.add(task.not_before, TimerKind.RELEASE, task.id)
             return
         task.not_before = None
+        if task.ready_at is None:
+            task.ready_at = now
         task.score, key = score_and_key(features(task), now)
         self.queues.push(task, key)
         change = next_urgency_change(task.deadline, now)
@@ -424,7 +428,9 @@ class Engine:
         agent.running += 1
         for name, amount in task.resources.items():
             agent.resources_in_use[name] = agent.resources_in_use.get(name, 0.0) + amount
-        self._event("task.running", task, {"attempt": task.attempts})
+        waited = now - task.ready_at if task.ready_at is not None else 0.0
+        task.ready_at = None
+        self._event("task.running", task, {"attempt": task.attempts, "waited": round(waited, 6)})
         if task.timeout is not None:
             self.timers.add(now + task.timeout, TimerKind.TIMEOUT, task.id, task.lease_token)
         if agent.remote:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from imperium.domain.errors import ImperiumError, LockLostError
 from imperium.domain.models import Event, Execution, Task
@@ -54,6 +54,7 @@ class Journal:
         self._stopped = False
         self.batches = 0
         self.on_fatal: Callable[[BaseException], None] | None = None
+        self.on_committed: Callable[[Sequence[Event]], None] | None = None
 
     # -- marking changes (synchronous, cheap) -------------------------------------------
     def insert(self, task: Task) -> None:
@@ -123,6 +124,11 @@ class Journal:
             self._fail(exc, waiters)
             raise
         self.batches += 1
+        if self.on_committed is not None and batch.events:
+            try:
+                self.on_committed(batch.events)
+            except Exception:
+                log.exception("publishing events failed", extra={"action": "publish"})
         for action in after:
             try:
                 action()
