@@ -427,3 +427,32 @@ async def test_a_stored_agent_that_fails_to_load_does_not_stop_the_scheduler_sta
     engine = await make_engine(store=probe, executor=FlakyPrepare(), agents=[broken])
     assert engine.agents["agent-1"].online is False
     assert len(load_failures(probe, "agent-1")) == 1
+
+
+# ---------------------------------------------------------------- 6. stale agent rows
+
+
+async def test_a_poll_that_read_an_agent_before_an_in_process_change_does_not_undo_it(
+    engine: Engine, store: MemoryStore, clock: FakeClock
+) -> None:
+    active = dataclasses.replace(agent_spec(), updated_at=clock.now())
+    await store.insert_agent(active)
+    engine.apply_agent(active)
+    paused = dataclasses.replace(active, status=AgentStatus.PAUSED, updated_at=clock.advance(1))
+    engine.apply_agent(paused)  # the registry's change, told to the engine at once
+
+    async def stale_read(_since: float) -> list[AgentSpec]:
+        return [active]  # a poll whose read began before the pause was committed
+
+    store.agents_changed_since = stale_read  # type: ignore[method-assign]
+    await recovery.poll_external(engine)
+    assert engine.agents[active.id].spec.status is AgentStatus.PAUSED
+
+    resumed = dataclasses.replace(paused, status=AgentStatus.ACTIVE, updated_at=clock.advance(1))
+
+    async def newer_read(_since: float) -> list[AgentSpec]:
+        return [resumed]  # another process resumed it later: that does apply
+
+    store.agents_changed_since = newer_read  # type: ignore[method-assign]
+    await recovery.poll_external(engine)
+    assert engine.agents[active.id].spec.status is AgentStatus.ACTIVE

@@ -125,7 +125,8 @@ async def poll_external(engine: Engine) -> None:
     for spec in await engine.store.agents_changed_since(since - 1.0):
         engine._agents_seen = max(engine._agents_seen, spec.updated_at)
         current = engine.agents.get(spec.id)
-        if current is None or current.spec != spec:
+        # a row read before an in-process change committed must not undo that change
+        if current is None or (current.spec != spec and spec.updated_at > current.spec.updated_at):
             engine.apply_agent(spec)
     _check_remote_agents(engine)
 
