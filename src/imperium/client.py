@@ -14,6 +14,7 @@ locally it may also return remotely.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypedDict
@@ -103,11 +104,17 @@ class Client:
         self,
         base_url: str,
         *,
+        api_key: str | None = None,
         timeout: float = 30.0,
         headers: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``api_key`` defaults to the ``IMPERIUM_API_KEY`` environment variable; a server
+        that listens beyond loopback, or has any key, requires one."""
         self.base_url = base_url.rstrip("/")
+        api_key = api_key if api_key is not None else os.environ.get("IMPERIUM_API_KEY")
+        if api_key:
+            headers = {**(headers or {}), "Authorization": f"Bearer {api_key}"}
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, headers=headers, transport=transport
         )

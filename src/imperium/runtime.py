@@ -22,6 +22,7 @@ from types import TracebackType
 
 from imperium.adapters.executors.local import LocalExecutor
 from imperium.adapters.jsonvalues import json_problem
+from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 from imperium.agents.loader import is_local, load_agent_class
@@ -31,6 +32,7 @@ from imperium.services.agents import AgentService
 from imperium.services.engine import Engine, EngineConfig
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.events import EventBus
+from imperium.services.keys import KeyService
 from imperium.services.submission import SubmissionService
 from imperium.settings import Settings
 
@@ -108,6 +110,7 @@ class Imperium:
     agents: AgentService
     submissions: SubmissionService
     events: EventBus
+    keys: KeyService
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Imperium:
@@ -134,7 +137,8 @@ class Imperium:
         )  # fmt: skip
         agents = AgentService(store, store, clock, check_agent_type, events=events)
         submissions = SubmissionService(store, clock, new_id)
-        return cls(settings, store, engine, agents, submissions, events)
+        keys = KeyService(SqlKeyStore(store.engine), clock)
+        return cls(settings, store, engine, agents, submissions, events, keys)
 
     async def start(self, *, standby: bool = False) -> None:
         if self.settings.builtin_agents:
@@ -170,6 +174,7 @@ class Offline:
     store: SqlStore
     agents: AgentService
     submissions: SubmissionService
+    keys: KeyService
 
     @classmethod
     async def open(cls, settings: Settings) -> Offline:
@@ -179,7 +184,8 @@ class Offline:
         )
         clock = SystemClock()
         agents = AgentService(store, store, clock, check_agent_type)
-        return cls(store, agents, SubmissionService(store, clock, new_id))
+        keys = KeyService(SqlKeyStore(store.engine), clock)
+        return cls(store, agents, SubmissionService(store, clock, new_id), keys)
 
     async def close(self) -> None:
         await self.store.close()

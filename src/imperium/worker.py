@@ -83,6 +83,7 @@ class Worker:
         concurrency: int = 1,
         lease_wait: float = 10.0,
         config: dict[str, Any] | None = None,
+        api_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not agent_id:
@@ -98,6 +99,7 @@ class Worker:
         self.concurrency = concurrency
         self.lease_wait = lease_wait
         self.config = dict(config or {})
+        self._api_key = api_key  # None: IMPERIUM_API_KEY from the environment, if set
         self._transport = transport  # e.g. httpx.ASGITransport for an in-process server
         self._stopping = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -129,7 +131,9 @@ class Worker:
                 instance.thread_pool.shutdown(wait=False)
 
     async def _serve(self, instance: Agent) -> None:
-        async with Client(self.server_url, transport=self._transport) as client:
+        async with Client(
+            self.server_url, api_key=self._api_key, transport=self._transport
+        ) as client:
             try:
                 await self._lease_loop(client, instance)
             except asyncio.CancelledError:

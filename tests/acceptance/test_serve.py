@@ -151,11 +151,28 @@ def test_health_and_docs_are_served(database_url: str, server_factory) -> None:
     assert missing.status_code == 404
 
 
-def test_serve_refuses_a_public_address(database_url: str) -> None:
+def test_a_public_address_needs_api_keys(database_url: str, server_factory) -> None:
+    import httpx
+
     out = imperium(database_url, "serve", "--host", "0.0.0.0")
     assert out.returncode == 1
-    assert "refusing to listen on 0.0.0.0" in out.stderr
+    assert "refusing to listen on 0.0.0.0 without API keys" in out.stderr
+    assert "imperium keys create" in out.stderr
     assert "Traceback" not in out.stderr
+
+    created = imperium(database_url, "keys", "create", "--name", "ops", "--json")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["key"]
+    server = server_factory(database_url, "--host", "0.0.0.0")
+    server.wait_ready()
+    assert "API keys required" in server.log.read_text()
+    url = server.url.replace("0.0.0.0", "127.0.0.1")
+    refused = httpx.get(f"{url}/api/v1/tasks", timeout=10)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    allowed = httpx.get(f"{url}/api/v1/tasks", headers={"X-API-Key": key}, timeout=10)
+    assert allowed.status_code == 200, allowed.text
+    assert httpx.get(f"{url}/api/health", timeout=10).status_code == 200  # probes need no key
 
 
 def test_serve_reports_a_port_in_use(database_url: str, server_factory) -> None:

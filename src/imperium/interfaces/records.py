@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from imperium.domain.auth import ApiKey
 from imperium.domain.models import AgentSpec, Event, Execution, Task
 from imperium.ports import AgentStats
 
@@ -93,4 +94,17 @@ def agent_dict(a: AgentSpec, stats: AgentStats | None) -> dict[str, Any]:
         "last_failure": iso(stats.last_failure) if stats else None,
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),
+    }
+
+
+def key_dict(k: ApiKey) -> dict[str, Any]:
+    """An API key without its secret (only ``imperium keys create`` ever shows that)."""
+    return {
+        "id": k.id,
+        "name": k.name,
+        "role": k.role.value,
+        "agent_id": k.agent_id,
+        "active": k.active,
+        "created_at": iso(k.created_at),
+        "revoked_at": iso(k.revoked_at),
     }

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from imperium.domain.auth import AuthError, ForbiddenError
 from imperium.domain.errors import (
     AgentLoadError,
     ConflictError,
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 
 _STATUS: list[tuple[type[ImperiumError], int, str]] = [
+    (AuthError, 401, "Unauthorized"),
+    (ForbiddenError, 403, "Forbidden"),
     (NotFoundError, 404, "Not Found"),
     (ConflictError, 409, "Conflict"),
     (ValidationError, 422, "Unprocessable Content"),
@@ -39,7 +42,10 @@ def problem(status: int, title: str, detail: str, **extra: object) -> JSONRespon
 def _for_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     for cls, status, title in _STATUS:
         if isinstance(exc, cls):
-            return problem(status, title, str(exc))
+            response = problem(status, title, str(exc))
+            if status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="imperium"'
+            return response
     return problem(400, "Bad Request", str(exc))
 
 

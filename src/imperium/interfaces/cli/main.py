@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
-from imperium.interfaces.cli import agents, tasks, worker
+from imperium.domain.errors import ImperiumError
+from imperium.interfaces.cli import agents, keys, tasks, worker
 from imperium.interfaces.cli._common import (
     configure_logging,
     console,
     err_console,
-    fail,
     print_json,
     run,
     settings,
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(agents.app, name="agents")
 app.add_typer(tasks.app, name="tasks")
+app.add_typer(keys.app, name="keys")
 app.command("submit")(tasks.submit)
 app.command("worker")(worker.worker)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -57,11 +58,7 @@ def serve(
 
     cfg = settings(database)
     configure_logging(cfg.log_level)
-    if not is_loopback(host):
-        raise fail(
-            f"refusing to listen on {host}: the API has no authentication yet (API keys are "
-            "not built), so it serves only this machine. Use --host 127.0.0.1"
-        )
+    public = not is_loopback(host)
 
     async def go() -> int:
         from imperium.interfaces.api import create_app
@@ -70,7 +67,13 @@ def serve(
 
         im = await Imperium.open(cfg)
         try:  # the port first: a port in use should not wait for the scheduler lock
-            http = HttpServer(create_app(im), host, port, cfg.log_level)
+            if public and not await im.keys.enabled():
+                raise ImperiumError(
+                    f"refusing to listen on {host} without API keys: anyone who can reach "
+                    "it could run work. Create an admin key first with `imperium keys "
+                    "create --name admin --role admin`, or listen on 127.0.0.1"
+                )
+            http = HttpServer(create_app(im, auth_required=public), host, port, cfg.log_level)
         except BaseException:
             await im.store.close()
             raise
@@ -95,10 +98,11 @@ def serve(
             starting.result()  # re-raise: run() turns it into a message
         serving = http.start()
         await http.started()
+        keys = "required" if public or await im.keys.enabled() else "off (loopback, no keys)"
         err_console.print(
             f"[green]imperium[/] scheduling on {_redact(cfg.database_url)} "
             f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); "
-            f"API on {http.url} (docs at {http.url}/docs); Ctrl-C stops"
+            f"API on {http.url} (docs at {http.url}/docs; API keys {keys}); Ctrl-C stops"
         )
         stopped = asyncio.create_task(im.engine.failed.wait())
         await asyncio.wait([stop_requested, stopped, serving], return_when=asyncio.FIRST_COMPLETED)
@@ -193,6 +197,35 @@ def bench_scheduling(
     with bar:
         result = run(
             run_scheduling(queued, measured, database, lambda d, t: bar.update(job, completed=d))
+        )
+    _print_result(result, as_json)
+
+
+@bench_app.command("http")
+def bench_http(
+    rate: Annotated[
+        float, typer.Option(min=1, help="Requests per second in the fixed-rate phase.")
+    ] = 200.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds per phase.")] = 10.0,
+    connections: Annotated[
+        int, typer.Option(min=1, max=1000, help="Concurrent clients in the max-rate phase.")
+    ] = 16,
+    database: Annotated[
+        str | None, typer.Option(help="Database URL; default a fresh temporary SQLite file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Submit tasks over HTTP to a real `imperium serve`: max submit rate, then latency at
+    a fixed request rate."""
+    from imperium.benchmarks.http import HttpLoadConfig, run_http_load
+
+    bar, job = _progress_bar(2, "phases")
+    with bar:
+        result = run(
+            run_http_load(
+                HttpLoadConfig(rate, duration, connections, database),
+                lambda done, total: bar.update(job, completed=done),
+            )
         )
     _print_result(result, as_json)
 

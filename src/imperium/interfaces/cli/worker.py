@@ -42,6 +42,14 @@ def worker(
         float, typer.Option(min=0, max=30, help="Seconds each long-poll for work waits.")
     ] = 10.0,
     config: Annotated[str | None, typer.Option(help="The agent's config as a JSON object.")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="IMPERIUM_API_KEY",
+            show_default=False,
+            help="This agent's API key (an agent key from `imperium keys create`).",
+        ),
+    ] = None,
 ) -> None:
     """Run an agent here that leases tasks from a server, until Ctrl-C or SIGTERM.
 
@@ -71,6 +79,7 @@ def worker(
         concurrency=concurrency,
         lease_wait=lease_wait,
         config=agent_config,
+        api_key=api_key,
     )
     raise typer.Exit(asyncio.run(_serve(remote)))
 

@@ -9,9 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from imperium.domain.auth import ForbiddenError, Role
 from imperium.domain.errors import ValidationError
 from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
+from imperium.interfaces.api.auth import CurrentPrincipal
 from imperium.interfaces.api.deps import Runtime
 from imperium.interfaces.api.schemas import AgentIn, AgentList, AgentOut, AgentPatch, problems
 from imperium.interfaces.records import agent_dict
@@ -21,13 +23,23 @@ router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
 
 async def _with_stats(runtime: Imperium, spec: AgentSpec) -> dict[str, Any]:
-    stats = await runtime.agents.stats()
+    stats = await runtime.store.agent_stats(spec.id)  # this agent's executions only
     return agent_dict(spec, stats.get(spec.id))
 
 
 @router.post("", status_code=201, response_model=AgentOut, responses=problems(409, 422))
-async def register_agent(body: AgentIn, runtime: Runtime) -> dict[str, Any]:
-    """Register an agent; a local type must be importable, an id may be used only once."""
+async def register_agent(
+    body: AgentIn, runtime: Runtime, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Register an agent; a local type must be importable, an id may be used only once.
+    An agent key may register only its own agent, and only as a remote agent (a local
+    type runs code inside the server, which only an admin may ask for)."""
+    principal.require_agent(body.agent_id)
+    if principal.role is Role.AGENT and body.type != "remote":
+        raise ForbiddenError(
+            "an agent key may register its agent only with type 'remote'; "
+            "an admin registers agents that run inside the server"
+        )
     spec = await runtime.agents.register(body.to_spec())
     return agent_dict(spec, None)
 
@@ -41,7 +53,8 @@ async def list_agents(runtime: Runtime) -> dict[str, Any]:
 
 
 @router.get("/{agent_id}", response_model=AgentOut, responses=problems(404, 422))
-async def get_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_agent(agent_id: str, runtime: Runtime, principal: CurrentPrincipal) -> dict[str, Any]:
+    principal.require_agent(agent_id)
     return await _with_stats(runtime, await runtime.agents.get(agent_id))
 
 

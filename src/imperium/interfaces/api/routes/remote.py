@@ -19,6 +19,7 @@ from imperium.adapters.jsonvalues import json_problem
 from imperium.domain.errors import StaleLeaseError, ValidationError
 from imperium.domain.models import AttemptResult, Task
 from imperium.domain.states import Outcome, TaskState
+from imperium.interfaces.api.auth import CurrentPrincipal
 from imperium.interfaces.api.deps import Runtime
 from imperium.interfaces.api.schemas import problems
 from imperium.services.engine import Engine
@@ -103,10 +104,12 @@ async def lease_tasks(
     agent_id: str,
     runtime: Runtime,
     request: Request,
+    principal: CurrentPrincipal,
     body: Annotated[LeaseIn | None, Body()] = None,
 ) -> LeasesOut:
     """Take up to ``max_tasks`` ready tasks this remote agent can do, waiting up to ``wait``
     seconds for one. An unknown agent is 404; an in-process or retired one is 409."""
+    principal.require_agent(agent_id)
     body = body or LeaseIn()
     engine = runtime.engine
     work = engine.lease(agent_id, body.max_tasks, body.wait)
@@ -118,8 +121,11 @@ async def lease_tasks(
 @router.post(
     "/tasks/{task_id}/heartbeat", response_model=HeartbeatOut, responses=problems(409, 422, 503)
 )
-async def heartbeat(task_id: str, body: LeaseProof, runtime: Runtime) -> HeartbeatOut:
+async def heartbeat(
+    task_id: str, body: LeaseProof, runtime: Runtime, principal: CurrentPrincipal
+) -> HeartbeatOut:
     """Extend the lease by ``lease_seconds``; a stale token or another agent's task is 409."""
+    principal.require_agent(body.agent_id)
     expires_at = await runtime.engine.heartbeat(body.agent_id, task_id, body.token)
     return HeartbeatOut(expires_at=expires_at)
 
@@ -127,8 +133,11 @@ async def heartbeat(task_id: str, body: LeaseProof, runtime: Runtime) -> Heartbe
 @router.post(
     "/tasks/{task_id}/complete", response_model=OutcomeOut, responses=problems(409, 422, 503)
 )
-async def complete(task_id: str, body: CompleteIn, runtime: Runtime) -> OutcomeOut:
+async def complete(
+    task_id: str, body: CompleteIn, runtime: Runtime, principal: CurrentPrincipal
+) -> OutcomeOut:
     """Record the attempt's result; returns once it is durable. Stale token: 409."""
+    principal.require_agent(body.agent_id)
     problem = json_problem(body.result)
     if problem is not None:
         raise ValidationError(f"the result cannot be stored as JSON: {problem}")
@@ -139,9 +148,12 @@ async def complete(task_id: str, body: CompleteIn, runtime: Runtime) -> OutcomeO
 
 
 @router.post("/tasks/{task_id}/fail", response_model=OutcomeOut, responses=problems(409, 422, 503))
-async def fail(task_id: str, body: FailIn, runtime: Runtime) -> OutcomeOut:
+async def fail(
+    task_id: str, body: FailIn, runtime: Runtime, principal: CurrentPrincipal
+) -> OutcomeOut:
     """Record a failed attempt; the task is retried (state ``queued``) while attempts remain
     and the failure is retryable. Stale token: 409."""
+    principal.require_agent(body.agent_id)
     result = AttemptResult(
         Outcome.FAILED,
         error_kind=body.error_kind,

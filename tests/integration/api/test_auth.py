@@ -1,0 +1,263 @@
+"""API keys and roles over the API, in-process with a real database.
+
+A loopback server without keys serves everyone (covered by every other API test); here a
+key exists, or the app demands keys as a public server does, and each role is held to what
+it may do. The acceptance test ``test_a_public_address_needs_api_keys`` covers ``serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+
+from imperium.domain.auth import Role
+from imperium.domain.models import AgentSpec
+from imperium.domain.specs import TaskSpec
+from imperium.domain.states import TaskState
+from imperium.interfaces.api import create_app
+from imperium.runtime import Imperium
+from imperium.settings import Settings
+from imperium.worker import Worker
+
+from .conftest import problem
+
+
+async def _open(database_url: str) -> Imperium:
+    settings = Settings(database_url=database_url, poll_interval=0.05, drain_seconds=0.2)
+    runtime = await Imperium.open(settings)
+    await runtime.start()
+    return runtime
+
+
+@pytest.fixture
+async def im(database_url: str) -> AsyncIterator[Imperium]:
+    runtime = await _open(database_url)
+    yield runtime
+    await runtime.close()
+
+
+@pytest.fixture
+async def sqlite_im(make_database_url: Callable[[str], str]) -> AsyncIterator[Imperium]:
+    runtime = await _open(make_database_url("sqlite"))
+    yield runtime
+    await runtime.close()
+
+
+def http_for(im: Imperium, key: str | None = None, **app_options: bool) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=create_app(im, **app_options))
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
+
+
+async def key(im: Imperium, role: Role, agent_id: str | None = None) -> str:
+    _, text = await im.keys.create(f"{role.value}-key", role, agent_id)
+    return text
+
+
+async def remote_agent(im: Imperium, agent_id: str) -> None:
+    spec = AgentSpec(id=agent_id, type="remote", capabilities=frozenset({"job"}))
+    await im.agents.register(spec)
+
+
+# ---------------------------------------------------------------------------- when keys apply
+async def test_a_public_server_demands_a_key_even_before_any_exists(sqlite_im: Imperium) -> None:
+    async with http_for(sqlite_im, auth_required=True) as http:
+        refused = await http.get("/api/v1/tasks")
+        problem(refused, 401, "requires an API key", "imperium keys create")
+        assert refused.headers["www-authenticate"] == 'Bearer realm="imperium"'
+        assert (await http.get("/api/health")).status_code == 200  # probes need no key
+
+
+async def test_once_a_key_exists_a_loopback_server_demands_keys_too(sqlite_im: Imperium) -> None:
+    async with http_for(sqlite_im) as http:
+        assert (await http.get("/api/v1/tasks")).status_code == 200
+        admin = await key(sqlite_im, Role.ADMIN)
+        problem(await http.get("/api/v1/tasks"), 401, "requires an API key")
+        allowed = await http.get("/api/v1/tasks", headers={"Authorization": f"Bearer {admin}"})
+        assert allowed.status_code == 200
+        also = await http.get("/api/v1/tasks", headers={"X-API-Key": admin})
+        assert also.status_code == 200
+
+
+async def test_bad_keys_are_refused_with_what_to_do(sqlite_im: Imperium) -> None:
+    admin = await key(sqlite_im, Role.ADMIN)
+    key_id = admin.split("_")[1]
+    forged = f"imp_{key_id}_{'A' * 43}"
+    async with http_for(sqlite_im) as http:
+        for bad, phrase in [
+            ("nonsense", "malformed"),
+            (forged, "unknown or revoked"),
+            (f"imp_{'0' * 12}_{'A' * 43}", "unknown or revoked"),
+        ]:
+            response = await http.get("/api/v1/tasks", headers={"X-API-Key": bad})
+            problem(response, 401, phrase)
+        basic = await http.get("/api/v1/tasks", headers={"Authorization": "Basic dXNlcg=="})
+        problem(basic, 401, "Authorization: Bearer")
+
+
+async def test_a_revoked_key_stops_working_at_once(sqlite_im: Imperium) -> None:
+    admin = await key(sqlite_im, Role.ADMIN)
+    other = await key(sqlite_im, Role.ADMIN)
+    async with http_for(sqlite_im, admin) as http:
+        assert (await http.get("/api/v1/tasks")).status_code == 200
+        await sqlite_im.keys.revoke(admin.split("_")[1])
+        problem(await http.get("/api/v1/tasks"), 401, "unknown or revoked")
+        still = await http.get("/api/v1/tasks", headers={"Authorization": f"Bearer {other}"})
+        assert still.status_code == 200
+
+
+# ---------------------------------------------------------------------------- roles
+async def test_read_only_keys_read_but_change_nothing(im: Imperium) -> None:
+    reader = await key(im, Role.READ_ONLY)
+    async with http_for(im, reader) as http:
+        assert (await http.get("/api/v1/agents")).status_code == 200
+        assert (await http.get("/api/v1/tasks")).status_code == 200
+        refused = await http.post("/api/v1/tasks", json={"type": "echo"})
+        problem(refused, 403, "read-only key cannot change anything")
+        problem(await http.post("/api/v1/agents/echo/pause"), 403, "read-only")
+    assert sum((await im.store.count_tasks_by_state()).values()) == 0
+
+
+async def test_admin_keys_do_everything(im: Imperium) -> None:
+    admin = await key(im, Role.ADMIN)
+    async with http_for(im, admin) as http:
+        created = await http.post("/api/v1/tasks?wait=20", json={"type": "echo", "payload": 7})
+        assert created.status_code == 201, created.text
+        assert created.json()["result"] == 7
+        paused = await http.post("/api/v1/agents/echo/pause")
+        assert paused.status_code == 200
+        assert paused.json()["status"] == "paused"
+
+
+async def test_an_agent_key_works_only_for_its_agent(im: Imperium) -> None:
+    await remote_agent(im, "mine")
+    await remote_agent(im, "theirs")
+    own = await key(im, Role.AGENT, "mine")
+    task = await im.engine.submit(TaskSpec(type="job", pinned_agent="theirs"))
+    async with http_for(im, own) as http:
+        problem(await http.post("/api/v1/agents/theirs/lease", json={}), 403, "agent 'mine'")
+        problem(await http.get("/api/v1/agents/theirs"), 403, "cannot act for agent 'theirs'")
+        problem(await http.get("/api/v1/tasks"), 403, "an agent key may only")
+        problem(await http.post("/api/v1/tasks", json={"type": "job"}), 403, "agent key")
+        assert (await http.get("/api/v1/agents/mine")).status_code == 200
+        assert (await http.post("/api/v1/agents/mine/lease", json={})).json() == {"leases": []}
+
+    async with http_for(im) as admin_less:  # the other agent leases with an admin key
+        admin = await key(im, Role.ADMIN)
+        leased = await admin_less.post(
+            "/api/v1/agents/theirs/lease", json={}, headers={"X-API-Key": admin}
+        )
+        [lease] = leased.json()["leases"]
+    proof = {"agent_id": "theirs", "token": lease["token"]}
+    async with http_for(im, own) as http:
+        for action in ("heartbeat", "complete"):
+            response = await http.post(f"/api/v1/tasks/{task.id}/{action}", json=proof)
+            problem(response, 403, "cannot act for agent 'theirs'")
+        failing = {**proof, "message": "no"}
+        problem(await http.post(f"/api/v1/tasks/{task.id}/fail", json=failing), 403, "theirs")
+    assert im.engine.tasks[task.id].state is TaskState.RUNNING  # nothing was recorded
+
+
+async def test_an_agent_key_registers_only_its_own_remote_agent(sqlite_im: Imperium) -> None:
+    own = await key(sqlite_im, Role.AGENT, "newcomer")
+    async with http_for(sqlite_im, own) as http:
+        body = {"agent_id": "newcomer", "type": "echo", "capabilities": ["job"]}
+        problem(await http.post("/api/v1/agents", json=body), 403, "only with type 'remote'")
+        other = {**body, "agent_id": "someone-else", "type": "remote"}
+        problem(await http.post("/api/v1/agents", json=other), 403, "cannot act for agent")
+        created = await http.post("/api/v1/agents", json={**body, "type": "remote"})
+        assert created.status_code == 201, created.text
+    assert (await sqlite_im.agents.get("newcomer")).type == "remote"
+
+
+async def test_a_worker_with_an_agent_key_registers_and_runs_tasks(im: Imperium) -> None:
+    own = await key(im, Role.AGENT, "helper")
+    transport = httpx.ASGITransport(app=create_app(im, auth_required=True))
+
+    async def double(ctx) -> int:  # type: ignore[no-untyped-def]
+        return int(ctx.payload) * 2
+
+    worker = Worker(
+        "http://test", "helper", double, capabilities=["job"], lease_wait=1,
+        api_key=own, transport=transport,
+    )  # fmt: skip
+    running = asyncio.create_task(worker.run())
+    task = await im.engine.submit(TaskSpec(type="job", payload=21))
+    done = await asyncio.wait_for(im.engine.wait_for(task.id), timeout=20)
+    worker.stop()
+    await asyncio.wait_for(running, timeout=10)
+    assert (done.state, done.result, done.agent_id) == (TaskState.SUCCEEDED, 42, "helper")
+
+
+async def test_a_worker_without_a_key_is_told_why(sqlite_im: Imperium) -> None:
+    from imperium.worker import WorkerError
+
+    transport = httpx.ASGITransport(app=create_app(sqlite_im, auth_required=True))
+
+    async def nothing(ctx) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    worker = Worker("http://test", "anon", nothing, api_key="", transport=transport)
+    with pytest.raises(WorkerError, match="requires an API key"):
+        await asyncio.wait_for(worker.run(), timeout=10)
+
+
+# ---------------------------------------------------------------------------- browsers
+async def test_without_keys_foreign_web_pages_are_refused(sqlite_im: Imperium) -> None:
+    """A page on another site (or a rebound DNS name) must not drive a keyless server."""
+    async with http_for(sqlite_im) as http:
+        body = {"type": "echo"}
+        evil = await http.post(
+            "/api/v1/tasks", json=body, headers={"Origin": "https://evil.example"}
+        )
+        problem(evil, 403, "a web page from https://evil.example", "IMPERIUM_CORS_ORIGINS")
+        rebound = {"Origin": "http://evil.example:8000", "Host": "evil.example:8000"}
+        problem(await http.post("/api/v1/tasks", json=body, headers=rebound), 403, "web page")
+        own_page = {"Origin": "http://127.0.0.1:8000", "Host": "127.0.0.1:8000"}
+        assert (await http.post("/api/v1/tasks", json=body, headers=own_page)).status_code == 201
+        assert (await http.post("/api/v1/tasks", json=body)).status_code == 201  # a program
+    assert sum((await sqlite_im.store.count_tasks_by_state()).values()) == 2
+
+
+async def test_configured_origins_may_call_without_keys(make_database_url) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        database_url=make_database_url("sqlite"), cors_origins="https://ops.example.com"
+    )
+    runtime = await Imperium.open(settings)
+    await runtime.start()
+    try:
+        async with http_for(runtime) as http:
+            body = {"type": "echo"}
+            headers = {"Origin": "https://ops.example.com"}
+            allowed = await http.post("/api/v1/tasks", json=body, headers=headers)
+            assert allowed.status_code == 201
+            other = {"Origin": "https://x.example"}
+            problem(await http.post("/api/v1/tasks", json=body, headers=other), 403, "web page")
+            # a foreign page cannot read a GET's answer (CORS), so reads are not refused
+            assert (await http.get("/api/v1/tasks", headers=other)).status_code == 200
+    finally:
+        await runtime.close()
+
+
+async def test_a_key_in_the_query_string_counts_only_for_websockets(sqlite_im: Imperium) -> None:
+    admin = await key(sqlite_im, Role.ADMIN)
+    async with http_for(sqlite_im) as http:
+        problem(await http.get(f"/api/v1/tasks?api_key={admin}"), 401, "requires an API key")
+
+
+def test_server_logs_hide_keys_in_query_strings() -> None:
+    import logging
+
+    from imperium.interfaces.api.auth import RedactKeys
+
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5", "/api/v1/events/ws?types=task.&api_key=imp_abc_SECRET&x=1"), None,
+    )  # fmt: skip
+    assert RedactKeys().filter(record)
+    message = record.getMessage()
+    assert "SECRET" not in message
+    assert "api_key=***&x=1" in message

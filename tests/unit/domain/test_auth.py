@@ -1,0 +1,96 @@
+"""API keys: their format, digests, roles, and the key service's cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from imperium.adapters.storage.keys import MemoryKeyStore
+from imperium.domain.auth import (
+    AuthError,
+    ForbiddenError,
+    Principal,
+    Role,
+    new_key,
+    parse_key,
+    secret_matches,
+)
+from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
+from imperium.services.keys import KeyService
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def test_a_new_key_parses_back_and_only_its_secret_matches() -> None:
+    key_id, text, secret_hash = new_key()
+    parsed = parse_key(text)
+    assert parsed is not None
+    assert parsed[0] == key_id
+    assert secret_hash not in text  # only the digest is stored, never derivable from it
+    other_id, other_text, _ = new_key()
+    assert (other_id, other_text) != (key_id, text)
+    assert parse_key(text + "x") is None
+    assert parse_key("imp_xyz_abc") is None
+
+
+def test_roles_parse_with_a_clear_error() -> None:
+    assert Role.parse(" Read-Only ") is Role.READ_ONLY
+    with pytest.raises(ValidationError, match="admin, agent, read-only"):
+        Role.parse("root")
+
+
+def test_agent_principals_act_only_for_their_agent() -> None:
+    Principal("k", Role.ADMIN).require_agent("anyone")
+    Principal("k", Role.AGENT, "a").require_agent("a")
+    with pytest.raises(ForbiddenError, match="belongs to agent 'a'"):
+        Principal("k", Role.AGENT, "a").require_agent("b")
+
+
+async def test_service_creates_authenticates_and_revokes() -> None:
+    store, clock = MemoryKeyStore(), Clock()
+    service = KeyService(store, clock)
+    assert not await service.enabled()
+    key, text = await service.create("ci", Role.READ_ONLY)
+    assert await service.enabled()
+    stored = await store.get_key(key.id)
+    assert stored is not None
+    assert secret_matches(text.split("_", 2)[2], stored)
+    assert await service.authenticate(text) == Principal(key.id, Role.READ_ONLY)
+    revoked = await service.revoke(key.id)
+    assert revoked.revoked_at == clock.t
+    with pytest.raises(AuthError, match="unknown or revoked"):
+        await service.authenticate(text)
+    with pytest.raises(ConflictError, match="already revoked"):
+        await service.revoke(key.id)
+    with pytest.raises(NotFoundError, match="imperium keys list"):
+        await service.revoke("000000000000")
+    assert not await service.enabled()
+
+
+async def test_service_refuses_inconsistent_keys() -> None:
+    service = KeyService(MemoryKeyStore(), Clock())
+    with pytest.raises(ValidationError, match="must name its agent"):
+        await service.create("w", Role.AGENT)
+    with pytest.raises(ValidationError, match="takes no agent id"):
+        await service.create("w", Role.ADMIN, "a")
+    with pytest.raises(ValidationError, match="name of 1 to 100"):
+        await service.create("  ", Role.ADMIN)
+
+
+async def test_a_key_revoked_elsewhere_stops_working_once_the_cache_expires() -> None:
+    store, clock = MemoryKeyStore(), Clock()
+    server = KeyService(store, clock, cache_seconds=5)
+    cli = KeyService(store, clock)  # another process, sharing the database
+    key, text = await cli.create("w", Role.AGENT, "a")
+    assert (await server.authenticate(text)).agent_id == "a"
+    await cli.revoke(key.id)
+    clock.t += 4
+    assert (await server.authenticate(text)).key_id == key.id  # cached for a few seconds
+    clock.t += 2
+    with pytest.raises(AuthError):
+        await server.authenticate(text)
