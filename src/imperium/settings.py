@@ -69,3 +69,25 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_BUILTIN_AGENTS", "builtin_agents"),
         description="Register the built-in agents (echo) at start if they are missing.",
     )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        gt=0,
+        validation_alias=AliasChoices("IMPERIUM_MAX_BODY_BYTES", "max_body_bytes"),
+        description="Largest HTTP request body accepted; larger ones are answered 413.",
+    )
+    rate_limits: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_RATE_LIMITS", "rate_limits"),
+        description="'off', or entries over the built-in table, e.g. "
+        "'default=100/minute;native=6000/minute;/api/v1/l20/strategize=10/minute'.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        validation_alias=AliasChoices("IMPERIUM_RATE_LIMIT_STORAGE", "rate_limit_storage"),
+        description="Where rate-limit counters live: memory:// (one process) or redis://...",
+    )
+    cors_origins: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_CORS_ORIGINS", "cors_origins"),
+        description="Comma-separated origins browsers may call the API from ('*': any).",
+    )

@@ -17,25 +17,42 @@ from imperium.domain.states import PriorityLevel
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def parse_deadline(text: str, now: float) -> float:
-    """An ISO-8601 time (local time if it has no offset), or ``+N`` with an optional unit
-    s/m/h/d, counted from ``now``. Raises ValueError with what was expected."""
+_EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp()
+_LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
+
+
+def parse_deadline(text: str | float, now: float) -> float:
+    """Epoch seconds (a number), an ISO-8601 time (local time if it has no offset), or
+    ``+N`` with an optional unit s/m/h/d, counted from ``now``. The time must fall in the
+    years 1 to 9999 (so not NaN or infinite). Raises ValueError with what was expected."""
+    if not isinstance(text, str):
+        return _in_range(float(text), repr(text))
     if text.startswith("+"):
         unit = text[-1] if text[-1] in _UNITS else "s"
         number = text[1:-1] if text[-1] in _UNITS else text[1:]
         try:
-            return now + float(number) * _UNITS[unit]
+            seconds = now + float(number) * _UNITS[unit]
         except ValueError:
             raise ValueError(f"deadline '{text}' must look like +30s, +5m, +2h") from None
+        return _in_range(seconds, f"'{text}'")
     try:
         parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
         raise ValueError(
             f"deadline '{text}' is not an ISO time like 2026-12-01T12:00:00Z or +5m"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()
-    return parsed.timestamp()
+
+
+def _in_range(seconds: float, given: str) -> float:
+    if not _EARLIEST <= seconds <= _LATEST:  # NaN fails every comparison
+        raise ValueError(
+            f"deadline {given} is not a time between the years 1 and 9999; give epoch "
+            "seconds, an ISO time like 2026-12-01T12:00:00Z, or +30s, +5m, +2h"
+        )
+    return seconds
 
 
 class TaskIn(BaseModel):
@@ -75,9 +92,7 @@ class TaskIn(BaseModel):
         return value
 
     def to_spec(self, now: float) -> TaskSpec:
-        deadline = self.deadline
-        if isinstance(deadline, str):
-            deadline = parse_deadline(deadline, now)
+        deadline = None if self.deadline is None else parse_deadline(self.deadline, now)
         return TaskSpec(
             type=self.type,
             payload=self.payload,

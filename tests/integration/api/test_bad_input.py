@@ -117,6 +117,16 @@ CASES = [
     case("PATCH", "/api/v1/agents/echo", {}, 422, "nothing to change", "capabilities"),
     case("PATCH", "/api/v1/agents/echo", {"type": "other"}, 422,
          "body.type: Extra inputs are not permitted"),
+    # deadlines: not NaN, not infinite, not past the year 9999
+    *(case("POST", "/api/v1/tasks", {"type": "echo", "deadline": d}, 422,
+           f"deadline '{d}' is not a time between the years 1 and 9999")
+      for d in ("+nan", "+inf", "+-inf", "+1e308", "+1e300h")),
+    case("POST", "/api/v1/tasks", {"type": "echo", "deadline": 1e308}, 422,
+         "deadline 1e+308 is not a time between the years 1 and 9999"),
+    case("POST", "/api/v1/tasks", {"type": "echo", "deadline": -1e20}, 422,
+         "is not a time between the years 1 and 9999"),
+    case("POST", "/api/v1/tasks", {"type": "echo", "deadline": "0001-01-01T00:00:00"}, 422,
+         "is not an ISO time"),
     case("PATCH", "/api/v1/agents/echo", {"priority": None}, 422,
          "body.priority", "cannot be null"),
     case("PATCH", "/api/v1/agents/echo", {"capabilities": []}, 422, "body.capabilities"),

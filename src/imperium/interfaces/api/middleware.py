@@ -1,0 +1,106 @@
+"""The HTTP middleware, installed in one call, and the security headers.
+
+Outermost first: security headers (so every answer carries them, refusals and Starlette's
+own 500 included), CORS (so a browser can read a 429), rate limits (before any body is
+read), input limits (:mod:`.limits`), then the app. All are pure ASGI: they wrap ``send``
+or ``receive`` and leave streaming responses and WebSockets alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from imperium.interfaces.api import ratelimit
+from imperium.interfaces.api.limits import BodyLimitMiddleware
+from imperium.settings import Settings
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# FastAPI's /docs (Swagger UI) and /redoc load their code and styles from jsDelivr, ReDoc
+# its fonts from Google, and Swagger UI starts from an inline script. They show only this
+# API's own OpenAPI document, so allowing that inline script is an acceptable risk there.
+DOCS_CSP = (
+    "default-src 'none'; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.jsdelivr.net; "
+    "connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+)
+EXPOSED_HEADERS = ["Retry-After", "RateLimit-Limit", "RateLimit-Remaining"]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware ``settings`` asks for; a bad rate-limit setting raises
+    :class:`~.ratelimit.RateLimitConfigError` here, at start."""
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    rules = ratelimit.parse_rules(settings.rate_limits)
+    if rules is not None:
+        limiter = ratelimit.open_limiter(settings.rate_limit_storage)
+        routes = app.router.routes
+        app.add_middleware(
+            ratelimit.RateLimitMiddleware, rules=rules, routes=routes, limiter=limiter
+        )
+    origins = cors_origins(settings.cors_origins)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials="*" not in origins,  # browsers refuse credentials with "*"
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+        )
+    docs = {p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p}
+    _wrap_outermost(app, lambda inner: SecurityHeadersMiddleware(inner, docs_paths=docs))
+
+
+def cors_origins(text: str) -> list[str]:
+    """``IMPERIUM_CORS_ORIGINS``: comma-separated origins, ``*`` for any; empty for none."""
+    return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
+
+
+def _wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Wrap the whole middleware stack, Starlette's ServerErrorMiddleware included, which
+    ``add_middleware`` cannot reach (it answers unexpected errors with a 500)."""
+    build = app.build_middleware_stack
+
+    def build_wrapped() -> ASGIApp:
+        return wrap(build())
+
+    app.build_middleware_stack = build_wrapped  # type: ignore[method-assign]
+
+
+class SecurityHeadersMiddleware:
+    """Adds :data:`SECURITY_HEADERS` and a Content-Security-Policy to every HTTP response
+    that does not set them itself: strict for the API, :data:`DOCS_CSP` for the docs."""
+
+    def __init__(self, app: ASGIApp, docs_paths: set[str] | frozenset[str] = frozenset()):
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in self.docs_paths else API_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                headers.setdefault("Content-Security-Policy", csp)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
