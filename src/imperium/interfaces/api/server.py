@@ -19,6 +19,9 @@ from fastapi import FastAPI
 from imperium.domain.errors import ImperiumError
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+WS_MAX_BYTES = 64 * 1024
+"""Largest WebSocket message a client may send (uvicorn's default is 16 MiB); beyond it the
+connection is closed with code 1009. Clients send only pings."""
 
 
 def is_loopback(host: str) -> bool:
@@ -47,6 +50,7 @@ class HttpServer:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=5,  # open long-polls end when dispatching stops
+            ws_max_size=WS_MAX_BYTES,
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
