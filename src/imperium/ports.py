@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from imperium.domain.auth import ApiKey
 from imperium.domain.models import JSON, AgentSpec, AttemptResult, Event, Execution, Task
-from imperium.domain.states import TaskState
+from imperium.domain.states import Outcome, TaskState
 
 
 class Clock(Protocol):
@@ -22,6 +23,22 @@ class EventSink(Protocol):
     commit; the agent registry after each change)."""
 
     def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class KeyStore(Protocol):
+    """API keys (only digests of their secrets)."""
+
+    async def insert_key(self, key: ApiKey) -> None: ...
+
+    async def get_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_keys(self) -> list[ApiKey]: ...
+
+    async def revoke_key(self, key_id: str, at: float) -> bool:
+        """Revoke an active key; False when it does not exist or is already revoked."""
+        ...
+
+    async def count_active_keys(self) -> int: ...
 
 
 class Rng(Protocol):
@@ -114,6 +131,74 @@ class AgentStats:
     last_failure: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class AgentLearning:
+    """The learning columns of an agent's ``agent_metrics`` row, as learning cycles leave
+    them (``total_learning_cycles == 0``: no cycle has run, the other figures mean nothing)."""
+
+    agent_id: str
+    learning_score: float
+    total_learning_cycles: int
+    last_learning_cycle: float | None
+    learning_patterns: list[JSON]
+    improvement_suggestions: list[JSON]
+
+
+class LearningLog(NamedTuple):
+    """A learning event with the seed's columns of ``learning_logs`` filled in."""
+
+    event_type: str
+    created_at: float
+    agent_id: str | None = None
+    agent_type: str | None = None
+    topic: str | None = None
+    results_count: int = 0
+    results_sample: JSON = None
+    insights: JSON = None
+    error_message: str | None = None
+    processing_time: float | None = None
+    impact_score: float = 0.0
+    event_data: JSON = None
+
+    def as_event(self) -> Event:
+        """The event published on the bus: the seed's fields in ``data``."""
+        data = {name: getattr(self, name) for name in LEARNING_FIELDS}
+        return Event(self.event_type, self.created_at, None, self.agent_id, data)
+
+
+LEARNING_FIELDS = LearningLog._fields[3:]  # the seed's columns after agent_id
+
+
+@dataclass(frozen=True, slots=True)
+class LearningFilter:
+    """Which learning events (never the engine's own) an analytics query covers; ``until``
+    is inclusive, ``event_types`` empty means every learning event type."""
+
+    agent_id: str | None = None
+    event_types: tuple[str, ...] = ()
+    since: float | None = None
+    until: float | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class LearningTotals:
+    """Events and summed impact of one (event type, agent) pair."""
+
+    event_type: str
+    agent_id: str | None
+    events: int
+    total_impact: float
+
+
+@dataclass(frozen=True, slots=True)
+class LearningAnalytics:
+    """Totals of every matching event, and the ``limit`` most recent of them."""
+
+    totals: list[LearningTotals]
+    logs: list[LearningLog]
+
+
 class SchedulerStore(Protocol):
     """What the scheduler reads at start and writes through group commit."""
 
@@ -174,11 +259,17 @@ class QueryStore(Protocol):
 
     async def count_tasks_by_state(self) -> dict[TaskState, int]: ...
 
+    async def count_executions_by_outcome(self) -> dict[Outcome, int]:
+        """Recorded attempts per outcome, every outcome present (0 when none)."""
+        ...
+
     async def executions_for(self, task_id: str) -> list[Execution]: ...
 
     async def events_for(self, task_id: str, limit: int = 200) -> list[Event]: ...
 
-    async def agent_stats(self) -> dict[str, AgentStats]: ...
+    async def agent_stats(self, agent_id: str | None = None) -> dict[str, AgentStats]:
+        """Figures of every agent with a counted execution, or of ``agent_id`` only."""
+        ...
 
     async def insert_submitted(self, tasks: Sequence[Task], events: Sequence[Event]) -> None:
         """Store tasks in state ``submitted`` for the scheduler to admit."""
@@ -192,7 +283,21 @@ class QueryStore(Protocol):
         ...
 
 
-class Store(SchedulerStore, AgentStore, QueryStore, Protocol):
+class LearningStore(Protocol):
+    """Learning events in ``learning_logs`` and the learning columns of ``agent_metrics``."""
+
+    async def log_learning(self, entry: LearningLog) -> None: ...
+
+    async def learning_analytics(self, flt: LearningFilter) -> LearningAnalytics:
+        """Totals computed by the database, and the most recent matching rows."""
+        ...
+
+    async def agent_learning(self, agent_id: str | None = None) -> dict[str, AgentLearning]:
+        """Every registered agent's learning columns, or ``agent_id``'s only."""
+        ...
+
+
+class Store(SchedulerStore, AgentStore, QueryStore, LearningStore, Protocol):
     async def close(self) -> None: ...
 
 

@@ -15,9 +15,21 @@ from typing import Any
 import orjson
 
 from imperium.domain.errors import ConflictError, LockLostError, NotFoundError
+from imperium.domain.events import is_learning_event
 from imperium.domain.models import AgentSpec, Event, Execution, Task
 from imperium.domain.states import ACTIVE_STATES, Outcome, TaskState
-from imperium.ports import AgentStats, LockInfo, TaskFilter, TaskSnapshot, WriteBatch
+from imperium.ports import (
+    AgentLearning,
+    AgentStats,
+    LearningAnalytics,
+    LearningFilter,
+    LearningLog,
+    LearningTotals,
+    LockInfo,
+    TaskFilter,
+    TaskSnapshot,
+    WriteBatch,
+)
 
 _LOADED_STATES = frozenset({TaskState.PENDING, TaskState.QUEUED, TaskState.RUNNING})
 _RESUBMITTABLE_STATES = frozenset({TaskState.DEAD, TaskState.TIMED_OUT, TaskState.FAILED})
@@ -38,6 +50,7 @@ class MemoryStore:
         self._cancel_requested_at: dict[str, float] = {}
         self._executions: dict[tuple[str, int], Execution] = {}
         self._events: list[Event] = []
+        self._learning: list[LearningLog] = []
         self._agents: dict[str, AgentSpec] = {}
         self._lock: LockInfo | None = None
 
@@ -164,6 +177,12 @@ class MemoryStore:
             counts[task.state] += 1
         return counts
 
+    async def count_executions_by_outcome(self) -> dict[Outcome, int]:
+        counts = dict.fromkeys(Outcome, 0)
+        for execution in self._executions.values():
+            counts[execution.outcome] += 1
+        return counts
+
     async def executions_for(self, task_id: str) -> list[Execution]:
         found = [e for (tid, _), e in self._executions.items() if tid == task_id]
         return [_copy_execution(e) for e in sorted(found, key=lambda e: e.attempt)]
@@ -172,9 +191,11 @@ class MemoryStore:
         """The first ``limit`` events of the task, oldest first."""
         return [_copy_event(e) for e in self._events if e.task_id == task_id][:limit]
 
-    async def agent_stats(self) -> dict[str, AgentStats]:
+    async def agent_stats(self, agent_id: str | None = None) -> dict[str, AgentStats]:
         by_agent: dict[str, list[Execution]] = {}
         for e in self._executions.values():
+            if agent_id is not None and e.agent_id != agent_id:
+                continue
             if e.agent_id is not None and (e.outcome is Outcome.SUCCEEDED or _failed(e)):
                 by_agent.setdefault(e.agent_id, []).append(e)
         return {agent_id: _stats(agent_id, runs) for agent_id, runs in by_agent.items()}
@@ -206,6 +227,35 @@ class MemoryStore:
         task.finished_at = task.not_before = None
         self._cancel_requested_at.pop(task_id, None)
         return True
+
+    # -- learning --------------------------------------------------------------------------
+
+    async def log_learning(self, entry: LearningLog) -> None:
+        self._learning.append(_copy_learning(entry))
+
+    async def learning_analytics(self, flt: LearningFilter) -> LearningAnalytics:
+        """As the SQL store: events logged with ``log_event`` count too, with no impact."""
+        rows = [_as_learning(e) for e in self._events] + self._learning
+        matching = [r for r in rows if _matches(r, flt)]
+        totals: dict[tuple[str, str | None], LearningTotals] = {}
+        for r in matching:
+            key = (r.event_type, r.agent_id)
+            seen = totals.get(key, LearningTotals(r.event_type, r.agent_id, 0, 0.0))
+            totals[key] = LearningTotals(
+                r.event_type, r.agent_id, seen.events + 1, seen.total_impact + r.impact_score
+            )
+        matching.reverse()  # ties in time: the later logged first, as the SQL store's ids
+        matching.sort(key=lambda r: r.created_at, reverse=True)
+        logs = [_copy_learning(r) for r in matching[: flt.limit]]
+        return LearningAnalytics(list(totals.values()), logs)
+
+    async def agent_learning(self, agent_id: str | None = None) -> dict[str, AgentLearning]:
+        """Nothing writes learning figures yet: every agent has the columns' defaults."""
+        return {
+            key: AgentLearning(key, 0.0, 0, None, [], [])
+            for key in sorted(self._agents)
+            if agent_id is None or key == agent_id
+        }
 
     def _store_task(self, task: Task, snap: TaskSnapshot) -> None:
         stored = _copy_task(task)
@@ -245,6 +295,28 @@ def _copy_execution(execution: Execution) -> Execution:
 
 def _copy_event(event: Event) -> Event:
     return event._replace(data=_json(event.data))
+
+
+def _copy_learning(entry: LearningLog) -> LearningLog:
+    return entry._replace(
+        results_sample=_json(entry.results_sample),
+        insights=_json(entry.insights),
+        event_data=_json(entry.event_data),
+    )
+
+
+def _as_learning(event: Event) -> LearningLog:
+    return LearningLog(event.event_type, event.created_at, event.agent_id, event_data=event.data)
+
+
+def _matches(row: LearningLog, flt: LearningFilter) -> bool:
+    return (
+        is_learning_event(row.event_type)
+        and (flt.agent_id is None or row.agent_id == flt.agent_id)
+        and (not flt.event_types or row.event_type in flt.event_types)
+        and (flt.since is None or row.created_at >= flt.since)
+        and (flt.until is None or row.created_at <= flt.until)
+    )
 
 
 def _copy_agent(spec: AgentSpec) -> AgentSpec:

@@ -23,6 +23,7 @@ from imperium.adapters.storage.engine import create_engine
 from imperium.adapters.storage.tables import (
     ACTIVE_STATE_SQL,
     CANCEL_REQUESTED_SQL,
+    LEARNING_EVENT_SQL,
     SCHEDULER_LOCK_NAME,
     agent_metrics,
     agent_task_executions,
@@ -33,7 +34,19 @@ from imperium.adapters.storage.tables import tasks as task_table
 from imperium.domain.errors import ConflictError, LockLostError, NotFoundError
 from imperium.domain.models import AgentSpec, Event, Execution, Task
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import AgentStats, LockInfo, TaskFilter, TaskSnapshot, WriteBatch
+from imperium.ports import (
+    LEARNING_FIELDS,
+    AgentLearning,
+    AgentStats,
+    LearningAnalytics,
+    LearningFilter,
+    LearningLog,
+    LearningTotals,
+    LockInfo,
+    TaskFilter,
+    TaskSnapshot,
+    WriteBatch,
+)
 
 # Ids per ``IN (...)`` query: well under SQLite's and asyncpg's bound-parameter limits.
 ID_CHUNK = 1000
@@ -45,6 +58,7 @@ LOADED_STATES = ("pending", "queued", "running")
 RESUBMITTABLE_STATES = ("dead", "timed_out", "failed")
 
 _active = sa.text(ACTIVE_STATE_SQL)
+_learning_event = sa.text(LEARNING_EVENT_SQL)
 _clear_cancel = (
     sa.update(task_table)
     .where(task_table.c.id == sa.bindparam("b_id"))
@@ -236,6 +250,14 @@ class SqlStore:
             counts[TaskState(state)] = count
         return counts
 
+    async def count_executions_by_outcome(self) -> dict[Outcome, int]:
+        ex = agent_task_executions
+        query = sa.select(ex.c.outcome, sa.func.count()).group_by(ex.c.outcome)
+        counts = dict.fromkeys(Outcome, 0)
+        for outcome, count in await self._fetch(query):
+            counts[Outcome(outcome)] = count
+        return counts
+
     async def executions_for(self, task_id: str) -> list[Execution]:
         query = (
             sa.select(agent_task_executions)
@@ -254,7 +276,10 @@ class SqlStore:
         )
         return [_rows.event_from_row(row) for row in await self._fetch(query)]
 
-    async def agent_stats(self) -> dict[str, AgentStats]:
+    async def agent_stats(self, agent_id: str | None = None) -> dict[str, AgentStats]:
+        query = _agent_stats_query()
+        if agent_id is not None:
+            query = query.where(agent_task_executions.c.agent_id == agent_id)
         return {
             row.agent_id: AgentStats(
                 agent_id=row.agent_id,
@@ -265,7 +290,7 @@ class SqlStore:
                 last_success=row.last_success,
                 last_failure=row.last_failure,
             )
-            for row in await self._fetch(_agent_stats_query())
+            for row in await self._fetch(query)
         }
 
     async def insert_submitted(self, tasks: Sequence[Task], events: Sequence[Event]) -> None:
@@ -319,6 +344,57 @@ class SqlStore:
             result = await conn.execute(update)
         return result.rowcount == 1
 
+    # -- learning ------------------------------------------------------------------------
+
+    async def log_learning(self, entry: LearningLog) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.insert(learning_logs), [entry._asdict()])
+
+    async def learning_analytics(self, flt: LearningFilter) -> LearningAnalytics:
+        """Both queries read only learning events, through their partial index."""
+        where = _learning_where(flt)
+        ll = learning_logs
+        totals = (
+            sa.select(
+                ll.c.event_type,
+                ll.c.agent_id,
+                sa.func.count().label("events"),
+                sa.func.coalesce(sa.func.sum(ll.c.impact_score), 0.0).label("total_impact"),
+            )
+            .where(*where)
+            .group_by(ll.c.event_type, ll.c.agent_id)
+        )
+        logs = (
+            sa.select(ll.c.event_type, ll.c.created_at, ll.c.agent_id, *LEARNING_COLUMNS)
+            .where(*where)
+            .order_by(ll.c.created_at.desc(), ll.c.id.desc())
+            .limit(flt.limit)
+        )
+        async with self._engine.connect() as conn:
+            total_rows = (await conn.execute(totals)).all()
+            log_rows = (await conn.execute(logs)).all()
+        return LearningAnalytics(
+            totals=[
+                LearningTotals(r.event_type, r.agent_id, r.events, float(r.total_impact))
+                for r in total_rows
+            ],
+            logs=[LearningLog(*row) for row in log_rows],
+        )
+
+    async def agent_learning(self, agent_id: str | None = None) -> dict[str, AgentLearning]:
+        am = agent_metrics
+        query = sa.select(
+            am.c.agent_id,
+            am.c.learning_score,
+            am.c.total_learning_cycles,
+            am.c.last_learning_cycle,
+            am.c.learning_patterns,
+            am.c.improvement_suggestions,
+        )
+        if agent_id is not None:
+            query = query.where(am.c.agent_id == agent_id)
+        return {row.agent_id: AgentLearning(*row) for row in await self._fetch(query)}
+
     async def _fetch(self, query: sa.Executable) -> Sequence[Any]:
         async with self._engine.connect() as conn:
             return (await conn.execute(query)).all()
@@ -335,6 +411,25 @@ async def _extend_lock(conn: AsyncConnection, owner: str, expires_at: float) -> 
         raise LockLostError(
             f"scheduler '{owner}' no longer holds the database lock; it must stop writing"
         )
+
+
+LEARNING_COLUMNS = [learning_logs.c[name] for name in LEARNING_FIELDS]
+
+
+def _learning_where(flt: LearningFilter) -> list[sa.ColumnElement[bool] | sa.TextClause]:
+    """The partial index's predicate, written out literally so that the planners of SQLite
+    and PostgreSQL match it, and the filter's conditions."""
+    ll = learning_logs
+    where: list[sa.ColumnElement[bool] | sa.TextClause] = [_learning_event]
+    if flt.agent_id is not None:
+        where.append(ll.c.agent_id == flt.agent_id)
+    if flt.event_types:
+        where.append(ll.c.event_type.in_(flt.event_types))
+    if flt.since is not None:
+        where.append(ll.c.created_at >= flt.since)
+    if flt.until is not None:
+        where.append(ll.c.created_at <= flt.until)
+    return where
 
 
 def _agent_stats_query() -> sa.Select[Any]:

@@ -28,6 +28,11 @@ ACTIVE_STATE_NAMES = ("submitted", "pending", "queued", "running")
 ACTIVE_STATE_SQL = "state IN ('submitted', 'pending', 'queued', 'running')"
 CANCEL_REQUESTED_SQL = "cancel_requested_at IS NOT NULL"
 WORKFLOW_SQL = "workflow_id IS NOT NULL"
+# Learning events: every type outside the engine's namespaces (domain/events.py).
+LEARNING_EVENT_SQL = (
+    "lower(event_type) NOT LIKE 'task.%' AND lower(event_type) NOT LIKE 'agent.%' "
+    "AND lower(event_type) NOT LIKE 'scheduler.%'"
+)
 SCHEDULER_LOCK_NAME = "scheduler"
 
 # Event and execution ids grow by tens of thousands a second under load: 64-bit on
@@ -175,6 +180,14 @@ learning_logs = sa.Table(
     _when("created_at", nullable=False),
     sa.Index("ix_learning_logs_task_id", "task_id"),
     sa.Index("ix_learning_logs_created_at", "created_at"),
+    # Learning analytics read only learning events, a small share of the rows: a partial
+    # index finds them without scanning the engine's events, and costs those no writes.
+    sa.Index(
+        "ix_learning_logs_learning_events",
+        "created_at",
+        sqlite_where=sa.text(LEARNING_EVENT_SQL),
+        postgresql_where=sa.text(LEARNING_EVENT_SQL),
+    ),
 )
 
 scheduler_lock = sa.Table(
@@ -183,4 +196,16 @@ scheduler_lock = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("owner", sa.String(200), nullable=False),
     _when("expires_at", nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(12), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("agent_id", sa.String(100), nullable=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    _when("created_at", nullable=False),
+    _when("revoked_at"),
 )

@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from imperium import __version__
-from imperium.interfaces.api import problems
-from imperium.interfaces.api.routes import agents, health, remote, tasks, workflows
+from imperium.interfaces.api import middleware, problems
+from imperium.interfaces.api.auth import authorize, document, redact_keys_in_server_logs
+from imperium.interfaces.api.metrics import ApiMetrics, HttpMetricsMiddleware
+from imperium.interfaces.api.routes import (
+    agents,
+    events_ws,
+    health,
+    imperium_seed,
+    l20,
+    metrics,
+    orchestrate,
+    remote,
+    swarm,
+    tasks,
+    workflows,
+)
 from imperium.runtime import Imperium
 
 
-def create_app(runtime: Imperium) -> FastAPI:
+def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
+    """The app; ``auth_required`` demands a key even when none exists yet (a server that
+    listens beyond loopback), otherwise keys are required once any exists."""
     app = FastAPI(
         title="Imperium",
         version=__version__,
         description="Orchestration for fleets of AI agents that learns from every run.",
     )
     app.state.runtime = runtime
+    app.state.auth_required = auth_required
+    app.state.cors_origins = frozenset(middleware.cors_origins(runtime.settings.cors_origins))
+    redact_keys_in_server_logs()
     problems.install(app)
-    for module in (health, agents, tasks, workflows, remote):
-        app.include_router(module.router)
+    document(app)
+    routers = (health, metrics, agents, tasks, workflows, remote, imperium_seed, events_ws)
+    for module in (*routers, l20, swarm, orchestrate):
+        app.include_router(module.router, dependencies=[Depends(authorize)])
+    middleware.install(app, runtime.settings)
+    # Its bus listener holds the metrics weakly: it goes when the app does (no shutdown hook).
+    app.state.metrics = ApiMetrics(runtime)
+    # added last, so outermost of the middleware: refusals (413, 429) are counted too
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics, routes=app.router.routes)
     return app
