@@ -541,26 +541,38 @@ async def metrics(planning: Planning) -> dict[str, Any]:
 
 
 def metrics_dict(snap: Snapshot) -> dict[str, Any]:
-    by_state = {str(s): snap.task_counts.get(s, 0) for s in TaskState}
+    by_state = tasks_by_state(snap)
     conditions: dict[str, int] = {}
     for agent in snap.agents:
         conditions[agent.condition] = conditions.get(agent.condition, 0) + 1
-    executions = snap.executions
     return {
         "timestamp": iso(snap.at),
         "tasks": {"by_state": by_state, "total": sum(by_state.values())},
-        "queued_by_priority": {str(level): snap.queued[level] for level in PriorityLevel},
+        "queued_by_priority": queued_by_priority(snap),
         "scheduler": {
             "queued": sum(snap.queued.values()),
             "pending": snap.pending,
             "running": snap.running,
         },
         "agents": {"total": len(snap.agents), "by_condition": conditions},
-        "executions": {
-            "by_outcome": {str(o): n for o, n in executions.by_outcome.items()},
-            "succeeded": executions.succeeded,
-            "failed": executions.failed,
-            "total": executions.total,
-            "success_rate": executions.success_rate,
-        },
+        "executions": executions_dict(snap),
+    }
+
+
+def tasks_by_state(snap: Snapshot) -> dict[str, int]:
+    return {str(s): snap.task_counts.get(s, 0) for s in TaskState}
+
+
+def queued_by_priority(snap: Snapshot) -> dict[str, int]:
+    return {str(level): snap.queued[level] for level in PriorityLevel}
+
+
+def executions_dict(snap: Snapshot) -> dict[str, Any]:
+    executions = snap.executions
+    return {
+        "by_outcome": {str(o): n for o, n in executions.by_outcome.items()},
+        "succeeded": executions.succeeded,
+        "failed": executions.failed,
+        "total": executions.total,
+        "success_rate": executions.success_rate,
     }

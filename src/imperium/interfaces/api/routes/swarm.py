@@ -15,9 +15,15 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from imperium.domain.specs import TaskSpec
-from imperium.domain.states import PriorityLevel, TaskState
+from imperium.domain.states import TaskState
 from imperium.interfaces.api.deps import Runtime
-from imperium.interfaces.api.routes.l20 import MAX_TASKS, PriorityIn
+from imperium.interfaces.api.routes.l20 import (
+    MAX_TASKS,
+    PriorityIn,
+    executions_dict,
+    queued_by_priority,
+    tasks_by_state,
+)
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.records import iso
 from imperium.services.planning.priority import parse_priority
@@ -198,22 +204,15 @@ def status_dict(snap: Snapshot) -> dict[str, Any]:
 async def metrics(swarm: Swarm) -> dict[str, Any]:
     """The figures behind ``status``, per agent."""
     snap = await swarm.status()
-    executions = snap.executions
     return {
         "timestamp": iso(snap.at),
         "total_bots": snap.total_bots,
         "bot_status": snap.bot_status,
         "utilisation": snap.utilisation,
-        "queued_by_priority": {str(level): snap.queued[level] for level in PriorityLevel},
+        "queued_by_priority": queued_by_priority(snap),
         "queue_lengths": snap.queue_lengths,
-        "tasks_by_state": {str(s): snap.task_counts.get(s, 0) for s in TaskState},
-        "executions": {
-            "by_outcome": {str(o): n for o, n in executions.by_outcome.items()},
-            "succeeded": executions.succeeded,
-            "failed": executions.failed,
-            "total": executions.total,
-            "success_rate": executions.success_rate,
-        },
+        "tasks_by_state": tasks_by_state(snap),
+        "executions": executions_dict(snap),
         "agents": [_agent(snap, a.agent_id) for a in snap.agents],
         "notes": [
             "throughput over the last minute or hour is not reported: the database is not "
