@@ -1,0 +1,161 @@
+"""The simple predictor, and how every predictor is measured.
+
+:class:`PairRates` estimates an agent's success on a task type as its observed rate,
+shrunk towards the task type's rate (and that towards the overall rate) by a prior worth
+``prior_strength`` attempts; its duration is the geometric mean of the pair's attempts
+(else the task type's, else everyone's). It needs no library, works from the first
+execution, and is the fall-back whenever a fitted model has too little data or does not
+beat it on held-out data.
+
+Held-out evaluation: the newest ``held_out_fraction`` of the executions (time order, so a
+model is judged on the future it did not see) are kept out of fitting; AUC, Brier score
+and the mean absolute error of log-duration are measured on them; then the model is
+refitted on everything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from imperium.domain.learning import ModelReport, Prediction, Query, counts, succeeded
+from imperium.domain.models import Execution
+from imperium.domain.stats import auc, brier
+
+HELD_OUT_FRACTION = 0.2
+MIN_HELD_OUT = 20
+_MIN_DURATION = 1e-3
+
+
+def learnable(executions: Sequence[Execution]) -> list[Execution]:
+    """The executions that are evidence (see :func:`imperium.domain.learning.counts`)."""
+    return [e for e in executions if counts(e)]
+
+
+def split(
+    executions: Sequence[Execution], fraction: float = HELD_OUT_FRACTION
+) -> tuple[list[Execution], list[Execution]]:
+    """(train, held_out): the newest ``fraction`` held out; no hold-out when it would be
+    smaller than ``MIN_HELD_OUT``."""
+    ordered = sorted(executions, key=lambda e: e.finished_at)
+    held = int(len(ordered) * fraction)
+    if held < MIN_HELD_OUT:
+        return ordered, []
+    return ordered[:-held], ordered[-held:]
+
+
+def log_duration(execution: Execution) -> float:
+    return math.log(max(execution.duration, _MIN_DURATION))
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    auc: float | None
+    brier: float | None
+    mae_log_duration: float | None
+    baseline_brier: float | None
+
+
+def score(
+    predict: Callable[[Sequence[Query]], list[Prediction]],
+    train: Sequence[Execution],
+    held_out: Sequence[Execution],
+) -> Scores:
+    """Accuracy of ``predict`` on ``held_out``; the baseline Brier is that of always
+    predicting the training set's overall success rate."""
+    if not held_out:
+        return Scores(None, None, None, None)
+    predictions = predict([query_of(e) for e in held_out])
+    labels = [succeeded(e) for e in held_out]
+    probabilities = [p.success for p in predictions]
+    pairs = [
+        (math.log(max(p.duration, _MIN_DURATION)), log_duration(e))
+        for p, e in zip(predictions, held_out, strict=True)
+        if p.duration is not None
+    ]
+    mae = sum(abs(a - b) for a, b in pairs) / len(pairs) if pairs else None
+    base_rate = sum(succeeded(e) for e in train) / len(train) if train else 0.5
+    return Scores(
+        auc(probabilities, labels),
+        brier(probabilities, labels),
+        mae,
+        brier([base_rate] * len(labels), labels),
+    )
+
+
+def query_of(execution: Execution) -> Query:
+    assert execution.agent_id is not None
+    return Query(execution.task_type, execution.complexity, execution.agent_id)
+
+
+@dataclass(slots=True)
+class _Tally:
+    successes: int = 0
+    n: int = 0
+    log_duration_sum: float = 0.0
+
+    def add(self, execution: Execution) -> None:
+        self.successes += succeeded(execution)
+        self.n += 1
+        self.log_duration_sum += log_duration(execution)
+
+    @property
+    def duration(self) -> float | None:
+        return math.exp(self.log_duration_sum / self.n) if self.n else None
+
+
+class PairRates:
+    """Shrunk per-(task type, agent) success rates and geometric-mean durations."""
+
+    kind = "pair_rates"
+
+    def __init__(self, prior_strength: float = 2.0) -> None:
+        self.prior_strength = prior_strength
+        self.report: ModelReport | None = None
+        self._pairs: dict[tuple[str, str], _Tally] = {}
+        self._types: dict[str, _Tally] = {}
+        self._all = _Tally()
+
+    def fit(self, executions: Sequence[Execution], now: float) -> ModelReport:
+        data = learnable(executions)
+        train, held_out = split(data)
+        self._fit(train)
+        scores = score(self.predict, train, held_out)
+        self._fit(data)
+        self.report = ModelReport(
+            version=f"{self.kind}-{int(now * 1000)}",
+            kind=self.kind,
+            trained_at=now,
+            train_samples=len(train),
+            held_out=len(held_out),
+            auc=scores.auc,
+            brier=scores.brier,
+            mae_log_duration=scores.mae_log_duration,
+            baseline_brier=scores.baseline_brier,
+            fallback_reason=None,
+        )
+        return self.report
+
+    def _fit(self, executions: Sequence[Execution]) -> None:
+        self._pairs, self._types, self._all = {}, {}, _Tally()
+        for e in executions:
+            assert e.agent_id is not None
+            self._pairs.setdefault((e.task_type, e.agent_id), _Tally()).add(e)
+            self._types.setdefault(e.task_type, _Tally()).add(e)
+            self._all.add(e)
+
+    def predict(self, queries: Sequence[Query]) -> list[Prediction]:
+        return [self._one(q) for q in queries]
+
+    def _one(self, query: Query) -> Prediction:
+        m = self.prior_strength
+        overall = (self._all.successes + 1) / (self._all.n + 2)
+        kind = self._types.get(query.task_type)
+        type_rate = (kind.successes + m * overall) / (kind.n + m) if kind else overall
+        pair = self._pairs.get((query.task_type, query.agent_id))
+        if pair is None:
+            duration = kind.duration if kind else self._all.duration
+            return Prediction(type_rate, duration, 0)
+        rate = (pair.successes + m * type_rate) / (pair.n + m)
+        return Prediction(rate, pair.duration, pair.n)

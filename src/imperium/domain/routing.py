@@ -1,0 +1,378 @@
+"""The learned router: Thompson sampling per (task type, agent), with drift detection.
+
+For every (task type, agent) pair the router keeps a Beta posterior over the agent's
+success probability (prior Beta(1, 1)), the mean log-duration and the mean cost of its
+attempts. To choose, it draws one success probability from each candidate's posterior and
+takes the highest *utility*::
+
+    utility = sampled success - duration_weight · log2(duration / fastest candidate's)
+                              - cost_weight · log2(cost / cheapest candidate's)
+
+so success comes first and a twice-as-slow (or costly) agent must be ``duration_weight``
+more likely to succeed to be chosen. Drawing from the posterior explores exactly as much
+as the evidence is uncertain: a new agent (no data) is tried, a proven one exploited.
+
+Drift: each pair keeps its last ``drift_window`` outcomes apart from the older ones. When
+the window is full and the older history has at least ``drift_min_history`` outcomes, a
+two-proportion z-test compares them; beyond ``drift_z`` standard errors (5 by default: the
+test runs after every outcome, and a lower bar gives false alarms on stable agents) the
+pair's older evidence is dropped (the posterior restarts from the window alone) and a
+:class:`DriftAlarm` is recorded. The window that raised the alarm is kept out of the next
+test's baseline, so the next test compares newer outcomes only. A degraded agent is
+thus routed around within a few dozen of its attempts.
+
+Forgetting (``forgetting`` < 1, off by default): the posterior's counts are multiplied by
+``forgetting`` at every outcome of the task type, so evidence about an agent the router
+stopped choosing fades and it is tried again now and then. That notices an agent that
+*improved* while unused (drift alone cannot: an unused agent produces no outcomes), at
+the price of steady exploration; ``bench/learning.py`` measures both sides.
+
+Everything is in memory and rebuilt from ``agent_task_executions`` at start
+(:meth:`Router.observe` on the history, oldest first). Pure: randomness comes in as an
+argument.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from imperium.domain.learning import RouterMode, counts, succeeded
+from imperium.domain.models import AgentState, Execution, Task
+from imperium.domain.selection import LeastLoaded
+from imperium.domain.stats import two_proportion_z, two_sided_p, wilson_interval
+
+
+class BetaRng(Protocol):
+    """What the router needs from a random source (``random.Random`` has it)."""
+
+    def betavariate(self, alpha: float, beta: float) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    enabled: bool = True
+    mode: RouterMode = RouterMode.AUTONOMOUS
+    duration_weight: float = 0.02
+    cost_weight: float = 0.02
+    drift_window: int = 50
+    drift_min_history: int = 50
+    drift_z: float = 5.0
+    forgetting: float = 1.0
+    max_alarms: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.drift_window < 5:
+            raise ValueError("drift_window must be at least 5")
+        if self.drift_min_history < 1:
+            raise ValueError("drift_min_history must be at least 1")
+        if self.drift_z <= 0:
+            raise ValueError("drift_z must be positive")
+        if not 0.9 <= self.forgetting <= 1.0:
+            raise ValueError("forgetting must be between 0.9 and 1 (1: remember everything)")
+        if self.duration_weight < 0 or self.cost_weight < 0:
+            raise ValueError("duration_weight and cost_weight must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class DriftAlarm:
+    """A detected change in an agent's success rate on a task type."""
+
+    task_type: str
+    agent_id: str
+    at: float
+    """finished_at of the execution that raised it."""
+    observation: int
+    """How many executions of this task type the router had seen when it fired."""
+    before_rate: float
+    before_n: int
+    recent_rate: float
+    recent_n: int
+    z: float
+
+    @property
+    def confidence(self) -> float:
+        """1 - the test's two-sided p-value: how sure the change is not chance."""
+        return 1.0 - two_sided_p(self.z)
+
+    @property
+    def direction(self) -> str:
+        return "degraded" if self.recent_rate < self.before_rate else "improved"
+
+
+@dataclass(slots=True)
+class Arm:
+    """What the router knows about one agent on one task type.
+
+    Two views of the outcomes: the posterior's counts (``post_*``: since the last drift
+    alarm, decayed by ``forgetting``) and the drift test's (the last ``drift_window``
+    outcomes apart from the older ones, undecayed)."""
+
+    post_successes: float = 0.0
+    post_n: float = 0.0
+    tick: int = 0
+    """The task type's observation count when ``post_*`` were last decayed."""
+    older_successes: int = 0
+    older_n: int = 0
+    window: deque[bool] = field(default_factory=deque)
+    window_successes: int = 0
+    quarantine: int = 0
+    """Outcomes still in the window that raised the last alarm: they leave it without
+    joining the older history, so the next test compares new outcomes with newer ones."""
+    log_duration_sum: float = 0.0
+    duration_n: int = 0
+    cost_sum: float = 0.0
+    cost_n: int = 0
+    total: int = 0
+    """Every outcome ever observed, also those dropped after a drift."""
+
+    def evidence(self, tick: int, forgetting: float) -> tuple[float, float]:
+        """(successes, attempts) for the posterior at the task type's ``tick``."""
+        if forgetting >= 1.0 or tick == self.tick:
+            return self.post_successes, self.post_n
+        factor = forgetting ** (tick - self.tick)
+        return self.post_successes * factor, self.post_n * factor
+
+    @property
+    def duration(self) -> float | None:
+        """Geometric mean duration in seconds; None before the first attempt."""
+        if self.duration_n == 0:
+            return None
+        return math.exp(self.log_duration_sum / self.duration_n)
+
+    @property
+    def cost(self) -> float | None:
+        return self.cost_sum / self.cost_n if self.cost_n else None
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """The router's view of one agent for one task type, for recommendations."""
+
+    agent_id: str
+    success: float
+    """Posterior mean."""
+    lower: float
+    upper: float
+    """95% Wilson interval of the observed rate ((0, 1) with no data)."""
+    samples: int
+    duration: float | None
+    cost: float | None
+
+
+_MIN_DURATION = 1e-3  # seconds; keeps log() finite for instant attempts
+
+
+class Router:
+    """A :class:`~imperium.domain.selection.SelectionPolicy` that learns."""
+
+    def __init__(self, rng: BetaRng, config: RouterConfig | None = None) -> None:
+        self.rng = rng
+        self.config = config or RouterConfig()
+        self.arms: dict[tuple[str, str], Arm] = {}
+        self.seen: dict[str, int] = {}  # executions observed per task type
+        self.alarms: deque[DriftAlarm] = deque(maxlen=self.config.max_alarms)
+        self.alarms_raised = 0  # ever, also those the bounded deque has let go
+        self.decisions = 0
+        self._recording: list[Execution] | None = None
+        self._fallback = LeastLoaded()
+
+    # ------------------------------------------------------------------ learning
+    def observe(self, execution: Execution) -> DriftAlarm | None:
+        """Learn from one finished attempt; returns the drift alarm it raised, if any."""
+        if not self.config.enabled or not counts(execution):
+            return None
+        assert execution.agent_id is not None
+        if self._recording is not None:
+            self._recording.append(execution)
+        key = (execution.task_type, execution.agent_id)
+        arm = self.arms.get(key)
+        if arm is None:
+            arm = self.arms[key] = Arm()
+        tick = self.seen[execution.task_type] = self.seen.get(execution.task_type, 0) + 1
+        ok = succeeded(execution)
+        successes, n = arm.evidence(tick, self.config.forgetting)
+        arm.post_successes, arm.post_n, arm.tick = successes + ok, n + 1, tick
+        arm.total += 1
+        arm.window.append(ok)
+        arm.window_successes += ok
+        if len(arm.window) > self.config.drift_window:
+            old = arm.window.popleft()
+            arm.window_successes -= old
+            if arm.quarantine:
+                arm.quarantine -= 1
+            else:
+                arm.older_successes += old
+                arm.older_n += 1
+        arm.log_duration_sum += math.log(max(execution.duration, _MIN_DURATION))
+        arm.duration_n += 1
+        if execution.cost is not None and execution.cost >= 0:
+            arm.cost_sum += execution.cost
+            arm.cost_n += 1
+        return self._check_drift(execution, arm)
+
+    def observe_all(self, executions: Iterable[Execution]) -> None:
+        """Replay history (oldest first), e.g. at start."""
+        for execution in executions:
+            self.observe(execution)
+
+    def record(self) -> None:
+        """Start keeping every execution observed from now on (see :meth:`recorded`)."""
+        self._recording = []
+
+    def recorded(self) -> list[Execution]:
+        """What was observed since :meth:`record`; recording stops."""
+        taken, self._recording = self._recording or [], None
+        return taken
+
+    def adopt(self, rebuilt: Router) -> int:
+        """Take over what ``rebuilt`` learned (a router that replayed stored history, e.g.
+        in a learning cycle, so executions recorded by other processes count too), keeping
+        this router's identity, decision count and alarms; alarms the replay raised that
+        are newer than every alarm already known are added. Returns how many were.
+
+        Whatever this router observed after the history was read must have been replayed
+        onto ``rebuilt`` too (:meth:`record` / :meth:`recorded`), or it is lost."""
+        self.arms = rebuilt.arms
+        self.seen = rebuilt.seen
+        latest = max((a.at for a in self.alarms), default=-math.inf)
+        fresh = [a for a in rebuilt.alarms if a.at > latest]
+        self.alarms.extend(fresh)
+        self.alarms_raised += len(fresh)
+        return len(fresh)
+
+    def _check_drift(self, execution: Execution, arm: Arm) -> DriftAlarm | None:
+        cfg = self.config
+        if len(arm.window) < cfg.drift_window or arm.older_n < cfg.drift_min_history:
+            return None
+        z = two_proportion_z(
+            arm.older_successes, arm.older_n, arm.window_successes, len(arm.window)
+        )
+        if abs(z) < cfg.drift_z:
+            return None
+        assert execution.agent_id is not None
+        alarm = DriftAlarm(
+            task_type=execution.task_type,
+            agent_id=execution.agent_id,
+            at=execution.finished_at,
+            observation=self.seen.get(execution.task_type, 0),
+            before_rate=arm.older_successes / arm.older_n,
+            before_n=arm.older_n,
+            recent_rate=arm.window_successes / len(arm.window),
+            recent_n=len(arm.window),
+            z=z,
+        )
+        # the old evidence no longer describes this agent: the posterior restarts from the
+        # window, and the window is kept out of the next test's baseline
+        arm.older_successes = 0
+        arm.older_n = 0
+        arm.quarantine = len(arm.window)
+        arm.post_successes, arm.post_n = float(arm.window_successes), float(len(arm.window))
+        arm.tick = self.seen.get(execution.task_type, 0)
+        self.alarms.append(alarm)
+        self.alarms_raised += 1
+        return alarm
+
+    # ------------------------------------------------------------------ choosing
+    @property
+    def dispatching(self) -> bool:
+        """True when the router, not least-loaded, picks agents."""
+        return self.config.enabled and self.config.mode is RouterMode.AUTONOMOUS
+
+    def choose(self, task: Task, candidates: Sequence[AgentState]) -> AgentState:
+        if not self.dispatching:
+            return self._fallback.choose(task, candidates)
+        ids = [a.spec.id for a in candidates]
+        best = self.pick(task.type, ids)
+        return candidates[ids.index(best)]
+
+    def pick(self, task_type: str, agent_ids: Sequence[str]) -> str:
+        """Thompson sampling over ``agent_ids`` (never empty) for ``task_type``."""
+        if not agent_ids:
+            raise ValueError("no candidates to choose from")
+        self.decisions += 1
+        arms = [self.arms.get((task_type, agent_id)) for agent_id in agent_ids]
+        fastest = _smallest(a.duration if a else None for a in arms)
+        cheapest = _smallest(a.cost if a else None for a in arms)
+        best_id, best_utility = agent_ids[0], -math.inf
+        for agent_id, arm in zip(agent_ids, arms, strict=True):
+            successes, n = self._evidence(task_type, arm)
+            utility = self.rng.betavariate(successes + 1, n - successes + 1)
+            if arm is not None:
+                utility -= self._penalty(arm.duration, fastest, self.config.duration_weight)
+                utility -= self._penalty(arm.cost, cheapest, self.config.cost_weight)
+            if utility > best_utility:
+                best_id, best_utility = agent_id, utility
+        return best_id
+
+    def _evidence(self, task_type: str, arm: Arm | None) -> tuple[float, float]:
+        if arm is None:
+            return 0.0, 0.0
+        return arm.evidence(self.seen.get(task_type, 0), self.config.forgetting)
+
+    @staticmethod
+    def _penalty(value: float | None, best: float | None, weight: float) -> float:
+        if value is None or best is None or weight == 0 or best <= 0:
+            return 0.0
+        return weight * math.log2(max(value, best) / best)
+
+    # ------------------------------------------------------------------ reading
+    def estimate(self, task_type: str, agent_id: str) -> Estimate:
+        arm = self.arms.get((task_type, agent_id))
+        if arm is None:
+            return Estimate(agent_id, 0.5, 0.0, 1.0, 0, None, None)
+        successes, n = self._evidence(task_type, arm)
+        lower, upper = wilson_interval(successes, n)
+        return Estimate(
+            agent_id,
+            (successes + 1) / (n + 2),
+            lower,
+            upper,
+            round(n),
+            arm.duration,
+            arm.cost,
+        )
+
+    def probability_best(
+        self, task_type: str, agent_ids: Sequence[str], draws: int = 2000
+    ) -> dict[str, float]:
+        """For each agent, the probability that its success rate is the highest among
+        ``agent_ids`` under the posteriors (Monte Carlo; ties go to the first drawn).
+        Unlike :meth:`pick`, secondary objectives play no part and nothing is counted."""
+        if not agent_ids:
+            return {}
+        wins = dict.fromkeys(agent_ids, 0)
+        params = []
+        for agent_id in agent_ids:
+            s, n = self._evidence(task_type, self.arms.get((task_type, agent_id)))
+            params.append((agent_id, s + 1, n - s + 1))
+        for _ in range(draws):
+            best_id, best = agent_ids[0], -1.0
+            for agent_id, a, b in params:
+                value = self.rng.betavariate(a, b)
+                if value > best:
+                    best_id, best = agent_id, value
+            wins[best_id] += 1
+        return {agent_id: wins[agent_id] / draws for agent_id in agent_ids}
+
+    def rank(self, task_type: str, agent_ids: Iterable[str]) -> list[Estimate]:
+        """Estimates for ``agent_ids``, best first: by the lower bound of the success
+        interval (a proven agent before a lucky newcomer), then posterior mean, then speed."""
+        estimates = [self.estimate(task_type, agent_id) for agent_id in agent_ids]
+        return sorted(
+            estimates,
+            key=lambda e: (
+                -e.lower,
+                -e.success,
+                e.duration if e.duration is not None else math.inf,
+                e.agent_id,
+            ),
+        )
+
+
+def _smallest(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None and v > 0]
+    return min(known) if known else None
