@@ -1,0 +1,88 @@
+"""How well Imperium learns: every policy on every shipped scenario, over several seeds,
+with the scikit-learn predictor the server uses. Prints one JSON line per (scenario,
+policy) with the mean over seeds.
+
+    python bench/learning.py --tasks 10000 --seeds 3
+    python bench/learning.py --forgetting 0.9995      # the router's forgetting option
+
+Each run is `imperium simulate --scenario FILE --tasks N --policy P --seed S --json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from imperium.domain.routing import RouterConfig
+from imperium.domain.scenario import parse_scenario
+from imperium.runtime import make_predictor
+from imperium.services.learning.simulation import POLICIES, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mean(values: list[float]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.mean(known), 4) if known else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N")
+    parser.add_argument("--scenarios", nargs="+", default=None, help="default: scenarios/*.json")
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES))
+    parser.add_argument("--forgetting", type=float, default=1.0)
+    args = parser.parse_args()
+    files = (
+        [Path(p) for p in args.scenarios]
+        if args.scenarios
+        else sorted((ROOT / "scenarios").glob("*.json"))
+    )
+    config = RouterConfig(forgetting=args.forgetting)
+    for file in files:
+        scenario = parse_scenario(json.loads(file.read_text()), file.stem)
+        for policy in args.policies:
+            runs = [
+                simulate(
+                    scenario, tasks=args.tasks, policy=policy, seed=seed,
+                    make_predictor=make_predictor, router_config=config,
+                ).as_json()
+                for seed in range(1, args.seeds + 1)
+            ]  # fmt: skip
+            windows = [r["regret_by_window"] for r in runs]
+            delays = [
+                e["delay_tasks"]
+                for r in runs
+                for e in r["drift"]["scenario"]  # type: ignore[index]
+            ]
+            print(
+                json.dumps(
+                    {
+                        "scenario": file.stem,
+                        "policy": policy,
+                        "tasks": args.tasks,
+                        "seeds": args.seeds,
+                        "forgetting": args.forgetting,
+                        "regret": mean([r["regret"] for r in runs]),
+                        "success_rate": mean([r["success_rate"] for r in runs]),
+                        "regret_per_task_first_window": mean(
+                            [w[0]["regret_per_task"] for w in windows]
+                        ),
+                        "regret_per_task_last_window": mean(
+                            [w[-1]["regret_per_task"] for w in windows]
+                        ),
+                        "auc": mean([r["prediction"]["auc"] for r in runs]),
+                        "auc_true": mean([r["prediction"]["auc_true"] for r in runs]),
+                        "drift_delay_tasks": delays or None,
+                        "false_alarms": sum(r["drift"]["false_alarms"] for r in runs),
+                    }
+                ),
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

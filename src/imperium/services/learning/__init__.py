@@ -1,0 +1,1 @@
+"""Learning: cycles, recommendations and the simulator that measures them."""

@@ -1,0 +1,280 @@
+"""The scikit-learn success/duration predictor and its fall-back to per-pair rates."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from imperium.adapters.learning.sklearn_predictor import LogisticRidge, SklearnPredictor
+from imperium.domain.learning import Prediction, Query
+from imperium.domain.models import Execution
+from imperium.domain.prediction import PairRates, learnable, score, split
+from imperium.domain.states import Outcome
+
+NOW = 1_700_000_000.0
+
+SuccessFn = Callable[[str, str, float], float]
+DurationFn = Callable[[str, str, float], float]
+
+
+def _by_complexity(task_type: str, agent_id: str, complexity: float) -> float:
+    """0.95 at complexity 1 down to 0.2 at 5 for (build, a1); flat for the others."""
+    if (task_type, agent_id) == ("build", "a1"):
+        return 0.95 - (complexity - 1.0) * 0.75 / 4.0
+    return {"a1": 0.6, "a2": 0.4}.get(agent_id, 0.5)
+
+
+def _constant_duration(task_type: str, agent_id: str, complexity: float) -> float:
+    return 10.0
+
+
+def make(
+    n: int,
+    *,
+    seed: int = 7,
+    success: SuccessFn = _by_complexity,
+    duration: DurationFn = _constant_duration,
+    pairs: tuple[tuple[str, str], ...] = (("build", "a1"), ("build", "a2"), ("test", "a1")),
+    noise: float = 0.1,
+) -> list[Execution]:
+    rng = random.Random(seed)
+    executions = []
+    for i in range(n):
+        task_type, agent_id = pairs[0] if i % 2 == 0 else rng.choice(pairs)
+        complexity = rng.uniform(1.0, 5.0)
+        ok = rng.random() < success(task_type, agent_id, complexity)
+        seconds = duration(task_type, agent_id, complexity) * math.exp(rng.gauss(0.0, noise))
+        start = 100.0 * i
+        executions.append(
+            Execution(
+                task_id=f"t{i}",
+                attempt=1,
+                agent_id=agent_id,
+                task_type=task_type,
+                complexity=complexity,
+                started_at=start,
+                finished_at=start + seconds,
+                outcome=Outcome.SUCCEEDED if ok else Outcome.FAILED,
+                lease_token=1,
+            )
+        )
+    return executions
+
+
+def test_complexity_effect_is_learned_and_beats_pair_rates() -> None:
+    # One pair: the per-pair rates cannot see complexity, the fitted model can.
+    executions = make(2000, pairs=(("build", "a1"),))
+    predictor = SklearnPredictor()
+    report = predictor.fit(executions, NOW)
+
+    assert report.kind == "logistic_ridge"
+    assert report.fallback_reason is None
+    assert report.version == f"logistic_ridge-{int(NOW * 1000)}"
+    assert report.trained_at == NOW
+    assert report.train_samples == 1600
+    assert report.held_out == 400
+
+    rates = PairRates().fit(executions, NOW)
+    assert report.auc is not None
+    assert rates.auc is not None
+    assert report.auc > rates.auc + 0.15
+    assert report.brier is not None
+    assert rates.brier is not None
+    assert report.brier < rates.brier
+    assert report.brier_skill is not None
+    assert report.brier_skill > 0
+
+    easy, hard = predictor.predict([Query("build", 1.0, "a1"), Query("build", 5.0, "a1")])
+    assert easy.success > 0.85
+    assert hard.success < 0.35
+    assert easy.success > hard.success + 0.5
+
+
+def test_report_scores_are_those_of_the_chosen_model_on_the_same_split() -> None:
+    executions = make(2000)
+    report = SklearnPredictor().fit(executions, NOW)
+
+    train, held_out = split(learnable(executions))
+    expected = score(LogisticRidge(train).predict, train, held_out)
+    assert report.auc == pytest.approx(expected.auc, abs=1e-12)
+    assert report.brier == pytest.approx(expected.brier, abs=1e-12)
+    assert report.mae_log_duration == pytest.approx(expected.mae_log_duration, abs=1e-12)
+    assert report.baseline_brier == pytest.approx(expected.baseline_brier, abs=1e-12)
+
+
+def test_fast_path_equals_the_sklearn_estimators() -> None:
+    model = LogisticRidge(make(500))
+    queries = [
+        Query("build", 1.0, "a1"),
+        Query("build", 4.2, "a2"),
+        Query("test", 2.5, "a1"),
+        Query("test", 3.0, "a2"),  # unseen pair of seen type and agent
+        Query("deploy", 2.0, "a9"),  # unseen everything
+    ]
+    predictions = model.predict(queries)
+    x = model.design(queries)
+    expected_success = model.success_model.predict_proba(x)[:, 1]
+    expected_duration = np.exp(model.duration_model.predict(x))
+    np.testing.assert_allclose([p.success for p in predictions], expected_success, rtol=1e-12)
+    durations = [p.duration for p in predictions]
+    assert None not in durations
+    np.testing.assert_allclose(np.array(durations, dtype=float), expected_duration, rtol=1e-12)
+
+
+def test_few_executions_fall_back_to_pair_rates() -> None:
+    executions = make(30)
+    predictor = SklearnPredictor()
+    report = predictor.fit(executions, NOW)
+
+    assert report.kind == "pair_rates"
+    assert report.version == f"pair_rates-{int(NOW * 1000)}"
+    assert report.fallback_reason is not None
+    assert "30" in report.fallback_reason
+    assert "100" in report.fallback_reason
+    assert report.train_samples == 30
+    assert report.held_out == 0
+    assert report.auc is None
+    assert report.brier is None
+
+    rates = PairRates()
+    rates.fit(executions, NOW)
+    queries = [Query("build", 3.0, "a1"), Query("other", 1.0, "zz")]
+    assert predictor.predict(queries) == rates.predict(queries)
+
+
+def test_training_data_of_one_outcome_falls_back() -> None:
+    executions = make(300, success=lambda t, a, c: 1.0)
+    predictor = SklearnPredictor()
+    report = predictor.fit(executions, NOW)
+
+    assert report.kind == "pair_rates"
+    assert report.fallback_reason is not None
+    assert "succeeded" in report.fallback_reason
+    [prediction] = predictor.predict([Query("build", 2.0, "a1")])
+    assert 0.5 < prediction.success < 1.0
+
+
+def test_a_model_that_does_not_beat_pair_rates_is_not_used() -> None:
+    # Success depends only on the agent; a near-unregularised-away model (tiny C)
+    # predicts about the base rate and so loses to the per-pair rates.
+    executions = make(1000, success=lambda t, a, c: 0.9 if a == "a1" else 0.1)
+    predictor = SklearnPredictor(c=1e-6)
+    report = predictor.fit(executions, NOW)
+
+    rates = PairRates().fit(executions, NOW)
+    assert report.kind == "pair_rates"
+    assert report.fallback_reason is not None
+    assert report.fallback_reason.startswith(
+        "the fitted model did not beat per-pair rates on held-out data (Brier "
+    )
+    assert f"vs {rates.brier:.3f})" in report.fallback_reason
+    assert report.brier == rates.brier
+    assert report.auc == rates.auc
+
+
+def test_durations_growing_with_complexity_are_predicted() -> None:
+    executions = make(2000, duration=lambda t, a, c: 2.0 * math.exp(0.6 * c), noise=0.1)
+    predictor = SklearnPredictor()
+    report = predictor.fit(executions, NOW)
+    rates = PairRates().fit(executions, NOW)
+
+    assert report.kind == "logistic_ridge"
+    assert report.mae_log_duration is not None
+    assert rates.mae_log_duration is not None
+    assert report.mae_log_duration < 0.15
+    assert report.mae_log_duration < rates.mae_log_duration / 2
+
+    low, high = predictor.predict([Query("build", 1.0, "a1"), Query("build", 5.0, "a1")])
+    assert low.duration is not None
+    assert high.duration is not None
+    assert 0 < low.duration < high.duration
+    assert low.duration == pytest.approx(2.0 * math.exp(0.6), rel=0.2)
+    assert high.duration == pytest.approx(2.0 * math.exp(3.0), rel=0.2)
+
+
+def test_unknown_agents_and_task_types_are_predicted() -> None:
+    predictor = SklearnPredictor()
+    predictor.fit(make(1000), NOW)
+    queries = [
+        Query("build", 2.0, "never-seen"),
+        Query("never-seen", 2.0, "a1"),
+        Query("never-seen", 9.0, "never-seen"),
+        Query("test", 3.0, "a2"),
+    ]
+    predictions = predictor.predict(queries)
+    assert len(predictions) == len(queries)
+    for p in predictions:
+        assert 0.0 < p.success < 1.0
+        assert p.duration is not None
+        assert p.duration > 0
+        assert p.samples == 0
+    assert predictor.predict([]) == []
+
+
+def test_samples_count_the_executions_of_the_pair() -> None:
+    executions = make(1000)
+    predictor = SklearnPredictor()
+    predictor.fit(executions, NOW)
+    [prediction] = predictor.predict([Query("build", 2.0, "a2")])
+    assert prediction.samples == sum(
+        1 for e in executions if (e.task_type, e.agent_id) == ("build", "a2")
+    )
+
+
+def test_predict_before_fit_uses_pair_rate_defaults() -> None:
+    predictor = SklearnPredictor()
+    assert predictor.report is None
+    assert predictor.predict([Query("build", 1.0, "a1")]) == [Prediction(0.5, None, 0)]
+
+
+def test_cancelled_and_interrupted_executions_are_ignored() -> None:
+    executions = make(1000)
+    noise = [
+        e._replace(
+            task_id=f"x{i}",
+            outcome=Outcome.CANCELLED if i % 2 else Outcome.INTERRUPTED,
+            complexity=5.0,
+            finished_at=e.finished_at + 1.0,
+        )
+        for i, e in enumerate(executions[::3])
+    ]
+    unassigned = [e._replace(task_id=f"u{i}", agent_id=None) for i, e in enumerate(executions[:50])]
+    mixed = sorted(executions + noise + unassigned, key=lambda e: e.finished_at)
+
+    plain, padded = SklearnPredictor(), SklearnPredictor()
+    assert plain.fit(executions, NOW) == padded.fit(mixed, NOW)
+    queries = [Query("build", c, "a1") for c in (1.0, 3.0, 5.0)] + [Query("test", 2.0, "a1")]
+    for a, b in zip(plain.predict(queries), padded.predict(queries), strict=True):
+        assert a.success == pytest.approx(b.success, abs=1e-12)
+        assert a.duration == pytest.approx(b.duration, rel=1e-12)
+        assert a.samples == b.samples
+
+
+def test_refit_replaces_the_model() -> None:
+    predictor = SklearnPredictor()
+    predictor.fit(make(1000), NOW)
+    assert predictor.report is not None
+    assert predictor.report.kind == "logistic_ridge"
+    report = predictor.fit(make(20), NOW + 1)
+    assert predictor.report is report
+    assert report.kind == "pair_rates"
+    [prediction] = predictor.predict([Query("build", 1.0, "a1")])
+    assert prediction.samples > 0
+
+
+def test_without_a_hold_out_the_fitted_model_is_used_unscored() -> None:
+    # 60 executions: a 20% hold-out (12) is below the minimum, so nothing is held out.
+    predictor = SklearnPredictor(min_samples=10)
+    report = predictor.fit(make(60), NOW)
+
+    assert report.kind == "logistic_ridge"
+    assert report.fallback_reason is None
+    assert report.train_samples == 60
+    assert report.held_out == 0
+    assert (report.auc, report.brier, report.mae_log_duration) == (None, None, None)
+    [prediction] = predictor.predict([Query("build", 2.0, "a1")])
+    assert 0.0 < prediction.success < 1.0
