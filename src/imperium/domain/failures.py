@@ -1,0 +1,892 @@
+"""Classifying a build or test log: what kind of failure it shows, the lines that show it,
+and what to do about it. Pure and stdlib-only; the Conquest agent calls it.
+
+How it decides. Each rule is a regular expression with a weight that points at one
+category. A line counts at most once per category (its heaviest rule) and a rule counts at
+most ``REPEAT_CAP`` lines, so a message printed a thousand times is not a thousand times
+the evidence. A category's score is the sum of those weights. The failure category with
+the highest score wins; ``confidence`` is its share of the total score of every category
+(success markers included): 1.0 when every matching line points the same way, lower when
+the log also shows other kinds of trouble. It is a share of evidence, not a probability.
+
+``none`` (success) wins only when the log has success markers (``2 passed``, ``BUILD
+SUCCESS``, ``test result: ok``) and no failure category reaches ``DECISIVE_SCORE``;
+``unknown`` when nothing matched.
+
+Missing versus broken imports. ``missing_dependency``: a package that is not installed or
+cannot be found (pip's "No matching distribution", ``No module named 'x'`` for a
+top-level module, Node's ``Cannot find module 'x'`` for a bare package name, a missing C
+header, ``command not found``). ``import_error``: the import fails although the package is
+there (``cannot import name``, a submodule missing inside a package, a relative path Node
+cannot find, a circular import). An import that fails while pytest collects tests scores
+as ``test_error`` (no test in that module ran); the recommendation names the module.
+
+Symptoms. An index that cannot be reached makes every package look missing, so pip's
+"no matching distribution" counts half once the network evidence is decisive.
+
+Input. ANSI colour codes are stripped, CRLF and bare carriage returns (progress bars) are
+handled, lines are cut at ``MAX_LINE_CHARS``, and only the last ``MAX_LINES`` lines are
+analysed (``notes`` says so; line numbers stay those of the whole log). Lines reporting a
+passed or skipped test are ignored, so a test named ``test_timeout`` is no evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+MAX_LINES = 20_000  # only the tail is analysed: failures are reported at the end of a log
+MAX_LINE_CHARS = 4_000  # longer lines (minified bundles, base64) are cut before matching
+EVIDENCE_CHARS = 400
+REPEAT_CAP = 3
+DECISIVE_SCORE = 4.0
+SYMPTOM_DISCOUNT = 0.5
+
+
+class Category(StrEnum):
+    DEPENDENCY_CONFLICT = "dependency_conflict"
+    MISSING_DEPENDENCY = "missing_dependency"
+    SYNTAX_ERROR = "syntax_error"
+    COMPILE_ERROR = "compile_error"
+    LINK_ERROR = "link_error"
+    IMPORT_ERROR = "import_error"
+    FAILING_TEST = "failing_test"
+    TEST_ERROR = "test_error"
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out_of_memory"
+    NETWORK = "network"
+    PERMISSION = "permission"
+    DISK_FULL = "disk_full"
+    UNKNOWN = "unknown"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    category: Category
+    weight: float
+    keywords: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    line_no: int  # 1-based, in the whole log (also when only its tail was analysed)
+    text: str
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    category: Category
+    confidence: float
+    evidence: list[Evidence]
+    summary: str
+    recommendations: list[str]
+    other_categories: list[tuple[Category, float]]
+    lines_total: int = 0
+    lines_analysed: int = 0
+    exit_code: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category.value,
+            "confidence": self.confidence,
+            "summary": self.summary,
+            "evidence": [
+                {"line_no": e.line_no, "text": e.text, "rule": e.rule} for e in self.evidence
+            ],
+            "recommendations": list(self.recommendations),
+            "other_categories": [
+                {"category": c.value, "score": s} for c, s in self.other_categories
+            ],
+            "lines_total": self.lines_total,
+            "lines_analysed": self.lines_analysed,
+            "exit_code": self.exit_code,
+            "notes": list(self.notes),
+        }
+
+
+def _exit(code: int) -> str:
+    return (
+        rf"\bexit (?:code|status)[: ]+{code}\b|\bexited with (?:code )?{code}\b"
+        rf"|non-zero exit status {code}\b"
+    )
+
+
+_C = Category
+# (name, category, weight, keywords, pattern). A line is tried against a pattern only when it
+# contains one of its ``|``-separated keywords (lower case): searching every line with a
+# hundred regexes is far slower than a substring test. Named groups feed the
+# recommendations: ``subject`` is the thing to name (package, module, test id, file:line).
+# fmt: off
+_RULE_TABLE: tuple[tuple[str, Category, float, str, str], ...] = (
+    ("pip_cannot_install", _C.DEPENDENCY_CONFLICT, 6, "conflicting",
+        r"Cannot install (?P<subject>.+?) because these package versions have conflicting"),
+    ("pip_resolution_impossible", _C.DEPENDENCY_CONFLICT, 5, "resolutionimpossible",
+        r"\bResolutionImpossible\b"),
+    ("pip_conflict_cause", _C.DEPENDENCY_CONFLICT, 4, "conflict is caused",
+        r"The conflict is caused by:"),
+    ("conflicting_dependencies", _C.DEPENDENCY_CONFLICT, 4, "conflicting dependencies",
+        r"(?i:conflicting dependencies)"),
+    ("pip_incompatible", _C.DEPENDENCY_CONFLICT, 5, "which is incompatible",
+        r"(?P<subject>\S+ \S+ requires \S+), but you have \S+ \S+ which is incompatible"),
+    ("npm_eresolve", _C.DEPENDENCY_CONFLICT, 5, "eresolve",
+        r"\bERESOLVE\b"),
+    ("npm_peer", _C.DEPENDENCY_CONFLICT, 3, "peer ",
+        r"\bpeer (?P<subject>\S+@\"[^\"]+\" from \S+)"),
+    ("npm_found", _C.DEPENDENCY_CONFLICT, 1, "found: ",
+        r"^npm (?:ERR!|error) Found: (?P<subject>\S+)"),
+    ("solver_failed", _C.DEPENDENCY_CONFLICT, 5, "solv|failed to select",
+        r"version solving failed|SolverProblemError|failed to select a version for"),
+    ("pip_no_matching_distribution", _C.MISSING_DEPENDENCY, 5, "no matching distribution",
+        r"No matching distribution found for (?P<subject>\S+)"),
+    ("pip_no_version", _C.MISSING_DEPENDENCY, 4, "could not find a version",
+        r"Could not find a version that satisfies the requirement (?P<subject>\S+)"),
+    ("python_no_module", _C.MISSING_DEPENDENCY, 5, "no module named",
+        r"ModuleNotFoundError: No module named '(?P<subject>[\w-]+)'"),
+    ("node_cannot_find_package", _C.MISSING_DEPENDENCY, 5, "cannot find module",
+        r"Cannot find module '(?P<subject>[^./'][^']*)'"),
+    ("node_module_not_found", _C.MISSING_DEPENDENCY, 3, "module_not_found",
+        r"\bMODULE_NOT_FOUND\b"),
+    ("npm_404", _C.MISSING_DEPENDENCY, 5, "404",
+        r"\bE404\b|404 Not Found - GET \S+/(?P<subject>[^/\s]+)"),
+    ("maven_unresolved", _C.MISSING_DEPENDENCY, 5, "resolve dependencies|find artifact",
+        r"Could not resolve dependencies for project|Could not find artifact (?P<subject>\S+)"),
+    ("c_header_missing", _C.MISSING_DEPENDENCY, 6, "no such file",
+        r"fatal error: (?P<subject>[\w./+-]+\.h(?:pp)?): No such file or directory"),
+    ("command_not_found", _C.MISSING_DEPENDENCY, 4, "command not found",
+        r"(?P<subject>[\w.+-]+): command not found"),
+    ("exit_127", _C.MISSING_DEPENDENCY, 2, "127",
+        _exit(127)),
+    ("cargo_no_package", _C.MISSING_DEPENDENCY, 5, "no matching package",
+        r"no matching package named `(?P<subject>[^`]+)`"),
+    ("go_no_module", _C.MISSING_DEPENDENCY, 5, "no required module",
+        r"no required module provides package (?P<subject>\S+)"),
+    ("python_cannot_import_name", _C.IMPORT_ERROR, 5, "cannot import name",
+        r"ImportError: cannot import name '(?P<subject>[^']+)' from '(?P<module>[^']+)'"),
+    ("python_circular_import", _C.IMPORT_ERROR, 6, "partially initialized",
+        r"partially initialized module '(?P<subject>[^']+)'"),
+    ("python_relative_import", _C.IMPORT_ERROR, 5, "relative import",
+        r"ImportError: attempted relative import"),
+    ("python_no_submodule", _C.IMPORT_ERROR, 4, "no module named",
+        r"ModuleNotFoundError: No module named '(?P<subject>\w+(?:\.\w+)+)'"),
+    ("python_import_error", _C.IMPORT_ERROR, 3, "importerror",
+        r"^ImportError: "),
+    ("node_cannot_find_file", _C.IMPORT_ERROR, 5, "cannot find module",
+        r"Cannot find module '(?P<subject>\.{1,2}/[^']*)'"),
+    ("java_class_not_found", _C.IMPORT_ERROR, 4, "noclassdeffound|classnotfound",
+        r"NoClassDefFoundError|ClassNotFoundException: (?P<subject>\S+)"),
+    ("syntax_error", _C.SYNTAX_ERROR, 6, "syntaxerror|indentationerror|taberror",
+        r"^(?:\w+\.)*(?P<kind>SyntaxError|IndentationError|TabError): (?P<subject>.*)"),
+    ("php_parse_error", _C.SYNTAX_ERROR, 5, "parse error",
+        r"Parse error:\s+syntax error"),
+    ("c_compiler_error", _C.COMPILE_ERROR, 5, "error:",
+        r"^(?P<subject>[^\s:]+:\d+:\d+): (?:fatal )?error: (?P<message>.*)"),
+    ("javac_error", _C.COMPILE_ERROR, 5, "error:",
+        r"^(?P<subject>\S+\.java:\d+): error: (?P<message>.*)"),
+    ("rustc_error", _C.COMPILE_ERROR, 5, "error[",
+        r"^error\[(?P<code>E\d{4})\]: (?P<message>.*)"),
+    ("rustc_aborting", _C.COMPILE_ERROR, 3, "error:",
+        r"^error: (?:aborting due to|could not compile)"),
+    ("tsc_error", _C.COMPILE_ERROR, 5, "error ts",
+        r"(?P<subject>\S+\(\d+,\d+\)): error (?P<code>TS\d+): (?P<message>.*)"),
+    ("maven_compilation_error", _C.COMPILE_ERROR, 4, "compilation error",
+        r"COMPILATION ERROR"),
+    ("error_count", _C.COMPILE_ERROR, 2, "error",
+        r"^\d+ errors?$"),
+    ("undefined_reference", _C.LINK_ERROR, 6, "undefined reference",
+        r"undefined reference to [`'\u2018\"](?P<subject>[^'\u2019`\"]+)"),
+    ("ld_exit_status", _C.LINK_ERROR, 4, "ld returned",
+        r"\bld returned \d+ exit status"),
+    ("undefined_symbols", _C.LINK_ERROR, 5, "undefined symbol|symbol(s) not found",
+        r"Undefined symbols? for architecture|ld: symbol\(s\) not found"),
+    ("ld_cannot_find_lib", _C.LINK_ERROR, 6, "cannot find -l",
+        r"\bld: cannot find -l(?P<subject>\S+)"),
+    ("multiple_definition", _C.LINK_ERROR, 5, "multiple definition",
+        r"multiple definition of [`'\u2018\"](?P<subject>[^'\u2019`\"]+)"),
+    ("unresolved_external", _C.LINK_ERROR, 5, "unresolved external",
+        r"unresolved external symbol (?P<subject>\S+)"),
+    ("pytest_failed_id", _C.FAILING_TEST, 6, "failed",
+        r"^FAILED (?P<subject>\S+::\S+)(?: - (?P<message>.*))?"),
+    ("pytest_verbose_failed", _C.FAILING_TEST, 5, "failed",
+        r"^(?P<subject>\S+::\S+) FAILED\b"),
+    ("pytest_failed_count", _C.FAILING_TEST, 5, "failed",
+        r"^=+ .*\b(?P<subject>\d+) failed\b"),
+    ("pytest_assert", _C.FAILING_TEST, 4, "assert",
+        r"^E\s+(?:assert|AssertionError)\b"),
+    ("assertion_error", _C.FAILING_TEST, 3, "assertionerror",
+        r"\bAssertionError\b"),
+    ("junit_assertion", _C.FAILING_TEST, 4, "assertionfailederror|comparisonfailure",
+        r"AssertionFailedError|ComparisonFailure"),
+    ("surefire_failures", _C.FAILING_TEST, 5, "failures:",
+        r"Tests run: \d+, Failures: [1-9]"),
+    ("surefire_test_id", _C.FAILING_TEST, 6, "time elapsed",
+        r"(?P<subject>[\w.$]+\.\w+) -- Time elapsed: .*<<< (?:FAILURE|ERROR)!"),
+    ("maven_test_failures", _C.FAILING_TEST, 4, "there are test failures",
+        r"There are test failures"),
+    ("cargo_test_failed", _C.FAILING_TEST, 5, "failed",
+        r"^test (?P<subject>\S+) \.\.\. FAILED|^test result: FAILED"),
+    ("go_test_failed", _C.FAILING_TEST, 5, "--- fail",
+        r"^--- FAIL: (?P<subject>\S+)"),
+    ("jest_failed", _C.FAILING_TEST, 5, "failed",
+        r"^Tests:\s+\d+ failed"),
+    ("unittest_failed", _C.FAILING_TEST, 5, "fail",
+        r"^FAIL: (?P<subject>\w+) \(|^FAILED \((?:failures|errors)=\d+"),
+    ("pytest_collection_error", _C.TEST_ERROR, 7, "error collecting",
+        r"ERROR collecting (?P<subject>\S+)"),
+    ("pytest_collection_interrupted", _C.TEST_ERROR, 6, "during collection",
+        r"Interrupted: \d+ errors? during collection"),
+    ("pytest_import_test_module", _C.TEST_ERROR, 6, "while importing test module",
+        r"ImportError while importing test module '(?P<subject>[^']+)'"),
+    ("pytest_error_id", _C.TEST_ERROR, 5, "error ",
+        r"^ERROR (?P<subject>\S+\.py(?:::\S+)?)"),
+    ("pytest_setup_error", _C.TEST_ERROR, 6, "error at ",
+        r"ERROR at (?:setup|teardown) of (?P<subject>\S+)"),
+    ("pytest_fixture_missing", _C.TEST_ERROR, 6, "fixture",
+        r"fixture '(?P<subject>\w+)' not found"),
+    ("pytest_error_count", _C.TEST_ERROR, 4, "error",
+        r"^=+ .*\b\d+ errors?\b.*=+$"),
+    ("surefire_errors", _C.TEST_ERROR, 4, "errors:",
+        r"Tests run: \d+, Failures: 0, Errors: [1-9]"),
+    ("timed_out", _C.TIMEOUT, 5, "timed out",
+        r"(?i:\btimed out\b)"),
+    ("timeout_exception", _C.TIMEOUT, 5, "timeout",
+        r"\b(?:TimeoutExpired|TimeoutError|TimeoutException)(?::|$)"),
+    ("pytest_timeout", _C.TIMEOUT, 8, "timeout",
+        r"Timeout >[\d.]+s|\+{5,} Timeout \+{5,}"),
+    ("deadline_exceeded", _C.TIMEOUT, 5, "deadline",
+        r"(?i:deadline exceeded)|DEADLINE_EXCEEDED"),
+    ("exit_124", _C.TIMEOUT, 5, "124",
+        _exit(124)),
+    ("ci_time_limit", _C.TIMEOUT, 6, "execution time|timeout|execution expired",
+        r"exceeded the maximum execution time|(?i:job'?s? timeout)|execution expired"),
+    ("timeout_command", _C.TIMEOUT, 1, "timeout ",
+        r"^[$+] timeout (?:-\S+ )*(?P<subject>\d+\w*) "),
+    ("memory_error", _C.OUT_OF_MEMORY, 6, "memoryerror",
+        r"^(?:E\s+)?(?:[\w.]+\.)?\w*MemoryError\b"),
+    ("oom_killed", _C.OUT_OF_MEMORY, 7, "oom|out of memory",
+        r"\bOOMKilled\b|(?i:oom-kill)|Out of memory: Killed process"),
+    ("out_of_memory", _C.OUT_OF_MEMORY, 5, "out of memory|outofmemory|bad_alloc",
+        r"(?i:\bout of memory\b)|OutOfMemoryError|std::bad_alloc"),
+    ("cannot_allocate", _C.OUT_OF_MEMORY, 6, "cannot allocate|enomem",
+        r"Cannot allocate memory|\bENOMEM\b"),
+    ("killed", _C.OUT_OF_MEMORY, 4, "killed",
+        r"\bKilled\b"),
+    ("exit_137", _C.OUT_OF_MEMORY, 5, "137",
+        _exit(137)),
+    ("sigkill", _C.OUT_OF_MEMORY, 3, "sigkill|signal 9",
+        r"\bSIGKILL\b|\bsignal 9\b"),
+    ("connection_refused", _C.NETWORK, 5, "refused",
+        r"Connection refused|\bECONNREFUSED\b"),
+    ("dns_failure", _C.NETWORK, 6,
+        "name or service|name resolution|nodename|enotfound|eai_again|resolve host|gaierror",
+        r"Name or service not known|Temporary failure in name resolution|nodename nor servname"
+        r"|\bENOTFOUND\b|\bEAI_AGAIN\b|Could not resolve host|socket\.gaierror"),
+    ("unreachable", _C.NETWORK, 6, "unreach|no route to host",
+        r"Network is unreachable|\bENETUNREACH\b|No route to host|\bEHOSTUNREACH\b"),
+    ("connection_timed_out", _C.NETWORK, 6, "etimedout|timed out|handshake timeout",
+        r"\bETIMEDOUT\b|(?i:connection timed out|connect timed out|TLS handshake timeout)"),
+    ("connection_reset", _C.NETWORK, 5, "econnreset|connection reset",
+        r"\bECONNRESET\b|Connection reset by peer"),
+    ("new_connection_failed", _C.NETWORK, 5, "new connection|max retries",
+        r"Failed to establish a new connection|Max retries exceeded with url"),
+    ("certificate", _C.NETWORK, 5, "certificate verify",
+        r"(?i:certificate verify failed)"),
+    ("retrying", _C.NETWORK, 2, "retrying",
+        r"Retrying \(Retry\("),
+    ("permission_error", _C.PERMISSION, 6, "permissionerror",
+        r"\bPermissionError\b"),
+    ("permission_denied", _C.PERMISSION, 5, "permission denied|eacces|accessdenied",
+        r"Permission denied|\bEACCES\b|AccessDenied"),
+    ("not_permitted", _C.PERMISSION, 4, "not permitted|eperm",
+        r"Operation not permitted|\bEPERM\b"),
+    ("exit_126", _C.PERMISSION, 2, "126",
+        _exit(126)),
+    ("no_space", _C.DISK_FULL, 7, "no space left|enospc|quota exceeded|edquot",
+        r"(?i:no space left on device)|\bENOSPC\b|Disk quota exceeded|\bEDQUOT\b"),
+    ("errno_28", _C.DISK_FULL, 6, "errno 28",
+        r"\[Errno 28\]"),
+    ("not_enough_space", _C.DISK_FULL, 5, "space",
+        r"(?i:not enough (?:free )?(?:disk )?space|insufficient disk space)"),
+    ("pytest_passed", _C.NONE, 5, "passed",
+        r"^=+ (?!.*\b(?:failed|errors?)\b).*\b\d+ passed\b.*=+$"),
+    ("build_success", _C.NONE, 5, "build success",
+        r"\bBUILD SUCCESS(?:FUL)?\b"),
+    ("cargo_test_ok", _C.NONE, 3, "test result: ok",
+        r"^test result: ok\."),
+    ("surefire_clean", _C.NONE, 2, "failures: 0",
+        r"Tests run: \d+, Failures: 0, Errors: 0"),
+    ("go_test_ok", _C.NONE, 3, "ok",
+        r"^ok\s+\S+\s+[\d.]+s$"),
+    ("checks_passed", _C.NONE, 4, "all checks passed|no issues found",
+        r"All checks passed!|Success: no issues found"),
+    ("unittest_ok", _C.NONE, 4, "ok",
+        r"^OK(?: \(.*\))?$"),
+    ("jest_passed", _C.NONE, 4, "passed",
+        r"^Tests:\s+(?!.*failed)\d+ passed"),
+)
+# fmt: on
+
+
+RULES: tuple[Rule, ...] = tuple(
+    Rule(name, category, weight, tuple(keywords.split("|")), re.compile(pattern))
+    for name, category, weight, keywords, pattern in _RULE_TABLE
+)
+_RULES_BY_KEYWORD: dict[str, list[Rule]] = {}
+for _rule in RULES:
+    for _keyword in _rule.keywords:
+        _RULES_BY_KEYWORD.setdefault(_keyword, []).append(_rule)
+# Evidence that is a mere consequence of another category (see the module docstring).
+_SYMPTOM_OF = {
+    "pip_no_matching_distribution": Category.NETWORK,
+    "pip_no_version": Category.NETWORK,
+}
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]")
+_PASSED_LINE = re.compile(r"(?:\bPASSED|\bSKIPPED|\bXFAIL|\bXPASS)(?:\s+\[\s*\d+%\])?$|\.\.\. ok$")
+_EXIT_CODE = re.compile(r"\bexit (?:code|status)[: ]+(\d+)\b")
+_RUNNER_LINE = re.compile(r"^(?:Error: Process completed with exit code|##\[error\]|\$ |\+ )")
+_PY_FRAME = re.compile(r'^File "(?P<path>[^"]+)", line (?P<line>\d+)')
+_LIBRARY_PATH = re.compile(r"/lib/python\d|site-packages|<frozen ")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A line matched by a rule: the heaviest rule of its category on that line."""
+
+    line_no: int
+    text: str
+    rule: Rule
+    groups: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LogLines:
+    """The analysed tail of a log, cleaned; ``lines[0]`` is line ``first_line_no``."""
+
+    lines: list[str]
+    first_line_no: int
+    total: int
+
+    def at(self, line_no: int) -> str:
+        index = line_no - self.first_line_no
+        return self.lines[index] if 0 <= index < len(self.lines) else ""
+
+    def before(self, line_no: int) -> range:
+        """Line numbers from ``line_no - 1`` back to the first analysed line."""
+        return range(line_no - 1, self.first_line_no - 1, -1)
+
+
+def prepare(log: str, max_lines: int = MAX_LINES) -> LogLines:
+    """Split on newlines (CRLF too), keep the last ``max_lines``, strip ANSI codes, and keep
+    what a terminal shows of a line rewritten with bare carriage returns."""
+    raw = log.split("\n")
+    if raw and raw[-1] == "":
+        raw.pop()
+    total = len(raw)
+    tail = raw[-max_lines:] if total > max_lines else raw
+    cleaned = []
+    for line in tail:
+        line = _ANSI.sub("", line[: MAX_LINE_CHARS * 2].rstrip("\r"))
+        if "\r" in line:
+            line = line.rsplit("\r", 1)[-1]
+        cleaned.append(line[:MAX_LINE_CHARS].rstrip())
+    return LogLines(cleaned, total - len(tail) + 1, total)
+
+
+def find_hits(log: LogLines) -> list[Hit]:
+    hits: list[Hit] = []
+    for index, line in enumerate(log.lines):
+        text = line.strip()
+        lowered = text.lower()
+        names = {r.name for k, rs in _RULES_BY_KEYWORD.items() if k in lowered for r in rs}
+        if not names or _PASSED_LINE.search(text):
+            continue
+        best: dict[Category, Hit] = {}
+        for rule in (r for r in RULES if r.name in names):  # table order breaks ties
+            match = rule.pattern.search(text)
+            current = best.get(rule.category)
+            if match and (current is None or rule.weight > current.rule.weight):
+                groups = {k: v for k, v in match.groupdict().items() if v}
+                best[rule.category] = Hit(log.first_line_no + index, text, rule, groups)
+        hits.extend(best.values())
+    return hits
+
+
+def score(hits: list[Hit]) -> dict[Category, float]:
+    """Each category's evidence: rule weight times matching lines (at most REPEAT_CAP)."""
+    rules = {hit.rule.name: hit.rule for hit in hits}
+    counts = Counter(hit.rule.name for hit in hits)
+    contribution = {name: rules[name].weight * min(n, REPEAT_CAP) for name, n in counts.items()}
+    totals: dict[Category, float] = {}
+    for name, value in contribution.items():
+        totals[rules[name].category] = totals.get(rules[name].category, 0.0) + value
+    for name, cause in _SYMPTOM_OF.items():
+        if name in contribution and totals.get(cause, 0.0) >= DECISIVE_SCORE:
+            totals[rules[name].category] -= contribution[name] * (1 - SYMPTOM_DISCOUNT)
+    return totals
+
+
+def decide(scores: dict[Category, float], hits: list[Hit]) -> Category:
+    failures: dict[Category, float] = {
+        c: s for c, s in scores.items() if c is not Category.NONE and s > 0
+    }
+    success = scores.get(Category.NONE, 0.0)
+    order = list(Category)
+
+    def strength(category: Category) -> tuple[float, float, int]:
+        heaviest = max(h.rule.weight for h in hits if h.rule.category is category)
+        return failures[category], heaviest, -order.index(category)
+
+    if failures:
+        best = max(failures, key=strength)
+        if failures[best] >= DECISIVE_SCORE or success == 0:
+            return best
+    return Category.NONE if success > 0 else Category.UNKNOWN
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+
+
+def last_exit_code(log: LogLines) -> int | None:
+    for line in reversed(log.lines):
+        match = _EXIT_CODE.search(line)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def classify(log: str, *, max_evidence: int = 5) -> Diagnosis:
+    """Diagnose ``log``, the output of a build, test run or job (see the module docstring)."""
+    if max_evidence < 1:
+        raise ValueError("max_evidence must be at least 1")
+    lines = prepare(log)
+    hits = find_hits(lines)
+    scores = score(hits)
+    category = decide(scores, hits)
+    total = sum(scores.values())
+    share = scores.get(category, 0.0) / total if total > 0 else 0.0
+    confidence = round(min(1.0, max(0.0, share)), 3)
+    mine = sorted(
+        (h for h in hits if h.rule.category is category), key=lambda h: (-h.rule.weight, h.line_no)
+    )
+    notes = []
+    if lines.total > len(lines.lines):
+        notes.append(
+            f"analysed the last {len(lines.lines)} of {lines.total} lines; "
+            "anything earlier in the log was not considered"
+        )
+    findings = Findings(category, hits, lines, last_exit_code(lines))
+    return Diagnosis(
+        category=category,
+        confidence=confidence,
+        evidence=[Evidence(h.line_no, _cut(h.text), h.rule.name) for h in mine[:max_evidence]],
+        summary=_summary(findings, mine, confidence),
+        recommendations=_ADVICE[category](findings),
+        other_categories=sorted(
+            ((c, round(s, 2)) for c, s in scores.items() if c is not category and s > 0),
+            key=lambda item: -item[1],
+        ),
+        lines_total=lines.total,
+        lines_analysed=len(lines.lines),
+        exit_code=findings.exit_code,
+        notes=notes,
+    )
+
+
+# --- recommendations: specific where the evidence names things -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    category: Category
+    hits: list[Hit]
+    lines: LogLines
+    exit_code: int | None
+
+    def matching(self, *rules: str) -> list[Hit]:
+        return [h for h in self.hits if h.rule.name in rules]
+
+    def values(self, *rules: str, group: str = "subject") -> list[str]:
+        """The distinct ``group`` values captured by ``rules``, in log order."""
+        found = (h.groups.get(group) for h in self.matching(*rules))
+        return list(dict.fromkeys(v for v in found if v))
+
+    def source_location(self, before: int, *, own_code: bool = True) -> str | None:
+        """``path:line`` of the nearest Python traceback frame above ``before``; with
+        ``own_code``, frames in the standard library or site-packages are skipped."""
+        for line_no in self.lines.before(before):
+            match = _PY_FRAME.match(self.lines.at(line_no).strip())
+            if match and not (own_code and _LIBRARY_PATH.search(match["path"])):
+                return f"{match['path']}:{match['line']}"
+        return None
+
+    def last_output(self, before: int) -> str | None:
+        """The last line the job printed before ``before`` (not a runner's own line)."""
+        for line_no in self.lines.before(before):
+            text = self.lines.at(line_no).strip()
+            if text and not _RUNNER_LINE.match(text):
+                return text
+        return None
+
+    def block_after(self, line_no: int, limit: int = 6) -> list[str]:
+        """The indented lines right after ``line_no`` (pip's list of conflict causes)."""
+        block = []
+        for number in range(line_no + 1, line_no + 1 + limit):
+            text = self.lines.at(number)
+            if not text.startswith((" ", "\t")) or not text.strip():
+                break
+            block.append(text.strip())
+        return block
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    return f"'{text if len(text) <= limit else text[: limit - 1] + '…'}'"
+
+
+def _listing(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _advise_conflict(f: Findings) -> list[str]:
+    out = []
+    causes = [c for h in f.matching("pip_conflict_cause") for c in f.block_after(h.line_no)]
+    for subject in f.values("pip_cannot_install"):
+        because = f" ({'; '.join(causes)})" if causes else ""
+        out.append(
+            f"pip cannot install {subject} together{because}: change one of these "
+            "requirements so the versions they allow overlap, then reinstall."
+        )
+    for subject in f.values("pip_incompatible"):
+        out.append(f"Installed versions disagree: {subject}. Upgrade or pin so it holds.")
+    peers, found = f.values("npm_peer"), f.values("npm_found")
+    if peers:
+        have = f"{found[0]} is what the tree has" if found else "the tree has another version"
+        out.append(
+            f"npm peer dependency conflict: {peers[0]}, but {have}. Align the two versions; "
+            "--legacy-peer-deps installs a combination the package says it does not support."
+        )
+    if not out:
+        out.append(
+            "Find the requirements that disagree in the resolver's message and relax one; "
+            "regenerating the lock file from scratch shows the conflict in isolation."
+        )
+    return out
+
+
+def _advise_missing(f: Findings) -> list[str]:
+    out = []
+    for name in f.values("pip_no_matching_distribution", "pip_no_version"):
+        out.append(
+            f"No distribution for {_quote(name)} on the configured package indexes: check the "
+            "spelling, that the version exists and supports this Python and platform (pip "
+            "lists the versions it saw), and the index URL."
+        )
+    for name in f.values("python_no_module"):
+        out.append(
+            f"Python module {_quote(name)} is not installed where this ran: add the "
+            "distribution that provides it to the dependencies (its name on PyPI may differ) "
+            "and reinstall, or activate the right environment."
+        )
+    for name in f.values("node_cannot_find_package"):
+        out.append(
+            f"Node cannot find package {_quote(name)}: `npm install {name}` (saved in "
+            "package.json), or run `npm ci` before this step; check the spelling."
+        )
+    for name in f.values("c_header_missing"):
+        out.append(f"Header {_quote(name)} is missing: install the library's -dev package.")
+    for name in f.values("command_not_found"):
+        out.append(f"{_quote(name)} is not installed or not on PATH in this job's image.")
+    for name in f.values("npm_404", "maven_unresolved", "cargo_no_package", "go_no_module"):
+        out.append(f"{_quote(name)} is not available from the registry: check name/version.")
+    return out or ["Install the missing dependency named in the evidence, or fix its name."]
+
+
+def _advise_import(f: Findings) -> list[str]:
+    out = []
+    for hit in f.matching("python_cannot_import_name"):
+        where = f.source_location(hit.line_no)
+        module, name = hit.groups.get("module", "?"), hit.groups.get("subject", "?")
+        out.append(
+            f"{_quote(module)} has no {_quote(name)} in the installed version"
+            + (f" (imported at {where})" if where else "")
+            + ": import it from where it lives now (APIs move between versions) or pin the "
+            "version the code was written for."
+        )
+    for name in f.values("python_circular_import"):
+        out.append(f"Circular import through {_quote(name)}: move the shared code out.")
+    for name in f.values("python_no_submodule", "node_cannot_find_file", "java_class_not_found"):
+        out.append(f"{_quote(name)} cannot be found at that path: check the module/file name.")
+    return out or ["Fix the failing import shown in the evidence (name, path, version)."]
+
+
+def _advise_syntax(f: Findings) -> list[str]:
+    out = []
+    for hit in f.matching("syntax_error")[:3]:
+        where = f.source_location(hit.line_no, own_code=False) or "the reported location"
+        kind, message = hit.groups.get("kind", "syntax error"), hit.groups.get("subject", "")
+        out.append(f"Fix the {kind} at {where}: {message}")
+    out.append("Compile or lint before pushing (`python -m py_compile`, ruff) to catch these.")
+    return out
+
+
+def _advise_compile(f: Findings) -> list[str]:
+    errors = []
+    for hit in f.matching("c_compiler_error", "javac_error", "tsc_error"):
+        errors.append(f"{hit.groups.get('subject')}: {hit.groups.get('message', '')}")
+    for hit in f.matching("rustc_error"):
+        arrow = f.lines.at(hit.line_no + 1).strip()
+        where = f" at {arrow[3:].strip()}" if arrow.startswith("-->") else ""
+        errors.append(f"{hit.groups.get('code')} {hit.groups.get('message', '')}{where}")
+    if not errors:
+        return ["Fix the first compiler error in the log; later ones often follow from it."]
+    out = [f"Fix the first compiler error first, later ones often follow from it: {errors[0]}"]
+    if len(errors) > 1:
+        out.append(f"Then: {_listing(errors[1:], 3)}")
+    out += [f"`rustc --explain {c}` explains {c}." for c in f.values("rustc_error", group="code")]
+    return out
+
+
+def _advise_link(f: Findings) -> list[str]:
+    out = []
+    symbols = f.values("undefined_reference", "unresolved_external")
+    if symbols:
+        out.append(
+            f"The linker found no definition of {_listing(symbols)}: add the source file or "
+            "library that defines it to the link (libraries after the objects that use "
+            "them), or fix a misspelt name or mismatched signature."
+        )
+    for lib in f.values("ld_cannot_find_lib"):
+        out.append(f"Library 'lib{lib}' is not installed or not on the library path (-L).")
+    for name in f.values("multiple_definition"):
+        out.append(f"{_quote(name)} is defined twice: define it in one .c file only.")
+    return out or ["Fix the link step: a symbol or library the linker needs is missing."]
+
+
+def _rerun_command(hit: Hit) -> str:
+    test = hit.groups["subject"]
+    if hit.rule.name == "surefire_test_id":
+        cls, _, method = test.rpartition(".")
+        return f"mvn test -Dtest={cls.rsplit('.', 1)[-1]}#{method}"
+    if hit.rule.name == "cargo_test_failed":
+        return f"cargo test {test}"
+    if hit.rule.name == "go_test_failed":
+        return f"go test -run '^{test}$'"
+    return f"pytest '{test}'"
+
+
+def _advise_failing_test(f: Findings) -> list[str]:
+    rules = ("pytest_failed_id", "pytest_verbose_failed", "surefire_test_id", "cargo_test_failed")
+    by_test = {h.groups["subject"]: h for h in f.matching(*rules, "go_test_failed") if h.groups}
+    reasons = f.values("pytest_failed_id", group="message") or [
+        h.text for h in f.matching("junit_assertion", "pytest_assert")
+    ]
+    if not by_test:
+        return ["Run the failing tests alone and decide whether the code or the test is wrong."]
+    first = next(iter(by_test.values()))
+    because = f" ({reasons[0]})" if reasons else ""
+    return [
+        f"Failing tests: {_listing(list(by_test))}{because}.",
+        f"Reproduce the first alone with `{_rerun_command(first)}`, then decide whether the "
+        "code or the test's expectation is wrong; do not retry it away.",
+    ]
+
+
+_EXCEPTION_LINE = re.compile(r"^(?:E\s+)?(?P<exc>[\w.]*(?:Error|Exception)): (?P<msg>.+)")
+
+
+def _advise_test_error(f: Findings) -> list[str]:
+    out = []
+    modules = f.values("pytest_collection_error", "pytest_error_id", "pytest_import_test_module")
+    for hit in f.matching("pytest_collection_error")[:3]:
+        cause = next(
+            (
+                text
+                for n in range(hit.line_no + 1, hit.line_no + 40)
+                if (text := f.lines.at(n).strip()) and _EXCEPTION_LINE.match(text)
+            ),
+            None,
+        )
+        cause_text = f" ({cause.removeprefix('E').strip()})" if cause else ""
+        out.append(
+            f"{hit.groups['subject']} could not be collected{cause_text}, so none of its tests "
+            "ran: fix the import or module-level code."
+        )
+    for name in f.values("python_no_module"):
+        out.append(f"Module {_quote(name)} is not installed: add it to the test dependencies.")
+    for name in f.values("pytest_fixture_missing"):
+        out.append(f"Fixture {_quote(name)} does not exist: define it in conftest.py.")
+    if not out and modules:
+        out.append(f"Tests errored before running ({_listing(modules)}): see their tracebacks.")
+    return out or ["Tests could not run (collection or setup error): see the traceback."]
+
+
+def _advise_timeout(f: Findings) -> list[str]:
+    out = []
+    limits = f.values("timeout_command")
+    for hit in f.matching("exit_124")[:1]:
+        limit = f" after {limits[0]}{'' if limits[0][-1].isalpha() else ' s'}" if limits else ""
+        last = f.last_output(hit.line_no)
+        out.append(
+            f"The command was stopped by `timeout` (exit code 124){limit}"
+            + (
+                f"; its last output was {_quote(last)}, so that step is where time went"
+                if last
+                else ""
+            )
+            + "."
+        )
+    timed_out = f.matching("pytest_timeout", "timeout_exception", "timed_out", "ci_time_limit")
+    for hit in sorted(timed_out, key=lambda h: -h.rule.weight)[:1]:
+        out.append(f"A time limit was hit: {_quote(hit.text)}.")
+    out.append(
+        "Find out why it is slow or stuck (a lock, a network call without its own timeout, a "
+        "larger input) before raising the limit."
+    )
+    return out
+
+
+def _advise_memory(f: Findings) -> list[str]:
+    out = []
+    for hit in f.matching("memory_error")[:1]:
+        where = f.source_location(hit.line_no)
+        code = f.lines.at(hit.line_no - 2).strip() if where else ""
+        at = f" at {where}" + (f" ({_quote(code)})" if code else "") if where else ""
+        out.append(
+            f"Python ran out of memory{at}: lower the peak there (process the data in chunks "
+            "or stream it, drop large objects early) or give the job more memory (check "
+            "`ulimit -v` and the container limit)."
+        )
+    for hit in f.matching("killed", "exit_137", "oom_killed", "sigkill")[:1]:
+        last = f.last_output(hit.line_no)
+        out.append(
+            f"The process was killed with SIGKILL ({_quote(hit.text)}), which is what the "
+            "kernel OOM killer or a container memory limit does: check `dmesg` or the "
+            "container's OOMKilled status and measure the peak memory (`/usr/bin/time -v`)"
+            + (f"; its last output was {_quote(last)}" if last else "")
+            + "."
+        )
+    return out or ["The job ran out of memory: reduce its peak memory or raise the limit."]
+
+
+_HOST = re.compile(
+    r"host='(?P<host>[^']+)', port=(?P<port>\d+)|Could not resolve host:? (?P<h2>\S+)"
+    r"|(?:ENOTFOUND|EAI_AGAIN|ECONNREFUSED) (?P<h3>\S+)"
+)
+
+
+def _advise_network(f: Findings) -> list[str]:
+    hosts = []
+    for hit in f.matching(*(r.name for r in RULES if r.category is Category.NETWORK)):
+        for m in _HOST.finditer(hit.text):
+            hosts.append(f"{m['host']}:{m['port']}" if m["host"] else (m["h2"] or m["h3"]))
+    target = f" ({_listing(list(dict.fromkeys(hosts)), 3)})" if hosts else ""
+    out = []
+    if f.matching("dns_failure"):
+        out.append(
+            f"A host name could not be resolved{target}: check the name in the configuration "
+            "and that this runner has DNS and outbound access; retry if DNS was briefly down."
+        )
+    if f.matching("connection_refused", "new_connection_failed", "connection_reset"):
+        out.append(
+            f"Nothing accepted the connection{target}: the service is down or not ready yet "
+            "(wait for it before this step), or the address or port is wrong."
+        )
+    if f.matching("unreachable", "connection_timed_out"):
+        out.append(f"The network path is blocked{target}: firewall, proxy or offline runner.")
+    if f.matching("certificate"):
+        out.append("TLS verification failed: install the CA bundle the proxy uses.")
+    if f.matching("pip_no_matching_distribution", "pip_no_version"):
+        out.append(
+            "pip's 'No matching distribution' here is a consequence: the package index could "
+            "not be reached, so every package looked missing."
+        )
+    return out or ["A network operation failed: check connectivity from the runner and retry."]
+
+
+_DENIED_PATH = re.compile(
+    r"^(?:\S+: )?(?:line \d+: )?(?P<script>\S+): Permission denied"
+    r"|Permission denied: '(?P<path>[^']+)'"
+)
+
+
+def _advise_permission(f: Findings) -> list[str]:
+    out = []
+    for hit in f.matching("permission_denied", "permission_error"):
+        match = _DENIED_PATH.search(hit.text)
+        if match and match["script"]:
+            script = match["script"]
+            out.append(
+                f"{_quote(script)} is not executable: `chmod +x {script}` and commit the mode "
+                f"(`git update-index --chmod=+x {script}`), or run it as `sh {script}`."
+            )
+        elif match and match["path"]:
+            out.append(
+                f"The job's user may not write or read {_quote(match['path'])}: use a "
+                "directory the job owns (a temp or cache dir) or fix that path's owner/mode; "
+                "running as root only hides it."
+            )
+    out = list(dict.fromkeys(out))
+    return out or ["Access was denied: check the user the job runs as and the path's mode."]
+
+
+_WRITING = re.compile(r"error writing '(?P<path>[^']+)'|No space left on device: '(?P<p2>[^']+)'")
+
+
+def _advise_disk(f: Findings) -> list[str]:
+    paths = [m["path"] or m["p2"] for h in f.hits if (m := _WRITING.search(h.text))]
+    mine = [h for h in f.hits if h.rule.category is Category.DISK_FULL]
+    where = f.source_location(mine[0].line_no) if mine else None
+    target = f" while writing {_quote(paths[0])}" if paths else (f" at {where}" if where else "")
+    return [
+        f"The device ran out of space{target}: free space on the runner (caches, old "
+        "artifacts, unused images: `docker system prune`), send large outputs to a bigger "
+        "volume, or shrink them; `df -h` in the job shows which filesystem is full."
+    ]
+
+
+def _advise_unknown(f: Findings) -> list[str]:
+    code = f" (exit code {f.exit_code})" if f.exit_code is not None else ""
+    last = f.last_output(f.lines.first_line_no + len(f.lines.lines))
+    tail = f"; the last output was {_quote(last)}" if last else ""
+    return [f"No known failure pattern matched{code}{tail}: read the log's last lines."]
+
+
+def _advise_none(f: Findings) -> list[str]:
+    return ["Nothing to fix: the log reports success."]
+
+
+_ADVICE = {
+    Category.DEPENDENCY_CONFLICT: _advise_conflict,
+    Category.MISSING_DEPENDENCY: _advise_missing,
+    Category.IMPORT_ERROR: _advise_import,
+    Category.SYNTAX_ERROR: _advise_syntax,
+    Category.COMPILE_ERROR: _advise_compile,
+    Category.LINK_ERROR: _advise_link,
+    Category.FAILING_TEST: _advise_failing_test,
+    Category.TEST_ERROR: _advise_test_error,
+    Category.TIMEOUT: _advise_timeout,
+    Category.OUT_OF_MEMORY: _advise_memory,
+    Category.NETWORK: _advise_network,
+    Category.PERMISSION: _advise_permission,
+    Category.DISK_FULL: _advise_disk,
+    Category.UNKNOWN: _advise_unknown,
+    Category.NONE: _advise_none,
+}
+
+
+def _summary(f: Findings, mine: list[Hit], confidence: float) -> str:
+    if f.category is Category.UNKNOWN:
+        return f"No known failure pattern in {len(f.lines.lines)} analysed lines."
+    first = mine[0]
+    if f.category is Category.NONE:
+        return f"No failure: the log reports success (line {first.line_no}: {first.text})."
+    label = f.category.value.replace("_", " ")
+    return f"{label} (confidence {confidence:.2f}): {first.text} (line {first.line_no})"

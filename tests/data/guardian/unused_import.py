@@ -1,0 +1,7 @@
+"""Formats a greeting."""
+
+import json
+
+
+def greet(name):
+    return f"Hello, {name}"

@@ -1,0 +1,7 @@
+"""Reads configuration from YAML."""
+
+import yaml
+
+
+def read_config(text):
+    return yaml.load(text)
