@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/imperium serve
 
-## test: the whole suite (PostgreSQL tests fail instead of skipping when CI is set)
+## test: the whole suite on every core (PostgreSQL tests fail instead of skipping when CI is set)
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 ## lint: ruff, formatting and mypy (strict on domain/ and services/)
 lint: $(STAMP)

@@ -37,6 +37,13 @@ from imperium.adapters.storage.memory import MemoryStore
 from imperium.adapters.storage.migrate import upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 
+# Most tests work with the echo agent alone; the built-in agents' tests (and those of the
+# schedule) ask for them explicitly. Processes the tests start inherit this.
+os.environ.setdefault("IMPERIUM_BUILTIN_AGENTS", "echo")
+# Rich sizes CLI output to the terminal; pytest-xdist's workers have none, so fix a wide
+# width for every worker (messages the tests read stay on one line)
+os.environ.setdefault("COLUMNS", "250")
+
 POSTGRES_URL_ENV = "IMPERIUM_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URLS = (
     "postgresql+asyncpg://postgres@127.0.0.1:5432/test",

@@ -8,7 +8,19 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from imperium.domain.auth import ApiKey
+from imperium.domain.custody import CustodyRecord, CustodyResult
+from imperium.domain.learning import (
+    AgentFigures,
+    CycleStatus,
+    Insight,
+    InsightType,
+    LearningCycle,
+    ModelReport,
+    Prediction,
+    Query,
+)
 from imperium.domain.models import JSON, AgentSpec, AttemptResult, Event, Execution, Task
+from imperium.domain.proposals import Proposal, ProposalStatus
 from imperium.domain.states import Outcome, TaskState
 
 
@@ -292,12 +304,142 @@ class LearningStore(Protocol):
         """Totals computed by the database, and the most recent matching rows."""
         ...
 
+    async def delete_events_before(self, before: float, chunk: int = 10_000) -> int:
+        """Delete ``learning_logs`` rows (engine and learning events) created before
+        ``before``; returns how many. The retention of the daily cleanup."""
+        ...
+
     async def agent_learning(self, agent_id: str | None = None) -> dict[str, AgentLearning]:
         """Every registered agent's learning columns, or ``agent_id``'s only."""
         ...
 
 
-class Store(SchedulerStore, AgentStore, QueryStore, LearningStore, Protocol):
+class CycleStore(Protocol):
+    """What learning cycles read and write: executions to learn from, cycles, insights,
+    model versions and the learning columns of ``agent_metrics``."""
+
+    async def recent_executions(self, limit: int) -> list[Execution]:
+        """The ``limit`` executions that finished last (every outcome), in the order they
+        finished (imported history takes its place by time, not by when it was imported)."""
+        ...
+
+    async def import_executions(self, executions: Sequence[Execution]) -> int:
+        """Insert executions not already recorded (same task id and attempt); returns how
+        many were new."""
+        ...
+
+    async def save_cycle(self, cycle: LearningCycle) -> None:
+        """Insert or replace the row of ``cycle.cycle_id``."""
+        ...
+
+    async def list_cycles(self, limit: int) -> list[LearningCycle]:
+        """Newest first."""
+        ...
+
+    async def count_cycles(self, status: CycleStatus | None = None) -> int:
+        """How many cycles are recorded (with that status, if given)."""
+        ...
+
+    async def save_insights(self, cycle_id: str, insights: Sequence[Insight]) -> None: ...
+
+    async def list_insights(
+        self,
+        limit: int,
+        insight_type: InsightType | None = None,
+        cycle_id: str | None = None,
+    ) -> list[Insight]:
+        """Newest first; within one cycle in the order saved (most confident first)."""
+        ...
+
+    async def save_model(self, cycle_id: str | None, report: ModelReport) -> None: ...
+
+    async def list_models(self, limit: int) -> list[ModelReport]:
+        """Newest first."""
+        ...
+
+    async def save_agent_figures(self, figures: Sequence[AgentFigures], cycle_time: float) -> int:
+        """Write the learning columns of each registered agent in ``figures`` (agents no
+        longer registered are skipped), add one to its ``total_learning_cycles`` and set
+        ``last_learning_cycle``; ``updated_at`` is left alone (the scheduler polls it for
+        registry changes). Returns the number of rows updated."""
+        ...
+
+
+class CustodyStore(Protocol):
+    """Custody results (one row per graded test) and each agent's standing."""
+
+    async def get_custody(self, agent_id: str) -> CustodyRecord | None: ...
+
+    async def list_custody(self) -> list[CustodyRecord]:
+        """Every agent that has been tested, by agent id."""
+        ...
+
+    async def save_custody_result(
+        self, result: CustodyResult, record: CustodyRecord, expected_tests: int | None = None
+    ) -> bool:
+        """Insert ``result`` and replace the agent's standing with ``record``, in one
+        transaction; with ``expected_tests``, only if the stored standing still counts that
+        many tests (0 when none is stored) — so two processes testing one agent cannot
+        overwrite each other's results. False when nothing was written."""
+        ...
+
+    async def list_custody_results(
+        self, agent_id: str | None = None, limit: int = 50
+    ) -> list[CustodyResult]:
+        """Newest first."""
+        ...
+
+    async def get_custody_result(self, result_id: str) -> CustodyResult | None: ...
+
+
+class ProposalStore(Protocol):
+    async def insert_proposal(self, proposal: Proposal) -> None:
+        """A ConflictError when a proposal with the same fingerprint is pending, approved
+        or applied (the database enforces it too, so concurrent submissions cannot both
+        land)."""
+        ...
+
+    async def get_proposal(self, proposal_id: str) -> Proposal | None: ...
+
+    async def list_proposals(
+        self,
+        status: ProposalStatus | None = None,
+        agent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Proposal]:
+        """Newest first."""
+        ...
+
+    async def update_proposal(self, proposal: Proposal, expected: ProposalStatus) -> bool:
+        """Store ``proposal`` if the stored one still has status ``expected`` (so two
+        people deciding at once cannot both win); False otherwise."""
+        ...
+
+
+class OutcomePredictor(Protocol):
+    """Predicts success probability and duration of an agent on a task."""
+
+    report: ModelReport | None
+    """The version in use; None before the first fit."""
+
+    def fit(self, executions: Sequence[Execution], now: float) -> ModelReport:
+        """Train on ``executions`` (oldest first, any outcome; those that teach nothing
+        are ignored), measuring accuracy on the newest ones held out."""
+        ...
+
+    def predict(self, queries: Sequence[Query]) -> list[Prediction]: ...
+
+
+class Store(
+    SchedulerStore,
+    AgentStore,
+    QueryStore,
+    LearningStore,
+    CycleStore,
+    CustodyStore,
+    ProposalStore,
+    Protocol,
+):
     async def close(self) -> None: ...
 
 

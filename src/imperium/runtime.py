@@ -17,7 +17,9 @@ import random
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from imperium.adapters.executors.local import LocalExecutor
@@ -26,13 +28,24 @@ from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 from imperium.agents.loader import is_local, load_agent_class
+from imperium.domain.learning import RouterMode
 from imperium.domain.models import AgentSpec
 from imperium.domain.retry import RetryPolicy
+from imperium.domain.routing import Router, RouterConfig
+from imperium.ports import OutcomePredictor
 from imperium.services.agents import AgentService
+from imperium.services.analytics import LearningService
+from imperium.services.custody.bank import load_bank
+from imperium.services.custody.service import CustodyService
+from imperium.services.custody.service import Engine as CustodyEngine
 from imperium.services.engine import Engine, EngineConfig
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.events import EventBus
 from imperium.services.keys import KeyService
+from imperium.services.learning.service import Learner, LearnerConfig, LearnerStore
+from imperium.services.proposals import ProposalService
+from imperium.services.routines import Routine, Routines
+from imperium.services.schedule import ScheduleConfig, build_routines
 from imperium.services.submission import SubmissionService
 from imperium.settings import Settings
 
@@ -45,6 +58,34 @@ BUILTIN_AGENTS = (
         capabilities=frozenset({"echo"}),
         max_concurrency=1000,
         description="Returns its payload; for smoke tests and benchmarks.",
+    ),
+    AgentSpec(
+        id="guardian",
+        type="guardian",
+        capabilities=frozenset({"code_review", "security_scan"}),
+        max_concurrency=2,
+        description="Reviews Python code for security and quality (bandit, ruff, radon).",
+    ),
+    AgentSpec(
+        id="sandbox",
+        type="sandbox",
+        capabilities=frozenset({"run_code", "run_tests"}),
+        max_concurrency=2,
+        description="Runs code and test suites isolated (limits, timeout, no network).",
+    ),
+    AgentSpec(
+        id="conquest",
+        type="conquest",
+        capabilities=frozenset({"log_analysis", "performance_analysis"}),
+        max_concurrency=4,
+        description="Classifies build and test failures; analyses performance profiles.",
+    ),
+    AgentSpec(
+        id="imperium",
+        type="imperium",
+        capabilities=frozenset({"learning_cycle"}),
+        max_concurrency=1,
+        description="Runs learning cycles: predictors, insights, agent metrics.",
     ),
 )
 
@@ -97,12 +138,93 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+FILE_AGENTS = ("guardian", "conquest", "sandbox")
+
+
+def builtin_config(settings: Settings) -> dict[str, dict[str, object]]:
+    """What the built-in agents that read files get: the directories they may read."""
+    paths = (
+        *settings.split(settings.file_roots),
+        *settings.split(settings.guardian_paths),
+        *settings.split(settings.sandbox_experiments),
+    )
+    roots = sorted({str(Path(p).expanduser().resolve()) for p in paths})
+    return {agent_type: {"allowed_roots": roots} for agent_type in FILE_AGENTS}
+
+
+def schedule_config(settings: Settings) -> ScheduleConfig:
+    return ScheduleConfig(
+        learning_interval=settings.learning_cycle_interval,
+        security_scan_interval=settings.security_scan_interval,
+        guardian_paths=tuple(settings.split(settings.guardian_paths)),
+        performance_interval=settings.performance_interval,
+        experiment_interval=settings.experiment_interval,
+        sandbox_experiments=tuple(settings.split(settings.sandbox_experiments)),
+        cache_interval=settings.cache_interval,
+        cleanup_interval=settings.cleanup_interval,
+        log_retention_days=settings.log_retention_days,
+    )
+
+
+def run_answer_tests(files: Mapping[str, str]) -> object:
+    """Custody's unit-test grader: pytest in the Sandbox, without third-party plugins
+    (half the start-up), bounded by a minute (a quadratic answer would run to its CPU
+    limit)."""
+    from imperium.adapters.sandbox import run_pytest
+
+    return run_pytest(dict(files), env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, timeout=60)
+
+
+def make_custody(
+    store: SqlStore,
+    engine: CustodyEngine,
+    clock: SystemClock,
+    on_level: Callable[[dict[str, int]], None] | None = None,
+) -> CustodyService:
+    """The custody harness over the shipped test bank; code answers run in the Sandbox."""
+    return CustodyService(
+        store, engine, load_bank(), clock, new_id, run_tests=run_answer_tests,
+        on_level=on_level, cycles=store,
+    )  # fmt: skip
+
+
+def make_predictor() -> OutcomePredictor:
+    """The scikit-learn predictor (imported here: loading scikit-learn takes a second)."""
+    from imperium.adapters.learning.sklearn_predictor import SklearnPredictor
+
+    return SklearnPredictor()
+
+
+def make_learner(
+    settings: Settings, store: LearnerStore, events: EventBus | None = None
+) -> Learner:
+    """The router and learner the settings describe (the router also goes to the engine)."""
+    router = Router(
+        random.Random(),
+        RouterConfig(
+            enabled=settings.learning_enabled,
+            mode=RouterMode(settings.learning_mode),
+            forgetting=settings.router_forgetting,
+        ),
+    )
+    clock = SystemClock()
+    return Learner(
+        store,
+        clock,
+        new_id,
+        router,
+        make_predictor,
+        events=LearningService(store, events, clock) if events is not None else None,
+        config=LearnerConfig(history=settings.learning_history),
+    )
+
+
 def check_agent_type(agent_type: str) -> None:
     if is_local(agent_type):
         load_agent_class(agent_type)
 
 
-@dataclass
+@dataclass(eq=False)
 class Imperium:
     settings: Settings
     store: SqlStore
@@ -111,6 +233,10 @@ class Imperium:
     submissions: SubmissionService
     events: EventBus
     keys: KeyService
+    learner: Learner
+    custody: CustodyService
+    proposals: ProposalService
+    routines: Routines | None = field(default=None, init=False, repr=False)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Imperium:
@@ -131,23 +257,58 @@ class Imperium:
             store, clock, scheduler_owner(), settings.lock_ttl_seconds, holder_is_dead
         )
         events = EventBus()
+        learner = make_learner(settings, store, events)
+        executor = LocalExecutor(
+            services={"learner": learner},  # lent to the built-in imperium agent
+            config_defaults=builtin_config(settings),
+        )
         engine = Engine(
-            store, LocalExecutor(), lock, clock, random.Random(), new_id, config,
-            json_problem=json_problem, events=events,
+            store, executor, lock, clock, random.Random(), new_id, config,
+            policy=learner.router, json_problem=json_problem, events=events,
         )  # fmt: skip
         agents = AgentService(store, store, clock, check_agent_type, events=events)
         submissions = SubmissionService(store, clock, new_id)
         keys = KeyService(SqlKeyStore(store.engine), clock)
-        return cls(settings, store, engine, agents, submissions, events, keys)
+        engine.min_levels = settings.min_levels
+        custody = make_custody(store, engine, clock, engine.set_custody_levels)
+        proposals = ProposalService(store, clock, new_id)
+        return cls(
+            settings, store, engine, agents, submissions, events, keys, learner, custody,
+            proposals,
+        )  # fmt: skip
 
     async def start(self, *, standby: bool = False) -> None:
-        if self.settings.builtin_agents:
-            for spec in BUILTIN_AGENTS:
+        wanted = self.settings.builtin_agent_ids
+        for spec in BUILTIN_AGENTS:
+            if spec.id in wanted:
                 await self.agents.ensure(spec)
+        await self.learner.warm_up()
+        self.engine.set_custody_levels(await self.custody.levels())
         await self.engine.start(standby=standby)
         self.agents.on_change = self.engine.apply_agent
+        self.routines = build_routines(schedule_config(self.settings), self.engine,
+                                       self.store, self.learner)  # fmt: skip
+        self.routines.add(
+            Routine(
+                "custody_levels", 10.0, self._refresh_levels,
+                "custody levels earned in other processes (imperium custody test) reach "
+                "routing",
+            )
+        )  # fmt: skip
+        self.routines.start()
+
+    async def _refresh_levels(self) -> dict[str, object]:
+        levels = await self.custody.levels()
+        changed = {a: n for a, n in levels.items() if self.engine.levels.get(a, 1) != n}
+        if changed:
+            self.engine.set_custody_levels(changed)
+        return {"status": "ok", "changed": len(changed)}
 
     async def close(self) -> None:
+        routines, self.routines = self.routines, None
+        if routines is not None:
+            await routines.stop()
+        await self.learner.close()
         if self.agents.on_change is not None:
             self.agents.on_change = None
             await self.engine.stop()

@@ -11,6 +11,18 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+BUILTIN_AGENT_IDS = ("echo", "guardian", "sandbox", "conquest", "imperium")
+
+
+def _interval(env: str, default: float, what: str) -> float:
+    return Field(
+        default=default,
+        ge=0,
+        le=30 * 24 * 3600,
+        validation_alias=AliasChoices(env, env.lower().removeprefix("imperium_")),
+        description=f"Seconds between {what} (0: off).",
+    )
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
@@ -64,11 +76,42 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    builtin_agents: bool = Field(
-        default=True,
+    builtin_agents: str = Field(
+        default="all",
         validation_alias=AliasChoices("IMPERIUM_BUILTIN_AGENTS", "builtin_agents"),
-        description="Register the built-in agents (echo) at start if they are missing.",
+        description="Built-in agents registered at start if missing: 'all' (echo, guardian, "
+        "sandbox, conquest, imperium), 'none', or a comma-separated list of their ids.",
     )
+
+    @field_validator("builtin_agents", mode="before")
+    @classmethod
+    def _builtin_list(cls, value: object) -> object:
+        if isinstance(value, bool):  # the former boolean form
+            return "all" if value else "none"
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "all", ""):
+            return "all"
+        if text in ("false", "0", "no", "none"):
+            return "none"
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(BUILTIN_AGENT_IDS))
+        if unknown:
+            raise ValueError(
+                f"unknown built-in agent(s) {', '.join(unknown)}; use 'all', 'none' or "
+                f"some of {', '.join(BUILTIN_AGENT_IDS)}"
+            )
+        return ",".join(names)
+
+    @property
+    def builtin_agent_ids(self) -> tuple[str, ...]:
+        if self.builtin_agents == "all":
+            return BUILTIN_AGENT_IDS
+        if self.builtin_agents == "none":
+            return ()
+        return tuple(n for n in self.builtin_agents.split(",") if n)
+
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         gt=0,
@@ -91,3 +134,124 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_CORS_ORIGINS", "cors_origins"),
         description="Comma-separated origins browsers may call the API from ('*': any).",
     )
+    learning_enabled: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("IMPERIUM_LEARNING_ENABLED", "learning_enabled"),
+        description="false: record executions only; no learned routing, cycles or predictions "
+        "(the seed's learning_enabled flag).",
+    )
+    learning_mode: Literal["observe", "recommend", "autonomous"] = Field(
+        default="autonomous",
+        validation_alias=AliasChoices("IMPERIUM_LEARNING_MODE", "learning_mode"),
+        description="observe: learn, dispatch least-loaded; recommend: also expose "
+        "recommendations; autonomous: the learned router dispatches.",
+    )
+    learning_cycle_interval: float = Field(
+        default=1800.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        validation_alias=AliasChoices("LEARNING_CYCLE_INTERVAL", "learning_cycle_interval"),
+        description="Seconds between learning cycles in `imperium serve` (0: only on demand).",
+    )
+    learning_history: int = Field(
+        default=50_000,
+        ge=100,
+        le=1_000_000,
+        validation_alias=AliasChoices("IMPERIUM_LEARNING_HISTORY", "learning_history"),
+        description="How many of the newest executions a learning cycle (and the router at "
+        "start) learns from.",
+    )
+
+    router_forgetting: float = Field(
+        default=1.0,
+        ge=0.9,
+        le=1.0,
+        validation_alias=AliasChoices("IMPERIUM_ROUTER_FORGETTING", "router_forgetting"),
+        description="Below 1, the router's evidence fades by this factor per outcome of a "
+        "task type, so agents it stopped choosing are retried (notices improvements; costs "
+        "steady exploration). 1: remember everything.",
+    )
+
+    @field_validator("learning_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("learning_cycle_interval")
+    @classmethod
+    def _not_back_to_back(cls, value: float) -> float:
+        if 0 < value < 60:
+            raise ValueError(
+                "must be 0 (cycles on demand only) or at least 60 seconds: a cycle reads "
+                "and refits on up to IMPERIUM_LEARNING_HISTORY executions"
+            )
+        return value
+
+    security_scan_interval: float = _interval(
+        "IMPERIUM_SECURITY_SCAN_INTERVAL", 900.0, "Guardian's scans of IMPERIUM_GUARDIAN_PATHS"
+    )
+    guardian_paths: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_GUARDIAN_PATHS", "guardian_paths"),
+        description="Comma-separated files or directories Guardian scans on schedule.",
+    )
+    performance_interval: float = _interval(
+        "IMPERIUM_PERFORMANCE_INTERVAL", 1200.0, "Conquest's analyses of recent durations"
+    )
+    experiment_interval: float = _interval(
+        "IMPERIUM_EXPERIMENT_INTERVAL", 2700.0, "Sandbox runs of IMPERIUM_SANDBOX_EXPERIMENTS"
+    )
+    sandbox_experiments: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_SANDBOX_EXPERIMENTS", "sandbox_experiments"),
+        description="Comma-separated test directories the Sandbox runs on schedule.",
+    )
+    cache_interval: float = _interval(
+        "IMPERIUM_CACHE_INTERVAL", 3600.0, "pruning the router's memory of removed agents"
+    )
+    cleanup_interval: float = _interval(
+        "IMPERIUM_CLEANUP_INTERVAL", 86400.0, "deleting events older than the retention"
+    )
+    log_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("IMPERIUM_LOG_RETENTION_DAYS", "log_retention_days"),
+        description="learning_logs rows (events) older than this are deleted by the cleanup.",
+    )
+
+    file_roots: str = Field(
+        default=".",
+        validation_alias=AliasChoices("IMPERIUM_FILE_ROOTS", "file_roots"),
+        description="Comma-separated directories the built-in agents may read when a task "
+        "names a path (Guardian's scans, Conquest's logs and profiles, the Sandbox's test "
+        "directories); the scheduled paths are added.",
+    )
+    custody_min_levels: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_CUSTODY_MIN_LEVELS", "custody_min_levels"),
+        description="Task types only agents at a custody level may be routed, e.g. "
+        "'deploy=3,code_review=2' (a task pinned to an agent is not gated).",
+    )
+
+    @field_validator("custody_min_levels")
+    @classmethod
+    def _levels(cls, value: str) -> str:
+        for part in cls.split(value):
+            name, sep, level = part.partition("=")
+            if not sep or not name.strip() or not level.strip().isdigit() or int(level) < 1:
+                raise ValueError(
+                    f"{part!r} should look like task_type=level, e.g. 'deploy=3' "
+                    "(levels start at 1)"
+                )
+        return value
+
+    @property
+    def min_levels(self) -> dict[str, int]:
+        return {
+            name.strip(): int(level)
+            for name, _, level in (p.partition("=") for p in self.split(self.custody_min_levels))
+        }
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        return [part.strip() for part in text.split(",") if part.strip()]

@@ -52,3 +52,13 @@ async def fatal(ctx: TaskContext) -> Any:
 @agent
 async def hangs(ctx: TaskContext) -> Any:
     await asyncio.sleep(3600)
+
+
+@agent
+async def wrong_answers(ctx: TaskContext) -> Any:
+    """A deliberately bad agent for the custody protocol: confident and wrong."""
+    if ctx.type == "code_review":
+        return {"findings": [], "summary": {"by_severity": {}}}
+    if ctx.type == "log_analysis":
+        return {"category": "none", "evidence": []}
+    return "I don't know"

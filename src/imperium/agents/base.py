@@ -37,6 +37,9 @@ class TaskContext:
     deadline: float | None = None
     resources: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)
+    """What the server lends agents running inside it (the built-in Imperium agent finds
+    the learner here); empty for agents that run elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from imperium.domain.models import AgentState, Task
+from imperium.domain.models import AgentState, Execution, Task
 
 _PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
@@ -63,9 +63,12 @@ def could_ever_take(agent: AgentState, task: Task) -> bool:
 
 
 class SelectionPolicy(Protocol):
-    """Picks one agent among ``candidates`` (never empty, all able to take ``task`` now)."""
+    """Picks one agent among ``candidates`` (never empty, all able to take ``task`` now),
+    and hears every finished attempt so that it can learn from it."""
 
     def choose(self, task: Task, candidates: Sequence[AgentState]) -> AgentState: ...
+
+    def observe(self, execution: Execution) -> object: ...
 
 
 class LeastLoaded:
@@ -76,3 +79,6 @@ class LeastLoaded:
             candidates,
             key=lambda a: (a.load, _PRIORITY_RANK.get(a.spec.priority, 1), a.spec.id),
         )
+
+    def observe(self, execution: Execution) -> None:
+        """Least-loaded learns nothing."""

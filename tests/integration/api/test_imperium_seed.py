@@ -226,7 +226,7 @@ async def test_figures_that_do_not_exist_yet_are_null(client: httpx.AsyncClient)
         "total_learning_cycles": 0, "last_learning_cycle": None, "last_success": None,
         "last_failure": None, "learning_patterns": [], "improvement_suggestions": [],
         "status": "active", "is_active": True, "priority": "medium", "capabilities": ["c"],
-        "metadata": {}, "xp": None, "level": None,
+        "metadata": {}, "xp": 0, "level": 1,
         "created_at": idle["created_at"], "updated_at": idle["updated_at"],
     }  # fmt: skip
     assert idle["created_at"] == idle["updated_at"]
@@ -298,9 +298,11 @@ async def test_status_counts_agents(client: httpx.AsyncClient) -> None:
 
     assert status["status"] == "operational"
     assert (status["total_agents"], status["active_agents"]) == (2, 1)  # echo and a1
-    assert status["total_learning_cycles"] is None
-    assert status["average_learning_score"] is None
-    assert status["learning_scheduler_running"] is False
+    assert status["total_learning_cycles"] == 0
+    assert status["last_cycle_start"] is None
+    assert status["average_learning_score"] is None  # no cycle has scored anyone yet
+    assert status["learning_scheduler_running"] is True  # every 1800 s by default
+    assert status["learning_mode"] == "autonomous"
     assert status["websocket_clients"] == {"learning_analytics": 0, "events": 0}
 
 

@@ -12,7 +12,7 @@ import pytest
 from imperium.adapters.executors.stub import StubExecutor
 from imperium.adapters.storage.memory import MemoryStore
 from imperium.domain.errors import ConflictError
-from imperium.domain.models import AgentState, Task
+from imperium.domain.models import AgentState, Execution, Task
 from imperium.domain.states import AgentStatus, PriorityLevel, TaskState
 from imperium.services.engine import Engine
 
@@ -175,10 +175,14 @@ class PickLast:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[str]]] = []
+        self.observed: list[Execution] = []
 
     def choose(self, task: Task, candidates: Sequence[AgentState]) -> AgentState:
         self.calls.append((task.id, [a.spec.id for a in candidates]))
         return max(candidates, key=lambda a: a.spec.id)
+
+    def observe(self, execution: Execution) -> None:
+        self.observed.append(execution)
 
 
 async def test_a_custom_selection_policy_is_consulted(
@@ -192,6 +196,11 @@ async def test_a_custom_selection_policy_is_consulted(
     await settle(engine)
     assert agent_of(executor) == {task.id: "agent-3"}
     assert policy.calls == [(task.id, ["agent-1", "agent-2", "agent-3"])]
+    executor.finish(task.id)
+    await settle(engine)
+    assert [(e.task_id, e.agent_id, e.outcome) for e in policy.observed] == [
+        (task.id, "agent-3", "succeeded")
+    ]
 
 
 class Broken:
@@ -202,6 +211,9 @@ class Broken:
         if self.pick is None:
             raise RuntimeError("policy crashed")
         return self.pick
+
+    def observe(self, execution: Execution) -> None:
+        raise RuntimeError("policy crashed while learning")
 
 
 @pytest.mark.parametrize("outsider", [False, True], ids=["raises", "picks-an-outsider"])
@@ -218,6 +230,9 @@ async def test_a_failing_policy_falls_back_to_least_loaded(
     task = await engine.submit(job())
     await settle(engine)
     assert agent_of(executor) == {task.id: "agent-1"}
+    executor.finish(task.id)  # a policy that fails to learn does not stop the engine
+    await settle(engine)
+    assert (await engine.wait_for(task.id)).state is TaskState.SUCCEEDED
 
 
 async def test_a_task_no_agent_can_take_does_not_block_the_others(

@@ -85,7 +85,15 @@ async def run_attempt(agent: Agent, ctx: TaskContext) -> AttemptResult:
 
 
 class LocalExecutor:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        services: dict[str, object] | None = None,
+        config_defaults: dict[str, dict[str, object]] | None = None,
+    ) -> None:
+        self._services = dict(services or {})
+        # per agent type, configuration the server supplies unless the agent's own sets it
+        # (e.g. the directories built-in agents may read)
+        self._config_defaults = dict(config_defaults or {})
         self._agents: dict[str, tuple[Agent, dict[str, object]]] = {}
         self._ready: set[str] = set()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -93,7 +101,8 @@ class LocalExecutor:
 
     def prepare(self, spec: AgentSpec) -> None:
         cls = load_agent_class(spec.type)
-        instance = cls(spec.config)
+        config = {**self._config_defaults.get(spec.type, {}), **spec.config}
+        instance = cls(config)
         if instance.blocking:
             # its own pool, as large as its concurrency: a hung call (its thread cannot be
             # killed) holds one of this agent's workers, never another agent's
@@ -101,7 +110,7 @@ class LocalExecutor:
                 max_workers=spec.max_concurrency, thread_name_prefix=f"agent-{spec.id}"
             )
         self.forget(spec.id)
-        self._agents[spec.id] = (instance, dict(spec.config))
+        self._agents[spec.id] = (instance, config)
 
     def forget(self, agent_id: str) -> None:
         entry = self._agents.pop(agent_id, None)
@@ -141,6 +150,7 @@ class LocalExecutor:
             attempt.deadline,
             attempt.resources,
             config,
+            self._services,
         )
         try:
             await self._setup(attempt.agent_id, agent)

@@ -14,9 +14,19 @@ from typing import Any
 
 import orjson
 
+from imperium.domain.custody import CustodyRecord, CustodyResult
 from imperium.domain.errors import ConflictError, LockLostError, NotFoundError
 from imperium.domain.events import is_learning_event
+from imperium.domain.learning import (
+    AgentFigures,
+    CycleStatus,
+    Insight,
+    InsightType,
+    LearningCycle,
+    ModelReport,
+)
 from imperium.domain.models import AgentSpec, Event, Execution, Task
+from imperium.domain.proposals import LIVE, Proposal, ProposalStatus
 from imperium.domain.states import ACTIVE_STATES, Outcome, TaskState
 from imperium.ports import (
     AgentLearning,
@@ -42,6 +52,21 @@ def _json(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
 
+@dataclasses.dataclass(slots=True)
+class _LearningColumns:
+    """The learning columns of an ``agent_metrics`` row, with the columns' defaults."""
+
+    learning_score: float = 0.0
+    success_rate: float = 0.0
+    failure_rate: float = 0.0
+    total_learning_cycles: int = 0
+    last_learning_cycle: float | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
+    learning_patterns: list[Any] = dataclasses.field(default_factory=list)
+    improvement_suggestions: list[Any] = dataclasses.field(default_factory=list)
+
+
 class MemoryStore:
     """Everything in dicts; one instance is one database."""
 
@@ -52,6 +77,13 @@ class MemoryStore:
         self._events: list[Event] = []
         self._learning: list[LearningLog] = []
         self._agents: dict[str, AgentSpec] = {}
+        self._agent_learning: dict[str, _LearningColumns] = {}
+        self._cycles: dict[str, LearningCycle] = {}
+        self._insights: list[tuple[str, Insight]] = []  # (cycle id, insight), as saved
+        self._models: dict[str, ModelReport] = {}
+        self._custody: dict[str, CustodyRecord] = {}
+        self._custody_results: dict[str, CustodyResult] = {}
+        self._proposals: dict[str, Proposal] = {}
         self._lock: LockInfo | None = None
 
     async def close(self) -> None:
@@ -134,6 +166,7 @@ class MemoryStore:
         if spec.id in self._agents:
             raise ConflictError(f"agent '{spec.id}' already exists; choose another id or update it")
         self._agents[spec.id] = _copy_agent(spec)
+        self._agent_learning[spec.id] = _LearningColumns()
 
     async def update_agent(self, spec: AgentSpec) -> None:
         stored = self._agents.get(spec.id)
@@ -249,13 +282,184 @@ class MemoryStore:
         logs = [_copy_learning(r) for r in matching[: flt.limit]]
         return LearningAnalytics(list(totals.values()), logs)
 
+    async def delete_events_before(self, before: float, chunk: int = 10_000) -> int:
+        kept = [e for e in self._events if e.created_at >= before]
+        learning = [e for e in self._learning if e.created_at >= before]
+        deleted = len(self._events) - len(kept) + len(self._learning) - len(learning)
+        self._events, self._learning = kept, learning
+        return deleted
+
     async def agent_learning(self, agent_id: str | None = None) -> dict[str, AgentLearning]:
-        """Nothing writes learning figures yet: every agent has the columns' defaults."""
         return {
-            key: AgentLearning(key, 0.0, 0, None, [], [])
+            key: _as_agent_learning(key, self._agent_learning[key])
             for key in sorted(self._agents)
             if agent_id is None or key == agent_id
         }
+
+    # -- learning cycles -------------------------------------------------------------------
+
+    async def recent_executions(self, limit: int) -> list[Execution]:
+        """By finish time, then insertion order (the SQL store's id order)."""
+        if limit <= 0:
+            return []
+        ordered = sorted(self._executions.values(), key=lambda e: e.finished_at)  # stable
+        newest = ordered[-limit:]
+        return [_copy_execution(e) for e in newest]
+
+    async def import_executions(self, executions: Sequence[Execution]) -> int:
+        """Attempts already stored, or earlier in ``executions``, are skipped."""
+        inserted = 0
+        for execution in executions:
+            key = (execution.task_id, execution.attempt)
+            if key not in self._executions:
+                self._executions[key] = _copy_execution(execution)
+                inserted += 1
+        return inserted
+
+    async def save_cycle(self, cycle: LearningCycle) -> None:
+        self._cycles[cycle.cycle_id] = _copy_cycle(cycle)
+
+    async def list_cycles(self, limit: int) -> list[LearningCycle]:
+        ordered = sorted(
+            self._cycles.values(), key=lambda c: (c.start_time, c.cycle_id), reverse=True
+        )
+        return [_copy_cycle(c) for c in ordered[: max(limit, 0)]]
+
+    async def count_cycles(self, status: CycleStatus | None = None) -> int:
+        return sum(1 for c in self._cycles.values() if status is None or c.status is status)
+
+    async def save_insights(self, cycle_id: str, insights: Sequence[Insight]) -> None:
+        self._insights.extend((cycle_id, _copy_insight(i)) for i in insights)
+
+    async def list_insights(
+        self,
+        limit: int,
+        insight_type: InsightType | None = None,
+        cycle_id: str | None = None,
+    ) -> list[Insight]:
+        """Newest first; within one time, in the order saved (as the SQL store's ids)."""
+        matching = [
+            i
+            for c, i in self._insights
+            if (insight_type is None or i.insight_type is insight_type)
+            and (cycle_id is None or c == cycle_id)
+        ]
+        matching.sort(key=lambda i: i.created_at, reverse=True)  # stable: saved order kept
+        return [_copy_insight(i) for i in matching[: max(limit, 0)]]
+
+    async def save_model(self, cycle_id: str | None, report: ModelReport) -> None:
+        self._models[report.version] = report
+
+    async def list_models(self, limit: int) -> list[ModelReport]:
+        ordered = sorted(
+            self._models.values(), key=lambda m: (m.trained_at, m.version), reverse=True
+        )
+        return ordered[: max(limit, 0)]
+
+    async def save_agent_figures(self, figures: Sequence[AgentFigures], cycle_time: float) -> int:
+        updated = 0
+        for figure in figures:
+            columns = self._agent_learning.get(figure.agent_id)
+            if columns is None:
+                continue  # no longer registered
+            columns.learning_score = figure.learning_score
+            columns.success_rate = figure.success_rate
+            columns.failure_rate = figure.failure_rate
+            columns.last_success = figure.last_success
+            columns.last_failure = figure.last_failure
+            columns.learning_patterns = _json(figure.learning_patterns)
+            columns.improvement_suggestions = _json(figure.improvement_suggestions)
+            columns.total_learning_cycles += 1
+            columns.last_learning_cycle = cycle_time
+            updated += 1
+        return updated
+
+    # -- custody protocol ------------------------------------------------------------------
+
+    async def get_custody(self, agent_id: str) -> CustodyRecord | None:
+        stored = self._custody.get(agent_id)
+        return _copy_record(stored) if stored is not None else None
+
+    async def list_custody(self) -> list[CustodyRecord]:
+        return [_copy_record(self._custody[key]) for key in sorted(self._custody)]
+
+    async def save_custody_result(
+        self, result: CustodyResult, record: CustodyRecord, expected_tests: int | None = None
+    ) -> bool:
+        stored = self._custody.get(record.agent_id)
+        if expected_tests is not None and (stored.tests if stored else 0) != expected_tests:
+            return False
+        if result.result_id in self._custody_results:
+            raise ConflictError(
+                f"custody result '{result.result_id}' is already recorded; nothing was written"
+            )
+        stored_result, stored_record = _copy_result(result), _copy_record(record)
+        self._custody_results[result.result_id] = stored_result
+        self._custody[record.agent_id] = stored_record
+        return True
+
+    async def list_custody_results(
+        self, agent_id: str | None = None, limit: int = 50
+    ) -> list[CustodyResult]:
+        matching = [
+            r for r in self._custody_results.values() if agent_id is None or r.agent_id == agent_id
+        ]
+        matching.sort(key=lambda r: (r.created_at, r.result_id), reverse=True)
+        return [_copy_result(r) for r in matching[: max(limit, 0)]]
+
+    async def get_custody_result(self, result_id: str) -> CustodyResult | None:
+        stored = self._custody_results.get(result_id)
+        return _copy_result(stored) if stored is not None else None
+
+    # -- proposals -------------------------------------------------------------------------
+
+    async def insert_proposal(self, proposal: Proposal) -> None:
+        self._check_live_duplicate(proposal)
+        if proposal.proposal_id in self._proposals:
+            raise ConflictError(f"a proposal with id '{proposal.proposal_id}' already exists")
+        self._proposals[proposal.proposal_id] = _copy_proposal(proposal)
+
+    async def get_proposal(self, proposal_id: str) -> Proposal | None:
+        stored = self._proposals.get(proposal_id)
+        return _copy_proposal(stored) if stored is not None else None
+
+    async def list_proposals(
+        self,
+        status: ProposalStatus | None = None,
+        agent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Proposal]:
+        matching = [
+            p
+            for p in self._proposals.values()
+            if (status is None or p.status is status)
+            and (agent_id is None or p.agent_id == agent_id)
+        ]
+        matching.sort(key=lambda p: (p.created_at, p.proposal_id), reverse=True)
+        return [_copy_proposal(p) for p in matching[: max(limit, 0)]]
+
+    async def update_proposal(self, proposal: Proposal, expected: ProposalStatus) -> bool:
+        stored = self._proposals.get(proposal.proposal_id)
+        if stored is None or stored.status is not expected:
+            return False
+        self._check_live_duplicate(proposal)
+        self._proposals[proposal.proposal_id] = _copy_proposal(proposal)
+        return True
+
+    def _check_live_duplicate(self, proposal: Proposal) -> None:
+        """The SQL store's partial unique index: one live proposal per fingerprint."""
+        if proposal.status not in LIVE:
+            return
+        for other in self._proposals.values():
+            if (
+                other.proposal_id != proposal.proposal_id
+                and other.status in LIVE
+                and other.fingerprint == proposal.fingerprint
+            ):
+                raise ConflictError(
+                    "a proposal with the same title and change already exists: "
+                    f"{other.proposal_id} ({other.status})"
+                )
 
     def _store_task(self, task: Task, snap: TaskSnapshot) -> None:
         stored = _copy_task(task)
@@ -316,6 +520,45 @@ def _matches(row: LearningLog, flt: LearningFilter) -> bool:
         and (not flt.event_types or row.event_type in flt.event_types)
         and (flt.since is None or row.created_at >= flt.since)
         and (flt.until is None or row.created_at <= flt.until)
+    )
+
+
+def _copy_cycle(cycle: LearningCycle) -> LearningCycle:
+    return dataclasses.replace(
+        cycle,
+        participating_agents=tuple(cycle.participating_agents),
+        metadata=_json(cycle.metadata),
+    )
+
+
+def _copy_insight(insight: Insight) -> Insight:
+    return dataclasses.replace(insight, agents=tuple(insight.agents), data=_json(insight.data))
+
+
+def _copy_result(result: CustodyResult) -> CustodyResult:
+    return dataclasses.replace(
+        result, answer=_json(result.answer), grader_output=_json(result.grader_output)
+    )
+
+
+def _copy_record(record: CustodyRecord) -> CustodyRecord:
+    return dataclasses.replace(record, recent=tuple(bool(r) for r in record.recent))
+
+
+def _copy_proposal(proposal: Proposal) -> Proposal:
+    return dataclasses.replace(
+        proposal, action=_json(proposal.action), evidence=_json(list(proposal.evidence))
+    )
+
+
+def _as_agent_learning(agent_id: str, columns: _LearningColumns) -> AgentLearning:
+    return AgentLearning(
+        agent_id,
+        columns.learning_score,
+        columns.total_learning_cycles,
+        columns.last_learning_cycle,
+        _json(columns.learning_patterns),
+        _json(columns.improvement_suggestions),
     )
 
 

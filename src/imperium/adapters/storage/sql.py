@@ -3,9 +3,9 @@
 Each method owns its transaction. ``apply`` is the scheduler's group commit: the lock check
 and every write of a batch in one transaction, with executemany for each part.
 
-A write that would record something twice (a task id, or a task's attempt in
-``agent_task_executions``) fails in the database; it is raised as ``ConflictError`` and the
-transaction writes nothing.
+A write that would record something twice (a task id, a task's attempt in
+``agent_task_executions``, a custody result, or a proposal identical to a live one) fails in
+the database; it is raised as ``ConflictError`` and the transaction writes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,12 +28,28 @@ from imperium.adapters.storage.tables import (
     SCHEDULER_LOCK_NAME,
     agent_metrics,
     agent_task_executions,
+    custody_results,
+    custody_state,
+    learning_cycles,
+    learning_insights,
     learning_logs,
+    learning_models,
+    proposals,
     scheduler_lock,
 )
 from imperium.adapters.storage.tables import tasks as task_table
+from imperium.domain.custody import CustodyRecord, CustodyResult
 from imperium.domain.errors import ConflictError, LockLostError, NotFoundError
+from imperium.domain.learning import (
+    AgentFigures,
+    CycleStatus,
+    Insight,
+    InsightType,
+    LearningCycle,
+    ModelReport,
+)
 from imperium.domain.models import AgentSpec, Event, Execution, Task
+from imperium.domain.proposals import LIVE, Proposal, ProposalStatus
 from imperium.domain.states import Outcome, TaskState
 from imperium.ports import (
     LEARNING_FIELDS,
@@ -50,12 +67,16 @@ from imperium.ports import (
 
 # Ids per ``IN (...)`` query: well under SQLite's and asyncpg's bound-parameter limits.
 ID_CHUNK = 1000
+# Imported executions per statement (SQLAlchemy splits each into multi-row INSERTs within
+# the drivers' bound-parameter limits; 18 columns a row).
+IMPORT_CHUNK = 1000
 # Outcomes that count against an agent; cancelled and interrupted attempts say nothing
 # about the agent.
 FAILED_OUTCOMES = (Outcome.FAILED.value, Outcome.TIMED_OUT.value, Outcome.LOST.value)
 COUNTED_OUTCOMES = (Outcome.SUCCEEDED.value, *FAILED_OUTCOMES)
 LOADED_STATES = ("pending", "queued", "running")
 RESUBMITTABLE_STATES = ("dead", "timed_out", "failed")
+LIVE_PROPOSAL_STATUSES = tuple(status.value for status in LIVE)
 
 _active = sa.text(ACTIVE_STATE_SQL)
 _learning_event = sa.text(LEARNING_EVENT_SQL)
@@ -381,6 +402,18 @@ class SqlStore:
             logs=[LearningLog(*row) for row in log_rows],
         )
 
+    async def delete_events_before(self, before: float, chunk: int = 10_000) -> int:
+        """Delete in chunks (short transactions: the scheduler keeps writing meanwhile)."""
+        ll = learning_logs
+        deleted = 0
+        while True:
+            ids = sa.select(ll.c.id).where(ll.c.created_at < before).limit(chunk)
+            async with self._engine.begin() as conn:
+                result = await conn.execute(sa.delete(ll).where(ll.c.id.in_(ids.scalar_subquery())))
+            deleted += result.rowcount or 0
+            if (result.rowcount or 0) < chunk:
+                return deleted
+
     async def agent_learning(self, agent_id: str | None = None) -> dict[str, AgentLearning]:
         am = agent_metrics
         query = sa.select(
@@ -394,6 +427,247 @@ class SqlStore:
         if agent_id is not None:
             query = query.where(am.c.agent_id == agent_id)
         return {row.agent_id: AgentLearning(*row) for row in await self._fetch(query)}
+
+    # -- learning cycles -----------------------------------------------------------------
+
+    async def recent_executions(self, limit: int) -> list[Execution]:
+        ex = agent_task_executions
+        newest = (
+            sa.select(ex).order_by(ex.c.finished_at.desc(), ex.c.id.desc()).limit(limit).subquery()
+        )
+        query = sa.select(newest).order_by(newest.c.finished_at, newest.c.id)
+        return [_rows.execution_from_row(row) for row in await self._fetch(query)]
+
+    async def import_executions(self, executions: Sequence[Execution]) -> int:
+        """One transaction; a row whose (task id, attempt) is stored already, or comes
+        earlier in ``executions``, is skipped by the database (ON CONFLICT DO NOTHING), so
+        a concurrent writer of the same attempt does not fail the import. The inserted ids
+        come back through RETURNING and are counted."""
+        ex = agent_task_executions
+        insert = (
+            self._dialect_insert(ex)
+            .on_conflict_do_nothing(index_elements=[ex.c.task_id, ex.c.attempt])
+            .returning(ex.c.id)
+        )
+        inserted = 0
+        async with self._engine.begin() as conn:
+            for start in range(0, len(executions), IMPORT_CHUNK):
+                chunk = executions[start : start + IMPORT_CHUNK]
+                rows = [_rows.execution_row(e) for e in chunk]
+                inserted += len((await conn.execute(insert, rows)).all())
+        return inserted
+
+    async def save_cycle(self, cycle: LearningCycle) -> None:
+        row = _rows.cycle_row(cycle)
+        insert = self._dialect_insert(learning_cycles).values(row)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[learning_cycles.c.cycle_id],
+            set_={name: insert.excluded[name] for name in row if name != "cycle_id"},
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(upsert)
+
+    async def list_cycles(self, limit: int) -> list[LearningCycle]:
+        lc = learning_cycles
+        query = sa.select(lc).order_by(lc.c.start_time.desc(), lc.c.cycle_id.desc()).limit(limit)
+        return [_rows.cycle_from_row(row) for row in await self._fetch(query)]
+
+    async def count_cycles(self, status: CycleStatus | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(learning_cycles)
+        if status is not None:
+            query = query.where(learning_cycles.c.status == status.value)
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def save_insights(self, cycle_id: str, insights: Sequence[Insight]) -> None:
+        if not insights:
+            return
+        rows = [_rows.insight_row(cycle_id, insight) for insight in insights]
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.insert(learning_insights), rows)
+
+    async def list_insights(
+        self,
+        limit: int,
+        insight_type: InsightType | None = None,
+        cycle_id: str | None = None,
+    ) -> list[Insight]:
+        li = learning_insights
+        # a cycle saves its insights most confident first: keep that order within a cycle
+        query = sa.select(li).order_by(li.c.created_at.desc(), li.c.id.asc()).limit(limit)
+        if insight_type is not None:
+            query = query.where(li.c.insight_type == insight_type.value)
+        if cycle_id is not None:
+            query = query.where(li.c.cycle_id == cycle_id)
+        return [_rows.insight_from_row(row) for row in await self._fetch(query)]
+
+    async def save_model(self, cycle_id: str | None, report: ModelReport) -> None:
+        row = _rows.model_row(cycle_id, report)
+        insert = self._dialect_insert(learning_models).values(row)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[learning_models.c.version],
+            set_={name: insert.excluded[name] for name in row if name != "version"},
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(upsert)
+
+    async def list_models(self, limit: int) -> list[ModelReport]:
+        lm = learning_models
+        query = sa.select(lm).order_by(lm.c.trained_at.desc(), lm.c.version.desc()).limit(limit)
+        return [_rows.model_from_row(row) for row in await self._fetch(query)]
+
+    async def save_agent_figures(self, figures: Sequence[AgentFigures], cycle_time: float) -> int:
+        """One UPDATE per agent (a handful per cycle), in one transaction; ``updated_at``
+        is not touched, so the scheduler does not reload the agents."""
+        am = agent_metrics
+        updated = 0
+        async with self._engine.begin() as conn:
+            for figure in figures:
+                update = (
+                    sa.update(am)
+                    .where(am.c.agent_id == figure.agent_id)
+                    .values(
+                        **_rows.figures_values(figure),
+                        total_learning_cycles=am.c.total_learning_cycles + 1,
+                        last_learning_cycle=float(cycle_time),
+                    )
+                )
+                updated += (await conn.execute(update)).rowcount
+        return updated
+
+    # -- custody protocol ----------------------------------------------------------------
+
+    async def get_custody(self, agent_id: str) -> CustodyRecord | None:
+        query = sa.select(custody_state).where(custody_state.c.agent_id == agent_id)
+        rows = await self._fetch(query)
+        return _rows.custody_from_row(rows[0]) if rows else None
+
+    async def list_custody(self) -> list[CustodyRecord]:
+        query = sa.select(custody_state).order_by(custody_state.c.agent_id)
+        return [_rows.custody_from_row(row) for row in await self._fetch(query)]
+
+    async def save_custody_result(
+        self, result: CustodyResult, record: CustodyRecord, expected_tests: int | None = None
+    ) -> bool:
+        """One transaction: the result's row, and the agent's standing replaced (upsert);
+        the standing's ``updated_at`` is the result's time. With ``expected_tests``, only
+        if the stored standing still counts that many tests (none stored counts 0);
+        otherwise nothing is written and the answer is False."""
+        state = _rows.custody_state_row(record, result.created_at)
+        insert = self._dialect_insert(custody_state).values(state)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[custody_state.c.agent_id],
+            set_={name: insert.excluded[name] for name in state if name != "agent_id"},
+        )
+        cs = custody_state
+        current = sa.select(cs.c.tests).where(cs.c.agent_id == record.agent_id)
+        if self._engine.dialect.name == "postgresql":
+            current = current.with_for_update()
+        try:
+            async with self._engine.begin() as conn:
+                if expected_tests is not None:
+                    stored = (await conn.execute(current)).scalar_one_or_none()
+                    if (stored or 0) != expected_tests:
+                        return False
+                await conn.execute(sa.insert(custody_results), [_rows.custody_result_row(result)])
+                await conn.execute(upsert)
+            return True
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"custody result '{result.result_id}' is already recorded; nothing was written"
+            ) from exc
+
+    async def list_custody_results(
+        self, agent_id: str | None = None, limit: int = 50
+    ) -> list[CustodyResult]:
+        cr = custody_results
+        query = sa.select(cr).order_by(cr.c.created_at.desc(), cr.c.result_id.desc()).limit(limit)
+        if agent_id is not None:
+            query = query.where(cr.c.agent_id == agent_id)
+        return [_rows.custody_result_from_row(row) for row in await self._fetch(query)]
+
+    async def get_custody_result(self, result_id: str) -> CustodyResult | None:
+        query = sa.select(custody_results).where(custody_results.c.result_id == result_id)
+        rows = await self._fetch(query)
+        return _rows.custody_result_from_row(rows[0]) if rows else None
+
+    # -- proposals -----------------------------------------------------------------------
+
+    async def insert_proposal(self, proposal: Proposal) -> None:
+        """The partial unique index on live fingerprints refuses a duplicate, so two
+        concurrent submissions of the same change cannot both land."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(sa.insert(proposals), [_rows.proposal_row(proposal)])
+        except IntegrityError as exc:
+            raise await self._proposal_conflict(
+                proposal, f"a proposal with id '{proposal.proposal_id}' already exists"
+            ) from exc
+
+    async def get_proposal(self, proposal_id: str) -> Proposal | None:
+        query = sa.select(proposals).where(proposals.c.proposal_id == proposal_id)
+        rows = await self._fetch(query)
+        return _rows.proposal_from_row(rows[0]) if rows else None
+
+    async def list_proposals(
+        self,
+        status: ProposalStatus | None = None,
+        agent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Proposal]:
+        p = proposals
+        query = sa.select(p).order_by(p.c.created_at.desc(), p.c.proposal_id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(p.c.status == status.value)
+        if agent_id is not None:
+            query = query.where(p.c.agent_id == agent_id)
+        return [_rows.proposal_from_row(row) for row in await self._fetch(query)]
+
+    async def update_proposal(self, proposal: Proposal, expected: ProposalStatus) -> bool:
+        """A compare-and-set on the status: the row is written only if it still has
+        ``expected``."""
+        p = proposals
+        update = (
+            sa.update(p)
+            .where(p.c.proposal_id == proposal.proposal_id, p.c.status == expected.value)
+            .values(**_rows.proposal_values(proposal))
+        )
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(update)
+        except IntegrityError as exc:
+            raise await self._proposal_conflict(
+                proposal, "a proposal with the same title and change already exists"
+            ) from exc
+        return result.rowcount == 1
+
+    async def _proposal_conflict(self, proposal: Proposal, otherwise: str) -> ConflictError:
+        """The error for a proposal write the database refused: it names the live proposal
+        with the same fingerprint when there is one (else says ``otherwise``)."""
+        p = proposals
+        query = (
+            sa.select(p.c.proposal_id, p.c.status)
+            .where(
+                p.c.fingerprint == proposal.fingerprint,
+                p.c.status.in_(LIVE_PROPOSAL_STATUSES),
+                p.c.proposal_id != proposal.proposal_id,
+            )
+            .limit(1)
+        )
+        rows = await self._fetch(query)
+        if rows:
+            return ConflictError(
+                "a proposal with the same title and change already exists: "
+                f"{rows[0].proposal_id} ({rows[0].status})"
+            )
+        return ConflictError(otherwise)
+
+    def _dialect_insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL share
+        their syntax and SQLAlchemy API)."""
+        if self._engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     async def _fetch(self, query: sa.Executable) -> Sequence[Any]:
         async with self._engine.connect() as conn:

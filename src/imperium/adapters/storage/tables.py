@@ -159,6 +159,7 @@ agent_task_executions = sa.Table(
     _when("created_at", nullable=False),
     # one row per attempt: a result is recorded once, enforced by the database as well
     sa.UniqueConstraint("task_id", "attempt", name="uq_agent_task_executions_task_id_attempt"),
+    sa.Index("ix_agent_task_executions_finished_at", "finished_at"),
 )
 
 learning_logs = sa.Table(
@@ -208,4 +209,130 @@ api_keys = sa.Table(
     sa.Column("secret_hash", sa.String(64), nullable=False),
     _when("created_at", nullable=False),
     _when("revoked_at"),
+)
+
+# -- learning cycles: what each cycle found, and the model versions it trained -------------
+
+learning_cycles = sa.Table(
+    "learning_cycles",
+    metadata,
+    sa.Column("cycle_id", sa.String(36), primary_key=True),
+    _when("start_time", nullable=False),
+    _when("end_time"),
+    sa.Column("participating_agents", sa.JSON(), nullable=False),
+    sa.Column("total_learning_value", sa.Float(), nullable=True),
+    sa.Column("success_count", sa.Integer(), nullable=False),
+    sa.Column("failure_count", sa.Integer(), nullable=False),
+    sa.Column("insights_generated", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False),
+    # the seed's column name; read it as ``learning_cycles.c["metadata"]``
+    sa.Column("metadata", sa.JSON(), nullable=False),
+    sa.Index("ix_learning_cycles_start_time", "start_time"),
+)
+
+learning_insights = sa.Table(
+    "learning_insights",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("cycle_id", sa.String(36), nullable=True),
+    sa.Column("insight_type", sa.String(30), nullable=False),
+    sa.Column("task_type", sa.String(200), nullable=False),
+    sa.Column("agents", sa.JSON(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("confidence", sa.Float(), nullable=False),
+    sa.Column("sample_size", sa.Integer(), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    _when("created_at", nullable=False),
+    sa.Index("ix_learning_insights_created_at", "created_at"),
+    sa.Index("ix_learning_insights_insight_type_created_at", "insight_type", "created_at"),
+)
+
+learning_models = sa.Table(
+    "learning_models",
+    metadata,
+    sa.Column("version", sa.String(60), primary_key=True),
+    sa.Column("cycle_id", sa.String(36), nullable=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    _when("trained_at", nullable=False),
+    sa.Column("train_samples", sa.Integer(), nullable=False),
+    sa.Column("held_out", sa.Integer(), nullable=False),
+    sa.Column("auc", sa.Float(), nullable=True),
+    sa.Column("brier", sa.Float(), nullable=True),
+    sa.Column("mae_log_duration", sa.Float(), nullable=True),
+    sa.Column("baseline_brier", sa.Float(), nullable=True),
+    sa.Column("fallback_reason", sa.Text(), nullable=True),
+    sa.Index("ix_learning_models_trained_at", "trained_at"),
+)
+
+# -- custody protocol: graded tests, each agent's standing, and improvement proposals ------
+
+custody_results = sa.Table(
+    "custody_results",
+    metadata,
+    sa.Column("result_id", sa.String(36), primary_key=True),
+    sa.Column("agent_id", sa.String(100), nullable=False),
+    sa.Column("test_id", sa.String(100), nullable=False),
+    sa.Column("test_version", sa.Integer(), nullable=False),
+    sa.Column("category", sa.String(40), nullable=False),
+    sa.Column("difficulty", sa.String(20), nullable=False),
+    sa.Column("task_id", sa.String(36), nullable=True),
+    sa.Column("answer", NullableJSON, nullable=True),
+    sa.Column("score", sa.Float(), nullable=False),
+    sa.Column("passed", sa.Boolean(), nullable=False),
+    sa.Column("threshold", sa.Float(), nullable=False),
+    sa.Column("grader_output", sa.JSON(), nullable=False),
+    sa.Column("duration", sa.Float(), nullable=False),
+    sa.Column("xp_awarded", sa.Integer(), nullable=False),
+    _when("created_at", nullable=False),
+    sa.Index("ix_custody_results_agent_id_created_at", "agent_id", "created_at"),
+)
+
+custody_state = sa.Table(
+    "custody_state",
+    metadata,
+    sa.Column("agent_id", sa.String(100), primary_key=True),
+    sa.Column("xp", sa.Integer(), nullable=False),
+    sa.Column("level", sa.Integer(), nullable=False),
+    sa.Column("tests", sa.Integer(), nullable=False),
+    sa.Column("passed", sa.Integer(), nullable=False),
+    sa.Column("consecutive_successes", sa.Integer(), nullable=False),
+    sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+    # outcomes of the last tests (booleans), oldest first
+    sa.Column("recent", sa.JSON(), nullable=False),
+    _when("last_test_at"),
+    _when("updated_at", nullable=False),
+)
+
+# Statuses a duplicate proposal is checked against (domain/proposals.py ``LIVE``), written
+# out literally for the partial unique index.
+LIVE_PROPOSAL_SQL = "status IN ('pending', 'approved', 'applied')"
+
+proposals = sa.Table(
+    "proposals",
+    metadata,
+    sa.Column("proposal_id", sa.String(36), primary_key=True),
+    sa.Column("agent_id", sa.String(100), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("diff", sa.Text(), nullable=True),
+    sa.Column("action", NullableJSON, nullable=True),
+    sa.Column("evidence", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    _when("created_at", nullable=False),
+    sa.Column("decided_by", sa.String(100), nullable=True),
+    _when("decided_at"),
+    sa.Column("decision_note", sa.Text(), nullable=True),
+    sa.Column("applied_by", sa.String(100), nullable=True),
+    _when("applied_at"),
+    sa.Index("ix_proposals_status_created_at", "status", "created_at"),
+    # two identical live proposals cannot both land, even when submitted at once
+    sa.Index(
+        "ix_proposals_live_fingerprint",
+        "fingerprint",
+        unique=True,
+        sqlite_where=sa.text(LIVE_PROPOSAL_SQL),
+        postgresql_where=sa.text(LIVE_PROPOSAL_SQL),
+    ),
 )

@@ -10,10 +10,12 @@ from imperium.interfaces.api.auth import authorize, document, redact_keys_in_ser
 from imperium.interfaces.api.metrics import ApiMetrics, HttpMetricsMiddleware
 from imperium.interfaces.api.routes import (
     agents,
+    custody,
     events_ws,
     health,
     imperium_seed,
     l20,
+    learning,
     metrics,
     orchestrate,
     remote,
@@ -39,8 +41,11 @@ def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
     problems.install(app)
     document(app)
     routers = (health, metrics, agents, tasks, workflows, remote, imperium_seed, events_ws)
-    for module in (*routers, l20, swarm, orchestrate):
+    for module in (*routers, l20, swarm, orchestrate, learning):
         app.include_router(module.router, dependencies=[Depends(authorize)])
+    app.include_router(learning.seed_router, dependencies=[Depends(authorize)])
+    app.include_router(custody.router, dependencies=[Depends(authorize)])
+    app.include_router(custody.proposals_router, dependencies=[Depends(authorize)])
     middleware.install(app, runtime.settings)
     # Its bus listener holds the metrics weakly: it goes when the app does (no shutdown hook).
     app.state.metrics = ApiMetrics(runtime)

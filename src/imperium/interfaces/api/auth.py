@@ -38,6 +38,7 @@ AGENT_ROUTES = frozenset(
         ("POST", "/api/v1/tasks/{task_id}/heartbeat"),
         ("POST", "/api/v1/tasks/{task_id}/complete"),
         ("POST", "/api/v1/tasks/{task_id}/fail"),
+        ("POST", "/api/proposals"),  # an eligible agent submits its own proposals
     }
 )
 PUBLIC = Principal(key_id=None, role=Role.READ_ONLY)

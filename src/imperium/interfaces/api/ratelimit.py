@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 BUILTIN_RULES = (
     "default=100/minute;native=6000/minute;"
     "/api/v1/l20/strategize=10/minute;/api/v1/l20/coordinate=20/minute;"
-    "/api/v1/swarm/dispatch=50/minute;/api/v1/intelligence/{type}/execute=30/minute"
+    "/api/v1/swarm/dispatch=50/minute;/api/v1/intelligence/{type}/execute=30/minute;"
+    "/api/imperium/cycles/trigger=10/minute;/api/v1/learning/cycles=10/minute"
 )
 NATIVE_PREFIXES = ("/api/v1/tasks", "/api/v1/agents", "/api/v1/workflows")
 EXEMPT = frozenset(

@@ -209,6 +209,7 @@ class Problem(BaseModel):
 
 
 _DESCRIPTIONS = {
+    403: "The API key may not do this, or the agent is not eligible (custody).",
     404: "The task, agent or dependency does not exist.",
     409: "The request conflicts with the current state.",
     422: "The request is invalid; the detail says what to fix.",

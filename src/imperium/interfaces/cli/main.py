@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from imperium.domain.errors import ImperiumError
-from imperium.interfaces.cli import agents, keys, tasks, worker
+from imperium.interfaces.cli import agents, custody, dashboard, keys, learning, tasks, worker
 from imperium.interfaces.cli._common import (
     configure_logging,
     console,
@@ -29,8 +29,19 @@ app = typer.Typer(
 app.add_typer(agents.app, name="agents")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(keys.app, name="keys")
+app.add_typer(custody.app, name="custody")
+app.add_typer(custody.proposals_app, name="proposals")
 app.command("submit")(tasks.submit)
 app.command("worker")(worker.worker)
+app.command("status")(learning.status)
+app.command("learn")(learning.learn)
+app.command("analyze")(learning.analyze)
+app.command("insights")(learning.insights)
+app.command("predict")(learning.predict)
+app.command("export")(learning.export)
+app.command("import")(learning.import_)
+app.command("simulate")(learning.simulate)
+app.command("dashboard")(dashboard.dashboard)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 bench_app = typer.Typer(help="Benchmarks (print JSON).", no_args_is_help=True)

@@ -118,6 +118,8 @@ class Engine:
         self._loops: list[asyncio.Task[None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._agents_seen = 0.0
+        self.min_levels: dict[str, int] = {}  # task type -> custody level it requires
+        self.levels: dict[str, int] = {}  # agent -> custody level (1 when never tested)
         self.stopped = asyncio.Event()
         self.failed = asyncio.Event()  # set when the scheduler can no longer write
         self.journal.on_fatal = self._on_journal_failure
@@ -365,7 +367,9 @@ class Engine:
                 if top is None or (best is not None and top[0] <= best[0]):
                     continue
                 candidates = [
-                    a for a in self._serving_agents(key) if not a.remote and can_take_now(a, top[1])
+                    a
+                    for a in self._serving_agents(key)
+                    if not a.remote and can_take_now(a, top[1]) and self.qualified(a, top[1])
                 ]
                 if candidates:
                     best = (top[0], top[1], candidates)
@@ -382,19 +386,28 @@ class Engine:
             if self._placeable.get(key) == top[1].id:
                 return top  # checked when it reached the top; agents have not changed since
             serving = self._serving_agents(key)
-            if any(
-                a.spec.status is not AgentStatus.RETIRED and could_ever_take(a, top[1])
+            able = [
+                a
                 for a in serving
-            ):
+                if a.spec.status is not AgentStatus.RETIRED and could_ever_take(a, top[1])
+            ]
+            if any(self.qualified(a, top[1]) for a in able):
                 self._placeable[key] = top[1].id
                 return top
             task = top[1]
             self.queues.remove(task.id)
             self._parked[task.id] = task
-            reason = (
-                "no registered agent offers the capabilities and resources it needs; "
-                "it waits until one is registered or updated"
-            )
+            if able:
+                reason = (
+                    f"task type '{task.type}' requires custody level "
+                    f"{self.min_levels.get(task.type)}, which none of the agents able to "
+                    "take it has; it waits until one passes its custody tests"
+                )
+            else:
+                reason = (
+                    "no registered agent offers the capabilities and resources it needs; "
+                    "it waits until one is registered or updated"
+                )
             self._event("task.unplaceable", task, {"reason": reason})
         return None
 
@@ -514,24 +527,27 @@ class Engine:
         error_message: str | None = None,
         result: AttemptResult | None = None,
     ) -> None:
-        self.journal.execution(
-            Execution(
-                task_id=task.id,
-                attempt=task.attempts,
-                agent_id=task.agent_id,
-                task_type=task.type,
-                complexity=task.complexity,
-                started_at=task.started_at if task.started_at is not None else now,
-                finished_at=now,
-                outcome=outcome,
-                lease_token=task.lease_token,
-                error_kind=error_kind,
-                error_message=error_message,
-                resources=dict(task.resources),
-                tokens=result.tokens if result else None,
-                cost=result.cost if result else None,
-            )
+        execution = Execution(
+            task_id=task.id,
+            attempt=task.attempts,
+            agent_id=task.agent_id,
+            task_type=task.type,
+            complexity=task.complexity,
+            started_at=task.started_at if task.started_at is not None else now,
+            finished_at=now,
+            outcome=outcome,
+            lease_token=task.lease_token,
+            error_kind=error_kind,
+            error_message=error_message,
+            resources=dict(task.resources),
+            tokens=result.tokens if result else None,
+            cost=result.cost if result else None,
         )
+        self.journal.execution(execution)
+        try:
+            self.policy.observe(execution)
+        except Exception:
+            log.exception("selection policy failed to learn from an execution")
 
     def _after_failure(self, task: Task, outcome: Outcome, retryable: bool, now: float) -> None:
         if should_retry(task.attempts, task.max_attempts, retryable):
@@ -781,6 +797,21 @@ class Engine:
         return await remote.heartbeat(self, agent_id, task_id, token)
 
     # ------------------------------------------------------------------ agents
+    def qualified(self, agent: AgentState, task: Task) -> bool:
+        """The agent's custody level meets what the task type requires (a task pinned to
+        an agent is that agent's, whatever its level: e.g. its own custody test)."""
+        if task.pinned_agent is not None or not self.min_levels:
+            return True
+        need = self.min_levels.get(task.type)
+        return need is None or self.levels.get(agent.spec.id, 1) >= need
+
+    def set_custody_levels(self, levels: dict[str, int]) -> None:
+        """New custody levels (from the custody protocol); waiting work is re-examined."""
+        self.levels.update(levels)
+        self._placeable.clear()
+        self._unpark()
+        self._schedule_dispatch()
+
     def apply_agent(self, spec: AgentSpec) -> None:
         """Bring the in-memory agent table in line with a stored agent."""
         from imperium.services.engine.recovery import apply_agent

@@ -81,6 +81,7 @@ def _pick_for(engine: Engine, agent: AgentState, limit: int) -> list[Task]:
             if (
                 top is not None
                 and can_take_now(agent, top[1])
+                and engine.qualified(agent, top[1])
                 and (best is None or top[0] > best[0])
             ):
                 best = top

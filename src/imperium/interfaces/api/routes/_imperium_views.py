@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from imperium.agents.loader import REMOTE, available_types
+from imperium.domain.custody import CustodyRecord
 from imperium.domain.errors import ValidationError
 from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
@@ -39,7 +40,10 @@ def seed_agent_type(spec: AgentSpec) -> str:
 
 
 def agent_metrics(
-    spec: AgentSpec, stats: AgentStats | None, learning: AgentLearning | None
+    spec: AgentSpec,
+    stats: AgentStats | None,
+    learning: AgentLearning | None,
+    custody: CustodyRecord | None = None,
 ) -> dict[str, Any]:
     executions = stats.executions if stats else 0
     cycles = learning.total_learning_cycles if learning else 0
@@ -62,8 +66,8 @@ def agent_metrics(
         "priority": spec.priority,
         "capabilities": sorted(spec.capabilities),
         "metadata": spec.config.get(SEED_METADATA, {}),
-        "xp": None,
-        "level": None,
+        "xp": custody.xp if custody else 0,
+        "level": custody.level if custody else 1,
         "created_at": iso(spec.created_at),
         "updated_at": iso(spec.updated_at),
     }

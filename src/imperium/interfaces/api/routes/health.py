@@ -112,6 +112,7 @@ async def status(runtime: Runtime, metrics: Metrics) -> dict[str, Any]:
         },
         "journal": {"group_commits": now_live.commits, "pending_changes": engine.journal.pending},
         "event_subscribers": runtime.events.subscribers,
+        "schedules": _schedules(runtime),
         "timestamp": iso(time.time()),
     }
 
@@ -137,6 +138,16 @@ async def database_health(runtime: Runtime, request: Request) -> JSONResponse:
     report = await from_database(state.database_reports.get())
     body = _report(report)
     return JSONResponse(body, status_code=200 if report.schema_current else 503)
+
+
+def _schedules(runtime: Imperium) -> list[dict[str, Any]]:
+    """The periodic routines (the seed's schedule): interval, last and next run, result."""
+    if runtime.routines is None:
+        return []
+    return [
+        {**r, "last_run": iso(r["last_run"]), "next_run": iso(r["next_run"])}  # type: ignore[arg-type]
+        for r in runtime.routines.snapshot()
+    ]
 
 
 def _scheduler(engine: Engine, lock: LockInfo | None) -> dict[str, Any]:

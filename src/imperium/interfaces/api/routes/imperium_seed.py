@@ -8,14 +8,14 @@ store. What the seed made up is either computed from stored rows or ``null``:
 - learning figures (``learning_score``, ``last_learning_cycle``, ``learning_patterns``,
   ``improvement_suggestions``) are read from ``agent_metrics`` as learning cycles leave
   them; before an agent's first cycle (``total_learning_cycles`` 0) the score and the time
-  are ``null`` and the lists empty. No learning cycle runs yet, so today that is every agent;
-- ``xp`` and ``level`` are ``null``: they come from the custody protocol, not built yet;
+  are ``null`` and the lists empty;
+- ``xp`` and ``level`` come from the custody protocol (0 and 1 for an untested agent);
 - times are ISO 8601 strings in UTC, as everywhere in the API.
 
 Status codes follow the seed where its clients rely on them: 200 for a registration and a
 logged event, 400 for a registration body it cannot accept; otherwise Imperium's (404, 409,
-422). Learning cycles, the dashboard, internet learning and trusted sources are not served
-here (later work), rather than answered with invented data.
+422). Learning cycles and the dashboard are in ``learning.py``; internet learning and
+trusted sources are not served (later work), rather than answered with invented data.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from imperium.agents.loader import REMOTE
 from imperium.domain.errors import ValidationError
+from imperium.domain.learning import CycleStatus
 from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.deps import Runtime
@@ -128,15 +129,17 @@ Learning = Annotated[LearningService, Depends(get_learning)]
 async def _metrics_of(runtime: Imperium, spec: AgentSpec) -> dict[str, Any]:
     stats = await runtime.store.agent_stats(spec.id)
     learning = await runtime.store.agent_learning(spec.id)
-    return agent_metrics(spec, stats.get(spec.id), learning.get(spec.id))
+    custody = await runtime.store.get_custody(spec.id)
+    return agent_metrics(spec, stats.get(spec.id), learning.get(spec.id), custody)
 
 
 async def _all_metrics(runtime: Imperium, include_retired: bool) -> dict[str, dict[str, Any]]:
     specs = await runtime.agents.list()
     stats = await runtime.store.agent_stats()
     learning = await runtime.store.agent_learning()
+    custody = {r.agent_id: r for r in await runtime.store.list_custody()}
     return {
-        s.id: agent_metrics(s, stats.get(s.id), learning.get(s.id))
+        s.id: agent_metrics(s, stats.get(s.id), learning.get(s.id), custody.get(s.id))
         for s in specs
         if include_retired or s.status is not AgentStatus.RETIRED
     }
@@ -296,20 +299,27 @@ async def imperium_resume_agent(agent_id: str, runtime: Runtime) -> dict[str, An
 @router.get("/status")
 async def imperium_status(request: Request, runtime: Runtime) -> dict[str, Any]:
     """The learning orchestrator's view (``/api/status`` is the whole server's): agents,
-    WebSocket clients, and learning figures, which are ``null`` (and no learning scheduler
-    runs) until learning cycles exist."""
+    WebSocket clients, learning cycles (completed ones counted; ``learning_cycle_running``
+    is the id of one in progress) and the router's mode."""
     engine = runtime.engine
     running = not engine.failed.is_set() and not engine.stopped.is_set()
     agents = summary(await _all_metrics(runtime, include_retired=False))
     clients = websocket_clients(request.app)
+    last = await runtime.store.list_cycles(1)
+    learner = runtime.learner
+    routines = runtime.routines
+    scheduled = routines is not None and routines.routines["learning"].active
     return {
         "status": "operational" if running else "stopped",
         "total_agents": agents["total_agents"],
         "active_agents": agents["active_agents"],
-        "total_learning_cycles": None,
+        "total_learning_cycles": await runtime.store.count_cycles(CycleStatus.COMPLETED),
         "average_learning_score": agents["average_learning_score"],
-        "last_cycle_start": None,
-        "learning_scheduler_running": False,
+        "last_cycle_start": iso(last[0].start_time) if last else None,
+        "learning_scheduler_running": running and scheduled,
+        "learning_mode": learner.mode,
+        "learning_cycle_interval": runtime.settings.learning_cycle_interval,
+        "learning_cycle_running": learner.running,
         "api_version": PROTOCOL_VERSION,
         "websocket_clients": {
             "learning_analytics": clients.count(LEARNING_ANALYTICS),

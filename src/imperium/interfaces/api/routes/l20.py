@@ -5,7 +5,7 @@
 - ``strategize``: decomposes an objective into phases the registered agents can do.
 - ``coordinate``: runs one task per domain (domain = capability) as a workflow.
 - ``optimize-resources``: allocates cpu/memory/gpu highest priority first.
-- ``metrics``: counts available now.
+- ``metrics``: counts available now, and the learning figures (router, cycles, model).
 
 Seed routes answer 200 (the seed's clients expect it), and keep the seed's field names;
 fields Imperium adds are documented on each response model.
@@ -39,6 +39,7 @@ from imperium.interfaces.api.limits import (
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.records import iso
 from imperium.interfaces.specs import parse_deadline
+from imperium.runtime import Imperium
 from imperium.services.planning.allocation import RESOURCES, Amounts, NotPlaced, Request
 from imperium.services.planning.coordination import Coordination, seed_status
 from imperium.services.planning.priority import SeedTask, parse_priority
@@ -316,6 +317,7 @@ class MetricsOut(BaseModel):
     scheduler: dict[str, int]
     agents: dict[str, Any]
     executions: dict[str, Any]
+    learning: dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- routes
@@ -533,11 +535,41 @@ def _resource_notes(result: ResourcePlan) -> list[str]:
 
 
 @router.get("/metrics", response_model=MetricsOut)
-async def metrics(planning: Planning) -> dict[str, Any]:
+async def metrics(planning: Planning, runtime: Runtime) -> dict[str, Any]:
     """Counts available now: tasks by state (database), queued tasks by priority and
-    active work (scheduler), agents by condition, recorded attempts by outcome."""
+    active work (scheduler), agents by condition, recorded attempts by outcome; and
+    learning: the router's mode and decisions, completed cycles, the last cycle's learning
+    value and the current model's held-out accuracy."""
     snap = await planning.metrics()
-    return metrics_dict(snap)
+    return {**metrics_dict(snap), "learning": await learning_figures(runtime)}
+
+
+async def learning_figures(runtime: Imperium) -> dict[str, Any]:
+    from imperium.domain.learning import CycleStatus
+    from imperium.interfaces.records import model_report_dict
+
+    learner = runtime.learner
+    store = runtime.store
+    last = await store.list_cycles(1)
+    report = learner.predictor.report
+    return {
+        "mode": learner.mode,
+        "router_decisions": learner.router.decisions,
+        "drift_alarms": learner.router.alarms_raised,
+        "cycles_completed": await store.count_cycles(CycleStatus.COMPLETED),
+        "last_cycle": (
+            {
+                "cycle_id": last[0].cycle_id,
+                "status": last[0].status.value,
+                "end_time": iso(last[0].end_time),
+                "total_learning_value": last[0].total_learning_value,
+                "insights_generated": last[0].insights_generated,
+            }
+            if last
+            else None
+        ),
+        "model": model_report_dict(report) if report else None,
+    }
 
 
 def metrics_dict(snap: Snapshot) -> dict[str, Any]:
