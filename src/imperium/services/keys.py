@@ -32,6 +32,9 @@ class KeyService:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[ApiKey | None, float]] = {}
         self._active: tuple[int, float] | None = None
+        # Bumped by every change: a read that began before a change does not cache its
+        # (stale) answer after the change cleared the cache.
+        self._generation = 0
 
     async def create(
         self, name: str, role: Role, agent_id: str | None = None
@@ -71,9 +74,13 @@ class KeyService:
     async def enabled(self) -> bool:
         """Whether any key is active (then every request must present one)."""
         now = self._clock.now()
-        if self._active is None or now - self._active[1] > self._cache_seconds:
-            self._active = (await self._store.count_active_keys(), now)
-        return self._active[0] > 0
+        if self._active is not None and now - self._active[1] <= self._cache_seconds:
+            return self._active[0] > 0
+        generation = self._generation
+        active = await self._store.count_active_keys()
+        if generation == self._generation:
+            self._active = (active, now)
+        return active > 0
 
     async def authenticate(self, text: str) -> Principal:
         parsed = parse_key(text)
@@ -97,10 +104,13 @@ class KeyService:
             return cached[0]
         if len(self._cache) >= CACHE_LIMIT:
             self._cache.clear()
+        generation = self._generation
         key = await self._store.get_key(key_id)
-        self._cache[key_id] = (key, now)
+        if generation == self._generation:
+            self._cache[key_id] = (key, now)
         return key
 
     def _forget(self) -> None:
+        self._generation += 1
         self._cache.clear()
         self._active = None

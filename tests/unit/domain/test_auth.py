@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from imperium.adapters.storage.keys import MemoryKeyStore
 from imperium.domain.auth import (
+    ApiKey,
     AuthError,
     ForbiddenError,
     Principal,
@@ -94,3 +97,46 @@ async def test_a_key_revoked_elsewhere_stops_working_once_the_cache_expires() ->
     clock.t += 2
     with pytest.raises(AuthError):
         await server.authenticate(text)
+
+
+async def test_a_read_that_began_before_a_change_does_not_cache_its_stale_answer() -> None:
+    """A request that counted the keys (or looked one up) before a key was created or
+    revoked must not keep that answer for the cache's lifetime after the change."""
+    store, clock = MemoryKeyStore(), Clock()
+    service = KeyService(store, clock, cache_seconds=60)
+    counting, go_on = asyncio.Event(), asyncio.Event()
+    count = store.count_active_keys
+
+    async def slow_count() -> int:
+        before = await count()
+        counting.set()
+        await go_on.wait()  # the key is created meanwhile
+        return before
+
+    store.count_active_keys = slow_count  # type: ignore[method-assign]
+    stale = asyncio.create_task(service.enabled())
+    await counting.wait()
+    store.count_active_keys = count  # type: ignore[method-assign]
+    key, text = await service.create("ci", Role.READ_ONLY)
+    go_on.set()
+    assert await stale is False  # what it read, before the key existed
+    assert await service.enabled()  # not cached: the next request counts again
+
+    looking, go_on = asyncio.Event(), asyncio.Event()
+    get = store.get_key
+
+    async def slow_get(key_id: str) -> ApiKey | None:
+        found = await get(key_id)
+        looking.set()
+        await go_on.wait()  # the key is revoked meanwhile
+        return found
+
+    store.get_key = slow_get  # type: ignore[method-assign]
+    first = asyncio.create_task(service.authenticate(text))
+    await looking.wait()
+    store.get_key = get  # type: ignore[method-assign]
+    await service.revoke(key.id)
+    go_on.set()
+    assert (await first).key_id == key.id  # it began before the revocation
+    with pytest.raises(AuthError, match="unknown or revoked"):
+        await service.authenticate(text)

@@ -246,3 +246,28 @@ async def test_a_cycle_left_running_by_a_dead_process_is_recorded_as_failed() ->
     assert cycles["stale"].status is CycleStatus.FAILED
     assert "interrupted" in str(cycles["stale"].metadata["error"])
     assert cycles["fresh"].status is CycleStatus.RUNNING  # maybe another process's, alive
+
+
+async def test_a_cycle_cancelled_after_its_row_says_completed_stays_completed() -> None:
+    """The server stopping while a finished cycle announces itself must not rewrite the
+    completed row as failed."""
+
+    logging = asyncio.Event()
+
+    class Hanging:
+        async def log(self, event: object) -> None:
+            logging.set()  # the completed row is saved before the event is logged
+            await asyncio.Event().wait()  # never returns: cancelled by close()
+
+    learner, store = await make_learner()
+    await store.import_executions(history(200))
+    learner.events = Hanging()  # type: ignore[assignment]
+    cycle_id, started = await learner.trigger()
+    assert started
+    async with asyncio.timeout(10):
+        await logging.wait()
+    assert (await store.list_cycles(1))[0].status is CycleStatus.COMPLETED
+    await learner.close()  # cancels the cycle's task, still logging its event
+    [saved] = await store.list_cycles(5)
+    assert (saved.cycle_id, saved.status) == (cycle_id, CycleStatus.COMPLETED)
+    assert "error" not in saved.metadata

@@ -128,6 +128,7 @@ class Learner:
         self._lock = asyncio.Lock()
         self._alarms_reported = 0
         self._background: set[asyncio.Task[LearningCycle]] = set()
+        self._ended: str | None = None  # the last cycle whose completed row was saved
 
     @property
     def enabled(self) -> bool:
@@ -224,7 +225,8 @@ class Learner:
             async with self._lock:
                 done = await self._learn(cycle)
         except asyncio.CancelledError:
-            await self._fail(cycle, "cancelled: the server stopped during the cycle")
+            if self._ended != cycle.cycle_id:  # cancelled after its row said completed: keep it
+                await self._fail(cycle, "cancelled: the server stopped during the cycle")
             raise
         except Exception as exc:
             log.exception("learning cycle %s failed", cycle.cycle_id)
@@ -298,6 +300,7 @@ class Learner:
         # the row ``completed`` can start a new cycle.
         self.running = None
         await self.store.save_cycle(done)
+        self._ended = done.cycle_id
         if self.events is not None:
             await self.events.log(
                 LearningLog(
