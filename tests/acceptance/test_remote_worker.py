@@ -108,7 +108,8 @@ def test_a_worker_killed_mid_task_loses_its_lease_and_the_task_runs_once_elsewhe
     for worker in pool.values():
         worker.wait_joined()
     runs = tmp_path / "runs.log"  # sleepy appends "task attempt" once it has slept
-    task_id = submit(database_url, {"sleep": 3, "log": str(runs)})
+    # Long enough that the kill lands mid-attempt however slow each `tasks show` poll is.
+    task_id = submit(database_url, {"sleep": 8, "log": str(runs)})
 
     running = until_state(database_url, task_id, {"running"}, timeout=15)
     victim = pool[running["agent_id"]]
@@ -116,9 +117,9 @@ def test_a_worker_killed_mid_task_loses_its_lease_and_the_task_runs_once_elsewhe
     victim.proc.wait()
     survivor = next(w for w in pool.values() if w is not victim)
 
-    done = until_state(database_url, task_id, ENDED, timeout=20)
+    done = until_state(database_url, task_id, ENDED, timeout=60)
     assert (done["state"], done["agent_id"]) == ("succeeded", survivor.agent_id)
-    assert done["result"] == {"sleep": 3, "log": str(runs)}
+    assert done["result"] == {"sleep": 8, "log": str(runs)}
     outcomes = [(e["agent_id"], e["outcome"], e["error_kind"]) for e in done["executions"]]
     assert outcomes == [
         (victim.agent_id, "lost", "lease_expired"),
@@ -136,10 +137,10 @@ def test_sigterm_lets_the_running_attempt_finish(
     server.wait_ready()
     worker = workers(database_url, server.url, "w1")
     worker.wait_joined()
-    task_id = submit(database_url, {"sleep": 3})
+    task_id = submit(database_url, {"sleep": 8})  # still running when SIGTERM lands
     until_state(database_url, task_id, {"running"}, timeout=15)
     worker.proc.send_signal(signal.SIGTERM)
-    assert worker.proc.wait(timeout=15) == 0
+    assert worker.proc.wait(timeout=30) == 0
     task = show(database_url, task_id)
     assert task["state"] == "succeeded"
     assert [e["outcome"] for e in task["executions"]] == ["succeeded"]

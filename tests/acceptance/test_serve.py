@@ -126,9 +126,10 @@ def test_a_waiting_standby_stops_on_sigterm(database_url: str, server_factory) -
     first = server_factory(database_url)
     first.wait_ready()
     standby = server_factory(database_url, "--standby")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while "standby" not in standby.log.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert "standby" in standby.log.read_text(), standby.log.read_text()  # now it waits
     standby.proc.send_signal(signal.SIGTERM)
     assert standby.proc.wait(timeout=15) == 0
     assert "stopped while waiting for the scheduler lock" in standby.log.read_text()

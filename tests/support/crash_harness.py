@@ -41,6 +41,9 @@ async def main(url: str, ack_file: str, count: int, log_file: str) -> None:
             acks.write("".join(f"{t.id}\n" for t in tasks))
             acks.flush()
             os.fsync(acks.fileno())
+            # Paced (2 s for 400 tasks), so the test's kill lands mid-load even when its
+            # process is slow to notice the acks on a loaded machine.
+            await asyncio.sleep(0.05)
     await im.engine.wait_idle()
     print("IDLE", flush=True)
     await im.close()

@@ -210,10 +210,12 @@ async def test_a_report_is_taken_again_once_it_is_old(
         return await inspect(engine)
 
     monkeypatch.setattr(diagnostics, "inspect_database", counted)
-    cache = diagnostics.ReportCache(im.store.engine, seconds=0.1)
+    now = [0.0]
+    cache = diagnostics.ReportCache(im.store.engine, seconds=10, clock=lambda: now[0])
     first = await cache.get()
+    now[0] = 9.9
     assert await cache.get() is first
-    await asyncio.sleep(0.15)
+    now[0] = 10.0
     assert await cache.get() is not first
     assert looks == 2
 

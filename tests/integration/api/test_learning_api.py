@@ -83,7 +83,7 @@ async def until_completed(
                 assert cycle is not None, f"cycle {cycle_id} is not listed: {listed}"
                 if cycle["status"] != "running":
                     break
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.25)  # /api/imperium allows 100 requests a minute
     except TimeoutError:
         pytest.fail(f"learning cycle {cycle_id} still running after {within} s: {cycle}")
     ended: dict[str, Any] = cycle  # set (and checked) before the loop ends

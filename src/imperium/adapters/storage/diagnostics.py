@@ -14,6 +14,7 @@ import asyncio
 import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,24 +95,29 @@ class ReportCache:
     may finish a query its caller gave up on (aiosqlite does), so this bounds the work
     to one look at a time however many requests ask or time out."""
 
-    def __init__(self, engine: AsyncEngine, seconds: float = REPORT_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        seconds: float = REPORT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._seconds = seconds
+        self._clock = clock
         self._look: asyncio.Task[DatabaseReport] | None = None
         self._expires = 0.0  # monotonic
 
     async def get(self) -> DatabaseReport:
         look = self._look
         if look is None or (
-            look.done()
-            and (look.cancelled() or look.exception() or time.monotonic() >= self._expires)
+            look.done() and (look.cancelled() or look.exception() or self._clock() >= self._expires)
         ):  # a failed look is not kept: the next caller tries again
             look = self._look = asyncio.create_task(self._take())
         return await asyncio.shield(look)  # a caller that gives up leaves the look running
 
     async def _take(self) -> DatabaseReport:
         report = await inspect_database(self._engine)
-        self._expires = time.monotonic() + self._seconds
+        self._expires = self._clock() + self._seconds
         return report
 
 
