@@ -215,7 +215,9 @@ def make_learner(
         router,
         make_predictor,
         events=LearningService(store, events, clock) if events is not None else None,
-        config=LearnerConfig(history=settings.learning_history),
+        config=LearnerConfig(
+            history=settings.learning_history, cycle_timeout=settings.learning_cycle_timeout
+        ),
     )
 
 

@@ -162,6 +162,15 @@ class Settings(BaseSettings):
         "start) learns from.",
     )
 
+    learning_cycle_timeout: float = Field(
+        default=600.0,
+        ge=10,
+        le=86_400,
+        validation_alias=AliasChoices("IMPERIUM_LEARNING_CYCLE_TIMEOUT", "learning_cycle_timeout"),
+        description="Seconds a learning cycle may take; one still running then is recorded "
+        "as failed (its fit, in a worker thread, is abandoned).",
+    )
+
     router_forgetting: float = Field(
         default=1.0,
         ge=0.9,

@@ -23,7 +23,7 @@ from imperium.domain.proposals import Proposal
 from imperium.ports import AgentStats
 from imperium.services.custody.service import CustodyRun
 from imperium.services.learning.overview import Overview
-from imperium.services.learning.service import Recommendation
+from imperium.services.learning.service import Recommendation, model_dict
 
 
 def iso(ts: float | None) -> str | None:
@@ -154,22 +154,8 @@ def insight_dict(i: Insight) -> dict[str, Any]:
 
 
 def model_report_dict(r: ModelReport) -> dict[str, Any]:
-    def rounded(value: float | None) -> float | None:
-        return None if value is None else round(value, 6)
-
-    return {
-        "version": r.version,
-        "kind": r.kind,
-        "trained_at": iso(r.trained_at),
-        "train_samples": r.train_samples,
-        "held_out": r.held_out,
-        "auc": rounded(r.auc),
-        "brier": rounded(r.brier),
-        "baseline_brier": rounded(r.baseline_brier),
-        "brier_skill": rounded(r.brier_skill),
-        "mae_log_duration": rounded(r.mae_log_duration),
-        "fallback_reason": r.fallback_reason,
-    }
+    """A model's report for display: the cycle's record of it, with an ISO time."""
+    return {**model_dict(r), "trained_at": iso(r.trained_at)}
 
 
 def overview_dict(data: Overview) -> dict[str, Any]:

@@ -271,3 +271,21 @@ async def test_a_cycle_cancelled_after_its_row_says_completed_stays_completed() 
     [saved] = await store.list_cycles(5)
     assert (saved.cycle_id, saved.status) == (cycle_id, CycleStatus.COMPLETED)
     assert "error" not in saved.metadata
+
+
+async def test_a_cycle_that_outlives_its_time_limit_is_recorded_as_failed() -> None:
+    learner, store = await make_learner()
+    learner.config = LearnerConfig(cycle_timeout=0.2)
+    await store.import_executions(history(200))
+    started, gate = threading.Event(), threading.Event()
+    learner.make_predictor = lambda: Gated(started, gate)  # its fit never ends by itself
+    try:
+        cycle = await learner.run_cycle()
+    finally:
+        gate.set()  # lets the abandoned worker thread end
+    assert cycle.status is CycleStatus.FAILED
+    assert "timed out after 0.2 s" in str(cycle.metadata["error"])
+    assert "IMPERIUM_LEARNING_CYCLE_TIMEOUT" in str(cycle.metadata["error"])
+    assert (await store.list_cycles(1))[0].status is CycleStatus.FAILED
+    assert learner.running is None
+    assert (await learner.run_cycle()).status is CycleStatus.COMPLETED  # the next one runs

@@ -74,6 +74,7 @@ class EventLogger(Protocol):
 class LearnerConfig:
     history: int = 50_000
     probability_draws: int = 2000
+    cycle_timeout: float = 600.0  # seconds; a cycle still running then is recorded as failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,6 @@ class Learner:
         self._lock = asyncio.Lock()
         self._alarms_reported = 0
         self._background: set[asyncio.Task[LearningCycle]] = set()
-        self._ended: str | None = None  # the last cycle whose completed row was saved
 
     @property
     def enabled(self) -> bool:
@@ -221,19 +221,33 @@ class Learner:
         return cycle
 
     async def _run(self, cycle: LearningCycle) -> LearningCycle:
+        limit = self.config.cycle_timeout
         try:
-            async with self._lock:
-                done = await self._learn(cycle)
+            async with self._lock, asyncio.timeout(limit):
+                done, announcement = await self._learn(cycle)
         except asyncio.CancelledError:
-            if self._ended != cycle.cycle_id:  # cancelled after its row said completed: keep it
-                await self._fail(cycle, "cancelled: the server stopped during the cycle")
+            await self._fail(cycle, "cancelled: the server stopped during the cycle")
             raise
+        except TimeoutError:
+            log.error("learning cycle %s did not finish within %s s", cycle.cycle_id, limit)
+            return await self._fail(
+                cycle,
+                f"timed out after {limit:g} s; raise IMPERIUM_LEARNING_CYCLE_TIMEOUT or lower "
+                "IMPERIUM_LEARNING_HISTORY",
+            )
         except Exception as exc:
             log.exception("learning cycle %s failed", cycle.cycle_id)
             return await self._fail(cycle, f"{type(exc).__name__}: {exc}")
         finally:
             if self.running == cycle.cycle_id:  # a next cycle may have begun meanwhile
                 self.running = None
+        # Announced once its row says completed, outside the try: however this ends (even
+        # cancelled by the server stopping), the completed row stays completed.
+        if self.events is not None:
+            try:
+                await self.events.log(announcement)
+            except Exception:
+                log.exception("could not log the end of learning cycle %s", cycle.cycle_id)
         return done
 
     async def _fail(self, cycle: LearningCycle, error: str) -> LearningCycle:
@@ -251,7 +265,7 @@ class Learner:
             log.exception("could not record the failure of learning cycle %s", cycle.cycle_id)
         return failed
 
-    async def _learn(self, cycle: LearningCycle) -> LearningCycle:
+    async def _learn(self, cycle: LearningCycle) -> tuple[LearningCycle, LearningLog]:
         now = cycle.start_time
         self.router.record()  # what the engine reports while we read and fit
         try:
@@ -300,21 +314,17 @@ class Learner:
         # the row ``completed`` can start a new cycle.
         self.running = None
         await self.store.save_cycle(done)
-        self._ended = done.cycle_id
-        if self.events is not None:
-            await self.events.log(
-                LearningLog(
-                    event_type="learning_cycle.completed",
-                    created_at=end,
-                    agent_type="imperium",
-                    results_count=len(insights),
-                    insights=[i.description for i in insights[:5]],
-                    processing_time=round(end - now, 3),
-                    impact_score=max(0.0, done.total_learning_value or 0.0),
-                    event_data={"cycle_id": done.cycle_id, "model_version": report.version},
-                )
-            )
-        return done
+        announcement = LearningLog(
+            event_type="learning_cycle.completed",
+            created_at=end,
+            agent_type="imperium",
+            results_count=len(insights),
+            insights=[i.description for i in insights[:5]],
+            processing_time=round(end - now, 3),
+            impact_score=max(0.0, done.total_learning_value or 0.0),
+            event_data={"cycle_id": done.cycle_id, "model_version": report.version},
+        )
+        return done, announcement
 
     async def _reap(self, older_than: float = 3600.0) -> int:
         """Cycles left ``running`` by a process that died (started over an hour ago: no
