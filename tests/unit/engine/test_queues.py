@@ -4,16 +4,16 @@ removal and re-keying."""
 from __future__ import annotations
 
 from imperium.domain.models import Task
-from imperium.services.engine.queues import ReadyQueues, queue_key
+from imperium.services.engine.queues import QueueKey, ReadyQueues, queue_key
 
-JOB = (None, frozenset({"job"}))
+JOB: QueueKey = (None, frozenset({"job"}), None)
 
 
 def task(task_id: str, **fields: object) -> Task:
     return Task(id=task_id, type=str(fields.pop("type", "job")), created_at=0.0, **fields)  # type: ignore[arg-type]
 
 
-def drain(queues: ReadyQueues, key: tuple[str | None, frozenset[str]] = JOB) -> list[str]:
+def drain(queues: ReadyQueues, key: QueueKey = JOB) -> list[str]:
     popped = []
     while (found := queues.pop(key)) is not None:
         popped.append(found.id)
@@ -33,9 +33,9 @@ def test_queue_keys_separate_capabilities_and_pinned_agents() -> None:
     summarize = task("s", type="summarize")
     both = task("t", type="x", capabilities=frozenset({"a", "b"}))
     pinned = task("p", capabilities=frozenset({"a", "b"}), pinned_agent="agent-7")
-    assert queue_key(summarize) == (None, frozenset({"summarize"}))
-    assert queue_key(both) == (None, frozenset({"a", "b"}))
-    assert queue_key(pinned) == ("agent-7", frozenset())
+    assert queue_key(summarize) == (None, frozenset({"summarize"}), None)
+    assert queue_key(both) == (None, frozenset({"a", "b"}), None)
+    assert queue_key(pinned) == ("agent-7", frozenset(), None)
 
     queues = ReadyQueues()
     for t in (summarize, both, pinned):
@@ -84,3 +84,24 @@ def test_a_rekeyed_task_goes_behind_its_equals() -> None:
     queues.push(b, 1.0)
     queues.push(a, 1.0)
     assert drain(queues) == ["b", "a"]
+
+
+def test_gated_task_types_queue_apart_and_regating_keeps_the_order() -> None:
+    gated = task("g", type="deploy", capabilities=frozenset({"job"}))
+    assert queue_key(gated, {"deploy"}) == (None, frozenset({"job"}), "deploy")
+    assert queue_key(gated) == JOB  # not gated: with the other tasks needing "job"
+    pinned = task("p", type="deploy", pinned_agent="a")
+    assert queue_key(pinned, {"deploy"}) == ("a", frozenset(), None)  # the agent's anyway
+
+    queues = ReadyQueues()
+    for task_id, kind, key in [("a", "job", 1.0), ("b", "deploy", 5.0), ("c", "job", 5.0),
+                               ("d", "deploy", 1.0)]:  # fmt: skip
+        queues.push(task(task_id, type=kind, capabilities=frozenset({"job"})), key)
+    queues.regate({"deploy"})
+    deploy: QueueKey = (None, frozenset({"job"}), "deploy")
+    assert set(queues.keys()) == {JOB, deploy}
+    assert queues.remove("d") is True  # removal finds the task in its new queue
+    assert drain(queues, deploy) == ["b"]
+    assert drain(queues) == ["c", "a"]
+    queues.push(task("e", type="deploy", capabilities=frozenset({"job"})), 1.0)
+    assert set(queues.keys()) == {deploy}  # new pushes follow the gating

@@ -118,7 +118,7 @@ class Engine:
         self._loops: list[asyncio.Task[None]] = []
         self._writer: asyncio.Task[None] | None = None
         self._agents_seen = 0.0
-        self.min_levels: dict[str, int] = {}  # task type -> custody level it requires
+        self._min_levels: dict[str, int] = {}  # task type -> custody level it requires
         self.levels: dict[str, int] = {}  # agent -> custody level (1 when never tested)
         self.stopped = asyncio.Event()
         self.failed = asyncio.Event()  # set when the scheduler can no longer write
@@ -345,7 +345,7 @@ class Engine:
     def _serving_agents(self, key: QueueKey) -> list[AgentState]:
         agents = self._serving.get(key)
         if agents is None:
-            pinned, caps = key
+            pinned, caps, _ = key
             agents = [
                 a
                 for a in self.agents.values()
@@ -797,6 +797,21 @@ class Engine:
         return await remote.heartbeat(self, agent_id, task_id, token)
 
     # ------------------------------------------------------------------ agents
+    @property
+    def min_levels(self) -> dict[str, int]:
+        """Task type -> the custody level an agent needs to be routed a task of it."""
+        return self._min_levels
+
+    @min_levels.setter
+    def min_levels(self, levels: dict[str, int]) -> None:
+        self._min_levels = dict(levels)
+        self.queues.regate(self._min_levels)  # gated types queue apart (see queues.py)
+        self._serving.clear()
+        self._placeable.clear()
+        self._unpark()
+        if self._dispatching:
+            self._schedule_dispatch()
+
     def qualified(self, agent: AgentState, task: Task) -> bool:
         """The agent's custody level meets what the task type requires (a task pinned to
         an agent is that agent's, whatever its level: e.g. its own custody test)."""

@@ -1,23 +1,28 @@
 """Ready queues: one heap per queue key, highest ordering key first, FIFO among equals.
 
-A queue key is the set of capabilities a task needs, or the agent it is pinned to. Removal
-and re-keying are lazy: the old heap entry is marked dead and skipped when it surfaces.
+A queue key is the set of capabilities a task needs, or the agent it is pinned to; a task
+whose type requires a custody level waits in a queue of its own (the key names the type),
+so while only unqualified agents are free it does not hold back the ungated tasks behind
+it. Removal and re-keying are lazy: the old heap entry is marked dead and skipped when it
+surfaces.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from imperium.domain.models import Task
 
-QueueKey = tuple[str | None, frozenset[str]]
+QueueKey = tuple[str | None, frozenset[str], str | None]  # pinned, capabilities, gated type
 
 
-def queue_key(task: Task) -> QueueKey:
+def queue_key(task: Task, gated: Collection[str] = ()) -> QueueKey:
+    """The task's queue; ``gated`` are the task types that require a custody level (a
+    pinned task is its agent's, whatever its type)."""
     if task.pinned_agent is not None:
-        return (task.pinned_agent, frozenset())
-    return (None, task.required_capabilities)
+        return (task.pinned_agent, frozenset(), None)
+    return (None, task.required_capabilities, task.type if task.type in gated else None)
 
 
 class _Heap:
@@ -29,10 +34,23 @@ class _Heap:
 
 
 class ReadyQueues:
-    def __init__(self) -> None:
+    def __init__(self, gated: Collection[str] = ()) -> None:
         self._heaps: dict[QueueKey, _Heap] = {}
         self._index: dict[str, list[object]] = {}
         self._seq = 0
+        self._gated = frozenset(gated)
+
+    def regate(self, gated: Collection[str]) -> None:
+        """Change which task types queue apart; queued tasks move, keeping their order."""
+        self._gated = frozenset(gated)
+        entries = list(self._index.values())
+        self._heaps = {}
+        for entry in entries:
+            task = entry[2]
+            assert isinstance(task, Task)
+            heap = self._heaps.setdefault(queue_key(task, self._gated), _Heap())
+            heapq.heappush(heap.entries, entry)
+            heap.live += 1
 
     def __len__(self) -> int:
         return len(self._index)
@@ -47,7 +65,7 @@ class ReadyQueues:
         self.remove(task.id)
         self._seq += 1
         entry: list[object] = [-key, self._seq, task]
-        heap = self._heaps.setdefault(queue_key(task), _Heap())
+        heap = self._heaps.setdefault(queue_key(task, self._gated), _Heap())
         heapq.heappush(heap.entries, entry)
         heap.live += 1
         self._index[task.id] = entry
@@ -59,7 +77,7 @@ class ReadyQueues:
         task = entry[2]
         assert isinstance(task, Task)
         entry[2] = None
-        heap = self._heaps[queue_key(task)]
+        heap = self._heaps[queue_key(task, self._gated)]
         heap.live -= 1
         dead = len(heap.entries) - heap.live
         if dead > 1024 and dead > heap.live:  # removed entries would otherwise pile up

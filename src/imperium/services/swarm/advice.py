@@ -131,7 +131,7 @@ def _capacity(
 
 
 def _describe(key: QueueKey) -> str:
-    pinned, caps = key
+    pinned, caps, _ = key
     return f"pinned to {pinned}" if pinned is not None else ", ".join(sorted(caps))
 
 
