@@ -21,6 +21,7 @@ from imperium.adapters.sandbox import (
     SandboxError,
     UnsafePathError,
     host_support,
+    isolation,
     isolation_available,
     run_isolated,
     run_pytest,
@@ -262,7 +263,7 @@ def test_without_unshare_the_report_says_the_network_is_the_hosts(
 ) -> None:
     why = "the unshare command (util-linux) is not installed"
     degraded = HostSupport(os.geteuid() == 0, None, why, why, "pretend")
-    monkeypatch.setattr(sandbox, "host_support", lambda: degraded)
+    monkeypatch.setattr(isolation, "host_support", lambda: degraded)
     result = python("print('still runs')")
     assert result.stdout == "still runs\n"
     assert result.isolation["network"] == f"host network (unshare unavailable: {why})"
@@ -271,7 +272,7 @@ def test_without_unshare_the_report_says_the_network_is_the_hosts(
 
 def test_a_broken_sandbox_raises_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
     broken = HostSupport(os.geteuid() == 0, shutil.which("false"), None, None, "pretend")
-    monkeypatch.setattr(sandbox, "host_support", lambda: broken)
+    monkeypatch.setattr(isolation, "host_support", lambda: broken)
     with pytest.raises(SandboxError, match="did not start the command"):
         python("pass")
 
@@ -391,7 +392,7 @@ async def test_a_broken_sandbox_fails_the_attempt_retryably(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     broken = HostSupport(os.geteuid() == 0, shutil.which("false"), None, None, "pretend")
-    monkeypatch.setattr(sandbox, "host_support", lambda: broken)
+    monkeypatch.setattr(isolation, "host_support", lambda: broken)
     with pytest.raises(TaskFailed) as failure:
         await SandboxAgent().run(context(RUN_CODE, {"code": "pass"}))
     assert (failure.value.kind, failure.value.retryable) == ("sandbox_error", True)
