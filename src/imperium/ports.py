@@ -22,6 +22,7 @@ from imperium.domain.learning import (
 from imperium.domain.models import JSON, AgentSpec, AttemptResult, Event, Execution, Task
 from imperium.domain.proposals import Proposal, ProposalStatus
 from imperium.domain.states import Outcome, TaskState
+from imperium.domain.teams import TeamRun, TeamState
 
 
 class Clock(Protocol):
@@ -413,6 +414,26 @@ class ProposalStore(Protocol):
     async def update_proposal(self, proposal: Proposal, expected: ProposalStatus) -> bool:
         """Store ``proposal`` if the stored one still has status ``expected`` (so two
         people deciding at once cannot both win); False otherwise."""
+        ...
+
+
+class TeamStore(Protocol):
+    async def insert_team(self, run: TeamRun) -> None: ...
+
+    async def get_team(self, team_id: str) -> TeamRun | None: ...
+
+    async def list_teams(
+        self,
+        state: TeamState | None = None,
+        task_type: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TeamRun]:
+        """Newest first."""
+        ...
+
+    async def finish_team(self, run: TeamRun) -> bool:
+        """Store the ended ``run`` if the stored one is still running; False otherwise."""
         ...
 
 

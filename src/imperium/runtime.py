@@ -27,11 +27,13 @@ from imperium.adapters.jsonvalues import json_problem
 from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.sql import SqlStore
+from imperium.adapters.storage.teams import SqlTeamStore
 from imperium.agents.loader import is_local, load_agent_class
 from imperium.domain.learning import RouterMode
 from imperium.domain.models import AgentSpec
 from imperium.domain.retry import RetryPolicy
 from imperium.domain.routing import Router, RouterConfig
+from imperium.domain.teams import TeamRouter
 from imperium.ports import OutcomePredictor
 from imperium.services.agents import AgentService
 from imperium.services.analytics import LearningService
@@ -47,6 +49,7 @@ from imperium.services.proposals import ProposalService
 from imperium.services.routines import Routine, Routines
 from imperium.services.schedule import ScheduleConfig, build_routines
 from imperium.services.submission import SubmissionService
+from imperium.services.teams import SubmitWorkflow, TeamService
 from imperium.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -221,6 +224,19 @@ def make_learner(
     )
 
 
+def make_teams(
+    store: SqlStore,
+    router: Router,
+    submit_workflow: SubmitWorkflow,
+    loads: Callable[[], Mapping[str, float]] | None = None,
+) -> TeamService:
+    """Team tasks over the ``team_runs`` table, choosing with ``router``'s knowledge."""
+    return TeamService(
+        SqlTeamStore(store.engine), store, submit_workflow, TeamRouter(router), SystemClock(),
+        loads=loads,
+    )  # fmt: skip
+
+
 def check_agent_type(agent_type: str) -> None:
     if is_local(agent_type):
         load_agent_class(agent_type)
@@ -238,6 +254,7 @@ class Imperium:
     learner: Learner
     custody: CustodyService
     proposals: ProposalService
+    teams: TeamService
     routines: Routines | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -274,9 +291,13 @@ class Imperium:
         engine.min_levels = settings.min_levels
         custody = make_custody(store, engine, clock, engine.set_custody_levels)
         proposals = ProposalService(store, clock, new_id)
+        teams = make_teams(
+            store, learner.router, engine.submit_workflow,
+            lambda: {agent_id: a.load for agent_id, a in engine.agents.items()},
+        )  # fmt: skip
         return cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,
-            proposals,
+            proposals, teams,
         )  # fmt: skip
 
     async def start(self, *, standby: bool = False) -> None:
@@ -285,6 +306,7 @@ class Imperium:
             if spec.id in wanted:
                 await self.agents.ensure(spec)
         await self.learner.warm_up()
+        await self.teams.warm_up()
         self.engine.set_custody_levels(await self.custody.levels())
         await self.engine.start(standby=standby)
         self.agents.on_change = self.engine.apply_agent
@@ -297,6 +319,13 @@ class Imperium:
                 "routing",
             )
         )  # fmt: skip
+        self.routines.add(
+            Routine(
+                "teams", 1.0, self._settle_teams,
+                "team tasks whose members have all ended are recorded, and the router "
+                "learns from them",
+            )
+        )  # fmt: skip
         self.routines.start()
 
     async def _refresh_levels(self) -> dict[str, object]:
@@ -305,6 +334,9 @@ class Imperium:
         if changed:
             self.engine.set_custody_levels(changed)
         return {"status": "ok", "changed": len(changed)}
+
+    async def _settle_teams(self) -> dict[str, object]:
+        return {"status": "ok", "settled": await self.teams.settle()}
 
     async def close(self) -> None:
         routines, self.routines = self.routines, None

@@ -20,6 +20,7 @@ from imperium.domain.custody import (
 from imperium.domain.learning import Insight, LearningCycle, ModelReport
 from imperium.domain.models import AgentSpec, Event, Execution, Task
 from imperium.domain.proposals import Proposal
+from imperium.domain.teams import TeamEstimate, TeamRun
 from imperium.ports import AgentStats
 from imperium.services.custody.service import CustodyRun
 from imperium.services.learning.overview import Overview
@@ -312,4 +313,35 @@ def proposal_dict(p: Proposal) -> dict[str, Any]:
         "decision_note": p.decision_note,
         "applied_by": p.applied_by,
         "applied_at": iso(p.applied_at),
+    }
+
+
+def team_dict(run: TeamRun) -> dict[str, Any]:
+    """A team task (``GET /api/v1/teams/{id}``, ``imperium teams show --json``)."""
+    return {
+        "id": run.team_id,
+        "type": run.task_type,
+        "state": run.state.value,
+        "members": list(run.members),
+        "task_ids": dict(zip(run.members, run.task_ids, strict=True)),
+        "quorum": run.quorum,
+        "members_succeeded": run.succeeded_members,
+        "chosen_by": run.chosen_by,
+        "created_at": iso(run.created_at),
+        "finished_at": iso(run.finished_at),
+        "member_states": dict(run.member_states),
+        "results": dict(run.results),
+    }
+
+
+def team_estimate_dict(task_type: str, e: TeamEstimate) -> dict[str, Any]:
+    """What the router learned about one combination of agents."""
+    return {
+        "type": task_type,
+        "members": list(e.members),
+        "quorum": e.quorum,
+        "expected_success": round(e.success, 6),
+        "prior_from_members": round(e.prior, 6),
+        "success_interval": [round(e.lower, 6), round(e.upper, 6)],
+        "sample_size": e.samples,
     }

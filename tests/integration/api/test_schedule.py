@@ -51,8 +51,9 @@ async def test_status_shows_every_routine_with_its_interval(client: httpx.AsyncC
     schedules = {s["name"]: s for s in body["schedules"]}
     assert set(schedules) == {
         "learning", "security_scan", "performance_analysis", "experiments", "cache", "cleanup",
-        "custody_levels",
+        "custody_levels", "teams",
     }  # fmt: skip
+    assert schedules["teams"]["interval_seconds"] == 1
     assert schedules["learning"]["interval_seconds"] == 1800
     assert schedules["security_scan"]["interval_seconds"] == 600  # configured
     assert schedules["security_scan"]["active"] is False

@@ -21,6 +21,7 @@ from imperium.interfaces.api.routes import (
     remote,
     swarm,
     tasks,
+    teams,
     workflows,
 )
 from imperium.runtime import Imperium
@@ -40,7 +41,7 @@ def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
     redact_keys_in_server_logs()
     problems.install(app)
     document(app)
-    routers = (health, metrics, agents, tasks, workflows, remote, imperium_seed, events_ws)
+    routers = (health, metrics, agents, tasks, teams, workflows, remote, imperium_seed, events_ws)
     for module in (*routers, l20, swarm, orchestrate, learning):
         app.include_router(module.router, dependencies=[Depends(authorize)])
     app.include_router(learning.seed_router, dependencies=[Depends(authorize)])

@@ -11,7 +11,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
 from imperium.domain.errors import ImperiumError
-from imperium.interfaces.cli import agents, custody, dashboard, keys, learning, tasks, worker
+from imperium.interfaces.cli import (
+    agents,
+    custody,
+    dashboard,
+    keys,
+    learning,
+    tasks,
+    teams,
+    worker,
+)
 from imperium.interfaces.cli._common import (
     configure_logging,
     console,
@@ -28,6 +37,7 @@ app = typer.Typer(
 )
 app.add_typer(agents.app, name="agents")
 app.add_typer(tasks.app, name="tasks")
+app.add_typer(teams.app, name="teams")
 app.add_typer(keys.app, name="keys")
 app.add_typer(custody.app, name="custody")
 app.add_typer(custody.proposals_app, name="proposals")

@@ -1,0 +1,247 @@
+"""Team tasks (domain/teams.py): give one task to k agents at once, settle the team when
+its members have ended, and teach the router which combinations work.
+
+A team is submitted as a workflow of member tasks, one pinned to each member, so the
+engine runs, retries and recovers each member like any task and ``imperium tasks list
+--workflow TEAM_ID`` lists them. The team's row is written once its member tasks are
+stored; the scheduler's process settles it (a routine, every second): when every member
+has ended, the outcome is recorded (compare-and-set, once) and the router learns from it.
+A process that stops meanwhile loses nothing: the member tasks are durable and the next
+settle reads their states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from imperium.domain.errors import NotFoundError, ValidationError
+from imperium.domain.models import JSON, AgentSpec, Task
+from imperium.domain.specs import TaskSpec, WorkflowSpec
+from imperium.domain.states import AgentStatus, PriorityLevel, TaskState
+from imperium.domain.teams import (
+    TeamEstimate,
+    TeamRouter,
+    TeamRun,
+    TeamState,
+    check_team_request,
+    team_state,
+)
+from imperium.ports import Clock, TeamStore
+
+SubmitWorkflow = Callable[[WorkflowSpec], Awaitable[tuple[str, list[Task]]]]
+SETTLE_BATCH = 500
+
+
+class TaskReader(Protocol):
+    async def list_agents(self) -> list[AgentSpec]: ...
+
+    async def task_states(self, ids: Sequence[str]) -> dict[str, TaskState]: ...
+
+    async def get_task(self, task_id: str) -> Task | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRequest:
+    """A task for a team: ``size`` agents chosen by Imperium, or the given ``members``."""
+
+    type: str
+    payload: JSON = None
+    size: int | None = None
+    members: tuple[str, ...] = ()
+    quorum: int | None = None
+    capabilities: tuple[str, ...] = ()
+    priority: PriorityLevel = PriorityLevel.NORMAL
+    complexity: float = 1.0
+    timeout: float | None = None
+    max_attempts: int = 3
+    deadline: float | None = None
+
+
+class TeamService:
+    def __init__(
+        self,
+        teams: TeamStore,
+        tasks: TaskReader,
+        submit_workflow: SubmitWorkflow,
+        router: TeamRouter,
+        clock: Clock,
+        *,
+        loads: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
+        self.teams = teams
+        self.tasks = tasks
+        self.submit_workflow = submit_workflow
+        self.router = router
+        self.clock = clock
+        self.loads = loads
+        """Each agent's load (0 = idle), when known: who takes a team while the router
+        does not dispatch (modes observe and recommend)."""
+
+    # ------------------------------------------------------------------ submitting
+    async def submit(self, request: TeamRequest) -> TeamRun:
+        agents = {a.id: a for a in await self.tasks.list_agents()}
+        needs = frozenset(request.capabilities or (request.type,))
+        if request.members:
+            members, quorum = self._given(request, agents, needs), request.quorum
+            quorum = _checked(len(members), quorum, members)
+            chosen_by = "user"
+        else:
+            if request.size is None:
+                raise ValidationError("a team task needs a size (2 to 8) or its members")
+            able = sorted(
+                a.id
+                for a in agents.values()
+                if a.status is AgentStatus.ACTIVE and needs <= a.capabilities
+            )
+            quorum = _checked(request.size, request.quorum, able)
+            members, chosen_by = self._choose(request.type, able, request.size, quorum)
+        specs = tuple(
+            TaskSpec(
+                type=request.type,
+                payload=request.payload,
+                capabilities=request.capabilities,
+                priority=request.priority,
+                complexity=request.complexity,
+                deadline=request.deadline,
+                timeout=request.timeout,
+                max_attempts=request.max_attempts,
+                pinned_agent=member,
+                name=f"member {member}",
+            )
+            for member in members
+        )
+        workflow = WorkflowSpec(specs, name=f"team: {request.type}")
+        team_id, tasks = await self.submit_workflow(workflow)
+        run = TeamRun(
+            team_id=team_id,
+            task_type=request.type,
+            members=members,
+            task_ids=tuple(t.id for t in tasks),
+            quorum=quorum,
+            chosen_by=chosen_by,
+            created_at=self.clock.now(),
+            member_states={m: t.state.value for m, t in zip(members, tasks, strict=True)},
+        )
+        await self.teams.insert_team(run)
+        return run
+
+    def _given(
+        self, request: TeamRequest, agents: Mapping[str, AgentSpec], needs: frozenset[str]
+    ) -> tuple[str, ...]:
+        members = tuple(sorted(set(request.members)))
+        if len(members) != len(request.members):
+            raise ValidationError("a team's members must be different agents")
+        if request.size is not None and request.size != len(members):
+            raise ValidationError(
+                f"size {request.size} but {len(members)} members given: give one or the other"
+            )
+        for member in members:
+            spec = agents.get(member)
+            if spec is None:
+                raise NotFoundError(f"no agent with id {member}; see `imperium agents list`")
+            if spec.status is not AgentStatus.ACTIVE:
+                raise ValidationError(f"agent {member} is {spec.status}; a member must be active")
+            missing = needs - spec.capabilities
+            if missing:
+                raise ValidationError(
+                    f"agent {member} cannot take {request.type}: it lacks "
+                    f"{', '.join(sorted(missing))}"
+                )
+        return members
+
+    def _choose(
+        self, task_type: str, able: list[str], size: int, quorum: int
+    ) -> tuple[tuple[str, ...], str]:
+        if self.router.router.dispatching:
+            return self.router.choose(task_type, able, size, quorum), "router"
+        loads = self.loads() if self.loads is not None else {}
+        least = sorted(able, key=lambda a: (loads.get(a, 0.0), a))[:size]
+        return tuple(sorted(least)), "least_loaded"
+
+    # ------------------------------------------------------------------ settling
+    async def settle(self) -> int:
+        """Record the end of every running team whose members have all ended; returns how
+        many were recorded here (a team another process recorded first is not counted)."""
+        settled = 0
+        for run in await self.teams.list_teams(TeamState.RUNNING, limit=SETTLE_BATCH):
+            states = await self.tasks.task_states(list(run.task_ids))
+            known = [states.get(i) for i in run.task_ids]
+            if any(s is None for s in known):  # a member task is gone: end the team
+                ended: TeamState | None = TeamState.FAILED
+            else:
+                ended = team_state((s for s in known if s is not None), run.quorum)
+            if ended is None:
+                continue
+            finished = await self._finished(run, ended)
+            if await self.teams.finish_team(finished):
+                self.router.observe(finished)
+                settled += 1
+        return settled
+
+    async def _finished(self, run: TeamRun, state: TeamState) -> TeamRun:
+        member_states: dict[str, str] = {}
+        results: dict[str, object] = {}
+        ends: list[float] = []
+        for member, task_id in zip(run.members, run.task_ids, strict=True):
+            task = await self.tasks.get_task(task_id)
+            if task is None:
+                member_states[member] = "missing"
+                results[member] = f"its task {task_id} is no longer stored"
+                continue
+            member_states[member] = task.state.value
+            if task.finished_at is not None:
+                ends.append(task.finished_at)
+            if task.state is TaskState.SUCCEEDED:
+                results[member] = task.result
+            else:
+                why = ": ".join(p for p in (task.error_kind, task.error_message) if p)
+                results[member] = f"{task.state.value}" + (f" ({why})" if why else "")
+        return replace(
+            run,
+            state=state,
+            finished_at=max(ends, default=self.clock.now()),
+            member_states=member_states,
+            results=results,
+        )
+
+    async def warm_up(self, limit: int = 10_000) -> int:
+        """Replay recorded team outcomes (oldest first) into the router; returns how many."""
+        ended = [
+            r for r in await self.teams.list_teams(limit=limit) if r.state is not TeamState.RUNNING
+        ]
+        self.router.observe_all(reversed(ended))
+        return len(ended)
+
+    # ------------------------------------------------------------------ reading
+    async def get(self, team_id: str) -> TeamRun:
+        return await load_team(self.teams, self.tasks, team_id)
+
+    def combinations(self, task_type: str | None = None) -> list[tuple[str, TeamEstimate]]:
+        """What the router learned about combinations, best first."""
+        return self.router.known(task_type)
+
+
+async def load_team(teams: TeamStore, tasks: TaskReader, team_id: str) -> TeamRun:
+    """The team task; while it runs, with its members' current states."""
+    run = await teams.get_team(team_id)
+    if run is None:
+        raise NotFoundError(f"no team task with id {team_id}; see `imperium teams list`")
+    if run.state is TeamState.RUNNING:
+        states = await tasks.task_states(list(run.task_ids))
+        run = replace(
+            run,
+            member_states={
+                m: states[t].value if t in states else "missing"
+                for m, t in zip(run.members, run.task_ids, strict=True)
+            },
+        )
+    return run
+
+
+def _checked(size: int, quorum: int | None, able: Sequence[str]) -> int:
+    try:
+        return check_team_request(size, quorum, able)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc

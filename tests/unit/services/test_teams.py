@@ -1,0 +1,137 @@
+"""TeamService on the in-memory stores: a team is recorded once, when its last member has
+ended, with the quorum's verdict, and the router learns from it exactly once; a member
+task that disappeared ends its team; a recorded team teaches a restarted router.
+(Against SQLite and PostgreSQL through the API: tests/integration/api/test_teams_api.py.)"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from imperium.adapters.storage.memory import MemoryStore
+from imperium.adapters.storage.teams import MemoryTeamStore
+from imperium.domain.errors import NotFoundError, ValidationError
+from imperium.domain.learning import RouterMode
+from imperium.domain.models import AgentSpec
+from imperium.domain.routing import Router, RouterConfig
+from imperium.domain.states import TaskState
+from imperium.domain.teams import TeamRouter, TeamState
+from imperium.services.submission import SubmissionService
+from imperium.services.teams import TeamRequest, TeamService
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def now(self) -> float:
+        self.t += 1.0
+        return self.t
+
+
+class Ids:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"id-{self.n}"
+
+
+async def make(
+    *agents: str, mode: RouterMode = RouterMode.AUTONOMOUS, loads: dict[str, float] | None = None
+) -> tuple[TeamService, MemoryStore, MemoryTeamStore]:
+    store, teams, clock = MemoryStore(), MemoryTeamStore(), Clock()
+    for agent in agents:
+        await store.insert_agent(
+            AgentSpec(id=agent, type="remote", capabilities=frozenset({"review"}))
+        )
+    submissions = SubmissionService(store, clock, Ids())
+    router = TeamRouter(Router(random.Random(5), RouterConfig(mode=mode)))
+    service = TeamService(
+        teams, store, submissions.submit_workflow, router, clock,
+        loads=(lambda: loads) if loads is not None else None,
+    )  # fmt: skip
+    return service, store, teams
+
+
+def end(store: MemoryStore, task_id: str, state: TaskState, result: object = None) -> None:
+    task = store._tasks[task_id]
+    task.state, task.result, task.finished_at = state, result, 2_000.0
+    if state is not TaskState.SUCCEEDED:
+        task.error_kind, task.error_message = "boom", "it broke"
+
+
+async def test_a_team_is_recorded_once_when_its_last_member_ends() -> None:
+    service, store, _ = await make("a", "b", "c")
+    run = await service.submit(TeamRequest(type="review", size=3, quorum=2, payload=[1]))
+    assert run.members == ("a", "b", "c")
+    assert [store._tasks[t].pinned_agent for t in run.task_ids] == ["a", "b", "c"]
+    assert {store._tasks[t].workflow_id for t in run.task_ids} == {run.team_id}
+
+    end(store, run.task_ids[0], TaskState.SUCCEEDED, "A")
+    end(store, run.task_ids[1], TaskState.DEAD)
+    assert await service.settle() == 0  # c still runs
+    shown = await service.get(run.team_id)
+    assert shown.state is TeamState.RUNNING
+    assert shown.member_states == {"a": "succeeded", "b": "dead", "c": "submitted"}
+
+    end(store, run.task_ids[2], TaskState.SUCCEEDED, "C")
+    assert await service.settle() == 1
+    assert await service.settle() == 0  # recorded once
+    done = await service.get(run.team_id)
+    assert done.state is TeamState.SUCCEEDED  # 2 of 3, quorum 2
+    assert done.results == {"a": "A", "b": "dead (boom: it broke)", "c": "C"}
+    assert done.finished_at == 2_000.0
+    assert service.router.estimate("review", ("a", "b", "c"), quorum=2).samples == 1
+
+
+async def test_a_team_another_process_recorded_is_not_learned_twice() -> None:
+    service, store, teams = await make("a", "b")
+    run = await service.submit(TeamRequest(type="review", members=("b", "a")))
+    for task_id in run.task_ids:
+        end(store, task_id, TaskState.FAILED)
+    other = TeamService(teams, store, service.submit_workflow, TeamRouter(Router(random.Random(1))),
+                        Clock())  # fmt: skip
+    assert await other.settle() == 1
+    assert await service.settle() == 0
+    assert service.router.estimate("review", ("a", "b")).samples == 0
+    assert other.router.estimate("review", ("a", "b")).samples == 1
+    assert (await service.get(run.team_id)).state is TeamState.FAILED
+    # a restarted server learns it from storage
+    assert await service.warm_up() == 1
+    assert service.router.estimate("review", ("a", "b")).samples == 1
+
+
+async def test_a_member_task_that_is_gone_ends_its_team() -> None:
+    service, store, _ = await make("a", "b")
+    run = await service.submit(TeamRequest(type="review", size=2))
+    del store._tasks[run.task_ids[1]]
+    end(store, run.task_ids[0], TaskState.SUCCEEDED)
+    assert await service.settle() == 1
+    done = await service.get(run.team_id)
+    assert done.state is TeamState.FAILED
+    assert done.member_states[run.members[1]] == "missing"
+
+
+async def test_without_the_router_dispatching_the_least_loaded_agents_form_the_team() -> None:
+    service, _, _ = await make(
+        "a", "b", "c", "d", mode=RouterMode.OBSERVE, loads={"a": 0.5, "b": 0.0, "c": 1.0}
+    )
+    run = await service.submit(TeamRequest(type="review", size=2))
+    assert (run.members, run.chosen_by) == (("b", "d"), "least_loaded")
+
+
+async def test_requests_are_checked_before_anything_is_stored() -> None:
+    service, store, teams = await make("a", "b")
+    with pytest.raises(ValidationError, match="a size"):
+        await service.submit(TeamRequest(type="review"))
+    with pytest.raises(NotFoundError, match="ghost"):
+        await service.submit(TeamRequest(type="review", members=("a", "ghost")))
+    with pytest.raises(ValidationError, match="lacks write"):
+        await service.submit(TeamRequest(type="write", members=("a", "b")))
+    with pytest.raises(ValidationError, match="needs 3"):
+        await service.submit(TeamRequest(type="review", size=3))
+    assert await teams.list_teams() == []
+    assert store._tasks == {}
