@@ -211,7 +211,7 @@ def make_learner(
         ),
     )
     clock = SystemClock()
-    return Learner(
+    learner = Learner(
         store,
         clock,
         new_id,
@@ -222,6 +222,9 @@ def make_learner(
             history=settings.learning_history, cycle_timeout=settings.learning_cycle_timeout
         ),
     )
+    if isinstance(store, SqlStore):
+        learner.teams = SqlTeamStore(store.engine)  # combination insights from team tasks
+    return learner
 
 
 def make_teams(

@@ -47,6 +47,7 @@ from imperium.domain.models import AgentSpec, AgentState, Execution, Task
 from imperium.domain.routing import DriftAlarm, Router
 from imperium.domain.selection import could_ever_take
 from imperium.domain.states import AgentStatus
+from imperium.domain.team_insights import team_insights
 from imperium.ports import (
     AgentStore,
     Clock,
@@ -54,6 +55,7 @@ from imperium.ports import (
     LearningLog,
     LearningStore,
     OutcomePredictor,
+    TeamStore,
 )
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,8 @@ class Learner:
         self._lock = asyncio.Lock()
         self._alarms_reported = 0
         self._background: set[asyncio.Task[LearningCycle]] = set()
+        self.teams: TeamStore | None = None
+        """Where team tasks are recorded: a cycle then also finds combination insights."""
 
     @property
     def enabled(self) -> bool:
@@ -278,6 +282,12 @@ class Learner:
             )
         finally:
             observed = self.router.recorded()
+        if self.teams is not None:  # combinations of agents, from recorded team tasks
+            runs = await self.teams.list_teams(limit=self.config.history)
+            insights = sorted(
+                [*insights, *team_insights(runs, now)],
+                key=lambda i: (-i.confidence, i.insight_type.value, i.agents, i.task_type),
+            )
         read = {(e.task_id, e.attempt) for e in executions}
         replay.observe_all(e for e in observed if (e.task_id, e.attempt) not in read)
         self.predictor = predictor
