@@ -232,11 +232,12 @@ def make_teams(
     router: Router,
     submit_workflow: SubmitWorkflow,
     loads: Callable[[], Mapping[str, float]] | None = None,
+    qualified: Callable[[str, str], bool] | None = None,
 ) -> TeamService:
     """Team tasks over the ``team_runs`` table, choosing with ``router``'s knowledge."""
     return TeamService(
         SqlTeamStore(store.engine), store, submit_workflow, TeamRouter(router), SystemClock(),
-        loads=loads,
+        loads=loads, qualified=qualified,
     )  # fmt: skip
 
 
@@ -297,6 +298,8 @@ class Imperium:
         teams = make_teams(
             store, learner.router, engine.submit_workflow,
             lambda: {agent_id: a.load for agent_id, a in engine.agents.items()},
+            lambda agent_id, task_type: engine.levels.get(agent_id, 1)
+            >= engine.min_levels.get(task_type, 1),
         )  # fmt: skip
         return cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,

@@ -69,6 +69,7 @@ class TeamService:
         clock: Clock,
         *,
         loads: Callable[[], Mapping[str, float]] | None = None,
+        qualified: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.teams = teams
         self.tasks = tasks
@@ -78,6 +79,10 @@ class TeamService:
         self.loads = loads
         """Each agent's load (0 = idle), when known: who takes a team while the router
         does not dispatch (modes observe and recommend)."""
+        self.qualified = qualified
+        """(agent id, task type) -> whether its custody level allows the type (the level
+        gate, IMPERIUM_CUSTODY_MIN_LEVELS); members given by name are exempt, as a task
+        pinned to an agent is."""
 
     # ------------------------------------------------------------------ submitting
     async def submit(self, request: TeamRequest) -> TeamRun:
@@ -90,12 +95,23 @@ class TeamService:
         else:
             if request.size is None:
                 raise ValidationError("a team task needs a size (2 to 8) or its members")
-            able = sorted(
+            capable = sorted(
                 a.id
                 for a in agents.values()
                 if a.status is AgentStatus.ACTIVE and needs <= a.capabilities
             )
-            quorum = _checked(request.size, request.quorum, able)
+            gate = self.qualified
+            able = [a for a in capable if gate is None or gate(a, request.type)]
+            below = [a for a in capable if a not in able]
+            try:
+                quorum = _checked(request.size, request.quorum, able)
+            except ValidationError as exc:
+                if below and len(able) < request.size:
+                    raise ValidationError(
+                        f"{exc}; {', '.join(below)} can take it but are below the custody "
+                        f"level {request.type} requires (IMPERIUM_CUSTODY_MIN_LEVELS)"
+                    ) from None
+                raise
             members, chosen_by = self._choose(request.type, able, request.size, quorum)
         specs = tuple(
             TaskSpec(

@@ -135,3 +135,15 @@ async def test_requests_are_checked_before_anything_is_stored() -> None:
         await service.submit(TeamRequest(type="review", size=3))
     assert await teams.list_teams() == []
     assert store._tasks == {}
+
+
+async def test_the_custody_level_gate_applies_to_chosen_members_not_named_ones() -> None:
+    service, _, _ = await make("senior1", "senior2", "junior")
+    service.qualified = lambda agent_id, task_type: agent_id.startswith("senior")
+    for _ in range(10):
+        run = await service.submit(TeamRequest(type="review", size=2))
+        assert run.members == ("senior1", "senior2")
+    with pytest.raises(ValidationError, match="junior can take it but are below the custody"):
+        await service.submit(TeamRequest(type="review", size=3))
+    named = await service.submit(TeamRequest(type="review", members=("junior", "senior1")))
+    assert named.members == ("junior", "senior1")  # named, as a pinned task, is not gated

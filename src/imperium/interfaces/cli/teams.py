@@ -48,7 +48,12 @@ async def _teams(cfg: Settings, services: Offline) -> TeamService:
     learner = _learner(cfg, services)
     with err_console.status("learning from recorded executions and teams…"):
         await learner.warm_up(fit=False)
-        teams = make_teams(services.store, learner.router, services.submissions.submit_workflow)
+        levels = {r.agent_id: r.level for r in await services.store.list_custody()}
+        need = cfg.min_levels
+        teams = make_teams(
+            services.store, learner.router, services.submissions.submit_workflow,
+            qualified=lambda agent_id, kind: levels.get(agent_id, 1) >= need.get(kind, 1),
+        )  # fmt: skip
         await teams.warm_up()
     return teams
 
