@@ -4,6 +4,7 @@ policy) with the mean over seeds.
 
     python bench/learning.py --tasks 10000 --seeds 3
     python bench/learning.py --forgetting 0.9995      # the router's forgetting option
+    python bench/learning.py --half-life 1000         # the predictor's recency (or "off")
 
 Each run is `imperium simulate --scenario FILE --tasks N --policy P --seed S --json`.
 """
@@ -13,10 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from imperium.adapters.learning.sklearn_predictor import HALF_LIFE, SklearnPredictor
 from imperium.domain.routing import RouterConfig
 from imperium.domain.scenario import parse_scenario
+from imperium.ports import OutcomePredictor
 from imperium.runtime import make_predictor
 from imperium.services.learning.simulation import POLICIES, simulate
 
@@ -28,6 +34,19 @@ def mean(values: list[float]) -> float | None:
     return round(statistics.mean(known), 4) if known else None
 
 
+def half_life(text: str) -> float | None:
+    """A positive number of executions, or "off"."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0 or off, got {text!r}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=10_000)
@@ -35,7 +54,19 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="+", default=None, help="default: scenarios/*.json")
     parser.add_argument("--policies", nargs="+", default=list(POLICIES))
     parser.add_argument("--forgetting", type=float, default=1.0)
+    parser.add_argument(
+        "--half-life",
+        type=half_life,
+        default=HALF_LIFE,
+        help=f"the predictor's recency half-life in executions, or off (default: the "
+        f"server's, {HALF_LIFE:g})",
+    )
     args = parser.parse_args()
+    predictor: Callable[[], OutcomePredictor] = (
+        make_predictor
+        if args.half_life == HALF_LIFE
+        else partial(SklearnPredictor, half_life=args.half_life)
+    )
     files = (
         [Path(p) for p in args.scenarios]
         if args.scenarios
@@ -45,19 +76,15 @@ def main() -> None:
     for file in files:
         scenario = parse_scenario(json.loads(file.read_text()), file.stem)
         for policy in args.policies:
-            runs = [
+            runs: list[dict[str, Any]] = [
                 simulate(
                     scenario, tasks=args.tasks, policy=policy, seed=seed,
-                    make_predictor=make_predictor, router_config=config,
+                    make_predictor=predictor, router_config=config,
                 ).as_json()
                 for seed in range(1, args.seeds + 1)
             ]  # fmt: skip
             windows = [r["regret_by_window"] for r in runs]
-            delays = [
-                e["delay_tasks"]
-                for r in runs
-                for e in r["drift"]["scenario"]  # type: ignore[index]
-            ]
+            delays = [e["delay_tasks"] for r in runs for e in r["drift"]["scenario"]]
             print(
                 json.dumps(
                     {
@@ -66,6 +93,7 @@ def main() -> None:
                         "tasks": args.tasks,
                         "seeds": args.seeds,
                         "forgetting": args.forgetting,
+                        "half_life": args.half_life,
                         "regret": mean([r["regret"] for r in runs]),
                         "success_rate": mean([r["success_rate"] for r in runs]),
                         "regret_per_task_first_window": mean(
@@ -76,6 +104,8 @@ def main() -> None:
                         ),
                         "auc": mean([r["prediction"]["auc"] for r in runs]),
                         "auc_true": mean([r["prediction"]["auc_true"] for r in runs]),
+                        "brier": mean([r["prediction"]["brier"] for r in runs]),
+                        "brier_true": mean([r["prediction"]["brier_true"] for r in runs]),
                         "drift_delay_tasks": delays or None,
                         "false_alarms": sum(r["drift"]["false_alarms"] for r in runs),
                     }

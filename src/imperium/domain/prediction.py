@@ -7,6 +7,14 @@ shrunk towards the task type's rate (and that towards the overall rate) by a pri
 execution, and is the fall-back whenever a fitted model has too little data or does not
 beat it on held-out data.
 
+Recency: with a ``half_life`` (in executions), an execution counts
+``0.5 ** (age / half_life)`` in the fit, its age being how many of the executions fitted
+on finished after it (:func:`recency_weights`), so an agent that changed is judged
+mostly on what it did since. The age is counted in executions, not seconds: the weight
+of the past then does not depend on how busy the server is (a quiet week forgets nothing,
+a burst does not wipe the history), the history window is counted the same way, and
+no clock is involved. ``None`` weighs every execution equally.
+
 Held-out evaluation: the newest ``held_out_fraction`` of the executions (time order, so a
 model is judged on the future it did not see) are kept out of fitting; AUC, Brier score
 and the mean absolute error of log-duration are measured on them; then the model is
@@ -16,6 +24,7 @@ refitted on everything.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +35,7 @@ from imperium.domain.stats import auc, brier
 HELD_OUT_FRACTION = 0.2
 MIN_HELD_OUT = 20
 _MIN_DURATION = 1e-3
+_MAX_HALVINGS = 1000.0
 
 
 def learnable(executions: Sequence[Execution]) -> list[Execution]:
@@ -43,6 +53,32 @@ def split(
     if held < MIN_HELD_OUT:
         return ordered, []
     return ordered[:-held], ordered[-held:]
+
+
+def check_half_life(half_life: float | None) -> None:
+    """Raise ValueError unless ``half_life`` is None (no weighting) or a positive number."""
+    if half_life is not None and not (half_life > 0 and math.isfinite(half_life)):
+        raise ValueError(
+            f"half_life must be a positive number of executions or None, got {half_life!r}"
+        )
+
+
+def recency_weights(executions: Sequence[Execution], half_life: float | None) -> list[float]:
+    """Per execution (in the order given), ``0.5 ** (age / half_life)`` with ``age`` the
+    number of ``executions`` that finished after it: the newest weighs 1, one
+    ``half_life`` executions older 0.5; executions finishing at the same time weigh the
+    same, whatever their order. ``None``: all 1."""
+    if half_life is None:
+        return [1.0] * len(executions)
+    check_half_life(half_life)
+    finished = sorted(e.finished_at for e in executions)
+    n = len(finished)
+    return [
+        # capped so that no weight underflows to 0: every execution keeps a (negligible)
+        # say and no tally is left with a total weight of 0
+        0.5 ** min((n - bisect_right(finished, e.finished_at)) / half_life, _MAX_HALVINGS)
+        for e in executions
+    ]
 
 
 def log_duration(execution: Execution) -> float:
@@ -91,27 +127,34 @@ def query_of(execution: Execution) -> Query:
 
 @dataclass(slots=True)
 class _Tally:
-    successes: int = 0
+    """Recency-weighted sums (``weight`` is the weighted count) and the plain count."""
+
+    successes: float = 0.0
+    weight: float = 0.0
     n: int = 0
     log_duration_sum: float = 0.0
 
-    def add(self, execution: Execution) -> None:
-        self.successes += succeeded(execution)
+    def add(self, execution: Execution, weight: float) -> None:
+        self.successes += weight * succeeded(execution)
+        self.weight += weight
         self.n += 1
-        self.log_duration_sum += log_duration(execution)
+        self.log_duration_sum += weight * log_duration(execution)
 
     @property
     def duration(self) -> float | None:
-        return math.exp(self.log_duration_sum / self.n) if self.n else None
+        return math.exp(self.log_duration_sum / self.weight) if self.weight > 0 else None
 
 
 class PairRates:
-    """Shrunk per-(task type, agent) success rates and geometric-mean durations."""
+    """Shrunk per-(task type, agent) success rates and geometric-mean durations, each
+    execution weighted by its recency when ``half_life`` is set (see the module)."""
 
     kind = "pair_rates"
 
-    def __init__(self, prior_strength: float = 2.0) -> None:
+    def __init__(self, prior_strength: float = 2.0, half_life: float | None = None) -> None:
+        check_half_life(half_life)
         self.prior_strength = prior_strength
+        self.half_life = half_life
         self.report: ModelReport | None = None
         self._pairs: dict[tuple[str, str], _Tally] = {}
         self._types: dict[str, _Tally] = {}
@@ -139,23 +182,24 @@ class PairRates:
 
     def _fit(self, executions: Sequence[Execution]) -> None:
         self._pairs, self._types, self._all = {}, {}, _Tally()
-        for e in executions:
+        weights = recency_weights(executions, self.half_life)
+        for e, w in zip(executions, weights, strict=True):
             assert e.agent_id is not None
-            self._pairs.setdefault((e.task_type, e.agent_id), _Tally()).add(e)
-            self._types.setdefault(e.task_type, _Tally()).add(e)
-            self._all.add(e)
+            self._pairs.setdefault((e.task_type, e.agent_id), _Tally()).add(e, w)
+            self._types.setdefault(e.task_type, _Tally()).add(e, w)
+            self._all.add(e, w)
 
     def predict(self, queries: Sequence[Query]) -> list[Prediction]:
         return [self._one(q) for q in queries]
 
     def _one(self, query: Query) -> Prediction:
         m = self.prior_strength
-        overall = (self._all.successes + 1) / (self._all.n + 2)
+        overall = (self._all.successes + 1) / (self._all.weight + 2)
         kind = self._types.get(query.task_type)
-        type_rate = (kind.successes + m * overall) / (kind.n + m) if kind else overall
+        type_rate = (kind.successes + m * overall) / (kind.weight + m) if kind else overall
         pair = self._pairs.get((query.task_type, query.agent_id))
         if pair is None:
             duration = kind.duration if kind else self._all.duration
             return Prediction(type_rate, duration, 0)
-        rate = (pair.successes + m * type_rate) / (pair.n + m)
+        rate = (pair.successes + m * type_rate) / (pair.weight + m)
         return Prediction(rate, pair.duration, pair.n)

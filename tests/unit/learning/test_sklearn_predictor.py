@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -9,7 +10,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from imperium.adapters.learning.sklearn_predictor import LogisticRidge, SklearnPredictor
+from imperium.adapters.learning.sklearn_predictor import (
+    HALF_LIFE,
+    LogisticRidge,
+    SklearnPredictor,
+)
 from imperium.domain.learning import Prediction, Query
 from imperium.domain.models import Execution
 from imperium.domain.prediction import PairRates, learnable, score, split
@@ -99,7 +104,7 @@ def test_report_scores_are_those_of_the_chosen_model_on_the_same_split() -> None
     report = SklearnPredictor().fit(executions, NOW)
 
     train, held_out = split(learnable(executions))
-    expected = score(LogisticRidge(train).predict, train, held_out)
+    expected = score(LogisticRidge(train, half_life=HALF_LIFE).predict, train, held_out)
     assert report.auc == pytest.approx(expected.auc, abs=1e-12)
     assert report.brier == pytest.approx(expected.brier, abs=1e-12)
     assert report.mae_log_duration == pytest.approx(expected.mae_log_duration, abs=1e-12)
@@ -140,7 +145,7 @@ def test_few_executions_fall_back_to_pair_rates() -> None:
     assert report.auc is None
     assert report.brier is None
 
-    rates = PairRates()
+    rates = PairRates(half_life=HALF_LIFE)
     rates.fit(executions, NOW)
     queries = [Query("build", 3.0, "a1"), Query("other", 1.0, "zz")]
     assert predictor.predict(queries) == rates.predict(queries)
@@ -165,7 +170,7 @@ def test_a_model_that_does_not_beat_pair_rates_is_not_used() -> None:
     predictor = SklearnPredictor(c=1e-6)
     report = predictor.fit(executions, NOW)
 
-    rates = PairRates().fit(executions, NOW)
+    rates = PairRates(half_life=HALF_LIFE).fit(executions, NOW)
     assert report.kind == "pair_rates"
     assert report.fallback_reason is not None
     assert report.fallback_reason.startswith(
@@ -278,3 +283,136 @@ def test_without_a_hold_out_the_fitted_model_is_used_unscored() -> None:
     assert (report.auc, report.brier, report.mae_log_duration) == (None, None, None)
     [prediction] = predictor.predict([Query("build", 2.0, "a1")])
     assert 0.0 < prediction.success < 1.0
+
+
+# ---------------------------------------------------------------------- recency
+def changed(
+    before: int,
+    after: int,
+    success_before: SuccessFn,
+    success_after: SuccessFn,
+    *,
+    duration_after: DurationFn = _constant_duration,
+) -> list[Execution]:
+    """``before`` executions, then ``after`` more from the moment the truth changed."""
+    old = make(before, seed=3, success=success_before)
+    new = make(after, seed=4, success=success_after, duration=duration_after)
+    shift = old[-1].finished_at + 100.0
+    return old + [
+        e._replace(
+            task_id=f"n{i}", started_at=e.started_at + shift, finished_at=e.finished_at + shift
+        )
+        for i, e in enumerate(new)
+    ]
+
+
+def _a1_drops(task_type: str, agent_id: str, complexity: float) -> float:
+    """After the change: (build, a1) fails most of the time, the others are as before."""
+    return (
+        0.2
+        if (task_type, agent_id) == ("build", "a1")
+        else _by_complexity(task_type, agent_id, complexity)
+    )
+
+
+def test_the_newest_executions_weigh_most_in_the_fits() -> None:
+    executions = make(600)
+    shuffled = random.Random(1).sample(executions, len(executions))
+    model = LogisticRidge(shuffled, half_life=100)
+
+    by_age = sorted(
+        zip(shuffled, model.weights.tolist(), strict=True),
+        key=lambda pair: pair[0].finished_at,
+        reverse=True,
+    )
+    weights = [w for _, w in by_age]
+    assert weights[0] == 1.0
+    assert weights[100] == pytest.approx(0.5)
+    assert weights[200] == pytest.approx(0.25)
+    assert all(newer > older for newer, older in itertools.pairwise(weights))
+    assert set(LogisticRidge(shuffled).weights.tolist()) == {1.0}
+
+
+def test_after_a_change_the_weighted_fit_is_closer_to_the_new_success_rate() -> None:
+    # (build, a1): 0.95..0.2 by complexity for 3,000 executions, then 0.2 for 600.
+    executions = changed(3000, 600, _by_complexity, _a1_drops)
+    query = [Query("build", 3.0, "a1")]
+    new_rate = 0.2
+
+    weighted = LogisticRidge(executions, half_life=100).predict(query)[0].success
+    plain = LogisticRidge(executions).predict(query)[0].success
+
+    assert abs(weighted - new_rate) < abs(plain - new_rate)
+    assert abs(weighted - new_rate) < 0.1
+    assert plain > 0.4  # the 3,000 older executions still dominate the plain fit
+
+
+def test_after_a_change_the_weighted_fit_is_closer_to_the_new_duration() -> None:
+    executions = changed(
+        3000, 600, _by_complexity, _by_complexity, duration_after=lambda t, a, c: 40.0
+    )
+    query = [Query("build", 3.0, "a1")]
+
+    weighted = LogisticRidge(executions, half_life=100).predict(query)[0].duration
+    plain = LogisticRidge(executions).predict(query)[0].duration
+
+    assert weighted is not None
+    assert plain is not None
+    assert abs(math.log(weighted / 40.0)) < abs(math.log(plain / 40.0))
+    assert weighted == pytest.approx(40.0, rel=0.1)
+
+
+def _a1_worse(task_type: str, agent_id: str, complexity: float) -> float:
+    """After the change: (build, a1) 0.6 at complexity 1 down to 0.1 at 5 (0.35 at 3)."""
+    if (task_type, agent_id) == ("build", "a1"):
+        return 0.6 - (complexity - 1.0) * 0.5 / 4.0
+    return _by_complexity(task_type, agent_id, complexity)
+
+
+def test_the_fitted_predictor_weights_recency_and_scores_better_after_a_change() -> None:
+    executions = changed(3000, 1500, _by_complexity, _a1_worse)
+    weighted, plain = SklearnPredictor(half_life=300), SklearnPredictor(half_life=None)
+    weighted_report = weighted.fit(executions, NOW)
+    plain_report = plain.fit(executions, NOW)
+
+    assert weighted_report.kind == plain_report.kind == "logistic_ridge"
+    # the newest 900 (held out) are after the change: the weighted fit predicts them better
+    assert weighted_report.brier is not None
+    assert plain_report.brier is not None
+    assert weighted_report.brier < plain_report.brier
+    query = [Query("build", 3.0, "a1")]
+    [new], [old] = weighted.predict(query), plain.predict(query)
+    assert abs(new.success - 0.35) < 0.05
+    assert old.success > 0.45
+    # samples still count executions, not weights
+    assert (
+        new.samples
+        == old.samples
+        == sum(1 for e in executions if (e.task_type, e.agent_id) == ("build", "a1"))
+    )
+
+
+def test_the_fallback_rates_use_the_same_half_life() -> None:
+    executions = changed(60, 20, _by_complexity, _a1_drops)  # too few: the rates are used
+    predictor = SklearnPredictor(half_life=10)
+    assert predictor.fit(executions, NOW).kind == "pair_rates"
+
+    queries = [Query("build", 3.0, "a1"), Query("test", 3.0, "a1")]
+    same = PairRates(half_life=10)
+    same.fit(executions, NOW)
+    plain = PairRates()
+    plain.fit(executions, NOW)
+    assert predictor.predict(queries) == same.predict(queries)
+    assert predictor.predict(queries) != plain.predict(queries)
+
+
+def test_the_default_half_life_is_the_documented_one() -> None:
+    assert SklearnPredictor().half_life == HALF_LIFE == 2000
+
+
+@pytest.mark.parametrize("half_life", [0, -5, math.inf, math.nan])
+def test_a_half_life_that_is_not_positive_is_refused(half_life: float) -> None:
+    with pytest.raises(ValueError, match="half_life"):
+        SklearnPredictor(half_life=half_life)
+    with pytest.raises(ValueError, match="half_life"):
+        LogisticRidge(make(200), half_life=half_life)

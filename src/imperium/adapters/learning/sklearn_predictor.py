@@ -11,6 +11,14 @@ Success is an L2 logistic regression; duration a ridge regression on the log of 
 duration (every execution that counts, whatever its outcome), so the prediction is a
 geometric-mean-like figure that is always positive.
 
+Recency: both fits weight each execution by ``0.5 ** (age / half_life)``, its age counted
+in executions (:func:`imperium.domain.prediction.recency_weights`; scikit-learn's
+``sample_weight``), and so do the per-pair rates it is compared with, so an agent that
+changed is predicted from what it has done lately. The weights are not rescaled (the
+newest weighs 1): the fit holds about ``1.44 * half_life`` executions' worth of evidence
+and the regularisation is weighed against that, not against the whole history
+(rescaling them to sum to the number of executions measured no better).
+
 The fitted model is used only when it has enough data and beats :class:`PairRates` on
 the held-out executions (the newest ones, see :mod:`imperium.domain.prediction`);
 otherwise the per-pair rates are used and the report says why.
@@ -35,10 +43,22 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from imperium.domain.learning import ModelReport, Prediction, Query, succeeded
 from imperium.domain.models import Execution
-from imperium.domain.prediction import PairRates, learnable, log_duration, query_of, score, split
+from imperium.domain.prediction import (
+    PairRates,
+    check_half_life,
+    learnable,
+    log_duration,
+    query_of,
+    recency_weights,
+    score,
+    split,
+)
 
 MIN_SAMPLES = 100
 """Training executions the fitted model needs; with fewer the per-pair rates are used."""
+
+HALF_LIFE = 2000.0
+"""Executions after which an execution counts half in the fits (see the module)."""
 
 _Ints = npt.NDArray[np.intp]
 _Floats = npt.NDArray[np.float64]
@@ -50,7 +70,8 @@ def _vocabulary(values: Sequence[str]) -> dict[str, int]:
 
 class LogisticRidge:
     """A logistic regression for success and a ridge regression for log-duration, fitted
-    on one set of executions (all of which must count; both outcomes must occur)."""
+    on one set of executions (all of which must count; both outcomes must occur), each
+    weighted by its recency when ``half_life`` is set."""
 
     kind = "logistic_ridge"
 
@@ -61,6 +82,7 @@ class LogisticRidge:
         c: float = 1.0,
         alpha: float = 1.0,
         max_iter: int = 1000,
+        half_life: float | None = None,
     ) -> None:
         if not executions:
             raise ValueError("no executions to fit")
@@ -82,10 +104,11 @@ class LogisticRidge:
         if labels.min() == labels.max():
             raise ValueError("the outcomes are all one class")
         log_durations = np.fromiter((log_duration(e) for e in executions), float, len(executions))
+        self.weights = np.asarray(recency_weights(executions, half_life), float)
         self.success_model = LogisticRegression(C=c, solver="lbfgs", max_iter=max_iter)
-        self.success_model.fit(x, labels)
+        self.success_model.fit(x, labels, sample_weight=self.weights)
         self.duration_model = Ridge(alpha=alpha)
-        self.duration_model.fit(x, log_durations)
+        self.duration_model.fit(x, log_durations, sample_weight=self.weights)
 
         # Coefficients per block, each with a trailing 0 that unknown categories index.
         n_t, n_a, n_p = len(self._types), len(self._agents), len(self._pairs)
@@ -183,7 +206,10 @@ class _Blocks:
 class SklearnPredictor:
     """:class:`~imperium.ports.OutcomePredictor` with a fitted :class:`LogisticRidge`,
     falling back to :class:`PairRates` when the data are too few, all one outcome, or
-    the fitted model does not beat the rates on held-out data (lower Brier score)."""
+    the fitted model does not beat the rates on held-out data (lower Brier score).
+
+    ``half_life`` (executions; ``None``: every execution weighs the same) applies to the
+    model and the rates alike."""
 
     def __init__(
         self,
@@ -193,14 +219,17 @@ class SklearnPredictor:
         alpha: float = 1.0,
         max_iter: int = 1000,
         prior_strength: float = 2.0,
+        half_life: float | None = HALF_LIFE,
     ) -> None:
+        check_half_life(half_life)
         self.min_samples = min_samples
         self.c = c
         self.alpha = alpha
         self.max_iter = max_iter
         self.prior_strength = prior_strength
+        self.half_life = half_life
         self.report: ModelReport | None = None
-        self._rates = PairRates(prior_strength)
+        self._rates = PairRates(prior_strength, half_life)
         self._model: LogisticRidge | None = None
 
     def fit(self, executions: Sequence[Execution], now: float) -> ModelReport:
@@ -208,7 +237,7 @@ class SklearnPredictor:
         train, held_out = split(data)
         # Same data, same split: the rates' report holds their held-out scores, and they
         # end refitted on all the data, ready as the fall-back.
-        rates = PairRates(self.prior_strength)
+        rates = PairRates(self.prior_strength, self.half_life)
         rates_report = rates.fit(executions, now)
 
         reason = self._reason_not_to_fit(train, len(data))
@@ -264,7 +293,13 @@ class SklearnPredictor:
         return None
 
     def _train(self, executions: Sequence[Execution]) -> LogisticRidge:
-        return LogisticRidge(executions, c=self.c, alpha=self.alpha, max_iter=self.max_iter)
+        return LogisticRidge(
+            executions,
+            c=self.c,
+            alpha=self.alpha,
+            max_iter=self.max_iter,
+            half_life=self.half_life,
+        )
 
     def predict(self, queries: Sequence[Query]) -> list[Prediction]:
         model = self._model
