@@ -432,6 +432,12 @@ class TeamStore(Protocol):
         """Newest first."""
         ...
 
+    async def running_teams(
+        self, after: tuple[float, str] | None = None, limit: int = 500
+    ) -> list[TeamRun]:
+        """Running teams oldest first, after the (created_at, team_id) ``after``."""
+        ...
+
     async def finish_team(self, run: TeamRun) -> bool:
         """Store the ended ``run`` if the stored one is still running; False otherwise."""
         ...

@@ -233,11 +233,12 @@ def make_teams(
     submit_workflow: SubmitWorkflow,
     loads: Callable[[], Mapping[str, float]] | None = None,
     qualified: Callable[[str, str], bool] | None = None,
+    accepting: Callable[[str], bool] | None = None,
 ) -> TeamService:
     """Team tasks over the ``team_runs`` table, choosing with ``router``'s knowledge."""
     return TeamService(
         SqlTeamStore(store.engine), store, submit_workflow, TeamRouter(router), SystemClock(),
-        loads=loads, qualified=qualified,
+        loads=loads, qualified=qualified, accepting=accepting,
     )  # fmt: skip
 
 
@@ -300,6 +301,7 @@ class Imperium:
             lambda: {agent_id: a.load for agent_id, a in engine.agents.items()},
             lambda agent_id, task_type: engine.levels.get(agent_id, 1)
             >= engine.min_levels.get(task_type, 1),
+            lambda agent_id: agent_id in engine.agents and engine.agents[agent_id].accepting,
         )  # fmt: skip
         return cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,

@@ -315,9 +315,7 @@ class Router:
 
     @staticmethod
     def _penalty(value: float | None, best: float | None, weight: float) -> float:
-        if value is None or best is None or weight == 0 or best <= 0:
-            return 0.0
-        return weight * math.log2(max(value, best) / best)
+        return penalty(value, best, weight)
 
     # ------------------------------------------------------------------ reading
     def estimate(self, task_type: str, agent_id: str) -> Estimate:
@@ -376,3 +374,11 @@ class Router:
 def _smallest(values: Iterable[float | None]) -> float | None:
     known = [v for v in values if v is not None and v > 0]
     return min(known) if known else None
+
+
+def penalty(value: float | None, best: float | None, weight: float) -> float:
+    """What a secondary objective (duration, cost) takes off a draw: ``weight`` per
+    doubling over the best candidate's value; nothing when either is unknown."""
+    if value is None or best is None or weight == 0 or best <= 0:
+        return 0.0
+    return weight * math.log2(max(value, best) / best)

@@ -107,7 +107,7 @@ def _figures(group: Sequence[TeamRun], wins: int, quorum: int) -> dict[str, obje
         "sample_size": n,
         "quorum": quorum,
         "interval": [low, high],
-        "team_ids": [r.team_id for r in group[-5:]],
+        "team_ids": [r.team_id for r in group[:5]],  # the newest (runs come newest first)
     }
 
 

@@ -10,9 +10,11 @@ The router learns per (task type, set of agents, quorum): a Beta posterior whose
 comes from the members' own posteriors — mean = the probability that at least ``quorum``
 of them succeed if they succeeded independently with their posterior means (the product
 of the means when all must), worth ``prior_strength`` outcomes — updated by the team's
-recorded outcomes. Teams are chosen by Thompson sampling over the combinations of able agents, so
-an untried combination of good agents is tried, and a combination that fails together
-more than its members' records predict is avoided.
+recorded outcomes. Teams are chosen by Thompson sampling over the combinations of able
+agents, so an untried combination of good agents is tried, and a combination that fails
+together more than its members' records predict is avoided. Duration and cost come
+second, as for single agents: a team takes as long as its slowest member and costs what
+its members cost together.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import combinations, islice
 
-from imperium.domain.routing import Router
+from imperium.domain.routing import Router, penalty
 from imperium.domain.states import TaskState
 from imperium.domain.stats import wilson_interval
 
@@ -118,8 +120,9 @@ class TeamRouter:
         self.outcomes: dict[tuple[str, tuple[str, ...], int], list[int]] = {}
 
     def observe(self, run: TeamRun) -> None:
-        """Learn from a team that ended (a running one teaches nothing)."""
-        if run.state is TeamState.RUNNING:
+        """Learn from a team that ended (a running one teaches nothing; nor anything while
+        learning is disabled)."""
+        if run.state is TeamState.RUNNING or not self.router.config.enabled:
             return
         key = (run.task_type, tuple(sorted(run.members)), run.quorum)
         wins_runs = self.outcomes.setdefault(key, [0, 0])
@@ -154,14 +157,36 @@ class TeamRouter:
         if math.comb(len(pool), size) > MAX_COMBINATIONS:
             draws = {a: self._draw_member(task_type, a) for a in pool}
             pool = sorted(sorted(pool, key=lambda a: -draws[a])[: size + 3])
-        best: tuple[str, ...] = tuple(pool[:size])
+        teams = list(islice(combinations(pool, size), MAX_COMBINATIONS))
+        # secondary objectives, as for single agents: a team takes as long as its slowest
+        # member and costs what its members cost together
+        durations = [self._slowest(task_type, team) for team in teams]
+        costs = [self._cost(task_type, team) for team in teams]
+        fastest = min((d for d in durations if d is not None and d > 0), default=None)
+        cheapest = min((c for c in costs if c is not None and c > 0), default=None)
+        cfg = self.router.config
+        self.router.decisions += 1
+        best: tuple[str, ...] = teams[0]
         best_value = -math.inf
-        for team in islice(combinations(pool, size), MAX_COMBINATIONS):
+        for team, duration, cost in zip(teams, durations, costs, strict=True):
             alpha, beta, _ = self._params(task_type, team, quorum)
             value = self.router.rng.betavariate(alpha, beta)
+            value -= penalty(duration, fastest, cfg.duration_weight)
+            value -= penalty(cost, cheapest, cfg.cost_weight)
             if value > best_value:
                 best, best_value = team, value
         return best
+
+    def _slowest(self, task_type: str, team: tuple[str, ...]) -> float | None:
+        """The slowest member's typical duration (None unless every member has one)."""
+        durations = [self.router.estimate(task_type, m).duration for m in team]
+        known = [d for d in durations if d is not None]
+        return max(known) if len(known) == len(durations) else None
+
+    def _cost(self, task_type: str, team: tuple[str, ...]) -> float | None:
+        costs = [self.router.estimate(task_type, m).cost for m in team]
+        known = [c for c in costs if c is not None]
+        return sum(known) if len(known) == len(costs) else None
 
     def _draw_member(self, task_type: str, agent_id: str) -> float:
         estimate = self.router.estimate(task_type, agent_id)

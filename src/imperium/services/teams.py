@@ -6,17 +6,19 @@ engine runs, retries and recovers each member like any task and ``imperium tasks
 --workflow TEAM_ID`` lists them. The team's row is written once its member tasks are
 stored; the scheduler's process settles it (a routine, every second): when every member
 has ended, the outcome is recorded (compare-and-set, once) and the router learns from it.
-A process that stops meanwhile loses nothing: the member tasks are durable and the next
-settle reads their states.
+A process that stops once the team is stored loses nothing: the member tasks are durable
+and the next settle reads their states. (The tasks and the row are two transactions: a
+crash between them leaves the members to run as a plain workflow; README says so.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from imperium.domain.errors import NotFoundError, ValidationError
+from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.models import JSON, AgentSpec, Task
 from imperium.domain.specs import TaskSpec, WorkflowSpec
 from imperium.domain.states import AgentStatus, PriorityLevel, TaskState
@@ -31,6 +33,7 @@ from imperium.domain.teams import (
 from imperium.ports import Clock, TeamStore
 
 SubmitWorkflow = Callable[[WorkflowSpec], Awaitable[tuple[str, list[Task]]]]
+CancelTask = Callable[[str], Awaitable[Task]]
 SETTLE_BATCH = 500
 
 
@@ -70,6 +73,7 @@ class TeamService:
         *,
         loads: Callable[[], Mapping[str, float]] | None = None,
         qualified: Callable[[str, str], bool] | None = None,
+        accepting: Callable[[str], bool] | None = None,
     ) -> None:
         self.teams = teams
         self.tasks = tasks
@@ -83,6 +87,10 @@ class TeamService:
         """(agent id, task type) -> whether its custody level allows the type (the level
         gate, IMPERIUM_CUSTODY_MIN_LEVELS); members given by name are exempt, as a task
         pinned to an agent is."""
+        self.accepting = accepting
+        """agent id -> whether it takes work now (a remote agent with a worker connected);
+        known in the scheduler's process. A chosen team never includes an agent that would
+        leave its member task waiting; a member given by name may be one (it waits)."""
 
     # ------------------------------------------------------------------ submitting
     async def submit(self, request: TeamRequest) -> TeamRun:
@@ -95,22 +103,12 @@ class TeamService:
         else:
             if request.size is None:
                 raise ValidationError("a team task needs a size (2 to 8) or its members")
-            capable = sorted(
-                a.id
-                for a in agents.values()
-                if a.status is AgentStatus.ACTIVE and needs <= a.capabilities
-            )
-            gate = self.qualified
-            able = [a for a in capable if gate is None or gate(a, request.type)]
-            below = [a for a in capable if a not in able]
+            able, left_out = self._able(request.type, needs, agents.values())
             try:
                 quorum = _checked(request.size, request.quorum, able)
             except ValidationError as exc:
-                if below and len(able) < request.size:
-                    raise ValidationError(
-                        f"{exc}; {', '.join(below)} can take it but are below the custody "
-                        f"level {request.type} requires (IMPERIUM_CUSTODY_MIN_LEVELS)"
-                    ) from None
+                if left_out and len(able) < request.size:
+                    raise ValidationError(f"{exc}; {'; '.join(left_out)}") from None
                 raise
             members, chosen_by = self._choose(request.type, able, request.size, quorum)
         specs = tuple(
@@ -137,11 +135,32 @@ class TeamService:
             task_ids=tuple(t.id for t in tasks),
             quorum=quorum,
             chosen_by=chosen_by,
-            created_at=self.clock.now(),
+            created_at=min(t.created_at for t in tasks),  # members may start before it is stored
             member_states={m: t.state.value for m, t in zip(members, tasks, strict=True)},
         )
         await self.teams.insert_team(run)
         return run
+
+    def _able(
+        self, task_type: str, needs: frozenset[str], agents: Iterable[AgentSpec]
+    ) -> tuple[list[str], list[str]]:
+        """The agents a chosen team may include, and why the other capable ones may not."""
+        capable = sorted(
+            a.id for a in agents if a.status is AgentStatus.ACTIVE and needs <= a.capabilities
+        )
+        offline = [a for a in capable if self.accepting is not None and not self.accepting(a)]
+        gate = self.qualified
+        below = [a for a in capable if gate is not None and not gate(a, task_type)]
+        able = [a for a in capable if a not in offline and a not in below]
+        why = []
+        if offline:
+            why.append(f"{', '.join(offline)} can take it but no worker of theirs is connected")
+        if below:
+            why.append(
+                f"{', '.join(below)} can take it but are below the custody level {task_type} "
+                "requires (IMPERIUM_CUSTODY_MIN_LEVELS)"
+            )
+        return able, why
 
     def _given(
         self, request: TeamRequest, agents: Mapping[str, AgentSpec], needs: frozenset[str]
@@ -181,20 +200,37 @@ class TeamService:
         """Record the end of every running team whose members have all ended; returns how
         many were recorded here (a team another process recorded first is not counted)."""
         settled = 0
-        for run in await self.teams.list_teams(TeamState.RUNNING, limit=SETTLE_BATCH):
-            states = await self.tasks.task_states(list(run.task_ids))
-            known = [states.get(i) for i in run.task_ids]
-            if any(s is None for s in known):  # a member task is gone: end the team
-                ended: TeamState | None = TeamState.FAILED
-            else:
-                ended = team_state((s for s in known if s is not None), run.quorum)
-            if ended is None:
-                continue
-            finished = await self._finished(run, ended)
-            if await self.teams.finish_team(finished):
-                self.router.observe(finished)
-                settled += 1
+        after: tuple[float, str] | None = None
+        while batch := await self.teams.running_teams(after, SETTLE_BATCH):  # oldest first
+            for run in batch:
+                settled += await self._settle(run)
+            after = (batch[-1].created_at, batch[-1].team_id)
         return settled
+
+    async def settle_one(self, team_id: str) -> TeamRun:
+        """Record this team's end if its members have all ended; the team."""
+        run = await load_team(self.teams, self.tasks, team_id)
+        if run.state is TeamState.RUNNING:
+            await self._settle(run)
+        return await load_team(self.teams, self.tasks, team_id)
+
+    async def _settle(self, run: TeamRun) -> int:
+        states = await self.tasks.task_states(list(run.task_ids))
+        known = [states.get(i) for i in run.task_ids]
+        if any(s is None for s in known):  # a member task is gone: end the team
+            ended: TeamState | None = TeamState.FAILED
+        else:
+            ended = team_state((s for s in known if s is not None), run.quorum)
+        if ended is None:
+            return 0
+        finished = await self._finished(run, ended)
+        if not await self.teams.finish_team(finished):
+            return 0  # recorded meanwhile (by ``?wait`` or another settle)
+        self.router.observe(finished)
+        return 1
+
+    async def cancel(self, team_id: str, cancel_task: CancelTask) -> TeamRun:
+        return await cancel_team(self.teams, self.tasks, team_id, cancel_task)
 
     async def _finished(self, run: TeamRun, state: TeamState) -> TeamRun:
         member_states: dict[str, str] = {}
@@ -253,6 +289,23 @@ async def load_team(teams: TeamStore, tasks: TaskReader, team_id: str) -> TeamRu
                 for m, t in zip(run.members, run.task_ids, strict=True)
             },
         )
+    return run
+
+
+async def cancel_team(
+    teams: TeamStore, tasks: TaskReader, team_id: str, cancel_task: CancelTask
+) -> TeamRun:
+    """Cancel the members that have not ended; the team then ends (failed, unless the
+    members that had already succeeded make its quorum). A ConflictError if it has."""
+    run = await load_team(teams, tasks, team_id)
+    if run.state is not TeamState.RUNNING:
+        raise ConflictError(f"team {team_id} has already ended ({run.state.value})")
+    states = await tasks.task_states(list(run.task_ids))
+    for task_id in run.task_ids:
+        state = states.get(task_id)
+        if state is not None and not state.is_terminal:
+            with contextlib.suppress(ConflictError):  # it ended just now
+                await cancel_task(task_id)
     return run
 
 

@@ -170,3 +170,33 @@ async def test_a_team_stored_while_no_scheduler_runs_is_recorded_once_one_does(
         assert estimate.samples == 1
     finally:
         await server.close()
+
+
+async def test_a_team_can_be_cancelled_and_offline_agents_are_not_chosen(
+    client: httpx.AsyncClient,
+) -> None:
+    await reviewers(client, "a1")
+    await reviewers(client, "stuck", agent_type="tests.support.agents:hangs")
+    await reviewers(client, "far", agent_type="remote")  # no worker connected
+    ran = await team(client, wait=None, size=2)
+    assert ran["members"] == ["a1", "stuck"]  # not "far": its task would wait for a worker
+    refused = await client.post(TEAMS, json={"type": "review", "size": 3})
+    problem(refused, 422, "far can take it but no worker of theirs is connected")
+
+    for _ in range(300):  # a1 answers at once; "stuck" never does
+        shown = (await client.get(f"{TEAMS}/{ran['id']}")).json()
+        if shown["member_states"]["a1"] == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    cancelled = await client.post(f"{TEAMS}/{ran['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    for _ in range(300):  # the engine stops the running attempt, then the team is recorded
+        done = (await client.get(f"{TEAMS}/{ran['id']}")).json()
+        if done["state"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert done["state"] == "failed"
+    assert done["member_states"] == {"a1": "succeeded", "stuck": "cancelled"}
+    again = await client.post(f"{TEAMS}/{ran['id']}/cancel")
+    problem(again, 409, "has already ended (failed)")
+    problem(await client.post(f"{TEAMS}/nope/cancel"), 404, "no team task with id nope")

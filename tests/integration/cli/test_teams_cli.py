@@ -5,11 +5,13 @@ and recording the team: tests/integration/api/test_teams_api.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from typer.testing import CliRunner
 
+from imperium.adapters.storage.sql import SqlStore
 from imperium.interfaces.cli.main import app
 
 
@@ -77,3 +79,23 @@ def test_errors_say_what_to_change(cli) -> None:
     assert "no scheduler is running" in waiting.output
     assert "imperium serve" in waiting.output
     assert len(json.loads(cli("teams", "list", "--json").stdout)) == 1  # stored all the same
+
+
+def test_cancel_asks_the_scheduler_to_stop_the_open_members(cli, database_url: str) -> None:
+    for agent in ("a1", "a2"):
+        assert cli("agents", "register", agent, "--type", "echo", "-c", "review").exit_code == 0
+    team = json.loads(cli("teams", "submit", "review", "--size", "2", "--json").stdout)
+    cancelled = cli("teams", "cancel", team["id"])
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "the scheduler stops them" in cancelled.output
+    requested = asyncio.run(_cancel_requests(database_url, list(team["task_ids"].values())))
+    assert requested == set(team["task_ids"].values())
+    assert "no team task with id nope" in cli("teams", "cancel", "nope").output
+
+
+async def _cancel_requests(database_url: str, task_ids: list[str]) -> set[str]:
+    store = await SqlStore.connect(database_url)
+    try:
+        return {t for t in task_ids if await store.cancel_requested(t)}
+    finally:
+        await store.close()

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imperium.domain.models import Execution
-from imperium.domain.routing import Router
+from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.states import Outcome, TaskState
 from imperium.domain.stats import wilson_interval
 from imperium.domain.teams import (
@@ -574,3 +574,36 @@ def test_choose_uses_the_quorum_and_refuses_an_impossible_one() -> None:
         teams.choose("review", "abc", 2, quorum=3)
     with pytest.raises(ValueError, match="prior_strength"):
         TeamRouter(router(33), prior_strength=0)
+
+
+# ---------------------------------------------------------------------- secondary objectives
+def test_among_equally_reliable_teams_the_faster_one_is_preferred() -> None:
+    individual = router(41)
+    for agent, seconds in (("a", 10.0), ("b", 12.0), ("slow", 200.0)):
+        for i in range(200):
+            individual.observe(
+                Execution(
+                    task_id=f"{agent}-{i}",
+                    attempt=1,
+                    agent_id=agent,
+                    task_type="review",
+                    complexity=1.0,
+                    started_at=T0 + i - seconds,
+                    finished_at=T0 + i,
+                    outcome=Outcome.SUCCEEDED if i % 10 else Outcome.FAILED,
+                    lease_token=1,
+                )
+            )
+    teams = TeamRouter(individual)
+    chosen = draws(teams, ["a", "b", "slow"], 2, 2000)
+    # untried teams are still explored (a prior worth two outcomes), but the teams that
+    # wait for "slow" (16x longer) are chosen far less often; without the penalty, each
+    # pair would get about a third
+    assert chosen[("a", "b")] > 2 * max(chosen[("a", "slow")], chosen[("b", "slow")])
+    assert individual.decisions == 2000  # team choices count as decisions
+
+
+def test_nothing_is_learned_while_learning_is_disabled() -> None:
+    teams = TeamRouter(Router(random.Random(42), RouterConfig(enabled=False)))
+    teams.observe(team_run("ab", TeamState.SUCCEEDED))
+    assert teams.known() == []

@@ -11,9 +11,9 @@ import pytest
 
 from imperium.adapters.storage.memory import MemoryStore
 from imperium.adapters.storage.teams import MemoryTeamStore
-from imperium.domain.errors import NotFoundError, ValidationError
+from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.learning import RouterMode
-from imperium.domain.models import AgentSpec
+from imperium.domain.models import AgentSpec, Task
 from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.states import TaskState
 from imperium.domain.teams import TeamRouter, TeamState
@@ -147,3 +147,55 @@ async def test_the_custody_level_gate_applies_to_chosen_members_not_named_ones()
         await service.submit(TeamRequest(type="review", size=3))
     named = await service.submit(TeamRequest(type="review", members=("junior", "senior1")))
     assert named.members == ("junior", "senior1")  # named, as a pinned task, is not gated
+
+
+async def test_settling_reaches_every_running_team_however_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("imperium.services.teams.SETTLE_BATCH", 2)
+    service, store, _ = await make("a", "b")
+    runs = [await service.submit(TeamRequest(type="review", size=2)) for _ in range(5)]
+    for task_id in runs[0].task_ids + runs[4].task_ids:  # the oldest and the newest end
+        end(store, task_id, TaskState.SUCCEEDED)
+    assert await service.settle() == 2
+    states = [(await service.get(r.team_id)).state for r in runs]
+    assert states == [TeamState.SUCCEEDED, *[TeamState.RUNNING] * 3, TeamState.SUCCEEDED]
+
+
+async def test_agents_without_a_connected_worker_are_not_chosen() -> None:
+    service, _, _ = await make("a", "b", "far")
+    service.accepting = lambda agent_id: agent_id != "far"
+    for _ in range(10):
+        assert (await service.submit(TeamRequest(type="review", size=2))).members == ("a", "b")
+    with pytest.raises(ValidationError, match="far can take it but no worker of theirs"):
+        await service.submit(TeamRequest(type="review", size=3))
+    named = await service.submit(TeamRequest(type="review", members=("a", "far")))
+    assert named.members == ("a", "far")  # named: its member task waits for a worker
+
+
+async def test_cancelling_a_team_cancels_its_open_members_and_it_ends() -> None:
+    service, store, _ = await make("a", "b", "c")
+    run = await service.submit(TeamRequest(type="review", size=3, quorum=1))
+    end(store, run.task_ids[0], TaskState.SUCCEEDED, "done")
+    cancelled: list[str] = []
+
+    async def cancel_task(task_id: str) -> Task:
+        cancelled.append(task_id)
+        store._tasks[task_id].state = TaskState.CANCELLED
+        return store._tasks[task_id]
+
+    await service.cancel(run.team_id, cancel_task)
+    assert cancelled == list(run.task_ids[1:])  # not the member that had ended
+    done = await service.settle_one(run.team_id)
+    assert done.state is TeamState.SUCCEEDED  # a quorum of 1: the first member made it
+    assert done.member_states == {"a": "succeeded", "b": "cancelled", "c": "cancelled"}
+    with pytest.raises(ConflictError, match="already ended"):
+        await service.cancel(run.team_id, cancel_task)
+    with pytest.raises(NotFoundError):
+        await service.cancel("nope", cancel_task)
+
+
+async def test_a_team_starts_no_later_than_its_members() -> None:
+    service, store, _ = await make("a", "b")
+    run = await service.submit(TeamRequest(type="review", size=2))
+    assert run.created_at == min(store._tasks[t].created_at for t in run.task_ids)

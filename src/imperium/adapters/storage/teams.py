@@ -44,6 +44,27 @@ class SqlTeamStore:
             rows = (await conn.execute(query.limit(limit).offset(offset))).all()
         return [_run(row) for row in rows]
 
+    async def running_teams(
+        self, after: tuple[float, str] | None = None, limit: int = 500
+    ) -> list[TeamRun]:
+        t = team_runs
+        query = (
+            sa.select(t)
+            .where(t.c.state == TeamState.RUNNING.value)
+            .order_by(t.c.created_at, t.c.team_id)
+            .limit(limit)
+        )
+        if after is not None:
+            created, team_id = after
+            query = query.where(
+                sa.or_(
+                    t.c.created_at > created,
+                    sa.and_(t.c.created_at == created, t.c.team_id > team_id),
+                )
+            )
+        async with self._engine.connect() as conn:
+            return [_run(row) for row in (await conn.execute(query)).all()]
+
     async def finish_team(self, run: TeamRun) -> bool:
         """Store the ended ``run`` if the stored one is still running (a compare-and-set:
         two processes settling the same team cannot both record it)."""
@@ -121,6 +142,17 @@ class MemoryTeamStore:
         ]
         found.sort(key=lambda r: (r.created_at, r.team_id), reverse=True)
         return found[offset : offset + limit]
+
+    async def running_teams(
+        self, after: tuple[float, str] | None = None, limit: int = 500
+    ) -> list[TeamRun]:
+        found = sorted(
+            (r for r in self._runs.values() if r.state is TeamState.RUNNING),
+            key=lambda r: (r.created_at, r.team_id),
+        )
+        if after is not None:
+            found = [r for r in found if (r.created_at, r.team_id) > after]
+        return found[:limit]
 
     async def finish_team(self, run: TeamRun) -> bool:
         stored = self._runs.get(run.team_id)

@@ -109,15 +109,9 @@ def submit(
             teams = await _teams(cfg, services)
             stored = await teams.submit(request)
             if wait:
-                lock = await services.store.read_lock()
-                if lock is None or lock.expires_at < time.time():
-                    raise ImperiumError(
-                        f"team {stored.team_id} is stored, but no scheduler is running to run "
-                        "its members: start `imperium serve` (same DATABASE_URL), then "
-                        f"`imperium teams show {stored.team_id}`"
-                    )
+                await _need_scheduler(services, stored.team_id)
                 with err_console.status("waiting for the team's members…"):
-                    stored = await _until_ended(teams, stored.team_id)
+                    stored = await _until_ended(services, teams, stored.team_id)
             return team_dict(stored)
 
     out = run(go())
@@ -190,6 +184,34 @@ def show(
 
 
 @app.command()
+def cancel(
+    team_id: Annotated[str, typer.Argument(help="A team task's id.")],
+    json_out: Json = False,
+    database: Database = None,
+) -> None:
+    """Cancel the members that have not ended; the scheduler stops them and records the
+    team (failed, unless the members that had succeeded make its quorum)."""
+    cfg = settings(database)
+
+    async def go() -> dict[str, Any]:
+        from imperium.adapters.storage.teams import SqlTeamStore
+        from imperium.interfaces.records import team_dict
+        from imperium.services.teams import cancel_team, load_team
+
+        async with offline(cfg) as services:
+            store = SqlTeamStore(services.store.engine)
+            await cancel_team(store, services.store, team_id, services.submissions.cancel)
+            return team_dict(await load_team(store, services.store, team_id))
+
+    out = run(go())
+    if json_out:
+        print_json(out)
+        return
+    console.print(f"cancelling the unfinished members of team {team_id}; the scheduler stops them")
+    _print_team(out)
+
+
+@app.command()
 def combinations(
     task_type: Annotated[str | None, typer.Option("--type")] = None,
     json_out: Json = False,
@@ -224,12 +246,22 @@ def combinations(
     console.print(table)
 
 
-async def _until_ended(teams: TeamService, team_id: str) -> TeamRun:
+async def _until_ended(services: Offline, teams: TeamService, team_id: str) -> TeamRun:
     while True:
         run = await teams.get(team_id)
         if run.state is not TeamState.RUNNING:
             return run
+        await _need_scheduler(services, team_id)  # it may have stopped meanwhile
         await asyncio.sleep(0.5)
+
+
+async def _need_scheduler(services: Offline, team_id: str) -> None:
+    lock = await services.store.read_lock()
+    if lock is None or lock.expires_at < time.time():
+        raise ImperiumError(
+            f"team {team_id} is stored, but no scheduler is running to run its members: "
+            f"start `imperium serve` (same DATABASE_URL), then `imperium teams show {team_id}`"
+        )
 
 
 def _print_team(t: dict[str, Any]) -> None:

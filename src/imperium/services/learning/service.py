@@ -438,7 +438,7 @@ class Learner:
         for insight in insights:
             if (
                 insight.task_type == task_type
-                and option.agent_id in insight.agents
+                and insight.agents == (option.agent_id,)  # a combination's is the team's
                 and (insight.insight_type in (InsightType.AVOID_PATTERN, InsightType.BOTTLENECK))
             ):
                 risks.append(insight.description)

@@ -91,8 +91,7 @@ async def _ended_within(runtime: Imperium, run: TeamRun, seconds: float) -> Team
         await asyncio.wait_for(asyncio.gather(*members), seconds)
     except TimeoutError:
         return await runtime.teams.get(run.team_id)
-    await runtime.teams.settle()  # or the routine has, within a second: either records it
-    return await runtime.teams.get(run.team_id)
+    return await runtime.teams.settle_one(run.team_id)  # or the routine has: recorded once
 
 
 @router.post("", status_code=201, responses=problems(404, 422, 503))
@@ -131,3 +130,11 @@ async def team_combinations(
 @router.get("/{team_id}", responses=problems(404))
 async def get_team(team_id: str, runtime: Runtime) -> dict[str, Any]:
     return team_dict(await runtime.teams.get(team_id))
+
+
+@router.post("/{team_id}/cancel", responses=problems(404, 409))
+async def cancel_team(team_id: str, runtime: Runtime) -> dict[str, Any]:
+    """Cancel the members that have not ended (a running attempt is stopped); the team
+    ends at once, failed unless the members that had succeeded make its quorum."""
+    await runtime.teams.cancel(team_id, runtime.engine.cancel)
+    return team_dict(await runtime.teams.settle_one(team_id))
