@@ -203,6 +203,26 @@ class TeamRouter:
         lower, upper = wilson_interval(wins, runs)
         return TeamEstimate(team, quorum, alpha / (alpha + beta), prior, lower, upper, runs)
 
+    def rank(
+        self, task_type: str, agent_ids: Sequence[str], size: int, quorum: int | None = None
+    ) -> list[TeamEstimate]:
+        """The teams of ``size`` among ``agent_ids``, most likely to succeed first (posterior
+        mean, then the slowest member's typical duration): what ``recommend`` mode shows
+        (nothing is drawn or counted). Above MAX_COMBINATIONS, teams of the size + 3
+        agents with the best own success means."""
+        pool = sorted(set(agent_ids))
+        if len(pool) < size:
+            raise ValueError(f"{len(pool)} agents cannot make a team of {size}")
+        if math.comb(len(pool), size) > MAX_COMBINATIONS:
+            mean = {a: self.router.estimate(task_type, a).success for a in pool}
+            pool = sorted(sorted(pool, key=lambda a: (-mean[a], a))[: size + 3])
+        teams = islice(combinations(pool, size), MAX_COMBINATIONS)
+        ranked = [(self.estimate(task_type, t, quorum), self._slowest(task_type, t)) for t in teams]
+        ranked.sort(
+            key=lambda r: (-r[0].success, r[1] if r[1] is not None else math.inf, r[0].members)
+        )
+        return [estimate for estimate, _ in ranked]
+
     def known(self, task_type: str | None = None) -> list[tuple[str, TeamEstimate]]:
         """Every combination with recorded outcomes, best first (by the lower bound of
         its observed success, then the posterior mean): (task type, estimate)."""

@@ -103,13 +103,9 @@ class TeamService:
         else:
             if request.size is None:
                 raise ValidationError("a team task needs a size (2 to 8) or its members")
-            able, left_out = self._able(request.type, needs, agents.values())
-            try:
-                quorum = _checked(request.size, request.quorum, able)
-            except ValidationError as exc:
-                if left_out and len(able) < request.size:
-                    raise ValidationError(f"{exc}; {'; '.join(left_out)}") from None
-                raise
+            able, quorum = self._able(
+                request.type, needs, agents.values(), request.size, request.quorum
+            )
             members, chosen_by = self._choose(request.type, able, request.size, quorum)
         specs = tuple(
             TaskSpec(
@@ -142,9 +138,15 @@ class TeamService:
         return run
 
     def _able(
-        self, task_type: str, needs: frozenset[str], agents: Iterable[AgentSpec]
-    ) -> tuple[list[str], list[str]]:
-        """The agents a chosen team may include, and why the other capable ones may not."""
+        self,
+        task_type: str,
+        needs: frozenset[str],
+        agents: Iterable[AgentSpec],
+        size: int,
+        quorum: int | None,
+    ) -> tuple[list[str], int]:
+        """The agents a chosen team may include, and the quorum; a ValidationError saying
+        why when they are too few (naming the capable agents that may not be chosen)."""
         capable = sorted(
             a.id for a in agents if a.status is AgentStatus.ACTIVE and needs <= a.capabilities
         )
@@ -160,7 +162,12 @@ class TeamService:
                 f"{', '.join(below)} can take it but are below the custody level {task_type} "
                 "requires (IMPERIUM_CUSTODY_MIN_LEVELS)"
             )
-        return able, why
+        try:
+            return able, _checked(size, quorum, able)
+        except ValidationError as exc:
+            if why and len(able) < size:
+                raise ValidationError(f"{exc}; {'; '.join(why)}") from None
+            raise
 
     def _given(
         self, request: TeamRequest, agents: Mapping[str, AgentSpec], needs: frozenset[str]
@@ -269,6 +276,19 @@ class TeamService:
     # ------------------------------------------------------------------ reading
     async def get(self, team_id: str) -> TeamRun:
         return await load_team(self.teams, self.tasks, team_id)
+
+    async def recommend(
+        self,
+        task_type: str,
+        size: int,
+        quorum: int | None = None,
+        capabilities: tuple[str, ...] = (),
+    ) -> list[TeamEstimate]:
+        """The teams Imperium would consider for such a task, most likely to succeed first
+        (the agents a chosen team may include: see ``submit``)."""
+        needs = frozenset(capabilities or (task_type,))
+        able, checked = self._able(task_type, needs, await self.tasks.list_agents(), size, quorum)
+        return self.router.rank(task_type, able, size, checked)
 
     def combinations(self, task_type: str | None = None) -> list[tuple[str, TeamEstimate]]:
         """What the router learned about combinations, best first."""

@@ -107,6 +107,21 @@ async def test_the_router_learns_which_combinations_work(client: httpx.AsyncClie
     none = (await client.get(f"{TEAMS}/combinations", params={"type": "other"})).json()
     assert none == {"combinations": []}
 
+    # recommend mode: the teams it would consider, best first; nothing is submitted
+    advice = await client.get(f"{TEAMS}/recommend", params={"type": "review", "size": 2})
+    assert advice.status_code == 200, advice.text
+    body = advice.json()
+    assert (body["size"], body["quorum"], body["combinations_considered"]) == (2, 2, 3)
+    best_team = body["teams"][0]
+    assert (best_team["members"], best_team["sample_size"]) == (["a1", "a2"], 3)
+    assert len((await client.get(TEAMS)).json()["items"]) == 6  # no new team
+    problem(
+        await client.get(f"{TEAMS}/recommend", params={"type": "review", "size": 4}),
+        422,
+        "needs 4 different active agents",
+    )
+    problem(await client.get(f"{TEAMS}/recommend", params={"type": "review"}), 422, "size")
+
 
 async def test_requests_that_cannot_make_a_team_are_refused_with_what_to_change(
     client: httpx.AsyncClient,

@@ -53,6 +53,10 @@ def test_submit_list_and_show_a_team(cli) -> None:
     assert "running" in text
     assert all(m in text for m in team["members"])
     assert "no team has ended yet" in cli("teams", "combinations").output
+    advice = json.loads(cli("teams", "recommend", "review", "--size", "2", "--json").stdout)
+    assert len(advice) == 3  # the pairs of a1, a2, a3, none tried yet
+    assert {tuple(t["members"]) for t in advice} == {("a1", "a2"), ("a1", "a3"), ("a2", "a3")}
+    assert "teams of 2 for review" in cli("teams", "recommend", "review", "-k", "2").output
 
     given = cli("teams", "submit", "review", "-m", "a3", "-m", "a1", "--quorum", "1", "--json")
     assert given.exit_code == 0, given.output

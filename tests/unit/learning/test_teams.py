@@ -607,3 +607,32 @@ def test_nothing_is_learned_while_learning_is_disabled() -> None:
     teams = TeamRouter(Router(random.Random(42), RouterConfig(enabled=False)))
     teams.observe(team_run("ab", TeamState.SUCCEEDED))
     assert teams.known() == []
+
+
+# ---------------------------------------------------------------------- rank (recommend mode)
+def test_rank_puts_the_team_most_likely_to_succeed_first_and_draws_nothing() -> None:
+    individual = router(51)
+    feed(individual, "a", 18, 2)
+    feed(individual, "b", 16, 4)
+    feed(individual, "c", 5, 15)
+    teams = TeamRouter(individual)
+    before = individual.decisions
+    ranked = teams.rank("review", ["c", "b", "a"], 2)
+    assert [e.members for e in ranked] == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert ranked[0].success == pytest.approx(teams.estimate("review", "ab").success)
+    assert individual.decisions == before  # ranking is not a decision
+    for _ in range(30):  # a and b keep failing together: their team drops
+        teams.observe(team_run("ab", TeamState.FAILED))
+    assert teams.rank("review", "abc", 2)[0].members == ("a", "c")
+    either = teams.rank("review", "abc", 2, quorum=1)
+    assert all(e.quorum == 1 for e in either)
+    assert either[0].success > ranked[0].success  # one success of two is easier
+
+
+def test_rank_over_many_agents_keeps_to_the_strongest() -> None:
+    individual = router(52)
+    for i, agent in enumerate(names(20)):
+        feed(individual, agent, 19 - i, i + 1)  # agent-00 strongest
+    ranked = TeamRouter(individual).rank("review", names(20), 4)
+    assert len(ranked) == math.comb(7, 4)  # teams of the size + 3 best alone
+    assert ranked[0].members == tuple(names(4))

@@ -212,6 +212,33 @@ def cancel(
 
 
 @app.command()
+def recommend(
+    task_type: Annotated[str, typer.Argument(help="The task type, e.g. review.")],
+    size: Annotated[int, typer.Option("--size", "-k", help=f"Team size, 2 to {MAX_SIZE}.")],
+    quorum: Annotated[int | None, typer.Option("--quorum")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 5,
+    json_out: Json = False,
+    database: Database = None,
+) -> None:
+    """The teams most likely to succeed at such a task (nothing is submitted)."""
+    cfg = settings(database)
+
+    async def go() -> list[dict[str, Any]]:
+        from imperium.interfaces.records import team_estimate_dict
+
+        async with offline(cfg) as services:
+            teams = await _teams(cfg, services)
+            ranked = await teams.recommend(task_type, size, quorum)
+        return [team_estimate_dict(task_type, e) for e in ranked[:limit]]
+
+    rows = run(go())
+    if json_out:
+        print_json(rows)
+        return
+    _print_estimates(rows, f"teams of {size} for {task_type}, most likely to succeed first")
+
+
+@app.command()
 def combinations(
     task_type: Annotated[str | None, typer.Option("--type")] = None,
     json_out: Json = False,
@@ -234,7 +261,11 @@ def combinations(
     if not rows:
         console.print("no team has ended yet: `imperium teams submit TYPE --size 2`")
         return
-    table = Table(title="agent combinations")
+    _print_estimates(rows, "agent combinations")
+
+
+def _print_estimates(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
     for col in ("type", "members", "expected success", "from members alone", "95% interval", "n"):
         table.add_column(col)
     for r in rows:

@@ -127,6 +127,27 @@ async def team_combinations(
     return {"combinations": [team_estimate_dict(kind, e) for kind, e in known]}
 
 
+@router.get("/recommend", responses=problems(422))
+async def recommend_teams(
+    runtime: Runtime,
+    type: Annotated[str, Query(min_length=1, max_length=200)],
+    size: Annotated[int, Query(ge=MIN_SIZE, le=MAX_SIZE)],
+    quorum: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
+) -> dict[str, Any]:
+    """The teams of ``size`` most likely to succeed at a task of ``type`` (what
+    ``recommend`` mode shows; nothing is submitted): each with its expected success, the
+    part its members' own records give, and the team outcomes it rests on."""
+    ranked = await runtime.teams.recommend(type, size, quorum)
+    return {
+        "type": type,
+        "size": size,
+        "quorum": quorum if quorum is not None else size,
+        "teams": [team_estimate_dict(type, e) for e in ranked[:limit]],
+        "combinations_considered": len(ranked),
+    }
+
+
 @router.get("/{team_id}", responses=problems(404))
 async def get_team(team_id: str, runtime: Runtime) -> dict[str, Any]:
     return team_dict(await runtime.teams.get(team_id))
