@@ -438,6 +438,10 @@ class TeamStore(Protocol):
         """Running teams oldest first, after the (created_at, team_id) ``after``."""
         ...
 
+    async def set_team_tasks(self, team_id: str, task_ids: tuple[str, ...]) -> None:
+        """Record the team's member tasks (in the members' order)."""
+        ...
+
     async def finish_team(self, run: TeamRun) -> bool:
         """Store the ended ``run`` if the stored one is still running; False otherwise."""
         ...

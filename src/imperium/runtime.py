@@ -238,7 +238,7 @@ def make_teams(
     """Team tasks over the ``team_runs`` table, choosing with ``router``'s knowledge."""
     return TeamService(
         SqlTeamStore(store.engine), store, submit_workflow, TeamRouter(router), SystemClock(),
-        loads=loads, qualified=qualified, accepting=accepting,
+        loads=loads, qualified=qualified, accepting=accepting, new_id=new_id,
     )  # fmt: skip
 
 

@@ -40,6 +40,9 @@ class WorkflowSpec:
 
     tasks: tuple[TaskSpec, ...]
     name: str | None = None
+    workflow_id: str | None = None
+    """Given by a caller that records the workflow elsewhere first (a team task); new
+    otherwise."""
 
 
 def _finite(value: float, what: str) -> None:
@@ -164,7 +167,7 @@ def plan_workflow(
     order = validate_workflow(graph, frozenset(known))
     check_dependencies((d for d in external_dependencies(workflow)), known)
     counts = dependents_count(graph)
-    workflow_id = new_id()
+    workflow_id = workflow.workflow_id or new_id()
     ids = {name: new_id() for name in order}
     tasks = []
     for name in order:

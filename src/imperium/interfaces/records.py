@@ -323,7 +323,7 @@ def team_dict(run: TeamRun) -> dict[str, Any]:
         "type": run.task_type,
         "state": run.state.value,
         "members": list(run.members),
-        "task_ids": dict(zip(run.members, run.task_ids, strict=True)),
+        "task_ids": dict(zip(run.members, run.task_ids, strict=False)),  # () while stored
         "quorum": run.quorum,
         "members_succeeded": run.succeeded_members,
         "chosen_by": run.chosen_by,

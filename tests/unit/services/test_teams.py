@@ -15,8 +15,9 @@ from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.learning import RouterMode
 from imperium.domain.models import AgentSpec, Task
 from imperium.domain.routing import Router, RouterConfig
+from imperium.domain.specs import WorkflowSpec
 from imperium.domain.states import TaskState
-from imperium.domain.teams import TeamRouter, TeamState
+from imperium.domain.teams import TeamRouter, TeamRun, TeamState
 from imperium.services.submission import SubmissionService
 from imperium.services.teams import TeamRequest, TeamService
 
@@ -195,7 +196,67 @@ async def test_cancelling_a_team_cancels_its_open_members_and_it_ends() -> None:
         await service.cancel("nope", cancel_task)
 
 
-async def test_a_team_starts_no_later_than_its_members() -> None:
-    service, store, _ = await make("a", "b")
+async def test_a_team_is_stored_before_its_members_and_starts_no_later() -> None:
+    service, store, teams = await make("a", "b")
+    order: list[str] = []
+    submit = service.submit_workflow
+
+    async def watched(workflow: WorkflowSpec) -> tuple[str, list[Task]]:
+        order.append("members")
+        assert await teams.get_team(workflow.workflow_id or "") is not None  # row first
+        return await submit(workflow)
+
+    service.submit_workflow = watched
     run = await service.submit(TeamRequest(type="review", size=2))
-    assert run.created_at == min(store._tasks[t].created_at for t in run.task_ids)
+    assert order == ["members"]
+    assert run.created_at <= min(store._tasks[t].created_at for t in run.task_ids)
+    assert {store._tasks[t].workflow_id for t in run.task_ids} == {run.team_id}
+    assert (await teams.get_team(run.team_id)).task_ids == run.task_ids  # type: ignore[union-attr]
+
+
+async def test_a_crash_after_the_members_were_stored_loses_nothing() -> None:
+    """The process stopped between storing the members and recording them on the team's
+    row: settling finds them by the team's workflow id."""
+    service, store, teams = await make("a", "b")
+    run = await service.submit(TeamRequest(type="review", size=2))
+    await teams.set_team_tasks(run.team_id, ())  # as the crash left it
+    assert (await service.get(run.team_id)).member_states == dict.fromkeys(
+        ("a", "b"), "not stored yet"
+    )
+    for task_id in run.task_ids:
+        end(store, task_id, TaskState.SUCCEEDED, "ok")
+    assert await service.settle() == 1
+    done = await service.get(run.team_id)
+    assert (done.state, done.task_ids) == (TeamState.SUCCEEDED, run.task_ids)
+
+
+async def test_a_team_whose_members_were_never_stored_ends_failed_after_a_minute() -> None:
+    service, _, teams = await make("a", "b")
+    now = service.clock.now()
+    orphan = TeamRun("orphan", "review", ("a", "b"), (), 2, "router", now)
+    await teams.insert_team(orphan)
+    assert await service.settle() == 0  # its members may still be on their way
+    assert (await service.get("orphan")).state is TeamState.RUNNING
+    service.clock.t += 61  # type: ignore[attr-defined]
+    await service.settle()
+    gone = await service.get("orphan")
+    assert gone.state is TeamState.FAILED
+    assert "never stored" in str(gone.results["a"])
+    assert service.router.estimate("review", ("a", "b")).samples == 0  # nothing to learn
+
+
+async def test_a_team_whose_members_cannot_be_stored_is_ended_and_the_error_raised() -> None:
+    service, _, teams = await make("a", "b")
+
+    async def broken(workflow: WorkflowSpec) -> tuple[str, list[Task]]:
+        raise RuntimeError("database went away")
+
+    service.submit_workflow = broken
+    with pytest.raises(RuntimeError, match="went away"):
+        await service.submit(TeamRequest(type="review", size=2))
+    [failed] = await teams.list_teams()
+    assert failed.state is TeamState.FAILED
+    assert "database went away" in str(failed.results["a"])
+    with pytest.raises(ValidationError, match="timeout"):  # refused before anything is stored
+        await service.submit(TeamRequest(type="review", size=2, timeout=-1))
+    assert len(await teams.list_teams()) == 1

@@ -65,6 +65,15 @@ class SqlTeamStore:
         async with self._engine.connect() as conn:
             return [_run(row) for row in (await conn.execute(query)).all()]
 
+    async def set_team_tasks(self, team_id: str, task_ids: tuple[str, ...]) -> None:
+        update = (
+            sa.update(team_runs)
+            .where(team_runs.c.team_id == team_id)
+            .values(task_ids=list(task_ids))
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(update)
+
     async def finish_team(self, run: TeamRun) -> bool:
         """Store the ended ``run`` if the stored one is still running (a compare-and-set:
         two processes settling the same team cannot both record it)."""
@@ -153,6 +162,11 @@ class MemoryTeamStore:
         if after is not None:
             found = [r for r in found if (r.created_at, r.team_id) > after]
         return found[:limit]
+
+    async def set_team_tasks(self, team_id: str, task_ids: tuple[str, ...]) -> None:
+        stored = self._runs.get(team_id)
+        if stored is not None:
+            self._runs[team_id] = dataclasses.replace(stored, task_ids=task_ids)
 
     async def finish_team(self, run: TeamRun) -> bool:
         stored = self._runs.get(run.team_id)
