@@ -146,7 +146,8 @@ def _groups(executions: Iterable[Execution]) -> dict[Pair, list[Execution]]:
     return groups
 
 
-def _lower(k: int, n: int) -> float:
+def wilson_lower(k: int, n: int) -> float:
+    """An insight's confidence: the lower bound of the 95% Wilson interval of k in n."""
     return _unit(wilson_interval(k, n)[0])
 
 
@@ -154,7 +155,12 @@ def _unit(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def _interval(k: int, n: int) -> list[float]:
+def insight_order(i: Insight) -> tuple[float, str, tuple[str, ...], str]:
+    """Most confident first, then by type, agents and task type."""
+    return (-i.confidence, i.insight_type.value, i.agents, i.task_type)
+
+
+def wilson_bounds(k: int, n: int) -> list[float]:
     lo, hi = wilson_interval(k, n)
     return [lo, hi]
 
@@ -186,13 +192,13 @@ def _best_combo(
         description=(
             f"agent {agent_id} succeeds on {_pct(rate)} of {task_type} tasks ({successes} of {n})"
         ),
-        confidence=_lower(successes, n),
+        confidence=wilson_lower(successes, n),
         sample_size=n,
         data={
             "success_rate": rate,
             "successes": successes,
             "sample_size": n,
-            "interval": _interval(successes, n),
+            "interval": wilson_bounds(successes, n),
             "median_duration": median(e.duration for e in group),
         },
         created_at=now,
@@ -221,13 +227,13 @@ def _avoid_pattern(
             f"avoid routing {task_type} tasks to agent {agent_id}: fails {_pct(rate)} "
             f"({k} of {n}); most common error: {common['error_kind']} ({common['count']})"
         ),
-        confidence=_lower(k, n),
+        confidence=wilson_lower(k, n),
         sample_size=n,
         data={
             "failure_rate": rate,
             "failure_count": k,
             "sample_size": n,
-            "interval": _interval(k, n),
+            "interval": wilson_bounds(k, n),
             "most_common_error": common,
             "error_counts": dict(error_counts(failures)[:TOP_ERRORS]),
         },
@@ -273,7 +279,7 @@ def _bottlenecks(
                         f"{_secs(ref_median)}); {_pct(share)} of its runs ({k} of {n}) "
                         f"take over {t.bottleneck_factor:g}x the reference median"
                     ),
-                    confidence=_lower(k, n),
+                    confidence=wilson_lower(k, n),
                     sample_size=n,
                     data={
                         "median_duration": agent_median,
@@ -283,7 +289,7 @@ def _bottlenecks(
                         "slow_share": share,
                         "slow_count": k,
                         "sample_size": n,
-                        "interval": _interval(k, n),
+                        "interval": wilson_bounds(k, n),
                         "p95_duration": percentile(durations, 95),
                         "mean_duration": math.fsum(durations) / n,
                     },
@@ -348,7 +354,7 @@ def generate_insights(
             if insight is not None:
                 found.append(insight)
     found.extend(_bottlenecks(groups, now, t))
-    found.sort(key=lambda i: (-i.confidence, i.insight_type.value, i.agents, i.task_type))
+    found.sort(key=insight_order)
     return found
 
 
@@ -440,7 +446,7 @@ def agent_figures(
                 executions=n,
                 success_rate=len(wins) / n if n else 0.0,
                 failure_rate=len(losses) / n if n else 0.0,
-                learning_score=round(100 * _lower(len(wins), n), 2) if n else 0.0,
+                learning_score=round(100 * wilson_lower(len(wins), n), 2) if n else 0.0,
                 last_success=max(wins) if wins else None,
                 last_failure=max(losses) if losses else None,
                 learning_patterns=_patterns(own),

@@ -7,10 +7,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from imperium.domain.insights import DEFAULT_THRESHOLDS, InsightThresholds
+from imperium.domain.insights import (
+    DEFAULT_THRESHOLDS,
+    InsightThresholds,
+    insight_order,
+    wilson_bounds,
+    wilson_lower,
+)
 from imperium.domain.learning import Insight, InsightType
 from imperium.domain.states import TaskState
-from imperium.domain.stats import wilson_interval
 from imperium.domain.teams import TeamRun, TeamState
 
 Combination = tuple[str, tuple[str, ...], int]
@@ -33,7 +38,7 @@ def team_insights(
         for insight in (_best(combination, group, now, t), _avoid(combination, group, now, t))
         if insight is not None
     ]
-    found.sort(key=lambda i: (-i.confidence, i.insight_type.value, i.agents, i.task_type))
+    found.sort(key=insight_order)
     return found
 
 
@@ -53,7 +58,7 @@ def _best(
             f"agent combination [{', '.join(members)}] succeeds on {wins / n:.0%} of "
             f"{task_type} team tasks ({wins} of {n}{_needing(quorum, members)})"
         ),
-        confidence=_lower(wins, n),
+        confidence=wilson_lower(wins, n),
         sample_size=n,
         data=_figures(group, wins, quorum),
         created_at=now,
@@ -86,7 +91,7 @@ def _avoid(
             f"{k / n:.0%} ({k} of {n}{_needing(quorum, members)}); most common: {member} "
             f"{state} ({times})"
         ),
-        confidence=_lower(k, n),
+        confidence=wilson_lower(k, n),
         sample_size=n,
         data={
             **_figures(group, n - k, quorum),
@@ -100,20 +105,15 @@ def _avoid(
 
 def _figures(group: Sequence[TeamRun], wins: int, quorum: int) -> dict[str, object]:
     n = len(group)
-    low, high = wilson_interval(wins, n)
     return {
         "success_rate": wins / n,
         "successes": wins,
         "sample_size": n,
         "quorum": quorum,
-        "interval": [low, high],
+        "interval": wilson_bounds(wins, n),
         "team_ids": [r.team_id for r in group[:5]],  # the newest (runs come newest first)
     }
 
 
 def _needing(quorum: int, members: tuple[str, ...]) -> str:
     return "" if quorum == len(members) else f", needing {quorum} of {len(members)}"
-
-
-def _lower(k: int, n: int) -> float:
-    return min(1.0, max(0.0, wilson_interval(k, n)[0]))

@@ -55,6 +55,15 @@ def _in_range(seconds: float, given: str) -> float:
     return seconds
 
 
+def priority_value(value: str) -> str:
+    """A priority as users write it, as stored; ValueError (for a 422) naming the choices."""
+    try:
+        return PriorityLevel.parse(value).value
+    except ValueError:
+        names = ", ".join(p.value for p in PriorityLevel)
+        raise ValueError(f"must be one of {names} (or medium)") from None
+
+
 class TaskIn(BaseModel):
     """One task. ``deadline``: epoch seconds, an ISO time, or +30s/+5m/+2h."""
 
@@ -77,11 +86,7 @@ class TaskIn(BaseModel):
     @field_validator("priority")
     @classmethod
     def _known_priority(cls, value: str) -> str:
-        try:
-            return PriorityLevel.parse(value).value
-        except ValueError:
-            names = ", ".join(p.value for p in PriorityLevel)
-            raise ValueError(f"must be one of {names} (or medium)") from None
+        return priority_value(value)
 
     @field_validator("resources")
     @classmethod

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
-from imperium.domain.insights import agent_figures, generate_insights
+from imperium.domain.insights import agent_figures, generate_insights, insight_order
 from imperium.domain.learning import (
     AgentFigures,
     CycleStatus,
@@ -284,10 +284,7 @@ class Learner:
             observed = self.router.recorded()
         if self.teams is not None:  # combinations of agents, from recorded team tasks
             runs = await self.teams.list_teams(limit=self.config.history)
-            insights = sorted(
-                [*insights, *team_insights(runs, now)],
-                key=lambda i: (-i.confidence, i.insight_type.value, i.agents, i.task_type),
-            )
+            insights = sorted([*insights, *team_insights(runs, now)], key=insight_order)
         read = {(e.task_id, e.attempt) for e in executions}
         replay.observe_all(e for e in observed if (e.task_id, e.attempt) not in read)
         self.predictor = predictor

@@ -16,7 +16,7 @@ from imperium.domain.teams import MAX_SIZE, MIN_SIZE, TeamRun, TeamState
 from imperium.interfaces.api.deps import Runtime
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.records import team_dict, team_estimate_dict
-from imperium.interfaces.specs import parse_deadline
+from imperium.interfaces.specs import parse_deadline, priority_value
 from imperium.runtime import Imperium
 from imperium.services.teams import TeamRequest
 
@@ -47,11 +47,7 @@ class TeamIn(BaseModel):
     @field_validator("priority")
     @classmethod
     def _known_priority(cls, value: str) -> str:
-        try:
-            return PriorityLevel.parse(value).value
-        except ValueError:
-            names = ", ".join(p.value for p in PriorityLevel)
-            raise ValueError(f"must be one of {names} (or medium)") from None
+        return priority_value(value)
 
     def to_request(self, now: float) -> TeamRequest:
         try:
