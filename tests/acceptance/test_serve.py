@@ -198,3 +198,30 @@ def test_unknown_routes_are_problems_too(database_url: str, server_factory) -> N
     wrong_method = httpx.delete(f"{server.url}/api/health", timeout=10)
     assert wrong_method.status_code == 405
     assert wrong_method.headers["content-type"].startswith("application/problem+json")
+
+
+def test_agent_code_that_calls_sys_exit_does_not_stop_the_server(
+    database_url: str, server_factory
+) -> None:
+    server = server_factory(database_url)
+    server.wait_ready()
+    registered = imperium(database_url, "agents", "register", "quitter", "--type", "sys:exit")
+    assert registered.returncode == 0, registered.stderr
+    out = imperium(
+        database_url,
+        "submit",
+        "quitter",
+        "--max-attempts",
+        "1",
+        "--wait",
+        "--wait-timeout",
+        "30",
+        "--json",
+    )
+    task = json.loads(out.stdout)
+    assert task["state"] == "dead", out.stdout + out.stderr
+    assert task["error_kind"] == "SystemExit"
+    assert server.proc.poll() is None, server.log.read_text()
+    echoed = imperium(database_url, "submit", "echo", "--payload", "1", "--wait", "--json")
+    assert json.loads(echoed.stdout)["state"] == "succeeded"
+    assert server.stop() == 0

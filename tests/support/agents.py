@@ -62,3 +62,13 @@ async def wrong_answers(ctx: TaskContext) -> Any:
     if ctx.type == "log_analysis":
         return {"category": "none", "evidence": []}
     return "I don't know"
+
+
+@agent
+async def exits(ctx: TaskContext) -> Any:
+    raise SystemExit(3)  # agent code that tries to stop the process it runs in
+
+
+@agent
+async def interrupts(ctx: TaskContext) -> Any:
+    raise KeyboardInterrupt

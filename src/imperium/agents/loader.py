@@ -56,6 +56,11 @@ def load_agent_class(agent_type: str) -> type[Agent]:
             f"cannot import module '{module_name}' for agent type '{agent_type}': {exc}; "
             "check the spelling and that the module is on PYTHONPATH"
         ) from exc
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a module's own code ran
+        raise AgentLoadError(
+            f"importing module '{module_name}' for agent type '{agent_type}' raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):

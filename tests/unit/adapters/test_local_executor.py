@@ -91,3 +91,10 @@ def test_results_must_be_json_and_output_carries_usage() -> None:
         12,
         0.5,
     )
+
+
+async def test_agent_code_that_exits_fails_its_attempt_instead_of_the_process() -> None:
+    for agent_type in ("tests.support.agents:exits", "tests.support.agents:interrupts", "sys:exit"):
+        result = await run_one(agent_type)
+        assert result.outcome is Outcome.FAILED, agent_type
+        assert result.error_kind in {"SystemExit", "KeyboardInterrupt"}, agent_type

@@ -62,7 +62,7 @@ def to_result(value: object) -> AttemptResult:
     return AttemptResult(Outcome.SUCCEEDED, result=value, tokens=tokens, cost=cost)
 
 
-def to_failure(exc: Exception) -> AttemptResult:
+def to_failure(exc: BaseException) -> AttemptResult:
     if isinstance(exc, TaskFailed):
         return AttemptResult(
             Outcome.FAILED, error_kind=exc.kind, error_message=str(exc), retryable=exc.retryable
@@ -74,12 +74,16 @@ def to_failure(exc: Exception) -> AttemptResult:
 
 async def run_attempt(agent: Agent, ctx: TaskContext) -> AttemptResult:
     """Run one attempt of ``agent`` and turn what happened into an attempt result (shared
-    by the in-process executor and the remote Worker)."""
+    by the in-process executor and the remote Worker).
+
+    Agent code must never stop the scheduler: ``SystemExit``, ``KeyboardInterrupt`` and any
+    other ``BaseException`` it raises fail the attempt (asyncio would otherwise re-raise
+    them out of the event loop). Only cancellation passes through."""
     try:
         return to_result(await agent.run(ctx))
     except asyncio.CancelledError:
         raise
-    except Exception as exc:
+    except BaseException as exc:
         log.debug("attempt failed", exc_info=True, extra={"task_id": ctx.task_id})
         return to_failure(exc)
 
@@ -156,7 +160,7 @@ class LocalExecutor:
             await self._setup(attempt.agent_id, agent)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # agent code: contained like run (see run_attempt)
             log.debug("agent setup failed", exc_info=True, extra={"task_id": attempt.task_id})
             return to_failure(exc)
         return await run_attempt(agent, ctx)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,9 @@ def apply_agent(engine: Engine, spec: AgentSpec) -> None:
     if not remote:
         try:
             engine.executor.prepare(spec)
-        except Exception as exc:  # an agent's own constructor may raise anything
+        except BaseException as exc:  # an agent's import or constructor may raise anything
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             state.online = False
             log.error("agent %s cannot run: %s", spec.id, exc)
             engine._event("agent.load_failed", data={"error": str(exc)}, agent_id=spec.id)
