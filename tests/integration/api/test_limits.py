@@ -33,7 +33,7 @@ async def sqlite_im(make_database_url: Callable[[str], str]) -> AsyncIterator[Im
 def http(runtime: Imperium, **settings: Any) -> httpx.AsyncClient:
     changed = dataclasses.replace(runtime, settings=runtime.settings.model_copy(update=settings))
     transport = httpx.ASGITransport(app=create_app(changed))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 def task(payload: Any) -> dict[str, Any]:
@@ -70,6 +70,17 @@ async def test_nan_and_infinity_are_refused_not_stored_as_null(
     body = '{"type": "echo", "payload": {"x": [1, LITERAL]}}'.replace("LITERAL", literal)
     response = await sqlite_client.post("/api/v1/tasks", content=body, headers=JSON)
     problem(response, 422, f"$.payload.x[1] must be a finite number, not {literal}")
+
+
+@pytest.mark.parametrize("literal", ["1e400", "-1E400", "1e999999"])
+async def test_numbers_beyond_a_float_are_refused_not_stored_as_null(
+    sqlite_client: httpx.AsyncClient, literal: str
+) -> None:
+    body = '{"type": "echo", "payload": {"x": LITERAL}}'.replace("LITERAL", literal)
+    response = await sqlite_client.post("/api/v1/tasks", content=body, headers=JSON)
+    problem(response, 422, f"$.payload.x is {literal}, a number beyond the range of a 64-bit")
+    listed = await sqlite_client.get("/api/v1/tasks")
+    assert listed.json()["items"] == []  # nothing stored
 
 
 async def test_values_at_the_limits_are_stored_unchanged(sqlite_client: httpx.AsyncClient) -> None:

@@ -10,7 +10,9 @@ over a limit is answered 422 ``application/problem+json`` naming its JSON path::
 The generic limits (from the seed API): strings — keys too — at most ``MAX_STRING_CHARS``
 characters and no NUL bytes; lists at most ``MAX_LIST_ITEMS`` items; objects at most
 ``MAX_OBJECT_KEYS`` keys; containers nested at most ``MAX_DEPTH`` deep (the body itself is
-level 1); no ``NaN``/``Infinity`` (not JSON, though Python's parser takes them).
+level 1); no ``NaN``/``Infinity`` (not JSON, though Python's parser takes them) and no
+number beyond a 64-bit float (``1e400``, which the parser would turn into infinity and
+storage into null).
 
 One exception: a top-level ``tasks`` list (``$.tasks``, the batch of a workflow, dispatch or
 orchestrate request) or ``pending_tasks`` list (``$.pending_tasks``, of optimize-resources)
@@ -26,6 +28,7 @@ A route that reads its body itself checks it with :func:`first_violation` and an
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -74,6 +77,15 @@ class _NonFinite(str):
     """``NaN``, ``Infinity`` or ``-Infinity`` as Python's parser found it."""
 
 
+class _Overflow(_NonFinite):
+    """A number too large for a 64-bit float (``1e400``), as written in the body."""
+
+
+def _finite_float(text: str) -> float | _Overflow:
+    number = float(text)
+    return number if math.isfinite(number) else _Overflow(text)
+
+
 @dataclass
 class _Found:
     """A violation on its way up: path parts are added innermost first."""
@@ -100,9 +112,10 @@ def check_json_body(body: bytes) -> Violation | None:
     try:
         return first_violation(orjson.loads(body))
     except orjson.JSONDecodeError:
-        pass  # orjson refuses NaN, lone surrogates, deep nesting: ask the parser FastAPI uses
+        pass  # orjson refuses NaN, 1e400, lone surrogates, deep nesting: ask FastAPI's parser
     try:
-        return first_violation(json.loads(body, parse_constant=_NonFinite))
+        found = json.loads(body, parse_constant=_NonFinite, parse_float=_finite_float)
+        return first_violation(found)
     except RecursionError:
         return Violation("$", f"is nested too deep to parse; {_FLATTEN}")
     except ValueError:  # not JSON (or not UTF-8): FastAPI answers it as it always has
@@ -159,6 +172,11 @@ def _walk_object(fields: dict[str, Any], depth: int, top: bool) -> _Found | None
 
 
 def _string_problem(text: str, *, key: bool = False) -> _Found | None:
+    if isinstance(text, _Overflow):
+        return _Found(
+            f"is {text}, a number beyond the range of a 64-bit float (it would be stored "
+            "as null) — send a smaller number, or the number as a string"
+        )
     if isinstance(text, _NonFinite):
         return _Found(
             f"must be a finite number, not {text}: JSON has no NaN or Infinity — "
