@@ -51,7 +51,13 @@ class KeyStore(Protocol):
         """Revoke an active key; False when it does not exist or is already revoked."""
         ...
 
-    async def count_active_keys(self) -> int: ...
+    async def count_keys(self) -> int:
+        """Every key ever created, revoked ones too (keys stay required once one existed)."""
+        ...
+
+    async def delete_keys(self) -> int:
+        """Forget every key, active and revoked; returns how many there were."""
+        ...
 
 
 class Rng(Protocol):

@@ -10,7 +10,10 @@ Roles:
 - ``admin``: everything;
 - ``read-only``: reads (GET, HEAD and the event streams);
 - ``agent``: bound to one agent id; it may register and read that agent and lease,
-  heartbeat, complete and fail only that agent's tasks.
+  heartbeat, complete and fail only that agent's tasks. An admin lists the capabilities
+  the agent may offer with it; a key created without a list allows the agent's own id
+  alone (what an agent registered without capabilities offers), so an agent key never
+  reaches work an admin did not mean for it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,10 +65,19 @@ class ApiKey:
     created_at: float
     agent_id: str | None = None
     revoked_at: float | None = None
+    capabilities: frozenset[str] | None = None  # agent keys: what the agent may offer
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def allowed_capabilities(self) -> frozenset[str] | None:
+        """What this key's agent may offer: the admin's list, else the agent's own id;
+        None (no limit) for other roles."""
+        if self.role is not Role.AGENT or self.agent_id is None:
+            return None
+        return self.capabilities or frozenset({self.agent_id})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,7 @@ class Principal:
     key_id: str | None  # None: authentication is off (a loopback server without keys)
     role: Role
     agent_id: str | None = None
+    capabilities: frozenset[str] | None = None  # None: any (every role but agent)
 
     @property
     def can_write(self) -> bool:
@@ -85,6 +99,20 @@ class Principal:
             raise ForbiddenError(
                 f"this API key belongs to agent '{self.agent_id}' and cannot act for agent "
                 f"'{agent_id}'; use that agent's own key"
+            )
+
+    def require_capabilities(self, offered: Iterable[str]) -> None:
+        """Refuse an agent key whose agent would offer capabilities its key does not
+        allow (an agent offering them is given tasks that need them)."""
+        if self.capabilities is None:
+            return
+        denied = sorted(set(offered) - self.capabilities)
+        if denied:
+            raise ForbiddenError(
+                f"the API key of agent '{self.agent_id}' does not allow the capabilities "
+                f"{', '.join(denied)} (it allows {', '.join(sorted(self.capabilities))}); an "
+                f"admin creates a key that allows them with `imperium keys create --role "
+                f"agent --agent {self.agent_id} --capability NAME` (repeat for each)"
             )
 
 

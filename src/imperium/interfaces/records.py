@@ -117,6 +117,8 @@ def key_dict(k: ApiKey) -> dict[str, Any]:
         "name": k.name,
         "role": k.role.value,
         "agent_id": k.agent_id,
+        # agent keys: what the agent may offer (its own id unless an admin listed more)
+        "capabilities": sorted(allowed) if (allowed := k.allowed_capabilities) else None,
         "active": k.active,
         "created_at": iso(k.created_at),
         "revoked_at": iso(k.revoked_at),

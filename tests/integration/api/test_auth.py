@@ -52,8 +52,10 @@ def http_for(im: Imperium, key: str | None = None, **app_options: bool) -> httpx
     return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
 
 
-async def key(im: Imperium, role: Role, agent_id: str | None = None) -> str:
-    _, text = await im.keys.create(f"{role.value}-key", role, agent_id)
+async def key(
+    im: Imperium, role: Role, agent_id: str | None = None, capabilities: tuple[str, ...] = ()
+) -> str:
+    _, text = await im.keys.create(f"{role.value}-key", role, agent_id, capabilities)
     return text
 
 
@@ -109,6 +111,17 @@ async def test_a_revoked_key_stops_working_at_once(sqlite_im: Imperium) -> None:
         assert still.status_code == 200
 
 
+async def test_revoking_every_key_keeps_keys_required_until_reset(sqlite_im: Imperium) -> None:
+    """Revoking the last key must not turn authentication off for everyone."""
+    admin = await key(sqlite_im, Role.ADMIN)
+    async with http_for(sqlite_im) as http:
+        await sqlite_im.keys.revoke(admin.split("_")[1])
+        problem(await http.get("/api/v1/tasks"), 401, "requires an API key")
+        problem(await http.post("/api/v1/tasks", json={"type": "echo"}), 401, "API key")
+        await sqlite_im.keys.reset()  # `imperium keys reset-open`
+        assert (await http.get("/api/v1/tasks")).status_code == 200
+
+
 # ---------------------------------------------------------------------------- roles
 async def test_read_only_keys_read_but_change_nothing(im: Imperium) -> None:
     reader = await key(im, Role.READ_ONLY)
@@ -135,7 +148,7 @@ async def test_admin_keys_do_everything(im: Imperium) -> None:
 async def test_an_agent_key_works_only_for_its_agent(im: Imperium) -> None:
     await remote_agent(im, "mine")
     await remote_agent(im, "theirs")
-    own = await key(im, Role.AGENT, "mine")
+    own = await key(im, Role.AGENT, "mine", ("job",))
     task = await im.engine.submit(TaskSpec(type="job", pinned_agent="theirs"))
     async with http_for(im, own) as http:
         problem(await http.post("/api/v1/agents/theirs/lease", json={}), 403, "agent 'mine'")
@@ -162,7 +175,7 @@ async def test_an_agent_key_works_only_for_its_agent(im: Imperium) -> None:
 
 
 async def test_an_agent_key_registers_only_its_own_remote_agent(sqlite_im: Imperium) -> None:
-    own = await key(sqlite_im, Role.AGENT, "newcomer")
+    own = await key(sqlite_im, Role.AGENT, "newcomer", ("job",))
     async with http_for(sqlite_im, own) as http:
         body = {"agent_id": "newcomer", "type": "echo", "capabilities": ["job"]}
         problem(await http.post("/api/v1/agents", json=body), 403, "only with type 'remote'")
@@ -173,8 +186,60 @@ async def test_an_agent_key_registers_only_its_own_remote_agent(sqlite_im: Imper
     assert (await sqlite_im.agents.get("newcomer")).type == "remote"
 
 
+async def test_an_agent_key_registers_only_the_capabilities_it_allows(sqlite_im: Imperium) -> None:
+    """An agent key claiming capabilities would be handed admins' tasks that need them."""
+    plain = await key(sqlite_im, Role.AGENT, "probe")  # no list: the agent's id alone
+    body = {"agent_id": "probe", "type": "remote", "capabilities": ["echo", "run_code"]}
+    async with http_for(sqlite_im, plain) as http:
+        refused = await http.post("/api/v1/agents", json=body)
+        problem(refused, 403, "does not allow the capabilities echo, run_code (it allows probe)")
+        assert (await http.post("/api/v1/agents", json={**body, "capabilities": []})).is_success
+    assert (await sqlite_im.agents.get("probe")).capabilities == {"probe"}
+
+    listed = await key(sqlite_im, Role.AGENT, "coder", ("echo", "lint"))
+    body = {**body, "agent_id": "coder"}
+    async with http_for(sqlite_im, listed) as http:
+        problem(await http.post("/api/v1/agents", json=body), 403, "capabilities run_code (")
+        problem(await http.post("/api/v1/agents", json={**body, "capabilities": []}), 403, "coder")
+        created = await http.post("/api/v1/agents", json={**body, "capabilities": ["echo"]})
+        assert created.status_code == 201, created.text
+
+
+async def test_an_agent_key_leases_nothing_once_its_agent_offers_more_than_it_allows(
+    im: Imperium,
+) -> None:
+    await remote_agent(im, "far")  # offers "job"
+    own = await key(im, Role.AGENT, "far", ("job",))
+    admin = await key(im, Role.ADMIN)
+    task = await im.engine.submit(TaskSpec(type="run_code", payload="secret"))
+    async with http_for(im, admin) as http:
+        widened = await http.patch("/api/v1/agents/far", json={"capabilities": ["job", "run_code"]})
+        assert widened.status_code == 200, widened.text
+    async with http_for(im, own) as http:
+        refused = await http.post("/api/v1/agents/far/lease", json={})
+        problem(refused, 403, "does not allow the capabilities run_code (it allows job)")
+    assert im.engine.tasks[task.id].state is TaskState.QUEUED  # nobody saw its payload
+
+
+async def test_a_refused_heartbeat_does_not_tell_another_agent_the_lease_token(
+    im: Imperium,
+) -> None:
+    await remote_agent(im, "mine")
+    await remote_agent(im, "theirs")
+    own = await key(im, Role.AGENT, "mine", ("job",))
+    task = await im.engine.submit(TaskSpec(type="job", pinned_agent="theirs"))
+    async with http_for(im, await key(im, Role.ADMIN)) as http:
+        [lease] = (await http.post("/api/v1/agents/theirs/lease", json={})).json()["leases"]
+    async with http_for(im, own) as http:
+        guess = {"agent_id": "mine", "token": lease["token"] + 1000}
+        refused = await http.post(f"/api/v1/tasks/{task.id}/heartbeat", json=guess)
+    found = problem(refused, 409, "leased to agent theirs, not mine", "not extended")
+    assert "current lease" not in found["detail"]
+    assert im.engine.tasks[task.id].lease_token == lease["token"]
+
+
 async def test_a_worker_with_an_agent_key_registers_and_runs_tasks(im: Imperium) -> None:
-    own = await key(im, Role.AGENT, "helper")
+    own = await key(im, Role.AGENT, "helper", ("job",))
     transport = httpx.ASGITransport(app=create_app(im, auth_required=True))
 
     async def double(ctx) -> int:  # type: ignore[no-untyped-def]

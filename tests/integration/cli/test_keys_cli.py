@@ -1,4 +1,5 @@
-"""``imperium keys create | list | revoke`` in-process against SQLite and PostgreSQL."""
+"""``imperium keys create | list | revoke | reset-open`` in-process against SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from imperium.interfaces.cli.main import app
 def cli(database_url: str):
     runner = CliRunner()
 
-    def invoke(*args: str):
-        return runner.invoke(app, [*args], env={"DATABASE_URL": database_url, "COLUMNS": "250"})
+    def invoke(*args: str, input: str | None = None):
+        env = {"DATABASE_URL": database_url, "COLUMNS": "250"}
+        return runner.invoke(app, [*args], env=env, input=input)
 
     return invoke
 
@@ -53,8 +55,42 @@ def test_mistakes_are_one_clear_line(cli) -> None:
         (("keys", "create", "--name", "x", "--role", "agent"), "must name its agent"),
         (("keys", "create", "--name", "x", "--agent", "a"), "takes no agent id"),
         (("keys", "revoke", "000000000000"), "no API key has id"),
+        (("keys", "create", "--name", "x", "--capability", "echo"), "only agent keys limit"),
     ]:
         result = cli(*args)
         assert result.exit_code == 1, result.output
         assert phrase in result.output
         assert "Traceback" not in result.output
+
+
+def test_an_agent_key_stores_the_capabilities_its_agent_may_offer(cli) -> None:
+    args = ("keys", "create", "--name", "coder", "--role", "agent", "--agent", "c1")
+    created = cli(*args, "--capability", "lint", "--capability", "echo", "--json")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["capabilities"] == ["echo", "lint"]
+    plain = json.loads(cli(*args, "--json").stdout)
+    assert plain["capabilities"] == ["c1"]  # no list: the agent's own id alone
+    listed = {k["id"]: k["capabilities"] for k in json.loads(cli("keys", "list", "--json").stdout)}
+    assert listed == {json.loads(created.stdout)["id"]: ["echo", "lint"], plain["id"]: ["c1"]}
+    assert "echo, lint" in cli("keys", "list").output
+    assert "--capability" in cli("keys", "create", "--help").output
+
+
+def test_reset_open_forgets_every_key_after_asking(cli) -> None:
+    assert "no API keys exist" in cli("keys", "reset-open").output
+    first = json.loads(cli("keys", "create", "--name", "a", "--json").stdout)
+    cli("keys", "create", "--name", "b")
+    cli("keys", "revoke", first["id"])
+
+    declined = cli("keys", "reset-open", input="n\n")
+    assert declined.exit_code == 1
+    assert "Forget all 2 API keys (1 still active" in declined.output
+    assert len(json.loads(cli("keys", "list", "--json").stdout)) == 2  # nothing changed
+
+    done = cli("keys", "reset-open", input="y\n")
+    assert done.exit_code == 0, done.output
+    assert "forgot 2 API keys" in done.output
+    assert json.loads(cli("keys", "list", "--json").stdout) == []
+    cli("keys", "create", "--name", "c")
+    assert "forgot 1 API keys" in cli("keys", "reset-open", "--yes").output
+    assert "reset-open" in cli("keys", "--help").output

@@ -54,6 +54,45 @@ def test_agent_principals_act_only_for_their_agent() -> None:
         Principal("k", Role.AGENT, "a").require_agent("b")
 
 
+def test_an_agent_key_allows_only_its_capabilities() -> None:
+    Principal("k", Role.ADMIN).require_capabilities({"run_code"})  # no limit
+    limited = Principal("k", Role.AGENT, "a", frozenset({"echo", "a"}))
+    limited.require_capabilities({"echo"})
+    limited.require_capabilities(set())
+    with pytest.raises(ForbiddenError) as refused:
+        limited.require_capabilities({"echo", "run_code", "deploy"})
+    message = str(refused.value)
+    assert "does not allow the capabilities deploy, run_code (it allows a, echo)" in message
+    assert "imperium keys create --role agent --agent a --capability NAME" in message
+
+
+def test_an_agent_key_without_a_list_allows_its_agent_id_alone() -> None:
+    def stored(role: Role, agent: str | None, caps: frozenset[str] | None) -> ApiKey:
+        return ApiKey("k", "n", role, "h", 0.0, agent, capabilities=caps)
+
+    assert stored(Role.AGENT, "a", None).allowed_capabilities == frozenset({"a"})
+    assert stored(Role.AGENT, "a", frozenset({"x"})).allowed_capabilities == frozenset({"x"})
+    assert stored(Role.ADMIN, None, None).allowed_capabilities is None
+    assert stored(Role.READ_ONLY, None, None).allowed_capabilities is None
+
+
+async def test_service_stores_an_agent_keys_capabilities() -> None:
+    service = KeyService(MemoryKeyStore(), Clock())
+    key, text = await service.create("w", Role.AGENT, "a", [" echo ", "job", "job"])
+    assert key.capabilities == frozenset({"echo", "job"})
+    assert (await service.authenticate(text)).capabilities == frozenset({"echo", "job"})
+    _, plain = await service.create("w", Role.AGENT, "a")
+    assert (await service.authenticate(plain)).capabilities == frozenset({"a"})
+    _, admin = await service.create("ops", Role.ADMIN)
+    assert (await service.authenticate(admin)).capabilities is None
+    with pytest.raises(ValidationError, match="only agent keys limit capabilities"):
+        await service.create("ops", Role.ADMIN, capabilities=["echo"])
+    with pytest.raises(ValidationError, match="a name of 1 to 200"):
+        await service.create("w", Role.AGENT, "a", ["  "])
+    with pytest.raises(ValidationError, match="a name of 1 to 200"):
+        await service.create("w", Role.AGENT, "a", ["x" * 201])
+
+
 async def test_service_creates_authenticates_and_revokes() -> None:
     store, clock = MemoryKeyStore(), Clock()
     service = KeyService(store, clock)
@@ -72,7 +111,19 @@ async def test_service_creates_authenticates_and_revokes() -> None:
         await service.revoke(key.id)
     with pytest.raises(NotFoundError, match="imperium keys list"):
         await service.revoke("000000000000")
+
+
+async def test_revoking_every_key_keeps_keys_required_until_a_reset() -> None:
+    """Revoking the last key must not open the server to everyone."""
+    service = KeyService(MemoryKeyStore(), Clock())
+    first, _ = await service.create("ci", Role.ADMIN)
+    second, _ = await service.create("ops", Role.READ_ONLY)
+    await service.revoke(first.id)
+    await service.revoke(second.id)
+    assert await service.enabled()
+    assert await service.reset() == 2
     assert not await service.enabled()
+    assert await service.list() == []
 
 
 async def test_service_refuses_inconsistent_keys() -> None:
@@ -105,7 +156,7 @@ async def test_a_read_that_began_before_a_change_does_not_cache_its_stale_answer
     store, clock = MemoryKeyStore(), Clock()
     service = KeyService(store, clock, cache_seconds=60)
     counting, go_on = asyncio.Event(), asyncio.Event()
-    count = store.count_active_keys
+    count = store.count_keys
 
     async def slow_count() -> int:
         before = await count()
@@ -113,10 +164,10 @@ async def test_a_read_that_began_before_a_change_does_not_cache_its_stale_answer
         await go_on.wait()  # the key is created meanwhile
         return before
 
-    store.count_active_keys = slow_count  # type: ignore[method-assign]
+    store.count_keys = slow_count  # type: ignore[method-assign]
     stale = asyncio.create_task(service.enabled())
     await counting.wait()
-    store.count_active_keys = count  # type: ignore[method-assign]
+    store.count_keys = count  # type: ignore[method-assign]
     key, text = await service.create("ci", Role.READ_ONLY)
     go_on.set()
     assert await stale is False  # what it read, before the key existed

@@ -19,7 +19,7 @@ class SqlKeyStore:
 
     async def insert_key(self, key: ApiKey) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(sa.insert(api_keys), [dataclasses.asdict(key)])
+            await conn.execute(sa.insert(api_keys), [_row(key)])
 
     async def get_key(self, key_id: str) -> ApiKey | None:
         async with self._engine.connect() as conn:
@@ -40,10 +40,20 @@ class SqlKeyStore:
         async with self._engine.begin() as conn:
             return (await conn.execute(update)).rowcount == 1
 
-    async def count_active_keys(self) -> int:
-        query = sa.select(sa.func.count()).where(api_keys.c.revoked_at.is_(None))
+    async def count_keys(self) -> int:
+        query = sa.select(sa.func.count()).select_from(api_keys)
         async with self._engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
+
+    async def delete_keys(self) -> int:
+        async with self._engine.begin() as conn:
+            return (await conn.execute(sa.delete(api_keys))).rowcount
+
+
+def _row(key: ApiKey) -> dict[str, Any]:
+    row = dataclasses.asdict(key)
+    row["capabilities"] = sorted(key.capabilities) if key.capabilities is not None else None
+    return row
 
 
 def _key(row: Any) -> ApiKey:
@@ -55,6 +65,7 @@ def _key(row: Any) -> ApiKey:
         created_at=row.created_at,
         agent_id=row.agent_id,
         revoked_at=row.revoked_at,
+        capabilities=frozenset(row.capabilities) if row.capabilities is not None else None,
     )
 
 
@@ -78,5 +89,10 @@ class MemoryKeyStore:
         self._keys[key_id] = dataclasses.replace(key, revoked_at=at)
         return True
 
-    async def count_active_keys(self) -> int:
-        return sum(1 for key in self._keys.values() if key.active)
+    async def count_keys(self) -> int:
+        return len(self._keys)
+
+    async def delete_keys(self) -> int:
+        count = len(self._keys)
+        self._keys.clear()
+        return count

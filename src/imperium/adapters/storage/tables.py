@@ -209,6 +209,7 @@ api_keys = sa.Table(
     sa.Column("secret_hash", sa.String(64), nullable=False),
     _when("created_at", nullable=False),
     _when("revoked_at"),
+    sa.Column("capabilities", sa.JSON(), nullable=True),  # agent keys: allowed capabilities
 )
 
 # -- learning cycles: what each cycle found, and the model versions it trained -------------

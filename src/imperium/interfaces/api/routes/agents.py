@@ -32,14 +32,16 @@ async def register_agent(
     body: AgentIn, runtime: Runtime, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Register an agent; a local type must be importable, an id may be used only once.
-    An agent key may register only its own agent, and only as a remote agent (a local
-    type runs code inside the server, which only an admin may ask for)."""
+    An agent key may register only its own agent, only as a remote agent (a local type
+    runs code inside the server, which only an admin may ask for), and only with the
+    capabilities the key allows (403 naming the others)."""
     principal.require_agent(body.agent_id)
     if principal.role is Role.AGENT and body.type != "remote":
         raise ForbiddenError(
             "an agent key may register its agent only with type 'remote'; "
             "an admin registers agents that run inside the server"
         )
+    principal.require_capabilities(body.capabilities or [body.agent_id])  # the default
     spec = await runtime.agents.register(body.to_spec())
     return agent_dict(spec, None)
 

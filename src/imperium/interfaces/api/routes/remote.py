@@ -4,6 +4,9 @@ A lease hands out a task with a fencing token. Every later call names the agent 
 that token; a token that is no longer current (the lease expired, the task was cancelled or
 already finished) or a task leased to another agent is answered 409 and changes nothing.
 Times are seconds since the epoch.
+
+An agent key leases only while its agent offers no capability beyond those the key allows
+(an admin may have widened the agent's capabilities since it registered): otherwise 403.
 """
 
 from __future__ import annotations
@@ -108,10 +111,14 @@ async def lease_tasks(
     body: Annotated[LeaseIn | None, Body()] = None,
 ) -> LeasesOut:
     """Take up to ``max_tasks`` ready tasks this remote agent can do, waiting up to ``wait``
-    seconds for one. An unknown agent is 404; an in-process or retired one is 409."""
+    seconds for one. An unknown agent is 404; an in-process or retired one is 409; an agent
+    key whose agent offers capabilities the key does not allow is 403."""
     principal.require_agent(agent_id)
     body = body or LeaseIn()
     engine = runtime.engine
+    agent = engine.agents.get(agent_id)
+    if agent is not None:  # the engine's own view: the capabilities it leases by
+        principal.require_capabilities(agent.spec.capabilities)
     work = engine.lease(agent_id, body.max_tasks, body.wait)
     leases = await _while_connected(request, work) if body.wait > 0 else await work
     lease_seconds = engine.config.lease_seconds
@@ -126,6 +133,7 @@ async def heartbeat(
 ) -> HeartbeatOut:
     """Extend the lease by ``lease_seconds``; a stale token or another agent's task is 409."""
     principal.require_agent(body.agent_id)
+    _require_holder(runtime.engine, task_id, body, "the lease was not extended")
     expires_at = await runtime.engine.heartbeat(body.agent_id, task_id, body.token)
     return HeartbeatOut(expires_at=expires_at)
 
@@ -165,15 +173,19 @@ async def fail(
 
 # ---------------------------------------------------------------------------- helpers
 async def _finish(engine: Engine, task_id: str, proof: LeaseProof, result: AttemptResult) -> Task:
-    # The engine checks the token; the holder is checked here. No await between the two,
-    # so the lease cannot move in between.
+    _require_holder(engine, task_id, proof, "the result was not recorded")
+    return await engine.complete(task_id, proof.token, result)
+
+
+def _require_holder(engine: Engine, task_id: str, proof: LeaseProof, outcome: str) -> None:
+    """Refuse (409) a call for a task another agent holds, before the engine checks the
+    token (whose refusal describes the lease: not for another agent's eyes). Nothing is
+    awaited between this and the engine's check, so the lease cannot move in between."""
     task = engine.tasks.get(task_id)
     if task is not None and task.state is TaskState.RUNNING and task.agent_id != proof.agent_id:
         raise StaleLeaseError(
-            f"task {task_id} is leased to agent {task.agent_id}, not {proof.agent_id}; "
-            "the result was not recorded"
+            f"task {task_id} is leased to agent {task.agent_id}, not {proof.agent_id}; {outcome}"
         )
-    return await engine.complete(task_id, proof.token, result)
 
 
 def _outcome(task: Task) -> OutcomeOut:
