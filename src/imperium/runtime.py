@@ -24,6 +24,7 @@ from types import TracebackType
 
 from imperium.adapters.executors.local import LocalExecutor
 from imperium.adapters.jsonvalues import json_problem
+from imperium.adapters.processes import process_is_gone
 from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.sql import SqlStore
@@ -116,15 +117,7 @@ def holder_is_dead(owner: str) -> bool:
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return pid != os.getpid() and process_is_gone(pid)  # a zombie counts as gone
 
 
 def tune_gc() -> None:
