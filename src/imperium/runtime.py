@@ -45,7 +45,7 @@ from imperium.services.engine import Engine, EngineConfig
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.events import EventBus
 from imperium.services.keys import KeyService
-from imperium.services.learning.service import Learner, LearnerConfig, LearnerStore
+from imperium.services.learning.service import CycleRunner, Learner, LearnerConfig, LearnerStore
 from imperium.services.proposals import ProposalService
 from imperium.services.routines import Routine, Routines
 from imperium.services.schedule import ScheduleConfig, build_routines
@@ -192,9 +192,13 @@ def make_predictor() -> OutcomePredictor:
 
 
 def make_learner(
-    settings: Settings, store: LearnerStore, events: EventBus | None = None
+    settings: Settings,
+    store: LearnerStore,
+    events: EventBus | None = None,
+    runner: CycleRunner | None = None,
 ) -> Learner:
-    """The router and learner the settings describe (the router also goes to the engine)."""
+    """The router and learner the settings describe (the router also goes to the engine);
+    its cycles record ``runner`` (by default this process, not a scheduler)."""
     router = Router(
         random.Random(),
         RouterConfig(
@@ -214,6 +218,7 @@ def make_learner(
         config=LearnerConfig(
             history=settings.learning_history, cycle_timeout=settings.learning_cycle_timeout
         ),
+        runner=runner or CycleRunner(scheduler_owner(), is_dead=holder_is_dead),
     )
     if isinstance(store, SqlStore):
         learner.teams = SqlTeamStore(store.engine)  # combination insights from team tasks
@@ -274,7 +279,9 @@ class Imperium:
             store, clock, scheduler_owner(), settings.lock_ttl_seconds, holder_is_dead
         )
         events = EventBus()
-        learner = make_learner(settings, store, events)
+        learner = make_learner(
+            settings, store, events, CycleRunner(lock.owner, scheduler=True, is_dead=holder_is_dead)
+        )
         executor = LocalExecutor(
             services={"learner": learner},  # lent to the built-in imperium agent
             config_defaults=builtin_config(settings),
@@ -310,6 +317,7 @@ class Imperium:
         await self.teams.warm_up()
         self.engine.set_custody_levels(await self.custody.levels())
         await self.engine.start(standby=standby)
+        await self.learner.settle_interrupted()  # the lock is ours: earlier cycles ended
         self.agents.on_change = self.engine.apply_agent
         self.routines = build_routines(schedule_config(self.settings), self.engine,
                                        self.store, self.learner)  # fmt: skip

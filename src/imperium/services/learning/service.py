@@ -17,6 +17,11 @@ executions and, from them only:
 
 The CPU-heavy part (fitting, insights) runs in a worker thread so the scheduler keeps
 dispatching meanwhile.
+
+A cycle's row says which process runs it (:class:`CycleRunner`). A process killed during
+a cycle cannot record its end, so a scheduler that starts (or takes over as a standby)
+records as failed, reason "scheduler restart", the cycles left ``running`` by the earlier
+scheduler or by a process that is gone (:meth:`Learner.settle_interrupted`).
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ log = logging.getLogger(__name__)
 
 MIN_EVIDENCE = 10
 """Fewer recorded attempts than this behind a recommendation is reported as a risk."""
+UNSETTLED_SCAN = 1000
+"""How many of the newest cycles a starting scheduler looks through for ones left running."""
 
 
 class LearnerStore(CycleStore, AgentStore, LearningStore, Protocol):
@@ -77,6 +84,20 @@ class LearnerConfig:
     history: int = 50_000
     probability_draws: int = 2000
     cycle_timeout: float = 600.0  # seconds; a cycle still running then is recorded as failed
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRunner:
+    """The process a learner runs its cycles in, recorded in every cycle it starts, so that
+    a scheduler starting later can tell the ``running`` rows whose process is gone."""
+
+    name: str
+    """Unique per process (``host:pid:random``; in ``imperium serve`` the scheduler lock's
+    owner)."""
+    scheduler: bool = False
+    """True in the scheduler process: its cycles end when it stops holding the lock."""
+    is_dead: Callable[[str], bool] = lambda _name: False
+    """Whether the process of that name is known to be gone (same host, no such process)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +139,7 @@ class Learner:
         make_predictor: Callable[[], OutcomePredictor],
         events: EventLogger | None = None,
         config: LearnerConfig | None = None,
+        runner: CycleRunner | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -127,6 +149,7 @@ class Learner:
         self.predictor = make_predictor()
         self.events = events
         self.config = config or LearnerConfig()
+        self.runner = runner
         self.running: str | None = None  # id of the cycle in progress
         self._lock = asyncio.Lock()
         self._alarms_reported = 0
@@ -213,7 +236,7 @@ class Learner:
             failure_count=0,
             insights_generated=0,
             status=CycleStatus.RUNNING,
-            metadata={"trigger": trigger},
+            metadata={"trigger": trigger, **self._runner_fields()},
             trigger=trigger,
         )
         self.running = cycle.cycle_id
@@ -332,6 +355,51 @@ class Learner:
             event_data={"cycle_id": done.cycle_id, "model_version": report.version},
         )
         return done, announcement
+
+    def _runner_fields(self) -> dict[str, object]:
+        if self.runner is None:
+            return {}
+        return {"process": self.runner.name, "scheduler": self.runner.scheduler}
+
+    async def settle_interrupted(self) -> int:
+        """Record as failed (reason: scheduler restart) the cycles left ``running`` by a
+        process that is gone; returns how many.
+
+        Called when a scheduler starts (once it holds the lock: the previous scheduler has
+        stopped or died, so its cycles ended with it). A cycle of another process (``imperium
+        learn``) is failed only when that process is known to be gone; one with no recorded
+        process (from before processes were recorded) was left by an earlier scheduler.
+        """
+        try:
+            if not await self.store.count_cycles(CycleStatus.RUNNING):
+                return 0
+            cycles = await self.store.list_cycles(UNSETTLED_SCAN)
+        except Exception:  # the server must start; the next start tries again
+            log.exception("could not look for learning cycles left running")
+            return 0
+        settled = 0
+        for cycle in cycles:
+            reason = self._left_by_gone_process(cycle)
+            if reason is not None:
+                log.warning("learning cycle %s was left running: %s", cycle.cycle_id, reason)
+                await self._fail(cycle, reason)
+                settled += 1
+        return settled
+
+    def _left_by_gone_process(self, cycle: LearningCycle) -> str | None:
+        """Why ``cycle`` ended, when it was left running by a process that is gone."""
+        if cycle.status is not CycleStatus.RUNNING or cycle.cycle_id == self.running:
+            return None
+        process = cycle.metadata.get("process")
+        if not isinstance(process, str):
+            return "scheduler restart: left running by an earlier scheduler"
+        if self.runner is None or process == self.runner.name:
+            return None
+        if cycle.metadata.get("scheduler") is True:
+            return f"scheduler restart: the scheduler running it ({process}) stopped"
+        if self.runner.is_dead(process):
+            return f"scheduler restart: the process running it ({process}) is gone"
+        return None
 
     async def _reap(self, older_than: float = 3600.0) -> int:
         """Cycles left ``running`` by a process that died (started over an hour ago: no
