@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+import sqlalchemy as sa
+
 from imperium.adapters.executors.local import LocalExecutor
 from imperium.adapters.jsonvalues import json_problem
 from imperium.adapters.processes import process_is_gone
@@ -29,6 +31,7 @@ from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 from imperium.adapters.storage.teams import SqlTeamStore
+from imperium.agents._file_access import database_files
 from imperium.agents.loader import is_local, load_agent_class
 from imperium.domain.learning import RouterMode
 from imperium.domain.models import AgentSpec
@@ -138,14 +141,30 @@ FILE_AGENTS = ("guardian", "conquest", "sandbox")
 
 
 def builtin_config(settings: Settings) -> dict[str, dict[str, object]]:
-    """What the built-in agents that read files get: the directories they may read."""
+    """What the built-in agents that read files get: the directories they may read, and
+    the server's own database files, which they never read (the default root, the
+    directory serve runs in, holds ./imperium.db)."""
     paths = (
         *settings.split(settings.file_roots),
         *settings.split(settings.guardian_paths),
         *settings.split(settings.sandbox_experiments),
     )
     roots = sorted({str(Path(p).expanduser().resolve()) for p in paths})
-    return {agent_type: {"allowed_roots": roots} for agent_type in FILE_AGENTS}
+    database = sqlite_file(settings.database_url)
+    denied = database_files(database) if database else []
+    config = {"allowed_roots": roots, "denied_files": denied}
+    return {agent_type: dict(config) for agent_type in FILE_AGENTS}
+
+
+def sqlite_file(database_url: str) -> str | None:
+    """The file a SQLite ``database_url`` names (None for PostgreSQL)."""
+    url = sa.make_url(database_url)
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a URI filename: file:path?mode=...
+        database = database.removeprefix("file:").partition("?")[0]
+    return database
 
 
 def schedule_config(settings: Settings) -> ScheduleConfig:

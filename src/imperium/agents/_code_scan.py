@@ -70,6 +70,7 @@ class FileSet:
     files: tuple[Path, ...]
     found: int  # how many there were before the file limit
     unreadable: tuple[Path, ...] = ()  # directories that could not be listed
+    skipped: tuple[tuple[Path, str], ...] = ()  # files not read, and why (as found)
 
     @property
     def truncated(self) -> bool:

@@ -25,8 +25,10 @@ durations of this period and of the one before as the baseline. Result: the
 ``"kind": "timings"``.
 
 A payload the agent cannot use fails the task at once (``kind="bad_input"``, not retried)
-with a message saying what to send. Agent configuration: ``allowed_roots`` (when set, files
-outside these directories are refused) and ``max_log_bytes`` (default 20 MB).
+with a message saying what to send. A file is read by its real path (every link resolved):
+agent configuration ``allowed_roots`` (when set, a file whose real path is outside these
+directories is refused), ``denied_files`` (refused; the server lists its database files)
+and ``max_log_bytes`` (default 20 MB).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from imperium.agents._file_access import OUTSIDE_ROOTS, FileAccess
 from imperium.agents.base import Agent, TaskContext, TaskFailed
 from imperium.domain.failures import classify
 from imperium.domain.profiles import ProfileError, analyse_profile, analyse_timings
@@ -137,10 +140,13 @@ class ConquestAgent(Agent):
     def _file(self, raw: Any, key: str, limit: int) -> Path:
         if not isinstance(raw, str) or not raw:
             raise _bad_input(f'"{key}" must be a non-empty string')
-        path = Path(raw).expanduser().resolve()
-        roots = [Path(r).expanduser().resolve() for r in self.config.get("allowed_roots") or ()]
-        if roots and not any(path.is_relative_to(root) for root in roots):
-            raise _bad_input(f"'{raw}' is outside the allowed roots ({', '.join(map(str, roots))})")
+        path = Path(raw).expanduser().resolve()  # the real file: read by this name only
+        access = FileAccess.from_config(self.config)
+        refusal = access.refusal(path)
+        if refusal == OUTSIDE_ROOTS:
+            raise _bad_input(f"'{raw}' is outside the allowed roots ({access.describe_roots()})")
+        if refusal is not None:
+            raise _bad_input(f"'{raw}' is {refusal}, which the agents never read")
         if not path.is_file():
             raise _bad_input(f"'{raw}' is not a file (on the agent's machine)")
         size = path.stat().st_size

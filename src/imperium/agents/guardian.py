@@ -15,8 +15,11 @@ with, optionally, ``"checks": ["bandit", "ruff", "radon"]``, ``"min_severity": "
 (functions above it are reported; 10 means radon rank C and worse).
 
 Directories are searched for ``.py`` files, skipping virtualenvs, ``node_modules``,
-``__pycache__`` and VCS directories; at most 2,000 files are scanned per task (more sets
-``truncated`` and says so in ``notes``).
+``__pycache__`` and VCS directories (links to directories are not followed); at most 2,000
+files are scanned per task (more sets ``truncated`` and says so in ``notes``). Every file
+is resolved to its real path (links included) before anything reads it: one outside the
+allowed roots, or the server's own database, is not read but listed in ``skipped``; the
+tools are given the real paths of the files that may be read, never a directory.
 
 Result::
 
@@ -24,7 +27,9 @@ Result::
                    "column", "end_line", "suggestion"}, ...],   # most severe first
      "summary": {"by_severity", "by_tool", "files_scanned", "files_found", "lines_scanned"},
      "tools": {"bandit": "1.9.4", ...}, "truncated": false, "notes": [...],
-     "errors": [{"tool", "file", "message"}, ...]}              # tools or files that failed
+     "errors": [{"tool", "file", "message"}, ...],              # tools or files that failed
+     "skipped": [{"file", "reason"}, ...]}   # not read: "outside IMPERIUM_FILE_ROOTS" or
+                                            # "the server's database"
 
 ``file`` is relative to the directory common to the scanned paths (the snippet's
 ``filename`` for code). A tool that cannot run is listed in ``errors`` and the others go
@@ -33,8 +38,9 @@ ruff S101) are left out in test files (``test_*.py``, ``*_test.py``, ``conftest.
 files under ``tests/``), where asserts are the point; ruff's copy of a bandit finding on
 the same line is left out too.
 
-Agent configuration: ``timeout_seconds`` per tool run (default 300) and ``allowed_roots``
-(when set, paths outside these directories are refused).
+Agent configuration: ``timeout_seconds`` per tool run (default 300), ``allowed_roots``
+(when set, paths outside these directories are refused, and files that resolve outside
+them skipped) and ``denied_files`` (never read; the server lists its database files).
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from imperium.agents._code_scan import (
     run_ruff,
     tool_version,
 )
+from imperium.agents._file_access import ANYWHERE, OUTSIDE_ROOTS, FileAccess
 from imperium.agents.base import Agent, TaskContext, TaskFailed
 
 TASK_TYPES = ("code_review", "security_scan")
@@ -111,7 +118,7 @@ def _bad_input(message: str, *, with_help: bool = True) -> TaskFailed:
 # -- the payload ---------------------------------------------------------------------
 
 
-def parse_request(task_type: str, payload: Any, allowed_roots: Sequence[Path] = ()) -> ScanRequest:
+def parse_request(task_type: str, payload: Any, access: FileAccess = ANYWHERE) -> ScanRequest:
     """The payload as a :class:`ScanRequest`, or TaskFailed(kind="bad_input") saying why."""
     if not isinstance(payload, dict):
         raise _bad_input(f"the payload must be an object, not {type(payload).__name__}")
@@ -132,7 +139,7 @@ def parse_request(task_type: str, payload: Any, allowed_roots: Sequence[Path] = 
     if "filename" in payload:
         raise _bad_input('"filename" goes with "code" only')
     raw = [payload["path"]] if "path" in payload else payload["paths"]
-    return ScanRequest(paths=_paths(raw, allowed_roots), **options)
+    return ScanRequest(paths=_paths(raw, access), **options)
 
 
 def _checks(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -173,18 +180,21 @@ def _snippet(code: Any, filename: Any) -> tuple[str, str]:
     return code, filename
 
 
-def _paths(raw: Any, allowed_roots: Sequence[Path]) -> tuple[Path, ...]:
+def _paths(raw: Any, access: FileAccess) -> tuple[Path, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(p, str) and p for p in raw):
         raise _bad_input('"path" must be a non-empty string and "paths" a non-empty list of them')
-    return tuple(_existing_path(text, allowed_roots) for text in raw)
+    return tuple(_existing_path(text, access) for text in raw)
 
 
-def _existing_path(text: str, allowed_roots: Sequence[Path]) -> Path:
+def _existing_path(text: str, access: FileAccess) -> Path:
     path = Path(text).expanduser().resolve()
     problem = None
-    if allowed_roots and not any(path.is_relative_to(root) for root in allowed_roots):
+    refusal = access.refusal(path)
+    if refusal == OUTSIDE_ROOTS:
         # first: whether a path outside the roots exists is none of the caller's business
-        problem = f"is outside the allowed roots ({', '.join(map(str, allowed_roots))})"
+        problem = f"is outside the allowed roots ({access.describe_roots()})"
+    elif refusal is not None:
+        problem = f"is {refusal}, which the agents never read"
     elif not path.exists():
         problem = "does not exist (on the agent's machine)"
     elif path.is_file() and path.suffix != ".py":
@@ -197,19 +207,31 @@ def _existing_path(text: str, allowed_roots: Sequence[Path]) -> Path:
 # -- the files -----------------------------------------------------------------------
 
 
-def collect_files(paths: Sequence[Path], max_files: int = MAX_FILES) -> FileSet:
-    """The ``.py`` files under ``paths`` in path order, at most ``max_files`` of them."""
+def collect_files(
+    paths: Sequence[Path], max_files: int = MAX_FILES, access: FileAccess = ANYWHERE
+) -> FileSet:
+    """The ``.py`` files under ``paths`` in path order, at most ``max_files`` of them, as
+    real paths (links resolved): the tools are given these, never a link or a directory,
+    so they cannot follow a link out of the roots. A file ``access`` refuses (a link
+    leading out of the roots, the server's database) is skipped and said why."""
     seen: set[Path] = set()
     files: list[Path] = []
     unreadable: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for root in paths:
         for path in _walk(root, unreadable):
-            if path not in seen:
-                seen.add(path)
+            real, refusal = path.resolve(), access.refusal(path)
+            if refusal is not None:
+                skipped.append((path, refusal))
+            elif real not in seen:
+                seen.add(real)
                 if len(files) < max_files:
-                    files.append(path)
+                    files.append(real)
     base = os.path.commonpath([str(p if p.is_dir() else p.parent) for p in paths])
-    return FileSet(Path(base), tuple(files), found=len(seen), unreadable=tuple(unreadable))
+    return FileSet(
+        Path(base), tuple(files), found=len(seen), unreadable=tuple(unreadable),
+        skipped=tuple(skipped),
+    )  # fmt: skip
 
 
 def _walk(root: Path, unreadable: list[Path]) -> Iterator[Path]:
@@ -294,6 +316,9 @@ def _report(
         "truncated": files.truncated or len(findings) > MAX_FINDINGS,
         "notes": _notes(files, len(findings)),
         "errors": errors,
+        "skipped": [
+            {"file": files.relative(path), "reason": reason} for path, reason in files.skipped
+        ],
     }
     timed_out = any(run.timed_out for run in runs.values())
     return ScanReport(result=result, failures=failures, timed_out=timed_out)
@@ -361,6 +386,11 @@ def _notes(files: FileSet, finding_count: int) -> list[str]:
             f"found {files.found} Python files and scanned the first {len(files.files)} "
             "(in path order): scan narrower paths to cover the rest"
         )
+    if files.skipped:
+        notes.append(
+            f"{len(files.skipped)} files not read (they resolve outside the allowed roots, or "
+            "are the server's database): listed in skipped"
+        )
     if not files.files:
         notes.append("no Python (.py) files to scan under the given paths")
     if finding_count > MAX_FINDINGS:
@@ -394,10 +424,11 @@ class GuardianAgent(Agent):
                 kind="bad_input",
                 retryable=False,
             )
-        request = parse_request(ctx.type, ctx.payload, self._allowed_roots())
+        access = FileAccess.from_config(self.config)
+        request = parse_request(ctx.type, ctx.payload, access)
         timeout = float(self.config.get("timeout_seconds", DEFAULT_TIMEOUT))
         if request.code is None:
-            report = scan(collect_files(request.paths), request, timeout)
+            report = scan(collect_files(request.paths, access=access), request, timeout)
         else:
             report = _scan_snippet(request.code, request, timeout)
         if report.failures and len(report.failures) == len(request.checks):
@@ -408,7 +439,3 @@ class GuardianAgent(Agent):
                 retryable=report.timed_out,
             )
         return report.result
-
-    def _allowed_roots(self) -> tuple[Path, ...]:
-        roots = self.config.get("allowed_roots") or ()
-        return tuple(Path(root).expanduser().resolve() for root in roots)

@@ -31,6 +31,7 @@ from imperium.adapters.sandbox import (
     run_isolated,
     run_pytest,
 )
+from imperium.agents._file_access import ANYWHERE, OUTSIDE_ROOTS, FileAccess
 from imperium.agents.base import Agent, TaskContext, TaskFailed
 
 RUN_CODE = "run_code"
@@ -133,22 +134,26 @@ class SandboxAgent(Agent):
         args = payload.get("args", [])
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise _bad_input("'args' must be a list of strings (extra pytest arguments)")
-        roots = tuple(
-            Path(r).expanduser().resolve() for r in self.config.get("allowed_roots") or ()
-        )
-        run = run_pytest(_project(payload, roots), args=args, **limits)
+        access = FileAccess.from_config(self.config)
+        run = run_pytest(_project(payload, access), args=args, **limits)
         return _report(run.run, run)
 
 
-def _project(payload: dict[str, Any], roots: tuple[Path, ...] = ()) -> dict[str, str] | Path:
+def _project(payload: dict[str, Any], access: FileAccess = ANYWHERE) -> dict[str, str] | Path:
     files, path = payload.get("files"), payload.get("path")
     if (files is None) == (path is None):
         raise _bad_input("run_tests needs either 'files' ({name: content}) or 'path' (a directory)")
-    if path is not None and roots:
+    if path is not None:
         resolved = Path(str(path)).expanduser().resolve()
-        if not any(resolved.is_relative_to(root) for root in roots):
+        if access.refusal(resolved) == OUTSIDE_ROOTS:
             raise _bad_input(
-                f"'path' {path!r} is outside the allowed roots ({', '.join(map(str, roots))})"
+                f"'path' {path!r} is outside the allowed roots ({access.describe_roots()})"
+            )
+        if any(denied.is_relative_to(resolved) for denied in access.denied):
+            # the directory is copied into the sandbox, where the tests could read it
+            raise _bad_input(
+                f"'path' {path!r} holds the server's database, which the agents never read: "
+                "give the directory of the tests"
             )
     if path is not None:
         if not isinstance(path, str) or not Path(path).is_dir():

@@ -668,3 +668,35 @@ async def test_bad_payloads_fail_at_once_saying_why(
         await run_conquest(task_type, payload, **config)
     assert caught.value.kind == "bad_input"
     assert caught.value.retryable is False
+
+
+async def test_a_log_is_read_by_its_real_path_and_never_the_servers_database(
+    tmp_path: Path,
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.log").write_text("FAILED test_x - the secret of the outside\n")
+    (root / "imperium.db").write_text("FAILED test_y - a row of the server's database\n")
+    (root / "imperium.db-wal").write_text("FAILED test_z - its write-ahead log\n")
+    (root / "out.log").symlink_to(outside / "secret.log")
+    (root / "db.log").symlink_to(root / "imperium.db")
+    (root / "ci.log").write_text("ERROR: No matching distribution found for nothing==1\n")
+    denied = [str(root / name) for name in ("imperium.db", "imperium.db-wal", "imperium.db-shm")]
+    config = {"allowed_roots": [str(root)], "denied_files": denied}
+
+    refused = {
+        "out.log": "is outside the allowed roots",
+        "imperium.db": "is the server's database, which the agents never read",
+        "imperium.db-wal": "is the server's database",
+        "db.log": "is the server's database",
+    }
+    for name, message in refused.items():
+        with pytest.raises(TaskFailed, match=message) as caught:
+            await run_conquest("log_analysis", {"path": str(root / name)}, **config)
+        assert caught.value.kind == "bad_input"
+        with pytest.raises(TaskFailed, match=message):
+            await run_conquest("performance_analysis", {"profile_path": str(root / name)},
+                               **config)  # fmt: skip
+    result = await run_conquest("log_analysis", {"path": str(root / "ci.log")}, **config)
+    assert result["category"] == "missing_dependency"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import sys
 import tempfile
@@ -271,6 +272,73 @@ def test_other_task_types_and_paths_outside_allowed_roots_are_refused(tmp_path: 
     with pytest.raises(TaskFailed, match="is outside the allowed roots") as failed:
         review({"path": str(DATA)}, allowed_roots=[str(tmp_path)])
     assert failed.value.kind == "bad_input"
+
+
+SECRET = "hunter2_the_secret_of_the_outside"
+# each tool would quote it: bandit the password, ruff the undefined name, radon the function
+SECRET_SOURCE = f"""password = "{SECRET}"
+
+
+def {SECRET}(x):
+    if x:
+        return {SECRET}_undefined
+    return 0
+"""
+
+
+@pytest.fixture
+def linked_out(tmp_path: Path) -> Path:
+    """A project (``root``) whose files link out: to a secret outside the roots, to the
+    server's database (inside the root), and to a file of its own."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "pkg").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.py").write_text(SECRET_SOURCE)
+    (root / "imperium.db").write_text(f'token = "{SECRET}"\n')
+    (root / "app.py").write_text("import subprocess\nsubprocess.call('ls', shell=True)\n")
+    (root / "leak.py").symlink_to(outside / "secret.py")
+    (root / "pkg" / "db.py").symlink_to(root / "imperium.db")
+    (root / "again.py").symlink_to(root / "app.py")
+    (root / "outside_dir").symlink_to(outside, target_is_directory=True)  # not followed
+    return root
+
+
+def test_files_that_link_out_of_the_roots_are_skipped_and_said_so(linked_out: Path) -> None:
+    config: dict[str, Any] = {
+        "allowed_roots": [str(linked_out)],
+        "denied_files": [str(linked_out / "imperium.db")],
+    }
+    result = review({"path": str(linked_out)}, **config)
+
+    assert SECRET not in json.dumps(result)
+    assert result["skipped"] == [
+        {"file": "leak.py", "reason": "outside IMPERIUM_FILE_ROOTS"},
+        {"file": "pkg/db.py", "reason": "the server's database"},
+    ]
+    assert "2 files not read" in " ".join(result["notes"])
+    assert {f["file"] for f in result["findings"]} == {"app.py"}  # again.py is app.py
+    assert result["summary"]["files_scanned"] == 1
+
+
+@pytest.mark.parametrize("tool", ["bandit", "ruff", "radon"])
+def test_no_tool_is_given_a_link_or_a_directory(linked_out: Path, tool: str) -> None:
+    config: dict[str, Any] = {
+        "allowed_roots": [str(linked_out)],
+        "denied_files": [str(linked_out / "imperium.db")],
+    }
+    result = review({"path": str(linked_out), "checks": [tool], "complexity_threshold": 1},
+                    **config)  # fmt: skip
+    assert SECRET not in json.dumps(result)
+    assert result["errors"] == []
+
+
+def test_named_files_that_resolve_out_of_the_roots_are_refused(linked_out: Path) -> None:
+    roots: dict[str, Any] = {"allowed_roots": [str(linked_out)]}
+    with pytest.raises(TaskFailed, match="is outside the allowed roots"):
+        review({"path": str(linked_out / "leak.py")}, **roots)
+    denied: dict[str, Any] = {"denied_files": [str(linked_out / "imperium.db")]}
+    with pytest.raises(TaskFailed, match="is the server's database, which the agents never"):
+        review({"path": str(linked_out / "pkg" / "db.py")}, **roots, **denied)
 
 
 @pytest.fixture

@@ -356,6 +356,23 @@ async def test_agent_runs_tests_from_files_and_from_a_path(tmp_path: Path) -> No
     assert result["exit_code"] == 0
 
 
+async def test_a_directory_holding_the_servers_database_is_not_copied_in(
+    tmp_path: Path,
+) -> None:
+    """The default root is the directory serve runs in, beside ./imperium.db: running its
+    tests would copy the database into the sandbox, where the tests could read it."""
+    (tmp_path / "imperium.db").write_text("api keys, payloads")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_here.py").write_text("def test_ok(): pass\n")
+    config = {"allowed_roots": [str(tmp_path)], "denied_files": [str(tmp_path / "imperium.db")]}
+    agent = SandboxAgent(config=config)
+    with pytest.raises(TaskFailed, match="holds the server's database") as failure:
+        await agent.run(context(RUN_TESTS, {"path": str(tmp_path)}))
+    assert failure.value.kind == "bad_input"
+    result = await agent.run(context(RUN_TESTS, {"path": str(tmp_path / "tests")}))
+    assert result["tests"]["passed"] == 1
+
+
 async def test_limits_are_clamped_to_the_agent_maxima() -> None:
     agent = SandboxAgent(config={"max_limits": {"timeout": 1}})
     payload = {"code": "import time; time.sleep(30)", "timeout": 100}
