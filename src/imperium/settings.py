@@ -6,6 +6,7 @@ settings carry the ``IMPERIUM_`` prefix. Every field here is read by some code.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
@@ -134,6 +135,31 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_CORS_ORIGINS", "cors_origins"),
         description="Comma-separated origins browsers may call the API from ('*': any).",
     )
+    trusted_proxies: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_TRUSTED_PROXIES", "trusted_proxies"),
+        description="Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed; default none.",
+    )
+    public_docs: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("IMPERIUM_PUBLIC_DOCS", "public_docs"),
+        description="true: /docs, /redoc and /openapi.json answer without an API key while "
+        "keys are in force (by default they need one, like every other route).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for part in cls.split(value):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{part!r} is not an IP address or network; expected e.g. "
+                    "'127.0.0.1,10.0.0.0/8' (host names are not accepted)"
+                ) from None
+        return value
     learning_enabled: bool = Field(
         default=True,
         validation_alias=AliasChoices("IMPERIUM_LEARNING_ENABLED", "learning_enabled"),

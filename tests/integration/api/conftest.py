@@ -1,7 +1,8 @@
 """The API in-process (httpx over ASGI) on a started ``Imperium`` with a real database.
 
 - ``im``: the started runtime, over ``database_url`` (SQLite and PostgreSQL).
-- ``client``: an ``httpx.AsyncClient`` for ``create_app(im)``.
+- ``client``: an ``httpx.AsyncClient`` for ``create_app(im)``, addressed to 127.0.0.1 (a
+  server without API keys answers only requests addressed to a loopback name).
 - ``sqlite_client``: the same over SQLite only, for input that is refused before any
   database access (how a request body is parsed does not depend on the database).
 """
@@ -58,7 +59,7 @@ async def _started(database_url: str) -> Imperium:
 
 def _client(runtime: Imperium) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(runtime))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 def problem(response: httpx.Response, status: int, *phrases: str) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """API keys and roles over the API, in-process with a real database.
 
-A loopback server without keys serves everyone (covered by every other API test); here a
-key exists, or the app demands keys as a public server does, and each role is held to what
-it may do. The acceptance test ``test_a_public_address_needs_api_keys`` covers ``serve``.
+A loopback server without keys serves everyone addressed to a loopback name (covered by
+every other API test, whose requests go to 127.0.0.1); here a key exists, or the app
+demands keys as a public server does, and each role is held to what it may do. The
+acceptance test ``test_a_public_address_needs_api_keys`` covers ``serve``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -49,7 +51,7 @@ async def sqlite_im(make_database_url: Callable[[str], str]) -> AsyncIterator[Im
 def http_for(im: Imperium, key: str | None = None, **app_options: bool) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(im, **app_options))
     headers = {"Authorization": f"Bearer {key}"} if key else None
-    return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", headers=headers)
 
 
 async def key(
@@ -120,6 +122,39 @@ async def test_revoking_every_key_keeps_keys_required_until_reset(sqlite_im: Imp
         problem(await http.post("/api/v1/tasks", json={"type": "echo"}), 401, "API key")
         await sqlite_im.keys.reset()  # `imperium keys reset-open`
         assert (await http.get("/api/v1/tasks")).status_code == 200
+
+
+async def test_the_docs_need_a_key_once_keys_exist_unless_made_public(sqlite_im: Imperium) -> None:
+    reader = await key(sqlite_im, Role.READ_ONLY)
+    agent = await key(sqlite_im, Role.AGENT, "w")
+    docs = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+    async with http_for(sqlite_im) as http:
+        for path in docs:
+            problem(await http.get(path), 401, "requires an API key")
+            for valid in (reader, agent):  # any valid key may read them
+                assert (await http.get(path, headers={"X-API-Key": valid})).status_code == 200
+    settings = sqlite_im.settings.model_copy(update={"public_docs": True})
+    async with http_for(dataclasses.replace(sqlite_im, settings=settings)) as http:
+        for path in docs:
+            assert (await http.get(path)).status_code == 200, path
+        problem(await http.get("/api/v1/tasks"), 401, "requires an API key")
+
+
+async def test_a_failing_key_lookup_is_answered_as_a_problem(
+    sqlite_im: Imperium, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Authentication runs before the app: a database error there still gets the app's
+    problem answer (a 5xx problem), not a dropped connection."""
+    admin = await key(sqlite_im, Role.ADMIN)
+
+    async def failing(_text: str) -> None:
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_im.keys, "authenticate", failing)
+    async with http_for(sqlite_im, admin) as http:
+        response = await http.get("/api/v1/tasks")
+    assert response.status_code >= 500
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 # ---------------------------------------------------------------------------- roles
@@ -246,7 +281,7 @@ async def test_a_worker_with_an_agent_key_registers_and_runs_tasks(im: Imperium)
         return int(ctx.payload) * 2
 
     worker = Worker(
-        "http://test", "helper", double, capabilities=["job"], lease_wait=1,
+        "http://127.0.0.1", "helper", double, capabilities=["job"], lease_wait=1,
         api_key=own, transport=transport,
     )  # fmt: skip
     running = asyncio.create_task(worker.run())
@@ -265,7 +300,7 @@ async def test_a_worker_without_a_key_is_told_why(sqlite_im: Imperium) -> None:
     async def nothing(ctx) -> None:  # type: ignore[no-untyped-def]
         return None
 
-    worker = Worker("http://test", "anon", nothing, api_key="", transport=transport)
+    worker = Worker("http://127.0.0.1", "anon", nothing, api_key="", transport=transport)
     with pytest.raises(WorkerError, match="requires an API key"):
         await asyncio.wait_for(worker.run(), timeout=10)
 
@@ -280,11 +315,50 @@ async def test_without_keys_foreign_web_pages_are_refused(sqlite_im: Imperium) -
         )
         problem(evil, 403, "a web page from https://evil.example", "IMPERIUM_CORS_ORIGINS")
         rebound = {"Origin": "http://evil.example:8000", "Host": "evil.example:8000"}
-        problem(await http.post("/api/v1/tasks", json=body, headers=rebound), 403, "web page")
+        problem(await http.post("/api/v1/tasks", json=body, headers=rebound), 403, "loopback")
         own_page = {"Origin": "http://127.0.0.1:8000", "Host": "127.0.0.1:8000"}
         assert (await http.post("/api/v1/tasks", json=body, headers=own_page)).status_code == 201
         assert (await http.post("/api/v1/tasks", json=body)).status_code == 201  # a program
     assert sum((await sqlite_im.store.count_tasks_by_state()).values()) == 2
+
+
+FOREIGN_HOSTS = (
+    "evil.example:8000", "evil.example", "127.0.0.1.evil.example", "localhost.evil.example",
+    "0.0.0.0:8000", "192.168.1.5", "[2001:db8::1]:8000", "[::1", "127.0.0.1@evil.example",
+)  # fmt: skip
+LOOPBACK_HOSTS = (
+    "localhost:8000", "LOCALHOST", "localhost.:8000", "app.localhost:8000", "127.0.0.1",
+    "127.1.2.3:9", "[::1]:8000", "[::1]",
+)  # fmt: skip
+
+
+async def test_without_keys_only_requests_to_loopback_names_are_served(
+    sqlite_im: Imperium,
+) -> None:
+    """DNS rebinding: a page from evil.example, whose name now resolves to 127.0.0.1, sends
+    ``Host: evil.example``; a server without keys must answer it nothing, reads included."""
+    task = await sqlite_im.engine.submit(TaskSpec(type="job", payload="secret"))
+    paths = ("/api/v1/tasks", f"/api/v1/tasks/{task.id}", "/openapi.json", "/api/health", "/x")
+    async with http_for(sqlite_im) as http:
+        for host in FOREIGN_HOSTS:
+            for path in paths:
+                refused = await http.get(path, headers={"Host": host})
+                assert "secret" not in refused.text
+                problem(refused, 403, "answers only requests addressed to a loopback name")
+        for host in LOOPBACK_HOSTS:
+            assert (await http.get("/api/v1/tasks", headers={"Host": host})).is_success, host
+        assert (await http.get("/api/v1/tasks")).json()["items"][0]["payload"] == "secret"
+
+
+async def test_with_keys_any_host_name_may_be_used(sqlite_im: Imperium) -> None:
+    """Behind a reverse proxy (Host: the public name) a key is what counts."""
+    admin = await key(sqlite_im, Role.ADMIN)
+    async with http_for(sqlite_im) as http:
+        proxied = {"Host": "imperium.example.com"}
+        problem(await http.get("/api/v1/tasks", headers=proxied), 401, "requires an API key")
+        with_key = await http.get("/api/v1/tasks", headers={**proxied, "X-API-Key": admin})
+        assert with_key.status_code == 200
+        assert (await http.get("/api/health", headers=proxied)).status_code == 200  # probes
 
 
 async def test_configured_origins_may_call_without_keys(make_database_url) -> None:  # type: ignore[no-untyped-def]

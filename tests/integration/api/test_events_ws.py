@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -354,6 +355,25 @@ async def test_streams_need_a_read_key_once_keys_exist(served: Served) -> None:
                 pass  # an agent key reads nothing but its own agent
         async with ws(served, f"{path}?api_key={reader}") as conn:
             assert (await receive(conn))["type"] == "welcome"
+
+
+async def test_a_rebound_host_name_cannot_open_a_stream_of_a_keyless_server(
+    served: Served,
+) -> None:
+    """DNS rebinding: the browser connects to this server under the attacker's name."""
+    from websockets.exceptions import InvalidStatus
+
+    port = served.server.port
+    for path in (EVENTS_WS, LEARNING_WS):
+        sock = socket.create_connection(("127.0.0.1", port))
+        with pytest.raises(InvalidStatus) as refused:  # Host: evil.example:<port>
+            async with connect(f"ws://evil.example:{port}{path}", sock=sock, proxy=None):
+                pass
+        assert refused.value.response.status_code == 403
+    assert served.clients(EVENTS) == 0
+    sock = socket.create_connection(("127.0.0.1", port))
+    async with connect(f"ws://localhost:{port}{EVENTS_WS}", sock=sock, proxy=None) as conn:
+        assert (await receive(conn))["type"] == "welcome"
 
 
 async def test_a_foreign_page_cannot_open_a_stream_of_a_keyless_server(served: Served) -> None:

@@ -32,7 +32,7 @@ ON_POSTGRES = [pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 def _client(runtime: Imperium) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(runtime))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def test_health_is_ok_while_the_scheduler_runs(client: httpx.AsyncClient) -> None:

@@ -40,7 +40,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 def _client(runtime: Imperium) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_app(runtime))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def test_metrics_count_the_work_done(client: httpx.AsyncClient) -> None:

@@ -11,19 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from pydantic import ValidationError as PydanticValidationError
 
+from imperium.domain.auth import Role
 from imperium.interfaces.api import create_app
-from imperium.interfaces.api.ratelimit import (
-    EXPECTED,
-    RateLimitConfigError,
-    RateLimitMiddleware,
-    open_limiter,
-    parse_rules,
-)
+from imperium.interfaces.api.ratelimit import EXPECTED, RateLimitConfigError
+from imperium.interfaces.api.server import HttpServer
 from imperium.runtime import Imperium
 from imperium.settings import Settings
 from tests.integration.api.conftest import problem
@@ -44,7 +37,7 @@ def app_with(runtime: Imperium, **settings: Any) -> Any:
 
 def http(app: Any, client: tuple[str, int] = ("127.0.0.1", 123)) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=client)
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def test_the_request_over_the_limit_is_429_with_retry_after(sqlite_im: Imperium) -> None:
@@ -124,39 +117,72 @@ async def test_a_bad_setting_stops_the_app_from_being_built(sqlite_im: Imperium)
 
 
 # ---------------------------------------------------------------------------- API keys
-class Key:
-    def __init__(self, key_id: str) -> None:
-        self.key_id = key_id
+async def test_made_up_keys_do_not_use_up_the_requests_of_a_valid_key(sqlite_im: Imperium) -> None:
+    """Authentication comes first: a request with a bad key is refused (401) before it is
+    counted, and a valid key counts against itself from its very first request."""
+    _, admin = await sqlite_im.keys.create("ops", Role.ADMIN)
+    _, reader = await sqlite_im.keys.create("dashboard", Role.READ_ONLY)
+    async with http(app_with(sqlite_im, rate_limits="native=2/day")) as client:
+        for n in range(5):
+            made_up = {"X-API-Key": f"imp_{n:012x}_{'A' * 43}"}
+            problem(await client.get("/api/v1/agents", headers=made_up), 401, "unknown")
+        problem(await client.get("/api/v1/agents"), 401, "requires an API key")
+
+        async def statuses(key: str) -> list[int]:
+            headers = {"X-API-Key": key}
+            return [(await client.get("/api/v1/agents", headers=headers)).status_code
+                    for _ in range(3)]  # fmt: skip
+
+        assert await statuses(admin) == [200, 200, 429]
+        assert await statuses(reader) == [200, 200, 429]  # a bucket per key, same address
 
 
-async def authenticated(request: Request) -> PlainTextResponse:
-    """Stands in for authentication: the key 'good-*' is valid, its id what follows."""
-    presented = request.headers.get("x-api-key", "")
-    if presented.startswith("good-"):
-        request.state.principal = Key(presented.removeprefix("good-"))
-        return PlainTextResponse("ok")
-    return PlainTextResponse("who are you", status_code=401)
+# -------------------------------------------------------------------------- proxy headers
+def forwarded_for(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
 
 
-async def test_a_key_that_worked_gets_its_own_bucket_an_invented_one_does_not() -> None:
-    rules = parse_rules("default=2/day")
-    assert rules is not None
-    app = Starlette(routes=[Route("/r", authenticated)])
-    app.add_middleware(
-        RateLimitMiddleware,
-        rules=rules,
-        routes=app.router.routes,
-        limiter=open_limiter("memory://"),
-    )
+async def test_x_forwarded_for_counts_only_from_a_trusted_proxy(sqlite_im: Imperium) -> None:
+    untrusted = app_with(sqlite_im, rate_limits="native=1/day")
+    async with http(untrusted) as client:
+        assert (await client.get("/api/v1/agents", headers=forwarded_for("10.0.0.1"))).is_success
+        refused = await client.get("/api/v1/agents", headers=forwarded_for("10.0.0.2"))
+        assert refused.status_code == 429  # the same client, whatever it claims
 
-    async def status(client: httpx.AsyncClient, key: str | None) -> int:
-        headers = {"x-api-key": key} if key else {}
-        return (await client.get("/r", headers=headers)).status_code
+    trusted = app_with(sqlite_im, rate_limits="native=1/day", trusted_proxies="127.0.0.0/8")
+    async with http(trusted) as proxy:
+        for address in ("10.0.0.1", "10.0.0.2"):  # clients behind the proxy: a bucket each
+            assert (await proxy.get("/api/v1/agents", headers=forwarded_for(address))).is_success
+        again = await proxy.get("/api/v1/agents", headers=forwarded_for("10.0.0.2"))
+        assert again.status_code == 429
+    async with http(trusted, client=("192.0.2.7", 5)) as elsewhere:  # not the proxy
+        assert (await elsewhere.get("/api/v1/agents", headers=forwarded_for("10.0.0.3"))).is_success
+        assert (
+            await elsewhere.get("/api/v1/agents", headers=forwarded_for("10.0.0.4"))
+        ).status_code == 429
 
-    async with http(app) as client:
-        assert await status(client, "good-k1") == 200  # not yet known: counts against the IP
-        assert [await status(client, "good-k1") for _ in range(3)] == [200, 200, 429]
-        assert await status(client, "good-k2") == 200  # the IP's second and last request
-        assert await status(client, "invented") == 429  # an unknown key: the IP's bucket
-        assert await status(client, None) == 429
-        assert [await status(client, "good-k2") for _ in range(3)] == [200, 200, 429]
+
+async def test_the_served_app_ignores_x_forwarded_for_from_this_machine(
+    sqlite_im: Imperium,
+) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which would let anyone on
+    the machine pose as any address (and reset its rate limits); ``serve`` must not."""
+    server = HttpServer(app_with(sqlite_im, rate_limits="native=1/day"), "127.0.0.1", 0, "warning")
+    server.start()
+    await server.started()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
+            statuses = [
+                (await client.get("/api/v1/agents", headers=forwarded_for(address))).status_code
+                for address in ("10.0.0.1", "10.0.0.2")
+            ]
+    finally:
+        await server.stop()
+    assert statuses == [200, 429]
+
+
+@pytest.mark.parametrize("text", ["proxy.example", "10.0.0.0/33", "127.0.0.1;10.0.0.1"])
+def test_trusted_proxies_must_be_addresses_or_networks(text: str) -> None:
+    with pytest.raises(PydanticValidationError, match="is not an IP address or network"):
+        Settings(trusted_proxies=text)
+    assert Settings(trusted_proxies=" 10.0.0.1, 10.1.0.0/16 ,::1").trusted_proxies

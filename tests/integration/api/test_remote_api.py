@@ -48,7 +48,7 @@ def transport(im: Imperium) -> httpx.ASGITransport:
 
 @pytest.fixture
 async def http(transport: httpx.ASGITransport) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -57,7 +57,7 @@ async def sqlite_http(make_database_url: Callable[[str], str]) -> AsyncIterator[
     """For requests refused before the database is touched: one database kind is enough."""
     runtime = await _open(make_database_url("sqlite"))
     transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
     await runtime.close()
 
@@ -292,7 +292,7 @@ async def test_client_raises_client_error_with_the_problem(
 ) -> None:
     await remote_agent(im)
     task = await submit(im)
-    async with Client("http://test", transport=transport) as client:
+    async with Client("http://127.0.0.1", transport=transport) as client:
         [leased] = await client.lease("far")
         assert leased.task_id == task.id
         with pytest.raises(ClientError) as caught:
@@ -307,7 +307,7 @@ async def test_client_raises_client_error_with_the_problem(
 
 
 async def test_client_submits_and_waits(im: Imperium, transport: httpx.ASGITransport) -> None:
-    async with Client("http://test", transport=transport) as client:
+    async with Client("http://127.0.0.1", transport=transport) as client:
         task = await client.submit("echo", payload={"hi": 1}, priority="high")
         assert task["state"] in {"queued", "running", "succeeded"}
         async with asyncio.timeout(20):
@@ -335,7 +335,9 @@ async def test_worker_runs_functions_and_reports_outcomes(
     im: Imperium, transport: httpx.ASGITransport
 ) -> None:
     await remote_agent(im, concurrency=3)
-    worker = Worker("http://test", "far", _double, concurrency=3, lease_wait=1, transport=transport)
+    worker = Worker(
+        "http://127.0.0.1", "far", _double, concurrency=3, lease_wait=1, transport=transport
+    )
     running = asyncio.create_task(worker.run())
     tasks = [await submit(im, p, max_attempts=1) for p in (21, "bad", "boom")]
     doubled, bad, boom = [await ended(im, t.id) for t in tasks]
@@ -356,7 +358,7 @@ async def test_worker_registers_a_missing_agent_and_runs_blocking_code(
     im: Imperium, transport: httpx.ASGITransport
 ) -> None:
     worker = Worker(
-        "http://test", "newcomer", _blocking_upper, capabilities=["job"], transport=transport
+        "http://127.0.0.1", "newcomer", _blocking_upper, capabilities=["job"], transport=transport
     )
     running = asyncio.create_task(worker.run())
     done = await ended(im, (await submit(im, "shout")).id)
@@ -378,7 +380,7 @@ async def test_worker_stop_lets_the_running_attempt_finish(
         await asyncio.sleep(1.5)  # longer than the 1 s lease: heartbeats keep it
         return "finished"
 
-    worker = Worker("http://test", "far", slow, lease_wait=5, transport=transport)
+    worker = Worker("http://127.0.0.1", "far", slow, lease_wait=5, transport=transport)
     running = asyncio.create_task(worker.run())
     task = await submit(im)
     await asyncio.wait_for(started.wait(), timeout=10)
@@ -394,7 +396,7 @@ async def test_a_stopped_long_poll_leases_nothing(
     im: Imperium, transport: httpx.ASGITransport
 ) -> None:
     await remote_agent(im)
-    worker = Worker("http://test", "far", _double, lease_wait=10, transport=transport)
+    worker = Worker("http://127.0.0.1", "far", _double, lease_wait=10, transport=transport)
     running = asyncio.create_task(worker.run())
     await asyncio.sleep(0.3)  # now waiting in a long-poll
     worker.stop()
@@ -407,7 +409,7 @@ async def test_a_stopped_long_poll_leases_nothing(
 async def test_worker_refused_by_the_server_raises(
     im: Imperium, transport: httpx.ASGITransport
 ) -> None:
-    worker = Worker("http://test", "echo", _double, transport=transport)
+    worker = Worker("http://127.0.0.1", "echo", _double, transport=transport)
     with pytest.raises(WorkerError, match="runs in-process"):
         await asyncio.wait_for(worker.run(), timeout=10)
 
@@ -426,7 +428,7 @@ async def test_cancelling_run_abandons_attempts(
         async def teardown(self) -> None:
             torn_down.set()
 
-    worker = Worker("http://test", "far", Stuck, transport=transport)
+    worker = Worker("http://127.0.0.1", "far", Stuck, transport=transport)
     running = asyncio.create_task(worker.run())
     task = await submit(im, max_attempts=1)
     await asyncio.wait_for(started.wait(), timeout=10)

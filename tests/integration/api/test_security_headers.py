@@ -35,7 +35,7 @@ def app_with(runtime: Imperium, **settings: Any) -> Any:
 
 def http(app: Any, **transport: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, **transport), base_url="http://test"
+        transport=httpx.ASGITransport(app=app, **transport), base_url="http://127.0.0.1"
     )
 
 

@@ -6,7 +6,13 @@ from fastapi import Depends, FastAPI
 
 from imperium import __version__
 from imperium.interfaces.api import middleware, problems
-from imperium.interfaces.api.auth import authorize, document, redact_keys_in_server_logs
+from imperium.interfaces.api.auth import (
+    PUBLIC_ROUTES,
+    Gate,
+    authorize,
+    document,
+    redact_keys_in_server_logs,
+)
 from imperium.interfaces.api.metrics import ApiMetrics, HttpMetricsMiddleware
 from imperium.interfaces.api.routes import (
     agents,
@@ -29,7 +35,7 @@ from imperium.runtime import Imperium
 
 def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
     """The app; ``auth_required`` demands a key even when none exists yet (a server that
-    listens beyond loopback), otherwise keys are required once any exists."""
+    listens beyond loopback), otherwise keys are required once any has been created."""
     app = FastAPI(
         title="Imperium",
         version=__version__,
@@ -47,9 +53,18 @@ def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
     app.include_router(learning.seed_router, dependencies=[Depends(authorize)])
     app.include_router(custody.router, dependencies=[Depends(authorize)])
     app.include_router(custody.proposals_router, dependencies=[Depends(authorize)])
-    middleware.install(app, runtime.settings)
+    middleware.install(app, runtime.settings, _gate(app, runtime, auth_required))
     # Its bus listener holds the metrics weakly: it goes when the app does (no shutdown hook).
     app.state.metrics = ApiMetrics(runtime)
-    # added last, so outermost of the middleware: refusals (413, 429) are counted too
+    # added last, so outermost of the middleware: refusals (401, 413, 429) are counted too
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics, routes=app.router.routes)
     return app
+
+
+def _gate(app: FastAPI, runtime: Imperium, auth_required: bool) -> Gate:
+    docs_paths = (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
+    docs = frozenset(("GET", path) for path in docs_paths if path)
+    public = PUBLIC_ROUTES | docs if runtime.settings.public_docs else PUBLIC_ROUTES
+    gate = Gate(runtime.keys, auth_required, app.state.cors_origins, public, docs)
+    app.state.gate = gate  # for :func:`authorize`
+    return gate

@@ -1,34 +1,50 @@
 """Who is calling: the API key of a request and what its role allows.
 
-Authentication is on when the server listens beyond loopback (``imperium serve`` refuses
-that without a key) or as soon as any key exists; a loopback server without keys serves
-everyone as admin, as a single-user tool. A key is sent as ``Authorization: Bearer KEY``
-or ``X-API-Key: KEY``; a WebSocket client, which cannot always set headers, may pass
-``?api_key=KEY``.
+Keys are in force when the server listens beyond loopback (``imperium serve`` refuses
+that without a key) or once any key has been created (revoked ones count; ``imperium keys
+reset-open`` forgets them all). A loopback server without keys serves everyone as admin, as
+a single-user tool, but only requests addressed to a loopback name (``Host``), so that a
+web page reaching it through a rebound DNS name reads nothing, and of those only programs
+and this server's own pages may change anything or open a stream (``Origin``). A key is
+sent as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; a WebSocket client, which
+cannot always set headers, may pass ``?api_key=KEY``.
 
-Every router is included with :func:`authorize` as a dependency, so no route is forgotten.
-Roles are checked here by route: ``read-only`` keys may only read, ``agent`` keys only use
-the routes in :data:`AGENT_ROUTES`, whose handlers then check that the agent they act for
-is the key's own (``Principal.require_agent``).
+:class:`AuthMiddleware` decides who calls before anything else reads the request (so rate
+limits count against the key, and a request without a valid key is refused before its body
+is read), for every route, the documentation and unknown paths included. Every router is
+also included with :func:`authorize` as a dependency, which checks the role again against
+the route the request was actually routed to and gives handlers the :class:`Principal`.
+Roles are checked by route: ``read-only`` keys may only read, ``agent`` keys only use the
+routes in :data:`AGENT_ROUTES`, whose handlers then check that the agent they act for is
+the key's own (``Principal.require_agent``) and offers only what the key allows
+(``Principal.require_capabilities``).
 """
 
 from __future__ import annotations
 
+import inspect
+import ipaddress
 import logging
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, WebSocketException, status
 from fastapi.openapi.utils import get_openapi
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from imperium.domain.auth import ANONYMOUS_ADMIN, AuthError, ForbiddenError, Principal, Role
-from imperium.interfaces.api.server import is_loopback
+from imperium.interfaces.api.ratelimit import RouteTemplates
+from imperium.services.keys import KeyService
 
+Route = tuple[str, str]  # (method, path template); WebSockets count as GET
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# (method, path template); matched on the route itself, so a route elsewhere that happens
-# to share a function name gains nothing
+# matched on the route itself, so a route elsewhere that shares a function name gains nothing
 PUBLIC_ROUTES = frozenset({("GET", "/api/health"), ("GET", "/api/v1/health")})  # probes
 AGENT_ROUTES = frozenset(
     {
@@ -42,6 +58,10 @@ AGENT_ROUTES = frozenset(
     }
 )
 PUBLIC = Principal(key_id=None, role=Role.READ_ONLY)
+KEY_REQUIRED = (
+    "this server requires an API key: send it as 'Authorization: Bearer <key>'; "
+    "an admin creates keys with `imperium keys create`"
+)
 
 
 def presented_key(conn: HTTPConnection) -> str | None:
@@ -57,74 +77,180 @@ def presented_key(conn: HTTPConnection) -> str | None:
     return key or None
 
 
-async def authorize(conn: HTTPConnection) -> Principal:
+def is_loopback_host(host: str | None) -> bool:
+    """Whether a ``Host`` header names this machine's loopback (``localhost``, a
+    ``*.localhost`` name, ``127.0.0.0/8``, ``[::1]``, with any port). Browsers resolve
+    those names to loopback themselves, so a page from elsewhere cannot have them as its
+    host; a missing header is not from a browser."""
+    if host is None:
+        return True
     try:
-        return await _authorize(conn)
-    except (AuthError, ForbiddenError) as exc:
-        if conn.scope["type"] == "websocket":  # no problem+json on a socket: close it
-            reason = str(exc).encode()[:120].decode(errors="ignore")
-            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason) from exc
-        raise
+        name = (urlsplit(f"//{host}").hostname or "").rstrip(".")
+    except ValueError:  # e.g. an unbalanced "[": not a name a browser would send
+        return False
+    if name == "localhost" or name.endswith(".localhost") or name == "localhost.localdomain":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
-async def _authorize(conn: HTTPConnection) -> Principal:
-    # a WebSocket counts as a read: it streams what read-only keys may already read
-    method = "GET" if conn.scope["type"] == "websocket" else conn.scope["method"]
-    route = (method, getattr(conn.scope.get("route"), "path", ""))
-    runtime = conn.app.state.runtime
-    key = presented_key(conn)
-    if key is None:
-        if route in PUBLIC_ROUTES:
+@dataclass(frozen=True)
+class Gate:
+    """What this server asks of a request: built once by ``create_app``."""
+
+    keys: KeyService
+    required: bool  # keys even before any exists (a server beyond loopback)
+    cors_origins: frozenset[str]
+    public: frozenset[Route] = PUBLIC_ROUTES  # answered without a key
+    docs: frozenset[Route] = frozenset()  # any valid key may read them
+
+    async def identify(self, conn: HTTPConnection, route: Route) -> Principal:
+        """Who ``conn`` acts for on ``route``; :class:`AuthError` (401) or
+        :class:`ForbiddenError` (403) when it may not."""
+        key = presented_key(conn)
+        if key is not None:
+            principal = await self.keys.authenticate(key)
+        elif route in self.public:
+            if not is_loopback_host(conn.headers.get("host")) and await self._keyless_probe():
+                _refuse_host(conn)
             principal = PUBLIC
-        elif conn.app.state.auth_required or await runtime.keys.enabled():
-            raise AuthError(
-                "this server requires an API key: send it as 'Authorization: Bearer <key>'; "
-                "an admin creates keys with `imperium keys create`"
-            )
-        else:
-            if conn.scope["type"] == "websocket" or method not in SAFE_METHODS:
-                _refuse_foreign_pages(conn)  # a page cannot read a cross-site GET's answer
+        elif await self._keyless():
+            _refuse_foreign(conn, route[0], self.cors_origins)
             principal = ANONYMOUS_ADMIN
-    else:
-        principal = await runtime.keys.authenticate(key)
-    _check_role(principal, route)
-    conn.state.principal = principal
-    return principal
+        else:
+            raise AuthError(KEY_REQUIRED)
+        self.check(principal, route)
+        return principal
+
+    def check(self, principal: Principal, route: Route) -> None:
+        """Refuse a role that may not use ``route``."""
+        if principal.role is Role.ADMIN or route in self.public:
+            return
+        if principal is PUBLIC:  # let in for a public route: any other needs a key
+            raise AuthError(KEY_REQUIRED)
+        if route in self.docs:
+            return
+        if principal.role is Role.AGENT:
+            if route not in AGENT_ROUTES:
+                raise ForbiddenError(
+                    "an agent key may only register and read its agent and lease, heartbeat, "
+                    "complete and fail its tasks; use an admin or read-only key for this"
+                )
+            return
+        if route[0] not in SAFE_METHODS:
+            raise ForbiddenError("a read-only key cannot change anything; use an admin key")
+
+    async def _keyless(self) -> bool:
+        return not self.required and not await self.keys.enabled()
+
+    async def _keyless_probe(self) -> bool:
+        try:
+            return await self._keyless()
+        except Exception:  # the database does not answer: the probe says little anyway
+            return False
 
 
-def _refuse_foreign_pages(conn: HTTPConnection) -> None:
+def _refuse_host(conn: HTTPConnection) -> None:
+    raise ForbiddenError(
+        f"this server has no API keys, so it answers only requests addressed to a loopback "
+        f"name (localhost, 127.0.0.1, [::1]), not to {conn.headers.get('host')!r}: a web "
+        "page reaching it through a rebound DNS name must read nothing. To serve other "
+        "names (a reverse proxy), create API keys with `imperium keys create`"
+    )
+
+
+def _refuse_foreign(conn: HTTPConnection, method: str, cors_origins: frozenset[str]) -> None:
     """Without keys, a loopback server trusts whoever reaches it, but a web page the user
-    visits can reach it too (a cross-site POST or WebSocket, or DNS rebinding). Browsers
-    say where a request comes from: only this server's own pages on a loopback address,
-    and the origins in ``IMPERIUM_CORS_ORIGINS``, may act without a key."""
+    visits can reach it too: through a rebound DNS name (refused by ``Host``), or by a
+    cross-site POST or WebSocket, which a browser marks with ``Origin``. Only this server's
+    own pages on a loopback address, and the origins in ``IMPERIUM_CORS_ORIGINS``, may act
+    without a key; a page cannot read a cross-site GET's answer, so reads pass."""
+    host = conn.headers.get("host")
+    if not is_loopback_host(host):
+        _refuse_host(conn)
     origin = conn.headers.get("origin")
-    if origin is None:  # not sent by browsers for same-origin reads, nor by programs
+    if origin is None or (conn.scope["type"] == "http" and method in SAFE_METHODS):
+        return  # no Origin: not sent by browsers for same-origin reads, nor by programs
+    if origin in cors_origins or "*" in cors_origins:
         return
-    allowed = conn.app.state.cors_origins
-    if origin in allowed or "*" in allowed:
-        return
-    host = conn.headers.get("host", "")
-    hostname = urlsplit(f"//{host}").hostname or ""
-    if urlsplit(origin).netloc == host and is_loopback(hostname):
-        return
+    if host is not None and urlsplit(origin).netloc == host:
+        return  # this server's own page (its Host is a loopback name, checked above)
     raise ForbiddenError(
         f"a web page from {origin} may not use this server without an API key; add the "
         "origin to IMPERIUM_CORS_ORIGINS, or create API keys and send one"
     )
 
 
-def _check_role(principal: Principal, route: tuple[str, str]) -> None:
-    if principal.role is Role.ADMIN or route in PUBLIC_ROUTES:
-        return
-    if principal.role is Role.AGENT:
-        if route not in AGENT_ROUTES:
-            raise ForbiddenError(
-                "an agent key may only register and read its agent and lease, heartbeat, "
-                "complete and fail its tasks; use an admin or read-only key for this"
-            )
-        return
-    if route[0] not in SAFE_METHODS:
-        raise ForbiddenError("a read-only key cannot change anything; use an admin key")
+class AuthMiddleware:
+    """Identifies the caller of every HTTP request and WebSocket before the app (and the
+    rate limits inside this middleware) see it, leaving the :class:`Principal` in
+    ``scope["state"]["principal"]``. A refusal, or an error while looking a key up (the
+    database), is answered as the app's exception handlers answer it; a WebSocket that
+    may not connect is closed before the handshake (HTTP 403)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        gate: Gate,
+        routes: list[BaseRoute],
+        handlers: Mapping[Any, Callable[[Request, Exception], Any]],
+    ) -> None:
+        self.app = app
+        self.gate = gate
+        self.templates = RouteTemplates(routes)  # made at the first request: all routes exist
+        self.handlers = handlers  # the app's, by exception class
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"] if scope["type"] == "http" else "GET"
+        try:
+            route = (method, self.templates(scope))
+            principal = await self.gate.identify(HTTPConnection(scope), route)
+        except Exception as exc:
+            await self._refuse(scope, receive, send, exc)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        if scope["type"] == "websocket":
+            if not isinstance(exc, (AuthError, ForbiddenError)):
+                raise exc
+            close = WebSocketClose(status.WS_1008_POLICY_VIOLATION, _reason(exc))
+            await close(scope, receive, send)
+            return
+        handler = next((self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None)
+        if handler is None:
+            raise exc
+        response = handler(Request(scope, receive), exc)
+        if inspect.isawaitable(response):
+            response = await response
+        await response(scope, receive, send)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).encode()[:120].decode(errors="ignore")  # a close reason is short
+
+
+async def authorize(conn: HTTPConnection) -> Principal:
+    """The caller :class:`AuthMiddleware` identified, checked against the route the
+    request was routed to (the middleware matched it before routing)."""
+    principal = conn.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        raise RuntimeError("no caller was identified: build the app with create_app")
+    method = "GET" if conn.scope["type"] == "websocket" else conn.scope["method"]
+    gate: Gate = conn.app.state.gate
+    try:
+        gate.check(principal, (method, getattr(conn.scope.get("route"), "path", "")))
+    except (AuthError, ForbiddenError) as exc:
+        if conn.scope["type"] == "websocket":  # no problem+json on a socket: close it
+            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, _reason(exc)) from exc
+        raise
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authorize)]

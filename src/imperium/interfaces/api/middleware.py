@@ -1,21 +1,26 @@
 """The HTTP middleware, installed in one call, and the security headers.
 
 Outermost first: security headers (so every answer carries them, refusals and Starlette's
-own 500 included), CORS (so a browser can read a 429), rate limits (before any body is
-read), input limits (:mod:`.limits`), then the app. All are pure ASGI: they wrap ``send``
-or ``receive`` and leave streaming responses and WebSockets alone.
+own 500 included), CORS (so a browser can read a 401 or 429), proxy headers (only with
+``IMPERIUM_TRUSTED_PROXIES``: the client's address from ``X-Forwarded-For``), authentication
+(:mod:`.auth`: who calls, before anything is counted or read), rate limits (per key or
+address, before any body is read), input limits (:mod:`.limits`), then the app. All are
+pure ASGI: they wrap ``send`` or ``receive`` and leave streaming responses alone.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from imperium.interfaces.api import ratelimit
+from imperium.interfaces.api.auth import AuthMiddleware, Gate
 from imperium.interfaces.api.limits import BodyLimitMiddleware
 from imperium.settings import Settings
 
@@ -40,17 +45,21 @@ DOCS_CSP = (
 EXPOSED_HEADERS = ["Retry-After", "RateLimit-Limit", "RateLimit-Remaining"]
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: Settings, gate: Gate) -> None:
     """Add the middleware ``settings`` asks for; a bad rate-limit setting raises
     :class:`~.ratelimit.RateLimitConfigError` here, at start."""
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     rules = ratelimit.parse_rules(settings.rate_limits)
+    routes = app.router.routes
     if rules is not None:
         limiter = ratelimit.open_limiter(settings.rate_limit_storage)
-        routes = app.router.routes
         app.add_middleware(
             ratelimit.RateLimitMiddleware, rules=rules, routes=routes, limiter=limiter
         )
+    app.add_middleware(AuthMiddleware, gate=gate, routes=routes, handlers=app.exception_handlers)
+    proxies = trusted_proxies(settings.trusted_proxies)
+    if proxies:  # uvicorn's own handling is off (server.py): no one else is believed
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     origins = cors_origins(settings.cors_origins)
     if origins:
         app.add_middleware(
@@ -68,6 +77,13 @@ def install(app: FastAPI, settings: Settings) -> None:
 def cors_origins(text: str) -> list[str]:
     """``IMPERIUM_CORS_ORIGINS``: comma-separated origins, ``*`` for any; empty for none."""
     return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
+
+
+def trusted_proxies(text: str) -> list[str]:
+    """``IMPERIUM_TRUSTED_PROXIES`` as networks (``10.0.0.1`` -> ``10.0.0.1/32``), the
+    form uvicorn's middleware compares addresses with; empty for none."""
+    parts = (p.strip() for p in text.split(","))
+    return [str(ipaddress.ip_network(p, strict=False)) for p in parts if p]
 
 
 def _wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:

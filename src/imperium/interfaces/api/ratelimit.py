@@ -3,10 +3,11 @@
 An endpoint is a method and the path template of the route the request matches
 (``GET /api/v1/tasks/{task_id}``), so ``/tasks/a`` and ``/tasks/b`` share a bucket; paths
 that match no route share one more, and methods outside :data:`METHODS` count as one,
-``OTHER``. A client is the API key (the ``key_id`` of the ``principal`` authentication
-leaves in ``scope["state"]``; see :class:`RateLimitMiddleware`) or else the IP address
-(behind a proxy, run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips`` so that
-is the real client's).
+``OTHER``. A client is the API key (the ``key_id`` of the ``principal`` the authentication
+middleware, which runs first, leaves in ``scope["state"]``) or else the IP address. Behind
+a reverse proxy, list its address in ``IMPERIUM_TRUSTED_PROXIES`` so that the address is
+the real client's from ``X-Forwarded-For``; from anyone else that header is ignored, so it
+cannot buy fresh buckets.
 
 Limits come from ``IMPERIUM_RATE_LIMITS``: ``off``, or ``;``-separated ``name=N/period``
 entries laid over :data:`BUILTIN_RULES`, where a name is ``default`` (seed-compatible and
@@ -23,7 +24,6 @@ Redis, Memcached or MongoDB for several processes: set ``IMPERIUM_RATE_LIMIT_STO
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import re
@@ -65,7 +65,6 @@ EXEMPT = frozenset(
 UNMATCHED = "(no route)"
 # a server accepts any token as a method: others are counted (and limited) as one, OTHER
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-MAX_KNOWN_KEYS = 10_000
 MAX_REMEMBERED = 10_000  # paths whose template is remembered
 EXPECTED = (
     "expected 'off' or entries like 'default=100/minute;native=6000/minute;"
@@ -166,9 +165,10 @@ class RouteTemplates:
         self._seen: dict[tuple[str, str], str] = {}  # workers call the same paths again
 
     def __call__(self, scope: Scope) -> str:
-        """The template of the route ``scope`` matches (one whose method differs if no
-        other does), or :data:`UNMATCHED`."""
-        key = (method_of(scope), scope["path"])
+        """The template of the route ``scope`` (an HTTP request or a WebSocket) matches
+        (one whose method differs if no other does), or :data:`UNMATCHED`."""
+        method = method_of(scope) if scope["type"] == "http" else "WEBSOCKET"
+        key = (method, scope["path"])
         template = self._seen.get(key)
         if template is None:
             if len(self._seen) >= MAX_REMEMBERED:
@@ -190,16 +190,8 @@ class RouteTemplates:
         return partial
 
 
-def presented_key(scope: Scope) -> str | None:
-    """A digest of the API key the request presents (not yet known to be valid)."""
-    for name, value in scope["headers"]:
-        if name in (b"authorization", b"x-api-key"):
-            return hashlib.sha256(value).hexdigest()
-    return None
-
-
 def principal_key_id(scope: Scope) -> str | None:
-    """The id of the API key that authenticated the request, once auth has run."""
+    """The id of the API key that authenticated the request (auth runs first)."""
     principal = scope.get("state", {}).get("principal")
     key_id = getattr(principal, "key_id", None)
     return str(key_id) if key_id else None
@@ -209,10 +201,10 @@ class RateLimitMiddleware:
     """Answers 429 (problem+json, ``Retry-After``) once a client has used up its limit on
     an endpoint; other requests and non-HTTP scopes pass untouched.
 
-    Authentication runs later, inside the app, so a key is known to be genuine only after
-    a request with it has been served: from then on, requests presenting that key count
-    against the key, the first one and any key never seen to work against the IP address
-    (so inventing keys does not buy fresh buckets).
+    Authentication runs before (outside) it: a request with a valid key counts against
+    that key from its first request on, one without a key against the IP address, and
+    one with a bad key is refused (401) before it is counted, so made-up keys neither buy
+    fresh buckets nor use up the address's.
     """
 
     def __init__(
@@ -227,7 +219,6 @@ class RateLimitMiddleware:
         self.endpoint = RouteTemplates(routes)  # made at the first request: all routes exist
         self.limiter = limiter
         self._limits: dict[str, Limit] = {}
-        self._key_ids: dict[str, str] = {}  # presented-key digest -> key id, once it worked
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -240,20 +231,15 @@ class RateLimitMiddleware:
         if limit is None:
             await self.app(scope, receive, send)
             return
-        digest = presented_key(scope)
-        who = self._client(scope, digest)
+        who = self._client(scope)
         if not await self.limiter.hit(limit, who, method_of(scope), template):
             await self._refuse(scope, receive, send, limit, who, template)
             return
         await self.app(scope, receive, send)
-        key_id = principal_key_id(scope)
-        if digest is not None and key_id is not None:
-            if len(self._key_ids) >= MAX_KNOWN_KEYS:
-                self._key_ids.clear()
-            self._key_ids[digest] = key_id
 
-    def _client(self, scope: Scope, digest: str | None) -> str:
-        key_id = principal_key_id(scope) or (self._key_ids.get(digest) if digest else None)
+    @staticmethod
+    def _client(scope: Scope) -> str:
+        key_id = principal_key_id(scope)
         if key_id:
             return f"key:{key_id}"
         client = scope.get("client")

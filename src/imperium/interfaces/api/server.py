@@ -3,6 +3,11 @@
 ``imperium serve`` owns the signals (it drains the scheduler after the HTTP server
 stops), so uvicorn's own signal handling is switched off, and the listening socket is
 bound here, so a port in use is an error message rather than uvicorn exiting the process.
+
+uvicorn's proxy headers are off too: by default it believes ``X-Forwarded-For`` from
+127.0.0.1, so anyone on the machine could pose as any address (and so escape per-client
+rate limits). The app believes them only from ``IMPERIUM_TRUSTED_PROXIES``
+(:mod:`.middleware`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class HttpServer:
             access_log=False,
             timeout_graceful_shutdown=5,  # open long-polls end when dispatching stops
             ws_max_size=WS_MAX_BYTES,
+            proxy_headers=False,  # the app decides whom to believe (IMPERIUM_TRUSTED_PROXIES)
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
