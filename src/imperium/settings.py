@@ -241,6 +241,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_SANDBOX_EXPERIMENTS", "sandbox_experiments"),
         description="Comma-separated test directories the Sandbox runs on schedule.",
     )
+    sandbox_uid: int = Field(
+        default=65534,
+        ge=1,
+        le=2**32 - 2,
+        validation_alias=AliasChoices("IMPERIUM_SANDBOX_UID", "sandbox_uid"),
+        description="When the server runs as root, the uid (and gid) the Sandbox runs code "
+        "as, through bubblewrap; never 0. Default 65534 (nobody).",
+    )
+    sandbox_unsafe: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("IMPERIUM_SANDBOX_UNSAFE", "sandbox_unsafe"),
+        description="true: where bubblewrap (or unprivileged user namespaces) is missing, "
+        "the Sandbox runs code with NO isolation, as the server's user, instead of refusing; "
+        "its results say 'unsafe: no isolation'. Only for trusted code.",
+    )
     cache_interval: float = _interval(
         "IMPERIUM_CACHE_INTERVAL", 3600.0, "pruning the router's memory of removed agents"
     )

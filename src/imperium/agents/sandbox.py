@@ -1,4 +1,6 @@
-"""``sandbox``: runs code and test suites isolated (``imperium.adapters.sandbox``).
+"""``sandbox``: runs code and test suites isolated (``imperium.adapters.sandbox``: a
+bubblewrap sandbox, as an unprivileged uid, with no network and only its work directory
+writable).
 
 Task types:
 
@@ -12,21 +14,28 @@ Task types:
 raised, the CPU limit follows it (a suite allowed 120 s should not die at 30 s of CPU).
 Config: ``{"limits": {defaults}, "max_limits": {maxima}, "allow_network": false}``.
 
+How runs are isolated is the server's choice, not the agent's config: the server lends
+a ``SandboxPolicy`` as ``ctx.services["sandbox_policy"]`` (from IMPERIUM_SANDBOX_UID and
+IMPERIUM_SANDBOX_UNSAFE); without one, the default (uid 65534, never unsafe) applies.
+
 A command that fails or tests that fail still make a successful attempt: the result says
-what happened. Only a broken sandbox fails the attempt (retryable); a bad payload fails the
-task at once (``bad_input``).
+what happened. A broken sandbox fails the attempt (``sandbox_error``, retryable); a host
+that cannot isolate code fails it for good (``sandbox_unavailable``, with what to install);
+a bad payload fails the task at once (``bad_input``).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 from imperium.adapters.sandbox import (
+    PYTHON,
     RunResult,
     SandboxError,
+    SandboxPolicy,
+    SandboxUnavailableError,
     TestRun,
     run_isolated,
     run_pytest,
@@ -78,10 +87,13 @@ class SandboxAgent(Agent):
         if ctx.type not in TASK_TYPES:
             raise _bad_input(f"the sandbox does {' and '.join(TASK_TYPES)}, not '{ctx.type}'")
         limits = self._limits(payload)
+        limits["policy"] = _policy(ctx)
         try:
             if ctx.type == RUN_CODE:
                 return self._run_code(payload, limits)
             return self._run_tests(payload, limits)
+        except SandboxUnavailableError as exc:
+            raise TaskFailed(str(exc), kind="sandbox_unavailable", retryable=False) from exc
         except SandboxError as exc:
             raise TaskFailed(str(exc), kind="sandbox_error") from exc
         except ValueError as exc:  # an unsafe file name or a limit the runner refuses
@@ -126,7 +138,7 @@ class SandboxAgent(Agent):
             raise _bad_input(f"language {language!r} is not supported; use one of {LANGUAGES}")
         if not isinstance(stdin, str):
             raise _bad_input("'stdin' must be a string")
-        command = [sys.executable, "main.py"]
+        command = [PYTHON, "main.py"]
         result = run_isolated(command, files={"main.py": code}, stdin=stdin, **limits)
         return _report(result, None)
 
@@ -137,6 +149,11 @@ class SandboxAgent(Agent):
         access = FileAccess.from_config(self.config)
         run = run_pytest(_project(payload, access), args=args, **limits)
         return _report(run.run, run)
+
+
+def _policy(ctx: TaskContext) -> SandboxPolicy:
+    policy = ctx.services.get("sandbox_policy")
+    return policy if isinstance(policy, SandboxPolicy) else SandboxPolicy()
 
 
 def _project(payload: dict[str, Any], access: FileAccess = ANYWHERE) -> dict[str, str] | Path:

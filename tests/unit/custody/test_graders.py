@@ -1,28 +1,23 @@
 """Custody graders: every check kind with right and wrong answers, paths that are missing,
-answers of the wrong type, unit tests run by the real Sandbox — and the whole bank: each
-item's reference passes its own grader, wrong answers fail, the built-in agents pass their
-items and deliberately bad agents fail all of them."""
+answers of the wrong type — and the whole bank: each item's reference passes its own
+grader, wrong answers fail and deliberately bad agents fail all of them. Grading with the
+real Sandbox (unit tests, code references, the built-in agents' items) is in
+tests/integration/sandbox/test_custody_sandbox.py."""
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from imperium.adapters.sandbox import run_pytest
 from imperium.adapters.storage.memory import MemoryStore
-from imperium.agents.base import Agent, TaskContext
-from imperium.agents.conquest import ConquestAgent
+from imperium.agents.base import TaskContext
 from imperium.agents.echo import EchoAgent
-from imperium.agents.guardian import GuardianAgent
 from imperium.agents.imperium import ImperiumAgent
-from imperium.agents.sandbox import SandboxAgent
 from imperium.domain.models import AgentSpec
 from imperium.domain.prediction import PairRates
 from imperium.domain.routing import Router
@@ -31,13 +26,7 @@ from imperium.services.custody.graders import PathError, grade, normalise_answer
 from imperium.services.learning.service import Learner
 from tests.support.learning_history import history
 
-# pytest's plugins are not needed by the bank's tests; not loading them halves each run.
-RUN_TESTS = functools.partial(
-    run_pytest, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, timeout=60, cpu_seconds=60
-)
 CODE_KINDS = {"unit_tests", "catches_bug"}
-STUB = "def solve(*args):\n    return None\n"
-WORKERS = 4
 
 
 def item(
@@ -423,26 +412,10 @@ def test_catches_bug_needs_passing_on_correct_and_failing_on_every_buggy_version
     assert "must pass on the correct implementation" in entry["detail"]
 
 
-@pytest.mark.slow
-def test_unit_tests_run_in_the_real_sandbox() -> None:
-    check = {"kind": "unit_tests", "tests": TESTS}
-    right = one(
-        check, "def add(a, b):\n    return a + b\n", answer_format="python", run_tests=RUN_TESTS
-    )
-    assert (right["ok"], right["score"]) == (True, 1.0)
-    wrong = one(
-        check, "def add(a, b):\n    return a - b\n", answer_format="python", run_tests=RUN_TESTS
-    )
-    assert (wrong["ok"], wrong["score"]) == (False, 0.0)
-    assert "test_small" in wrong["detail"]
-    assert "assert -1 == 3" in wrong["detail"]
-
-
 # -- the bank: references, wrong answers, agents -------------------------------------------------
 
 BANK = default_bank()
 ANSWERS = [i for i in BANK if i.is_answer and not {c["kind"] for c in i.checks} & CODE_KINDS]
-CODE_ANSWERS = [i for i in BANK if i.is_answer and {c["kind"] for c in i.checks} & CODE_KINDS]
 AGENT_ITEMS = [i for i in BANK if not i.is_answer]
 WRONG = {"text": ["I don't know", "zzz"], "number": ["I don't know", -123456.789]}
 WRONG["json"] = ["I don't know", {}, [], 42]
@@ -462,53 +435,6 @@ def test_agent_task_references_pass_and_an_empty_result_fails(bank_item: Item) -
     assert graded.passed, graded.checks
     assert not grade(bank_item, {}).passed
     assert not grade(bank_item, None).passed
-
-
-def _map(function: Callable[[Item], Any], items: list[Item]) -> list[Any]:
-    with ThreadPoolExecutor(WORKERS) as pool:
-        return list(pool.map(function, items))
-
-
-@pytest.mark.slow
-def test_code_references_pass_in_the_sandbox_and_a_stub_fails() -> None:
-    """Every code item, its reference and a stub answer, run for real (in parallel)."""
-
-    def check(bank_item: Item) -> list[str]:
-        problems = []
-        graded = grade(bank_item, bank_item.reference, run_tests=RUN_TESTS)
-        if not graded.passed:
-            problems.append(f"{bank_item.id}: the reference fails: {graded.checks}")
-        if grade(bank_item, STUB, run_tests=RUN_TESTS).passed:
-            problems.append(f"{bank_item.id}: a stub passes")
-        return problems
-
-    assert len(CODE_ANSWERS) >= 40
-    assert [p for problems in _map(check, CODE_ANSWERS) for p in problems] == []
-
-
-BUILT_IN: dict[str, type[Agent]] = {
-    "code_review": GuardianAgent,
-    "security_scan": GuardianAgent,
-    "run_code": SandboxAgent,
-    "run_tests": SandboxAgent,
-    "log_analysis": ConquestAgent,
-    "performance_analysis": ConquestAgent,
-}
-
-
-@pytest.mark.slow
-def test_the_built_in_agents_pass_their_items() -> None:
-    items = [i for i in AGENT_ITEMS if i.task_type in BUILT_IN]
-
-    def run(bank_item: Item) -> tuple[str, float, bool]:
-        ctx = TaskContext("t-1", bank_item.task_type, bank_item.task_payload(), 1, "agent")
-        result = BUILT_IN[bank_item.task_type]().run_blocking(ctx)
-        graded = grade(bank_item, json.loads(json.dumps(result)))
-        return bank_item.id, graded.score, graded.passed
-
-    outcomes = _map(run, items)
-    assert [o for o in outcomes if not o[2]] == []
-    assert len(outcomes) >= 30
 
 
 class Clock:

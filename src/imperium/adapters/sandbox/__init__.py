@@ -1,85 +1,73 @@
 """Running untrusted code in a throw-away sandbox: :func:`run_isolated` and :func:`run_pytest`.
 
-Linux only. Each measure is detected at run time and ``RunResult.isolation`` reports what
-was in force for that run — nothing is claimed that is not.
+Linux only. Each run is a fresh bubblewrap (``bwrap``) sandbox; ``RunResult.isolation``
+reports what held for that run, and nothing is claimed that does not.
 
-- **Network**: a new network namespace, ``unshare --net`` (as root) or ``unshare --net
-  --map-root-user`` (otherwise; needs unprivileged user namespaces). It holds only a
-  loopback device, down: no connection leaves it, not even to the host's 127.0.0.1. Without
-  a working ``unshare`` the child has the host's network and the report says why.
-- **Processes**: a new PID namespace (``unshare --pid --fork --kill-child``) whose init is
-  a small launcher (``launcher._LAUNCHER``). When the command ends or the run is killed, the kernel
-  kills every process left in the namespace, even ones that called ``setsid``. Without it
-  only the command's process group is killed, and a process that leaves the group survives.
-- **Limits**: rlimits set by the launcher in the command's process just before ``exec``:
-  RLIMIT_CPU (SIGXCPU at the limit, SIGKILL a second later), RLIMIT_AS (address space, not
-  resident memory: Python raises MemoryError), RLIMIT_FSIZE (SIGXFSZ; Python ignores it and
-  gets OSError EFBIG instead; it also bounds what stdout and stderr may write, as they go to
-  files), RLIMIT_CORE=0 and RLIMIT_NPROC. Each applies per process (children inherit it);
-  no cgroup is used, so nothing caps a run's total memory or CPU across its processes.
-- **User and the process limit**: RLIMIT_NPROC counts the processes and threads of the
-  child's *real uid*, and the kernel never applies it to root. So when the server runs as
-  root the command runs as a fresh unprivileged uid (``UID_BASE`` + its working directory's
-  inode number modulo ``UID_SPAN``: distinct for concurrent runs in practice, never in
-  /etc/passwd), where RLIMIT_NPROC applies and the server's files are protected by their
-  permissions (the working directories are chowned to it), and the launcher sets
-  ``no_new_privs`` so set-uid programs cannot give root back. That needs the command's
-  executable (and the directories above it) to be usable by other users: a Python installed
-  under ``/root`` (pyenv) is not, and then the child stays root — the report says so and
-  says the process limit is not enforced. As an ordinary user inside a user namespace, the
-  child is "root" in the namespace and the server's uid outside; RLIMIT_NPROC applies and
-  counts the namespace's processes, ``unshare`` and the launcher included (kernels from
-  5.14; older ones count all of the uid's processes). As an ordinary user without a user
-  namespace the process limit is not set (it would count every process of the server's uid).
-- **Wall clock**: after ``timeout`` seconds SIGKILL goes to the whole process group (which
-  includes the PID namespace's init, so the namespace dies with it).
-- **Files**: a fresh ``mkdtemp`` directory is the working directory and HOME, TMPDIR a
-  sibling; both are deleted afterwards. There is no mount namespace: the rest of the file
-  system is visible with the child's user's permissions. **As root that is every file**:
-  then this sandbox bounds resources and cuts the network, but it is not a security
-  boundary against hostile code.
-- **Environment**: only PATH, HOME, TMPDIR, LANG and PYTHONDONTWRITEBYTECODE, plus ``env``.
+- **User**: never root. A root server runs bubblewrap as ``SandboxPolicy.uid`` (65534,
+  "nobody", by default; same gid, no other groups), never as root (that would map the
+  sandbox's user to root outside); otherwise as the server's own user. The code has no
+  capabilities and ``no_new_privs`` (set-uid programs give nothing back).
+- **Namespaces**: user, mount, PID, IPC, UTS, and network unless the agent's config allows
+  the network: no connection leaves, not to the host's 127.0.0.1 nor to abstract Unix
+  sockets; with its own ``/proc`` no host process's ``ns/net`` can be entered, nor its
+  ``environ`` read.
+- **Files**: only ``/usr``, ``/etc``, ``/bin``, ``/lib*`` and the server's Python
+  (virtualenv and base install) are mounted, read-only; the work directory (``/sandbox``)
+  is the one writable host directory, beside a private ``/tmp`` (tmpfs as large as the
+  file-size limit), a ``/proc`` and a minimal ``/dev``. The database, the project,
+  ``/root``, ``/home``, ``/run`` and ``/var`` (with PostgreSQL's socket) do not exist
+  inside. ``"python"`` as a command's first word is the server's Python (``bwrap``
+  explains how one under ``/root`` is reached).
+- **Processes**: the PID namespace dies with its init, so every process the command started
+  dies when it ends, times out, or the server dies (``--die-with-parent``).
+- **Limits**: rlimits set by a small launcher (``launcher._LAUNCHER``) just before
+  ``exec``: RLIMIT_CPU (SIGXCPU, SIGKILL a second later), RLIMIT_AS (address space:
+  Python raises MemoryError), RLIMIT_FSIZE (Python gets OSError EFBIG; it also bounds
+  stdout and stderr, which go to files), RLIMIT_CORE=0 and RLIMIT_NPROC, which counts the
+  processes and threads of the run's own user namespace (bubblewrap's init and the
+  launcher included). Each applies per process; no cgroup caps a run's total memory, CPU
+  or disk. After ``timeout`` seconds bubblewrap's process group is killed.
+- **Environment**: built from scratch (PATH, HOME, TMPDIR, LANG, PYTHONDONTWRITEBYTECODE),
+  plus ``env``.
 
-The launcher reports over a pipe that it started and how the command ended (with its CPU
-time and peak memory), which tells a broken sandbox (``SandboxError``) from a command that
-failed (a normal :class:`RunResult`).
+Where bubblewrap is missing or does not work (no unprivileged user namespaces),
+:func:`probe` says why and runs raise :class:`SandboxUnavailableError`, unless
+``SandboxPolicy.unsafe`` (``IMPERIUM_SANDBOX_UNSAFE=1``) allows code to run with no
+isolation at all (as the server's user, with only the limits and the timeout); then
+``isolation["sandbox"]`` starts with "unsafe: no isolation". The launcher reports over a
+pipe that it started and how the command ended (CPU time, peak memory), which tells a
+broken sandbox (:class:`SandboxError`) from a command that failed.
 
-Modules: ``isolation`` (what the host allows; namespaces, uid and environment of a run),
-``limits``, ``workdir`` (the run's directory and output), ``launcher`` (the child process),
-``runner`` (:func:`run_isolated`, :class:`RunResult`), ``pytest_runner`` (:func:`run_pytest`,
-:class:`TestRun`) and ``errors``. They import only the standard library and each other.
-Import the names below from this package; to replace :func:`host_support` (in a test),
-patch it in ``isolation``, where it is called.
+Modules: ``host`` (policy, probe), ``bwrap`` (its command line), ``plan`` (one run's
+command, environment and report), ``limits``, ``workdir``, ``launcher``, ``runner``
+(:func:`run_isolated`), ``pytest_runner`` (:func:`run_pytest`) and ``errors``; they
+import only the standard library and each other.
 """
 
-from imperium.adapters.sandbox.errors import SandboxError, UnsafePathError
-from imperium.adapters.sandbox.isolation import (
-    UID_BASE,
-    UID_SPAN,
-    HostSupport,
-    host_support,
-    isolation_available,
-)
+from imperium.adapters.sandbox.errors import SandboxError, SandboxUnavailableError, UnsafePathError
+from imperium.adapters.sandbox.host import DEFAULT_UID, Host, SandboxPolicy, probe
 from imperium.adapters.sandbox.limits import Limits
+from imperium.adapters.sandbox.plan import PYTHON
 from imperium.adapters.sandbox.pytest_runner import MAX_FAILURES, FailedTest, TestRun, run_pytest
 from imperium.adapters.sandbox.runner import RunResult, run_isolated
 from imperium.adapters.sandbox.workdir import COLLECT_CAP, OUTPUT_CAP
 
 __all__ = [
     "COLLECT_CAP",
+    "DEFAULT_UID",
     "MAX_FAILURES",
     "OUTPUT_CAP",
-    "UID_BASE",
-    "UID_SPAN",
+    "PYTHON",
     "FailedTest",
-    "HostSupport",
+    "Host",
     "Limits",
     "RunResult",
     "SandboxError",
+    "SandboxPolicy",
+    "SandboxUnavailableError",
     "TestRun",
     "UnsafePathError",
-    "host_support",
-    "isolation_available",
+    "probe",
     "run_isolated",
     "run_pytest",
 ]

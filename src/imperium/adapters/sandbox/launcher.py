@@ -1,29 +1,27 @@
-"""Starting the command under the launcher and waiting for it: the launcher applies the
-limits and the uid, reports how the command ended, and its process group is killed when
-the run ends or times out."""
+"""Starting the command under the launcher and waiting for it: the launcher, inside the
+sandbox, applies the limits, runs the command and reports how it ended; the process group
+is killed when the run ends or times out (with bubblewrap, that ends its PID namespace)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from imperium.adapters.sandbox.errors import SandboxError
-from imperium.adapters.sandbox.isolation import Plan
 from imperium.adapters.sandbox.limits import Limits, to_rlimits
+from imperium.adapters.sandbox.plan import PYTHON, Plan
 
-# The launcher runs as ``python -I -S -c _LAUNCHER CONFIG COMMAND...``: -I -S so that nothing
-# in the working directory or the environment can change what it imports. It forks the
-# command (limits and user applied in the child) and waits for it, reaping orphans too when
-# it is the init of a PID namespace; when it exits, that namespace's processes are killed.
+# Runs as ``python -I -S -c _LAUNCHER CONFIG COMMAND...`` (-I -S: nothing in the working
+# directory or the environment changes what it imports). It forks the command, with the
+# limits set in the child, and reports over a pipe that it started and how the command
+# ended, with the CPU time and peak memory of the command and the children it reaped.
 _LAUNCHER = r"""
 import json, os, resource, signal, sys
 config = json.loads(sys.argv[1])
@@ -41,35 +39,19 @@ def confine():
         if ceiling != resource.RLIM_INFINITY:
             soft, hard = min(soft, ceiling), min(hard, ceiling)
         resource.setrlimit(which, (soft, hard))
-    uid = config["uid"]
-    if uid is not None:
-        import ctypes
-        if ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
     for name in ("SIGPIPE", "SIGXFSZ"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
-
-def resolve(name):  # before confine(): a switched uid may not read this Python's stdlib
-    for directory in ([] if "/" in name else os.environ.get("PATH", os.defpath).split(os.pathsep)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return name
 
 report(started=True)
 child = os.fork()
 if child == 0:
-    executable = resolve(command[0])
     try:
         confine()
     except BaseException as exc:
         report(setup_error=f"{type(exc).__name__}: {exc}")
         os._exit(125)
     try:
-        os.execv(executable, command)
+        os.execvp(command[0], command)
     except OSError as exc:
         os.write(2, f"sandbox: cannot run {command[0]!r}: {exc.strerror}\n".encode())
     os._exit(127)
@@ -87,25 +69,17 @@ os._exit(os.WEXITSTATUS(wait_status))
 
 
 def execute(
-    command: Sequence[str],
-    plan: Plan,
-    base: Path,
-    limits: Limits,
-    env: dict[str, str],
-    stdin: str | None,
+    command: Sequence[str], plan: Plan, base: Path, limits: Limits, stdin: str | None
 ) -> tuple[int, bool, float, dict[str, Any]]:
-    """Run the launcher; (its return code, timed out, duration, what it reported)."""
+    """Run the command; (the return code, timed out, duration, what the launcher reported)."""
     (base / "stdin").write_text(stdin or "", encoding="utf-8")
     status_read, status_write = os.pipe()
-    config = {
-        "status_fd": status_write,
-        "rlimits": to_rlimits(limits, plan.nproc_enforced),
-        "uid": plan.uid,
-    }
-    launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, json.dumps(config)]
+    config = {"status_fd": status_write, "rlimits": to_rlimits(limits, plan.nproc)}
+    launcher = [plan.python, "-I", "-S", "-c", _LAUNCHER, json.dumps(config)]
+    argv = [*plan.prefix, *launcher, plan.python if command[0] == PYTHON else command[0]]
     try:
         returncode, exited, duration = _spawn_and_wait(
-            [*plan.prefix, *launcher, *command], base, env, status_write, limits.timeout
+            [*argv, *command[1:]], plan, base, status_write, limits.timeout
         )
     except BaseException:
         os.close(status_read)
@@ -114,7 +88,7 @@ def execute(
 
 
 def _spawn_and_wait(
-    argv: list[str], base: Path, env: dict[str, str], status_fd: int, timeout: float
+    argv: list[str], plan: Plan, base: Path, status_fd: int, timeout: float
 ) -> tuple[int, bool, float]:
     """(return code, whether it exited before the timeout, duration)."""
     with (
@@ -126,8 +100,8 @@ def _spawn_and_wait(
         try:
             proc = subprocess.Popen(
                 argv,
-                cwd=base / "work",
-                env=env,
+                cwd=plan.cwd,
+                env=plan.env,
                 stdin=stdin,
                 stdout=stdout,
                 stderr=stderr,
@@ -138,30 +112,13 @@ def _spawn_and_wait(
             raise SandboxError(f"cannot start the sandbox ({argv[0]}): {exc}") from exc
         finally:
             os.close(status_fd)
-        exited = _wait_for_exit(proc.pid, timeout)
-        _kill_group(proc.pid)  # leftovers of a finished run, or everything on timeout
-        returncode = proc.wait()
-    return returncode, exited, time.monotonic() - started
-
-
-def _wait_for_exit(pid: int, timeout: float) -> bool:
-    """True if ``pid`` exits within ``timeout``. It is not reaped, so its process group id
-    cannot be reused before we kill the group."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    if pidfd is not None:
         try:
-            return bool(select.select([pidfd], [], [], timeout)[0])
-        finally:
-            os.close(pidfd)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return True
-        time.sleep(0.01)
-    return False
+            returncode, exited = proc.wait(timeout), True
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            returncode, exited = proc.wait(), False
+        _kill_group(proc.pid)  # an unsafe run's leftovers (bubblewrap's die with it)
+    return returncode, exited, time.monotonic() - started
 
 
 def _kill_group(pgid: int) -> None:

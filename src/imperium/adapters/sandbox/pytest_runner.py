@@ -3,13 +3,13 @@ a :class:`TestRun`."""
 
 from __future__ import annotations
 
-import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from imperium.adapters.sandbox.plan import PYTHON
 from imperium.adapters.sandbox.runner import RunResult, run_isolated
 
 MAX_FAILURES = 100  # failed tests listed in a TestRun
@@ -65,7 +65,7 @@ def run_pytest(
 
     ``limits`` are :func:`run_isolated`'s keyword arguments. Note that the code under test
     runs inside pytest's process, so hostile code could forge the report it writes."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     command += ["--junitxml", _REPORT, *args]
     if isinstance(project, Path):
         result = run_isolated(command, copy_from=project, collect=[_REPORT], **limits)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import signal
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from imperium.adapters.sandbox.errors import SandboxError
-from imperium.adapters.sandbox.isolation import make_plan, minimal_env
+from imperium.adapters.sandbox.host import SandboxPolicy, probe
 from imperium.adapters.sandbox.launcher import execute
 from imperium.adapters.sandbox.limits import Limits
+from imperium.adapters.sandbox.plan import Plan, make_plan
 from imperium.adapters.sandbox.workdir import (
     collect_files,
     hand_over,
@@ -45,17 +46,6 @@ class RunResult:
     def truncated(self) -> bool:
         return self.stdout_truncated or self.stderr_truncated
 
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready fields (all but ``collected``)."""
-        fields = asdict(self)
-        del fields["collected"]
-        fields["truncated"] = self.truncated
-        return fields
-
 
 def run_isolated(
     command: Sequence[str],
@@ -71,11 +61,14 @@ def run_isolated(
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
     collect: Sequence[str] = (),
+    policy: SandboxPolicy | None = None,
 ) -> RunResult:
-    """Run ``command`` in a fresh directory holding ``files`` (and/or a copy of
-    ``copy_from``) under the limits; ``collect`` names files to read back before the
-    directory is deleted. Raises ValueError for bad arguments (UnsafePathError for a file
-    name that escapes) and SandboxError when the sandbox itself fails."""
+    """Run ``command`` (``"python"`` as its first word: the sandbox's Python) in a fresh
+    directory holding ``files`` (and/or a copy of ``copy_from``) under the limits;
+    ``collect`` names files to read back before the directory is deleted. Raises
+    ValueError for bad arguments (UnsafePathError for a file name that escapes),
+    SandboxUnavailableError when this host cannot isolate code and ``policy`` does not
+    allow unsafe runs, and SandboxError when the sandbox itself fails."""
     if not command or not all(isinstance(part, str) for part in command):
         raise ValueError("command must be a non-empty list of strings")
     limits = Limits(timeout, cpu_seconds, memory_mb, file_size_mb, max_processes)
@@ -83,40 +76,51 @@ def run_isolated(
         raise ValueError(f"copy_from {copy_from} is not a directory")
     for name in files or {}:
         safe_relative(name)
+    host = probe(policy or SandboxPolicy())
     try:
         base = Path(tempfile.mkdtemp(prefix="imperium-sandbox-"))
     except OSError as exc:
         raise SandboxError(f"cannot create a temporary directory: {exc}") from exc
     try:
-        return _run_in(base, command, files, copy_from, limits, network, env, stdin, collect)
+        plan = make_plan(host, limits, network, base, env)
+        _prepare(base, files, copy_from, plan, host.run_as)
+        return _run(base, command, plan, limits, stdin, collect)
     finally:
         remove_tree(base)
 
 
-def _run_in(
+def _prepare(
     base: Path,
-    command: Sequence[str],
     files: Mapping[str, str] | None,
     copy_from: Path | None,
+    plan: Plan,
+    run_as: int | None,
+) -> None:
+    """The work directory (an unsafe run gets a temporary one beside it), handed to the
+    uid the run uses; ``base`` then lets that uid pass, not list: its stdin, stdout and
+    stderr stay the server's."""
+    workdir = base / "work"
+    try:
+        workdir.mkdir()
+        populate(workdir, files, copy_from)
+        if not plan.prefix:
+            (base / "tmp").mkdir()
+        if run_as is not None:
+            base.chmod(0o711)
+            hand_over([workdir], run_as)
+    except OSError as exc:
+        raise SandboxError(f"cannot prepare the sandbox directory: {exc}") from exc
+
+
+def _run(
+    base: Path,
+    command: Sequence[str],
+    plan: Plan,
     limits: Limits,
-    network: bool,
-    env: Mapping[str, str] | None,
     stdin: str | None,
     collect: Sequence[str],
 ) -> RunResult:
-    workdir, tmpdir = base / "work", base / "tmp"
-    try:
-        workdir.mkdir()
-        tmpdir.mkdir()
-        populate(workdir, files, copy_from)
-        plan = make_plan(command, limits, network, workdir)
-        if plan.uid is not None:
-            base.chmod(0o711)  # the child may pass through, not list
-            hand_over([workdir, tmpdir], plan.uid)
-    except OSError as exc:
-        raise SandboxError(f"cannot prepare the sandbox directory: {exc}") from exc
-    child_env = minimal_env(workdir, tmpdir, env)
-    returncode, timed_out, duration, status = execute(command, plan, base, limits, child_env, stdin)
+    returncode, timed_out, duration, status = execute(command, plan, base, limits, stdin)
     stdout, stdout_cut = read_capped(base / "stdout")
     stderr, stderr_cut = read_capped(base / "stderr")
     timed_out = timed_out and "exit" not in status  # not if it finished at the deadline
@@ -139,7 +143,7 @@ def _run_in(
         killed_reason=_killed_reason(timed_out, exit_code, sig, cpu, stderr, limits),
         cpu_time=None if cpu is None else round(cpu, 3),
         max_rss_mb=None if rss is None else round(rss / 1024, 1),
-        collected=collect_files(workdir, collect),
+        collected=collect_files(base / "work", collect),
     )
 
 

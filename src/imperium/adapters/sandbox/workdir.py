@@ -1,5 +1,5 @@
 """The run's directory: filled with the given files (or a copy of a project), handed to
-the switched uid, read back (collected files, capped stdout and stderr) and removed."""
+the sandbox's uid, read back (collected files, capped stdout and stderr) and removed."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def populate(workdir: Path, files: Mapping[str, str] | None, copy_from: Path | N
 
 
 def hand_over(paths: Sequence[Path], uid: int) -> None:
-    """Give the switched uid its directories (and everything in them)."""
+    """Give the sandbox's uid (and gid) its directories and everything in them."""
     for top in paths:
         os.chown(top, uid, uid)
         for root, dirs, names in os.walk(top):
@@ -75,11 +75,16 @@ def remove_tree(base: Path) -> None:
 
 
 def collect_files(workdir: Path, names: Sequence[str]) -> dict[str, str]:
-    """Regular files (never through a symlink) the command left, read up to COLLECT_CAP."""
+    """Regular files the command left, read up to COLLECT_CAP; never through a symlink
+    (the command could point one at a file only the server may read)."""
     found: dict[str, str] = {}
+    inside = os.path.realpath(workdir)
     for name in names:
+        path = os.path.join(inside, safe_relative(name))
+        if os.path.dirname(os.path.realpath(path)) != os.path.dirname(path):
+            continue  # a directory on the way is a symlink
         try:
-            fd = os.open(workdir / safe_relative(name), os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             continue
         with open(fd, "rb") as handle:
