@@ -150,9 +150,7 @@ def _capabilities(role: Role, capabilities: Iterable[str]) -> frozenset[str] | N
     if not allowed:
         return None
     if role is not Role.AGENT:
-        raise ValidationError(
-            f"only agent keys limit capabilities; a {role.value} key takes none"
-        )
+        raise ValidationError(f"only agent keys limit capabilities; a {role.value} key takes none")
     if "" in allowed or any(len(c) > MAX_CAPABILITY for c in allowed):
         raise ValidationError(f"a capability is a name of 1 to {MAX_CAPABILITY} characters")
     if len(allowed) > MAX_CAPABILITIES:
