@@ -10,6 +10,7 @@ built-in agents, opened from :class:`Settings`::
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from imperium.adapters.executors.local import LocalExecutor
 from imperium.adapters.jsonvalues import json_problem
 from imperium.adapters.processes import process_is_gone
+from imperium.adapters.sandbox import SandboxPolicy
 from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.sql import SqlStore
@@ -100,6 +102,9 @@ BUILTIN_AGENTS = (
 class SystemClock:
     def now(self) -> float:
         return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def new_id() -> str:
@@ -181,13 +186,21 @@ def schedule_config(settings: Settings) -> ScheduleConfig:
     )
 
 
-def run_answer_tests(files: Mapping[str, str]) -> object:
+def sandbox_policy(settings: Settings) -> SandboxPolicy:
+    """How the Sandbox isolates code: lent to the sandbox agent (``ctx.services``, which an
+    agent's registered config cannot override) and used by custody's unit-test grader."""
+    return SandboxPolicy(uid=settings.sandbox_uid, unsafe=settings.sandbox_unsafe)
+
+
+def run_answer_tests(files: Mapping[str, str], policy: SandboxPolicy | None = None) -> object:
     """Custody's unit-test grader: pytest in the Sandbox, without third-party plugins
     (half the start-up), bounded by a minute (a quadratic answer would run to its CPU
     limit)."""
     from imperium.adapters.sandbox import run_pytest
 
-    return run_pytest(dict(files), env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, timeout=60)
+    return run_pytest(
+        dict(files), env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, timeout=60, policy=policy
+    )
 
 
 def make_custody(
@@ -195,10 +208,12 @@ def make_custody(
     engine: CustodyEngine,
     clock: SystemClock,
     on_level: Callable[[dict[str, int]], None] | None = None,
+    sandbox: SandboxPolicy | None = None,
 ) -> CustodyService:
     """The custody harness over the shipped test bank; code answers run in the Sandbox."""
     return CustodyService(
-        store, engine, load_bank(), clock, new_id, run_tests=run_answer_tests,
+        store, engine, load_bank(), clock, new_id,
+        run_tests=functools.partial(run_answer_tests, policy=sandbox),
         on_level=on_level, cycles=store,
     )  # fmt: skip
 
@@ -292,6 +307,8 @@ class Imperium:
             lock_ttl=settings.lock_ttl_seconds,
             poll_interval=settings.poll_interval,
             drain_seconds=settings.drain_seconds,
+            max_restarts=settings.max_restarts,
+            storage_outage_limit=settings.storage_outage_limit or None,
             retry=RetryPolicy(base=settings.retry_base_seconds, cap=settings.retry_cap_seconds),
         )
         lock = SchedulerLock(
@@ -301,8 +318,10 @@ class Imperium:
         learner = make_learner(
             settings, store, events, CycleRunner(lock.owner, scheduler=True, is_dead=holder_is_dead)
         )
+        sandbox = sandbox_policy(settings)
         executor = LocalExecutor(
-            services={"learner": learner},  # lent to the built-in imperium agent
+            # lent to the built-in imperium and sandbox agents
+            services={"learner": learner, "sandbox_policy": sandbox},
             config_defaults=builtin_config(settings),
         )
         engine = Engine(
@@ -313,7 +332,7 @@ class Imperium:
         submissions = SubmissionService(store, clock, new_id)
         keys = KeyService(SqlKeyStore(store.engine), clock)
         engine.min_levels = settings.min_levels
-        custody = make_custody(store, engine, clock, engine.set_custody_levels)
+        custody = make_custody(store, engine, clock, engine.set_custody_levels, sandbox)
         proposals = ProposalService(store, clock, new_id)
         teams = make_teams(
             store, learner.router, engine.submit_workflow,

@@ -21,6 +21,7 @@ from imperium.interfaces.cli._common import console, err_console, offline, print
 
 if TYPE_CHECKING:
     from imperium.runtime import Offline
+    from imperium.settings import Settings
 
 app = typer.Typer(help="The custody protocol: test agents, see their levels.", no_args_is_help=True)
 proposals_app = typer.Typer(help="Improvement proposals by eligible agents.", no_args_is_help=True)
@@ -59,10 +60,12 @@ class _ViaDatabase:
             await asyncio.sleep(0.2)
 
 
-def _custody(services: Offline) -> Any:
-    from imperium.runtime import SystemClock, make_custody
+def _custody(services: Offline, cfg: Settings) -> Any:
+    from imperium.runtime import SystemClock, make_custody, sandbox_policy
 
-    return make_custody(services.store, _ViaDatabase(services), SystemClock())
+    return make_custody(
+        services.store, _ViaDatabase(services), SystemClock(), sandbox=sandbox_policy(cfg)
+    )
 
 
 # ---------------------------------------------------------------------- custody
@@ -81,7 +84,7 @@ def give_test(
 
         async with offline(cfg) as services:
             with err_console.status(f"testing {agent_id} (waiting for its answer)…"):
-                return run_dict(await _custody(services).test(agent_id, category))
+                return run_dict(await _custody(services, cfg).test(agent_id, category))
 
     out = run(go())
     if json_out:
