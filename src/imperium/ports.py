@@ -27,7 +27,12 @@ from imperium.domain.teams import TeamRun, TeamState
 
 class Clock(Protocol):
     def now(self) -> float:
-        """Wall-clock seconds since the epoch."""
+        """Wall-clock seconds since the epoch (stored times, shown to people and SQL)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never steps (deadlines inside the running process:
+        leases, timeouts, backoff), so a change of the wall clock expires nothing."""
         ...
 
 
@@ -74,6 +79,7 @@ class TaskSnapshot(NamedTuple):
     state: TaskState
     attempts: int
     max_attempts: int
+    restarts: int
     lease_token: int
     agent_id: str | None
     lease_expires_at: float | None
@@ -93,6 +99,7 @@ class TaskSnapshot(NamedTuple):
             t.state,
             t.attempts,
             t.max_attempts,
+            t.restarts,
             t.lease_token,
             t.agent_id,
             t.lease_expires_at,

@@ -24,6 +24,7 @@ import inspect
 import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -39,7 +40,7 @@ T = TypeVar("T")
 
 MAX_ERROR_KIND = 100  # the API's limits on a failure report
 MAX_MESSAGE = 10_000
-REPORT_TRIES = 5
+REPORT_RETRY_CAP = 2.0  # seconds between tries to report a result, at most
 
 
 class WorkerError(Exception):
@@ -68,6 +69,13 @@ def as_agent_class(implementation: type[Agent] | Callable[[TaskContext], Any]) -
     if callable(implementation):
         return agent(implementation)
     raise TypeError(f"{implementation!r} is neither an Agent subclass nor a function")
+
+
+@dataclass(slots=True)
+class _Contact:
+    """When the server last answered about one lease (the event loop's clock)."""
+
+    last: float
 
 
 class Worker:
@@ -265,17 +273,24 @@ class Worker:
             log.error("attempt crashed", exc_info=attempt.exception())
 
     async def _attempt(self, client: Client, instance: Agent, lease: Lease) -> None:
+        """Run the attempt under heartbeats, then report its result. The heartbeats go on
+        while the report is retried, so a server that was away keeps the lease alive."""
+        contact = _Contact(asyncio.get_running_loop().time())
         runner = asyncio.create_task(run_attempt(instance, self._context(lease)))
-        keeper = asyncio.create_task(self._keep_alive(client, lease))
+        keeper = asyncio.create_task(self._keep_alive(client, lease, contact))
         try:
             await asyncio.wait((runner, keeper), return_when=asyncio.FIRST_COMPLETED)
+            if not runner.done():
+                return  # the lease moved on: nobody would accept this result
+            reporter = asyncio.create_task(self._report(client, lease, runner.result(), contact))
+            await asyncio.wait((reporter, keeper), return_when=asyncio.FIRST_COMPLETED)
+            if not reporter.done():
+                reporter.cancel()  # the lease moved on while the report was retried
+                await asyncio.gather(reporter, return_exceptions=True)
         finally:
             runner.cancel()  # no-op when it has ended; stops it when the lease was lost
             keeper.cancel()
             await asyncio.gather(runner, keeper, return_exceptions=True)
-        if runner.cancelled():
-            return  # the lease moved on: nobody would accept this result
-        await self._report(client, lease, runner.result())
 
     def _context(self, lease: Lease) -> TaskContext:
         return TaskContext(
@@ -290,7 +305,7 @@ class Worker:
             self.config,
         )
 
-    async def _keep_alive(self, client: Client, lease: Lease) -> None:
+    async def _keep_alive(self, client: Client, lease: Lease, contact: _Contact) -> None:
         """Heartbeat every third of the lease; returns when the lease has moved on."""
         interval = lease.lease_seconds / 3
         while True:
@@ -302,6 +317,7 @@ class Worker:
                     token=lease.token,
                     request_timeout=interval,
                 )
+                contact.last = asyncio.get_running_loop().time()
             except ClientError as exc:
                 if exc.status == 409:
                     log.warning(
@@ -313,9 +329,15 @@ class Worker:
                     return
                 log.warning("task %s: heartbeat failed (%s); will retry", lease.task_id, exc)
 
-    async def _report(self, client: Client, lease: Lease, result: AttemptResult) -> None:
-        backoff = Backoff()
-        for _ in range(REPORT_TRIES):
+    async def _report(
+        self, client: Client, lease: Lease, result: AttemptResult, contact: _Contact
+    ) -> None:
+        """Send the result until it is recorded or refused, or until the lease would have
+        expired from the server's view: a whole lease period after the server last
+        answered (a heartbeat that gets through moves that on)."""
+        backoff = Backoff(cap=REPORT_RETRY_CAP)
+        loop = asyncio.get_running_loop()
+        while True:
             try:
                 recorded = await self._send(client, lease, result)
             except ServerUnreachableError as exc:
@@ -340,7 +362,10 @@ class Worker:
                     extra={"action": "worker.reported", "task_id": lease.task_id},
                 )
                 return
-            delay = backoff.take()
+            left = contact.last + lease.lease_seconds - loop.time()
+            if left <= 0:
+                break
+            delay = min(backoff.take(), left)
             log.warning("task %s: reporting failed (%s); retrying", lease.task_id, error)
             await asyncio.sleep(delay)
         log.error(

@@ -21,9 +21,12 @@ pytestmark = pytest.mark.slow
 TOTAL = 400
 
 
-def _harness(url: str, acks: Path, count: int, log: Path) -> subprocess.Popen[str]:
+def _harness(
+    url: str, acks: Path, count: int, log: Path, sleep: float = 0.02
+) -> subprocess.Popen[str]:
+    args = [url, str(acks), str(count), str(log), str(sleep)]
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.crash_harness", url, str(acks), str(count), str(log)],
+        [sys.executable, "-m", "tests.support.crash_harness", *args],
         env=cli_env(url),
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -75,4 +78,40 @@ def test_kill_9_mid_load_loses_nothing_and_records_once(database_url: str, tmp_p
     ran = {line.split()[0] for line in log.read_text().splitlines()}
     assert set(acknowledged) <= ran
     lost = [e for rows in executions.values() for e in rows if e.outcome is Outcome.LOST]
+    assert all(e.error_kind == "scheduler_restart" for e in lost)
+
+
+def _kill_when_started(proc: subprocess.Popen[str], after: float) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == "STARTED", line + proc.stdout.read()
+    time.sleep(after)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_a_crash_loop_kills_no_innocent_task(database_url: str, tmp_path: Path) -> None:
+    """The scheduler is killed again and again, each time soon after it came back, while
+    the same attempts run: they are lost to restarts, not charged to the tasks, so every
+    acknowledged task still succeeds once the scheduler stays up."""
+    acks, log = tmp_path / "acks.txt", tmp_path / "runs.txt"
+    first = _harness(database_url, acks, 60, log, sleep=1.0)
+    deadline = time.monotonic() + 60
+    while len(_lines(acks)) < 60 and time.monotonic() < deadline:
+        assert first.poll() is None
+        time.sleep(0.01)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    acknowledged = _lines(acks)
+    for _ in range(5):  # each run re-starts the lost attempts, then dies under them
+        _kill_when_started(_harness(database_url, acks, 0, log, sleep=1.0), after=0.3)
+    last = _harness(database_url, acks, 0, log)
+    out, _ = last.communicate(timeout=120)
+    assert last.returncode == 0, out
+
+    states, executions = asyncio.run(_inspect(database_url, acknowledged))
+    assert set(states) == set(acknowledged)
+    assert all(s is TaskState.SUCCEEDED for s in states.values()), states
+    lost = [e for rows in executions.values() for e in rows if e.outcome is Outcome.LOST]
+    assert max(len(rows) for rows in executions.values()) > 3, "crashes hit running attempts"
     assert all(e.error_kind == "scheduler_restart" for e in lost)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -197,3 +198,32 @@ def test_worker_errors_are_messages(
     assert out.returncode == 1
     assert phrase in " ".join(out.stderr.split())
     assert "Traceback" not in out.stderr
+
+
+def test_a_result_finished_while_the_server_was_down_is_reported_when_it_is_back(
+    make_database_url, server_factory, workers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server is killed while an attempt runs and stays down longer than the worker's
+    first tries to report: the worker keeps trying (and heart-beating) within the lease,
+    the restarted server resumes the lease, and the result is recorded once."""
+    database_url = make_database_url("sqlite")
+    monkeypatch.setenv("IMPERIUM_LEASE_SECONDS", "15")
+    with socket.socket() as probe:  # the restarted server must come back on the same port
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    server = server_factory(database_url, "--port", port)
+    server.wait_ready()
+    worker = workers(database_url, server.url, "w1")
+    worker.wait_joined()
+    runs = tmp_path / "runs.log"
+    task_id = submit(database_url, {"sleep": 2, "log": str(runs)})
+    until_state(database_url, task_id, {"running"}, timeout=15)
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait()
+    until(lambda: "reporting failed" in worker.log.read_text(), 30, worker.log.read_text)
+    time.sleep(8)  # the worker's first tries (0.5 s apart, doubling) would all have failed
+    server_factory(database_url, "--port", port).wait_ready()
+    done = until_state(database_url, task_id, ENDED, timeout=30)
+    assert done["state"] == "succeeded", done
+    assert [(e["attempt"], e["outcome"]) for e in done["executions"]] == [(1, "succeeded")]
+    assert runs.read_text().splitlines() == [f"{task_id} 1"]

@@ -36,6 +36,9 @@ class Task:
     # mutable state
     state: TaskState = TaskState.QUEUED
     attempts: int = 0
+    # attempts lost through no fault of an agent: the scheduler's own crash, or a lease
+    # that expired while it was down (they do not count against max_attempts)
+    restarts: int = 0
     lease_token: int = 0
     agent_id: str | None = None
     lease_expires_at: float | None = None
@@ -48,6 +51,9 @@ class Task:
     score: float = 0.0
     updated_at: float = 0.0
     ready_at: float | None = None  # when it last became dispatchable (memory only)
+    # when the lease runs out on the scheduler's monotonic clock (memory only; the stored
+    # ``lease_expires_at`` is its wall-clock twin, for people and for a restart)
+    lease_deadline: float | None = None
 
     @property
     def required_capabilities(self) -> frozenset[str]:

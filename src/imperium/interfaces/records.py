@@ -50,6 +50,7 @@ def task_dict(t: Task) -> dict[str, Any]:
         "depends_on": list(t.depends_on),
         "attempts": t.attempts,
         "max_attempts": t.max_attempts,
+        "restarts": t.restarts,
         "agent_id": t.agent_id,
         "deadline": iso(t.deadline),
         "timeout": t.timeout,

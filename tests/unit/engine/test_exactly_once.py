@@ -3,6 +3,8 @@ completion or heartbeat with a stale token is refused and records nothing."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from imperium.adapters.executors.stub import StubExecutor
@@ -199,3 +201,18 @@ async def test_attempt_numbers_are_unique_across_retries(
         (3, 3, Outcome.SUCCEEDED),
     ]
     assert [a.token for a in executor.started] == [1, 2, 3]
+
+
+async def test_a_refused_lease_token_does_not_reveal_the_current_one(
+    make_engine: MakeEngine,
+) -> None:
+    """A 409 for a wrong token must not hand the caller the token that would be accepted."""
+    engine = await make_engine(
+        executor=StubExecutor(), agents=[agent_spec("r", agent_type="remote")]
+    )
+    task = await engine.submit(job())
+    [lease] = await engine.lease("r")
+    with pytest.raises(StaleLeaseError) as refused:
+        await engine.heartbeat("r", task.id, lease.token + 1)
+    numbers = re.findall(r"\b\d+\b", str(refused.value))  # task ids (t0001) are words
+    assert numbers == [str(lease.token + 1)], str(refused.value)

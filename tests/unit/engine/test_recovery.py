@@ -1,7 +1,8 @@
 """Invariant 7: crash-safe. After the scheduler process dies (``kill -9``), a new one
 takes the lock once it expires, re-queues the attempts the dead one left running (one
-``lost`` execution each, charged to the task), runs what was queued, and loses or
-records twice nothing. A graceful stop interrupts local attempts and re-queues them."""
+``lost`` execution each, not charged to the task but counted against a limit of its
+own), runs what was queued, and loses or records twice nothing. A graceful stop
+interrupts local attempts and re-queues them."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from imperium.domain.states import Outcome, TaskState
 from imperium.services.engine import Engine
 
 from .conftest import (
+    LEASE_SECONDS,
     LOCK_TTL,
+    RETRY,
     FakeClock,
     MakeEngine,
     agent_spec,
     event_types,
+    executions,
     job,
     make_config,
     outcomes,
@@ -139,22 +143,34 @@ async def test_an_unexpired_remote_lease_survives_the_crash(
     assert await outcomes(store, task.id) == [(1, Outcome.SUCCEEDED)]
 
 
-async def test_an_expired_remote_lease_is_requeued_at_takeover(
+async def test_a_lease_that_expired_while_the_scheduler_was_down_gets_a_new_period(
     make_engine: MakeEngine, store: MemoryStore, clock: FakeClock
 ) -> None:
-    remote = agent_spec("remote-1", agent_type="remote")
+    """Not the worker's fault: its report was refused while nothing listened. The new
+    scheduler accepts the late result for the same token; only a lease left silent for a
+    whole period after the restart is lost."""
+    remote = agent_spec("remote-1", agent_type="remote", max_concurrency=2)
     old = await make_engine(owner="owner-a", executor=StubExecutor(), agents=[remote])
-    task = await old.submit(job())
-    [lease] = await old.lease("remote-1")
+    late, silent = await old.submit_many([job(payload="late"), job(payload="silent")])
+    first = {lease.task_id: lease for lease in await old.lease("remote-1", max_tasks=2)}
     await crash(old)
 
     clock.advance(LOCK_TTL + 1)  # past the 15 s lease too
     new = await make_engine(owner="owner-b", executor=StubExecutor())
     await settle(new)
+    assert new.tasks[late.id].state is TaskState.RUNNING
+    await new.complete(late.id, first[late.id].token, AttemptResult(Outcome.SUCCEEDED))
+    assert await outcomes(store, late.id) == [(1, Outcome.SUCCEEDED)]
+
+    clock.advance(LEASE_SECONDS + 1)  # a whole period after the restart, still silent
+    new.process_timers()
+    await settle(new)
+    clock.advance(RETRY.base)  # its retry backoff
+    new.process_timers()
     [again] = await new.lease("remote-1")
-    assert (again.attempt, again.token) == (2, lease.token + 1)
-    await new.complete(task.id, again.token, AttemptResult(Outcome.SUCCEEDED))
-    assert await outcomes(store, task.id) == [(1, Outcome.LOST), (2, Outcome.SUCCEEDED)]
+    assert (again.task_id, again.attempt) == (silent.id, 2)
+    assert await outcomes(store, silent.id) == [(1, Outcome.LOST)]
+    assert (await executions(store, silent.id))[0].error_kind == "lease_expired"
 
 
 async def test_a_resumed_remote_lease_still_times_out(
@@ -264,25 +280,65 @@ async def test_recovery_keeps_priority_and_backoff(
     assert await outcomes(store, flaky.id) == [(1, Outcome.FAILED), (2, Outcome.SUCCEEDED)]
 
 
-async def test_a_task_lost_on_its_last_attempt_ends_dead_with_its_dependents(
+async def test_a_restart_is_not_charged_as_an_attempt(
     make_engine: MakeEngine, store: MemoryStore, clock: FakeClock
 ) -> None:
     old_executor = StubExecutor()
     old = await make_engine(owner="owner-a", executor=old_executor, agents=[agent_spec()])
-    _, (poison, after) = await old.submit_workflow(
-        WorkflowSpec(
-            (job(name="poison", max_attempts=1), job(name="after", depends_on=("poison",)))
-        )
-    )
+    task = await old.submit(job(max_attempts=1))
     await settle(old)
-    assert old_executor.running_ids() == [poison.id]
     await crash(old)
     clock.advance(LOCK_TTL + 1)
-    new = await make_engine(owner="owner-b", executor=StubExecutor())
+    executor = StubExecutor()
+    new = await make_engine(owner="owner-b", executor=executor)
+    await settle(new)
+    assert executor.running_ids() == [task.id]  # its only attempt was the scheduler's loss
+    executor.finish(task.id)
+    await settle(new)
+    done = await stored(store, task.id)
+    assert (done.state, done.attempts, done.restarts) == (TaskState.SUCCEEDED, 2, 1)
+    assert await outcomes(store, task.id) == [(1, Outcome.LOST), (2, Outcome.SUCCEEDED)]
+
+
+async def test_a_crash_loop_kills_no_innocent_task(
+    make_engine: MakeEngine, store: MemoryStore, clock: FakeClock
+) -> None:
+    """Ten crashes in a row, each while the same attempt runs: the task still has all its
+    attempts for its agent's own failures."""
+    engine = await make_engine(owner="owner-0", agents=[agent_spec()])
+    task = await engine.submit(job(max_attempts=2))
+    for owner in range(1, 11):
+        await settle(engine)
+        await crash(engine)
+        clock.advance(LOCK_TTL + 1)
+        engine = await make_engine(owner=f"owner-{owner}", executor=StubExecutor())
+    await settle(engine)
+    assert (await stored(store, task.id)).state is TaskState.RUNNING
+    assert (await stored(store, task.id)).restarts == 10
+
+
+async def test_a_task_lost_to_more_restarts_than_allowed_ends_dead_with_its_dependents(
+    make_engine: MakeEngine, store: MemoryStore, clock: FakeClock
+) -> None:
+    config = make_config(max_restarts=1)
+    old = await make_engine(owner="owner-a", config=config, agents=[agent_spec()])
+    _, (poison, after) = await old.submit_workflow(
+        WorkflowSpec((job(name="poison"), job(name="after", depends_on=("poison",))))
+    )
+    await settle(old)
+    await crash(old)
+    clock.advance(LOCK_TTL + 1)
+    second = await make_engine(owner="owner-b", executor=StubExecutor(), config=config)
+    await settle(second)
+    assert (await stored(store, poison.id)).state is TaskState.RUNNING  # once is allowed
+    await crash(second)
+    clock.advance(LOCK_TTL + 1)
+    new = await make_engine(owner="owner-c", executor=StubExecutor(), config=config)
     await new.journal.commit()
 
     dead = await stored(store, poison.id)
-    assert (dead.state, dead.attempts, dead.error_kind) == (TaskState.DEAD, 1, "scheduler_restart")
-    assert await outcomes(store, poison.id) == [(1, Outcome.LOST)]
+    assert (dead.state, dead.restarts, dead.error_kind) == (TaskState.DEAD, 2, "scheduler_restart")
+    assert "IMPERIUM_MAX_RESTARTS=1" in (dead.error_message or "")
+    assert await outcomes(store, poison.id) == [(1, Outcome.LOST), (2, Outcome.LOST)]
     failed = await stored(store, after.id)
     assert (failed.state, failed.error_kind) == (TaskState.FAILED, "dependency_failed")

@@ -100,6 +100,7 @@ tasks = sa.Table(
     # the scheduler's snapshot (TaskSnapshot)
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("restarts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("lease_token", sa.Integer(), nullable=False),
     sa.Column("agent_id", sa.String(100), nullable=True),
     _when("lease_expires_at"),

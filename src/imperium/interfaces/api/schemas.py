@@ -121,6 +121,7 @@ class TaskOut(BaseModel):
     depends_on: list[str]
     attempts: int
     max_attempts: int
+    restarts: int  # attempts lost to the scheduler's own crashes, not charged
     agent_id: str | None
     deadline: str | None
     timeout: float | None

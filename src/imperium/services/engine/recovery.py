@@ -7,8 +7,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from imperium.domain.learning import SCHEDULER_RESTART
 from imperium.domain.models import AgentSpec, AgentState, Task
-from imperium.domain.retry import should_retry
 from imperium.domain.states import Outcome, TaskState
 
 if TYPE_CHECKING:
@@ -67,16 +67,24 @@ async def recover(engine: Engine) -> None:
     for task in tasks:
         if task.state is not TaskState.RUNNING or _resume_lease(engine, task, now):
             continue
-        # The attempt counts: a task that crashes the scheduler must not loop forever.
+        # Not the agent's fault: the attempt is not charged, but counted apart with its own
+        # limit, so a task that crashes the scheduler every time does not loop forever.
+        task.restarts += 1
+        limit = engine.config.max_restarts
         message = "the scheduler stopped while this attempt ran"
-        engine._record(task, Outcome.LOST, now, "scheduler_restart", message)
+        engine._record(task, Outcome.LOST, now, SCHEDULER_RESTART, message)
         task.lease_expires_at = None
-        task.error_kind, task.error_message = "scheduler_restart", message
-        if should_retry(task.attempts, task.max_attempts, retryable=True):
+        if task.restarts <= limit:
+            task.error_kind, task.error_message = SCHEDULER_RESTART, message
             engine._set_state(task, TaskState.QUEUED, now)
             engine._event("task.requeued", task, {"attempt": task.attempts})
             requeued += 1
         else:
+            task.error_kind = SCHEDULER_RESTART
+            task.error_message = (
+                f"{message}, the {task.restarts}th time (limit IMPERIUM_MAX_RESTARTS="
+                f"{limit}); it may be what crashes the scheduler"
+            )
             exhausted.append(task)
     await _place(engine, [t for t in tasks if t.state is not TaskState.RUNNING])
     for task in exhausted:  # after _place, so their dependents are known and fail too
@@ -89,20 +97,26 @@ async def recover(engine: Engine) -> None:
 
 
 def _resume_lease(engine: Engine, task: Task, now: float) -> bool:
-    """A remote agent's unexpired lease survives a scheduler restart."""
+    """A remote agent's lease survives a scheduler restart. Its worker could not heartbeat
+    or report while the scheduler was down, so the lease gets a whole period from now
+    (at least): one that ran out during the outage is not the worker's fault."""
     agent = engine.agents.get(task.agent_id or "")
-    if agent is None or not agent.remote or (task.lease_expires_at or 0.0) <= now:
+    if agent is None or not agent.remote:
         return False
     from imperium.services.engine.timers import TimerKind
 
     agent.running += 1
     for name, amount in task.resources.items():
         agent.resources_in_use[name] = agent.resources_in_use.get(name, 0.0) + amount
-    assert task.lease_expires_at is not None
-    engine.timers.add(task.lease_expires_at, TimerKind.LEASE, task.id, task.lease_token)
+    lease = engine.config.lease_seconds
+    left = max(lease, (task.lease_expires_at or 0.0) - now)
+    task.lease_expires_at, task.lease_deadline = now + left, engine.due_in(left)
+    engine.journal.update(task)
+    engine.timers.add(task.lease_deadline, TimerKind.LEASE, task.id, task.lease_token)
     if task.timeout is not None:
         started = task.started_at if task.started_at is not None else now
-        engine.timers.add(started + task.timeout, TimerKind.TIMEOUT, task.id, task.lease_token)
+        due = engine.due_in(started + task.timeout - now)
+        engine.timers.add(due, TimerKind.TIMEOUT, task.id, task.lease_token)
     return True
 
 

@@ -42,6 +42,7 @@ async def lease(engine: Engine, agent_id: str, max_tasks: int, wait: float) -> l
         agent.last_heartbeat, agent.online = engine.clock.now(), True
         if not engine._dispatching:
             return []  # draining or stopped: hand out nothing new
+        engine.journal.check_writable()  # a 503 the worker backs off from, not a busy loop
         picked = _pick_for(engine, agent, max_tasks)
         if picked:
             await engine.journal.commit()  # the lease is durable before anyone sees it
@@ -118,7 +119,12 @@ async def heartbeat(engine: Engine, agent_id: str, task_id: str, token: int) -> 
     if agent is not None:
         agent.last_heartbeat, agent.online = now, True
     task.lease_expires_at = now + engine.config.lease_seconds
+    task.lease_deadline = engine.due_in(engine.config.lease_seconds)
     task.updated_at = now
     engine.journal.update(task)
-    await engine.journal.commit()
+    if engine.journal.outage is None:
+        await engine.journal.commit()
+    # else the lease lives on in memory: the worker may go on, and its result is taken
+    # once the database is back (the stored expiry only matters after a restart, which
+    # gives every lease a fresh period anyway)
     return task.lease_expires_at

@@ -1,7 +1,8 @@
 """Timers the scheduler acts on: backoff release, urgency re-key, lease expiry, timeout.
 
 Entries are never removed; a timer that no longer applies (the task moved on, the token
-changed) is recognised as stale when it fires.
+changed) is recognised as stale when it fires. Due times are on the clock's monotonic
+scale (``Clock.monotonic``), so a step of the wall clock fires nothing early or late.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ class Timers:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def add(self, due: float, kind: TimerKind, task_id: str, token: int = 0) -> None:
+    def add(self, due: float, kind: TimerKind, task_id: str, token: int = 0) -> int:
+        """Arm a timer; returns its sequence number (which identifies it when it fires)."""
         self._seq += 1
         heapq.heappush(self._heap, Timer(due, self._seq, kind, task_id, token))
+        return self._seq
 
     def next_due(self) -> float | None:
         return self._heap[0].due if self._heap else None
