@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,13 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+## system-deps: bubblewrap, which the Sandbox agent isolates code with (apt, when missing)
+system-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  echo "installing bubblewrap (the Sandbox agent's isolation)"; \
+	  { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
+	  echo "warning: could not install bubblewrap; the Sandbox agent will refuse to run code"; }
+
 ## run: create the virtualenv if needed, then start Imperium (SQLite ./imperium.db)
-run: $(STAMP)
+run: $(STAMP) system-deps
 	$(BIN)/imperium serve
 
-## test: the whole suite on every core (PostgreSQL tests fail instead of skipping when CI is set)
-test: $(STAMP)
-	$(BIN)/pytest -n auto
+## test: the whole suite on every core (PostgreSQL tests fail instead of skipping when CI is
+## set), then, alone, the tests that stop the shared PostgreSQL server
+test: $(STAMP) system-deps
+	$(BIN)/pytest -n auto -m "not serial"
+	$(BIN)/pytest -p no:xdist -m serial
 
 ## lint: ruff, formatting and mypy (strict on domain/ and services/)
 lint: $(STAMP)

@@ -59,6 +59,24 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_POLL_INTERVAL", "poll_interval"),
         description="How often the scheduler looks for work written by other processes.",
     )
+    storage_outage_limit: float = Field(
+        default=0.0,
+        ge=0,
+        validation_alias=AliasChoices("IMPERIUM_STORAGE_OUTAGE_LIMIT", "storage_outage_limit"),
+        description=(
+            "Seconds of failing database writes after which `imperium serve` exits (code 1) "
+            "for a supervisor to restart it; 0 rides out any outage."
+        ),
+    )
+    max_restarts: int = Field(
+        default=20,
+        ge=0,
+        validation_alias=AliasChoices("IMPERIUM_MAX_RESTARTS", "max_restarts"),
+        description=(
+            "Attempts a task may lose to the scheduler's own crashes (not charged against "
+            "max_attempts); one more and it ends dead."
+        ),
+    )
     drain_seconds: float = Field(
         default=10.0,
         ge=0,
@@ -160,6 +178,7 @@ class Settings(BaseSettings):
                     "'127.0.0.1,10.0.0.0/8' (host names are not accepted)"
                 ) from None
         return value
+
     learning_enabled: bool = Field(
         default=True,
         validation_alias=AliasChoices("IMPERIUM_LEARNING_ENABLED", "learning_enabled"),

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from imperium.ports import Clock
+from imperium.services.engine.journal import describe_storage_error, is_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,10 @@ class Routines:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("routine %s failed", routine.name)
+            if is_storage_failure(exc):  # an outage: the journal says so once, not each run
+                log.warning("routine %s: %s", routine.name, describe_storage_error(exc))
+            else:
+                log.exception("routine %s failed", routine.name)
             routine.failures += 1
             routine.last_status = "failed"
             routine.last_result = {"error": f"{type(exc).__name__}: {exc}"}

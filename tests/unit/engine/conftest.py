@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import pytest
@@ -36,15 +36,25 @@ RETRY = RetryPolicy(base=10.0, factor=2.0, cap=300.0, jitter=0.0)
 
 
 class FakeClock:
-    """A clock that moves only when the test says so."""
+    """A clock that moves only when the test says so: ``advance`` moves the wall clock and
+    the monotonic one together, ``step_wall`` the wall clock alone (an NTP step)."""
 
     def __init__(self, start: float = START) -> None:
         self._now = start
+        self._monotonic = 1000.0
 
     def now(self) -> float:
         return self._now
 
+    def monotonic(self) -> float:
+        return self._monotonic
+
     def advance(self, seconds: float) -> float:
+        self._now += seconds
+        self._monotonic += seconds
+        return self._now
+
+    def step_wall(self, seconds: float) -> float:
         self._now += seconds
         return self._now
 
@@ -104,6 +114,14 @@ async def settle(engine: Engine, rounds: int = 3) -> None:
     for _ in range(rounds):
         await asyncio.sleep(0)
         await engine.journal.commit()
+
+
+async def eventually(check: Callable[[], object]) -> None:
+    """Wait (10 s at most) until ``check()`` holds: for state that a background loop (the
+    journal's writer retrying) changes in real time and no event announces."""
+    async with asyncio.timeout(10.0):
+        while not check():  # noqa: ASYNC110 - nothing to wait on but the state itself
+            await asyncio.sleep(0.001)
 
 
 async def stored(store: MemoryStore, task_id: str) -> Task:

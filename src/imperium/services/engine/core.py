@@ -42,7 +42,12 @@ from imperium.domain.specs import (
 from imperium.domain.states import AgentStatus, Outcome, TaskState, can_transition
 from imperium.ports import Attempt, Clock, EventSink, Executor, Rng, Store
 from imperium.services.engine import remote
-from imperium.services.engine.journal import Journal, JournalClosedError
+from imperium.services.engine.journal import (
+    Journal,
+    JournalClosedError,
+    describe_storage_error,
+    is_storage_failure,
+)
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.engine.queues import QueueKey, ReadyQueues
 from imperium.services.engine.remote import Lease
@@ -59,6 +64,12 @@ class EngineConfig:
     tick: float = 0.02
     drain_seconds: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_restarts: int = 20
+    """Attempts a task may lose to the scheduler's own crashes (not charged as attempts);
+    one more and it ends dead, since it probably crashes the scheduler itself."""
+    storage_outage_limit: float | None = None
+    """Seconds of failing database writes after which the scheduler stops (for a
+    supervisor to restart it); None rides out any outage."""
 
 
 def features(task: Task) -> PriorityFeatures:
@@ -98,8 +109,16 @@ class Engine:
         self.config = config or EngineConfig()
         self.policy: SelectionPolicy = policy or LeastLoaded()
         self._json_problem = json_problem
-        self.journal = Journal(store, lock.owner, clock, self.config.lock_ttl)
+        self.journal = Journal(
+            store,
+            lock.owner,
+            clock,
+            self.config.lock_ttl,
+            give_up_after=self.config.storage_outage_limit,
+        )
         self.journal.on_committed = events.publish if events is not None else None
+        self.journal.on_outage = self._on_storage_outage
+        self.journal.on_recovered = self._on_storage_recovered
         self.tasks: dict[str, Task] = {}
         self.agents: dict[str, AgentState] = {}
         self.queues = ReadyQueues()
@@ -108,7 +127,7 @@ class Engine:
         self._unmet: dict[str, int] = {}
         self._parked: dict[str, Task] = {}
         self._placeable: dict[QueueKey, str] = {}  # per queue, the top task found placeable
-        self._rekey_at: dict[str, float] = {}
+        self._rekey_at: dict[str, tuple[float, int]] = {}  # wall time, timer seq
         self._serving: dict[QueueKey, list[AgentState]] = {}
         self._waiters: dict[str, list[asyncio.Future[Task]]] = {}
         self._ready_signal = asyncio.Event()
@@ -128,6 +147,7 @@ class Engine:
     async def start(self, *, standby: bool = False) -> None:
         """Take the scheduler lock, rebuild state from the database, start dispatching."""
         await self.lock.acquire(wait=standby)
+        self.journal.lock_expires_at = self.lock.expires_at
         from imperium.services.engine.recovery import recover
 
         await recover(self)
@@ -186,6 +206,19 @@ class Engine:
                 if not fut.done():
                     fut.set_exception(JournalClosedError(f"the scheduler stopped: {exc}"))
 
+    def _on_storage_outage(self, cause: str) -> None:
+        """Writes fail for a while: hand out nothing new (lease long-polls end at once);
+        attempts already running go on and are recorded when the database is back."""
+        self._ready_signal.set()
+
+    def _on_storage_recovered(self, cause: str, seconds: float) -> None:
+        self._event(
+            "scheduler.storage_recovered",
+            data={"owner": self.lock.owner, "cause": cause, "seconds": round(seconds, 3)},
+        )
+        self._ready_signal.set()
+        self._schedule_dispatch()
+
     def _local_running(self) -> list[Task]:
         return [
             t
@@ -217,12 +250,17 @@ class Engine:
 
         while True:
             await asyncio.sleep(self.config.poll_interval)
+            if self.journal.outage is not None:
+                continue  # the database does not answer: nothing to pick up, no log flood
             try:
                 await poll_external(self)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("polling for external changes failed; will retry")
+            except Exception as exc:
+                if not is_storage_failure(exc):
+                    log.exception("polling for external changes failed; will retry")
+                else:  # the journal declares the outage; one line per poll until then
+                    log.warning("polling for external changes: %s", describe_storage_error(exc))
 
     # ------------------------------------------------------------------ submission
     async def submit(self, spec: TaskSpec) -> Task:
@@ -230,6 +268,7 @@ class Engine:
 
     async def submit_many(self, specs: Sequence[TaskSpec]) -> list[Task]:
         """Admit tasks; returns once they are durable. All or nothing on bad input."""
+        self.journal.check_writable()
         for spec in specs:
             self._validate(spec)
         known = await self._dependency_states(d for s in specs for d in s.depends_on)
@@ -244,6 +283,7 @@ class Engine:
 
     async def submit_workflow(self, workflow: WorkflowSpec) -> tuple[str, list[Task]]:
         """Admit a workflow; a cycle or an unknown dependency is refused with its names."""
+        self.journal.check_writable()
         for spec in workflow.tasks:
             self._validate(spec)
         known = await self._dependency_states(external_dependencies(workflow))
@@ -322,7 +362,7 @@ class Engine:
         if task.state is not TaskState.QUEUED:
             self._set_state(task, TaskState.QUEUED, now)
         if task.not_before is not None and task.not_before > now:
-            self.timers.add(task.not_before, TimerKind.RELEASE, task.id)
+            self.timers.add(self.due_in(task.not_before - now), TimerKind.RELEASE, task.id)
             return
         task.not_before = None
         if task.ready_at is None:
@@ -330,15 +370,15 @@ class Engine:
         task.score, key = score_and_key(features(task), now)
         self.queues.push(task, key)
         change = next_urgency_change(task.deadline, now)
-        if change is not None and self._rekey_at.get(task.id) != change:
-            self._rekey_at[task.id] = change
-            self.timers.add(change, TimerKind.REKEY, task.id)
+        if change is not None and self._rekey_at.get(task.id, (None, 0))[0] != change:
+            seq = self.timers.add(self.due_in(change - now), TimerKind.REKEY, task.id)
+            self._rekey_at[task.id] = (change, seq)
         self._ready_signal.set()
         self._schedule_dispatch()
 
     # ------------------------------------------------------------------ dispatch
     def _schedule_dispatch(self) -> None:
-        if self._dispatching and not self._dispatch_scheduled:
+        if self._dispatching and not self._dispatch_scheduled and self.journal.outage is None:
             self._dispatch_scheduled = True
             asyncio.get_running_loop().call_soon(self._dispatch)
 
@@ -357,8 +397,8 @@ class Engine:
     def _dispatch(self) -> None:
         """Start the best ready task on an in-process agent, until none can start."""
         self._dispatch_scheduled = False
-        if not self._dispatching:
-            return
+        if not self._dispatching or self.journal.outage is not None:
+            return  # stopped, or paused while the database takes no writes
         keys = list(self.queues.keys())
         while True:
             best: tuple[tuple[float, int], Task, list[AgentState]] | None = None
@@ -436,7 +476,11 @@ class Engine:
         task.lease_token += 1
         task.agent_id = agent.spec.id
         task.started_at = now
-        task.lease_expires_at = now + self.config.lease_seconds if agent.remote else None
+        if agent.remote:
+            task.lease_expires_at = now + self.config.lease_seconds
+            task.lease_deadline = self.due_in(self.config.lease_seconds)
+        else:
+            task.lease_expires_at = task.lease_deadline = None
         self._set_state(task, TaskState.RUNNING, now)
         agent.running += 1
         for name, amount in task.resources.items():
@@ -445,10 +489,9 @@ class Engine:
         task.ready_at = None
         self._event("task.running", task, {"attempt": task.attempts, "waited": round(waited, 6)})
         if task.timeout is not None:
-            self.timers.add(now + task.timeout, TimerKind.TIMEOUT, task.id, task.lease_token)
-        if agent.remote:
-            assert task.lease_expires_at is not None
-            self.timers.add(task.lease_expires_at, TimerKind.LEASE, task.id, task.lease_token)
+            self.timers.add(self.due_in(task.timeout), TimerKind.TIMEOUT, task.id, task.lease_token)
+        if task.lease_deadline is not None:
+            self.timers.add(task.lease_deadline, TimerKind.LEASE, task.id, task.lease_token)
         else:
             self.journal.after_commit(partial(self._launch, task, task.lease_token))
 
@@ -492,7 +535,9 @@ class Engine:
         return task
 
     async def complete(self, task_id: str, token: int, result: AttemptResult) -> Task:
-        """:meth:`finish`, then wait until the outcome is durable."""
+        """:meth:`finish`, then wait until the outcome is durable. During a storage outage
+        it is refused before anything changes, so the caller can send it again."""
+        self.journal.check_writable()
         task = self.finish(task_id, token, result)
         await self.journal.commit()
         return task
@@ -501,10 +546,9 @@ class Engine:
         task = self.tasks.get(task_id)
         if task is None or task.state is not TaskState.RUNNING or task.lease_token != token:
             state = task.state if task is not None else "finished or unknown"
-            current = task.lease_token if task is not None else "none"
-            raise StaleLeaseError(
-                f"lease {token} of task {task_id} is not current (task is {state}, current "
-                f"lease {current}); the result was not recorded. Lease the task again"
+            raise StaleLeaseError(  # naming the current token would hand it to the caller
+                f"lease {token} of task {task_id} is not current (task is {state}); nothing "
+                "was recorded. Lease the task again"
             )
         return task
 
@@ -515,7 +559,7 @@ class Engine:
         agent.running = max(0, agent.running - 1)
         for name, amount in task.resources.items():
             agent.resources_in_use[name] = max(0.0, agent.resources_in_use.get(name, 0.0) - amount)
-        task.lease_expires_at = None
+        task.lease_expires_at = task.lease_deadline = None
         self._schedule_dispatch()
 
     def _record(
@@ -550,8 +594,9 @@ class Engine:
             log.exception("selection policy failed to learn from an execution")
 
     def _after_failure(self, task: Task, outcome: Outcome, retryable: bool, now: float) -> None:
-        if should_retry(task.attempts, task.max_attempts, retryable):
-            delay = self.config.retry.delay(task.attempts, self.rng.random())
+        charged = task.attempts - task.restarts  # attempts lost to restarts are not charged
+        if should_retry(charged, task.max_attempts, retryable):
+            delay = self.config.retry.delay(charged, self.rng.random())
             task.not_before = now + delay
             self._event(
                 "task.retrying",
@@ -576,7 +621,7 @@ class Engine:
             self._rekey_at.pop(current.id, None)
             self._unmet.pop(current.id, None)
             current.finished_at = now
-            current.lease_expires_at = None
+            current.lease_expires_at = current.lease_deadline = None
             self._set_state(current, final, now)
             data: dict[str, object] | None = None
             if final is not TaskState.SUCCEEDED:
@@ -688,12 +733,16 @@ class Engine:
         return agent is not None and agent.remote
 
     # ------------------------------------------------------------------ timers
+    def due_in(self, seconds: float) -> float:
+        """The monotonic time ``seconds`` from now, for a timer or a lease deadline."""
+        return self.clock.monotonic() + seconds
+
     def process_timers(self) -> None:
         now = self.clock.now()
         if len(self.timers) > 10_000 and len(self.timers) > 4 * len(self.tasks):
             # timers of finished tasks (e.g. long timeouts) would otherwise wait to fall due
             self.timers.compact(lambda timer: timer.task_id in self.tasks)
-        for timer in self.timers.pop_due(now):
+        for timer in self.timers.pop_due(self.clock.monotonic()):
             task = self.tasks.get(timer.task_id)
             if task is None:
                 continue
@@ -702,7 +751,7 @@ class Engine:
                     task.not_before = None
                     self.make_ready(task, now)
             elif timer.kind is TimerKind.REKEY:
-                if self._rekey_at.get(task.id) != timer.due:
+                if self._rekey_at.get(task.id, (None, 0))[1] != timer.seq:
                     continue  # superseded by a later chain
                 del self._rekey_at[task.id]
                 if task.id in self.queues:
@@ -725,9 +774,9 @@ class Engine:
         )
 
     def _check_lease(self, task: Task, now: float) -> None:
-        expires = task.lease_expires_at
-        if expires is not None and expires > now:
-            self.timers.add(expires, TimerKind.LEASE, task.id, task.lease_token)
+        deadline = task.lease_deadline
+        if deadline is not None and deadline > self.clock.monotonic():
+            self.timers.add(deadline, TimerKind.LEASE, task.id, task.lease_token)  # renewed
             return
         message = "lease expired without a heartbeat; the agent is presumed dead"
         self.finish(
@@ -738,6 +787,7 @@ class Engine:
 
     # ------------------------------------------------------------------ cancellation
     async def cancel(self, task_id: str) -> Task:
+        self.journal.check_writable()
         task = self.tasks.get(task_id)
         if task is None:
             stored = await self.store.get_task(task_id)
@@ -767,6 +817,7 @@ class Engine:
         """Give a dead-lettered task (dead, timed_out, failed) ``attempts`` more attempts."""
         if attempts < 1:
             raise ValidationError("attempts must be at least 1")
+        self.journal.check_writable()
         if task_id in self.tasks:
             raise ConflictError(f"task {task_id} is still {self.tasks[task_id].state}")
         task = await self.store.get_task(task_id)

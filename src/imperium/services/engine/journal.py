@@ -5,6 +5,12 @@ marked so far, writes it in one transaction (renewing the scheduler lock in the 
 transaction), and only then runs the after-commit actions: acknowledging submissions,
 starting attempts, answering lease requests. Nothing outside the process sees a change
 before it is durable; throughput comes from many changes per transaction.
+
+When the database stops taking writes (unreachable, disk full), the writer keeps the batch
+and retries it with capped backoff, without limit unless ``give_up_after`` says otherwise.
+After ``outage_after`` seconds of failing it declares an *outage*: the scheduler pauses
+dispatch and refuses new work at once (:class:`StorageUnavailableError`) instead of making
+callers wait, until a write gets through again.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 
 from imperium.domain.errors import ImperiumError, LockLostError
@@ -27,6 +34,48 @@ class JournalClosedError(ImperiumError):
     """The journal stopped (lock lost or storage failing); nothing more can be written."""
 
 
+class StorageUnavailableError(JournalClosedError):
+    """The database is taking no writes right now (unreachable, disk full). The scheduler
+    keeps retrying and recovers on its own when it comes back: try again shortly."""
+
+
+_PERMANENT = ("Integrity", "DataError", "Programming")  # the statement itself is refused
+_STORAGE = frozenset(
+    {
+        "DBAPIError",  # SQLAlchemy's wrapper of any driver error
+        "OperationalError",
+        "InterfaceError",
+        "DatabaseError",
+        "PostgresError",
+        "DisconnectionError",
+        "TimeoutError",
+    }
+)
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """The database did not take a statement for reasons of its own (unreachable, shutting
+    down, disk full, connection lost): worth retrying. A constraint violation or a
+    statement the database refuses is not. Told by class names, so this layer imports no
+    driver."""
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    return not _refused(exc) and not _STORAGE.isdisjoint(c.__name__ for c in type(exc).__mro__)
+
+
+def _refused(exc: BaseException) -> bool:
+    return any(part in cls.__name__ for cls in type(exc).__mro__ for part in _PERMANENT)
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    """A cause a person can act on: 'disk full: …', 'database unreachable: …'."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lowered = f"{type(exc).__name__} {exc}".lower()
+    if "disk is full" in lowered or "no space left" in lowered or "disk full" in lowered:
+        return f"disk full: {text}"
+    return f"database unreachable: {text}"
+
+
 class Journal:
     def __init__(
         self,
@@ -34,13 +83,27 @@ class Journal:
         owner: str,
         clock: Clock,
         lock_ttl: float,
-        retry_delays: tuple[float, ...] = (0.05, 0.2, 1.0, 2.0, 5.0),
+        retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5),
+        retry_cap: float = 1.0,
+        outage_after: float = 0.5,
+        give_up_after: float | None = None,
     ) -> None:
+        """``retry_delays`` then ``retry_cap`` seconds between tries of a failing write;
+        an outage is declared once writes fail for ``outage_after`` seconds; the writer
+        gives up (the old fail-fast behaviour, for a supervisor to restart the process)
+        after ``give_up_after`` seconds of failing, never when None."""
         self._store = store
         self._owner = owner
         self._clock = clock
         self._lock_ttl = lock_ttl
         self._retry_delays = retry_delays
+        self._retry_cap = retry_cap
+        self._outage_after = outage_after
+        self._give_up_after = give_up_after
+        self.lock_expires_at: float | None = None  # what the lock row holds, as last written
+        self._failing_since: float | None = None  # monotonic; None while writes succeed
+        self._cause: str | None = None
+        self._outage: str | None = None
         self._new: dict[str, Task] = {}
         self._dirty: dict[str, Task] = {}
         self._executions: list[Execution] = []
@@ -55,6 +118,8 @@ class Journal:
         self.batches = 0
         self.on_fatal: Callable[[BaseException], None] | None = None
         self.on_committed: Callable[[Sequence[Event]], None] | None = None
+        self.on_outage: Callable[[str], None] | None = None
+        self.on_recovered: Callable[[str, float], None] | None = None  # cause, seconds
 
     # -- marking changes (synchronous, cheap) -------------------------------------------
     def insert(self, task: Task) -> None:
@@ -94,6 +159,19 @@ class Journal:
         self._waiters.append(fut)
         self._wake.set()
         return fut
+
+    @property
+    def outage(self) -> str | None:
+        """Why writes have been failing for a while ('database unreachable: …'), or None."""
+        return self._outage
+
+    def check_writable(self) -> None:
+        """Refuse new work at once during an outage, rather than keep a caller waiting."""
+        if self._outage is not None:
+            raise StorageUnavailableError(
+                f"{self._outage}; the server keeps retrying and takes work again as soon as "
+                "the database does. Try again shortly"
+            )
 
     @property
     def pending(self) -> int:
@@ -139,30 +217,98 @@ class Journal:
                 fut.set_result(None)
 
     async def _apply_with_retry(self, batch: WriteBatch) -> None:
-        for delay in (*self._retry_delays, None):
+        delays = iter(self._retry_delays)
+        tries = 0
+        tried: float | None = None  # the lock expiry the last try wrote, had it committed
+        while True:
             try:
-                await self._store.apply(batch, self._owner, self._clock.now() + self._lock_ttl)
-                return
+                if tried is None or not await self._landed(tried):
+                    tried = self._next_expiry()
+                    await self._store.apply(batch, self._owner, tried)
+                self.lock_expires_at = tried
             except (LockLostError, ImperiumError, TypeError, ValueError):
                 raise  # not transient: retrying writes the same bad batch again
             except Exception as exc:
-                if delay is None or not self._transient(exc):
-                    raise
-                log.warning(
-                    "group commit failed, retrying in %.2fs: %s",
-                    delay,
-                    exc,
-                    extra={"action": "commit_retry", "rows": len(batch)},
-                )
+                tries += 1
+                if not is_storage_failure(exc):
+                    if tries > len(self._retry_delays) or _refused(exc):
+                        raise  # not the database's trouble: a few tries, then it is fatal
+                    failing_for = 0.0
+                else:
+                    failing_for = self._note_failure(exc)
+                    if self._give_up(failing_for, tries):
+                        raise
+                delay = next(delays, self._retry_cap)
+                if tries <= len(self._retry_delays) + 1 or tries % 30 == 0:
+                    log.warning(
+                        "group commit failed (%.1fs so far), retrying in %.2fs: %s",
+                        failing_for,
+                        delay,
+                        exc,
+                        extra={"action": "commit_retry", "rows": len(batch)},
+                    )
                 await asyncio.sleep(delay)
+            else:
+                if self._failing_since is not None:
+                    self._writes_back()
+                return
 
-    @staticmethod
-    def _transient(exc: Exception) -> bool:
-        """Connection trouble and lock timeouts are worth retrying; a constraint violation
-        or a value the database refuses is not."""
-        return not any(
-            name in type(exc).__name__ for name in ("Integrity", "DataError", "Programming")
+    def _next_expiry(self) -> float:
+        """The lock expiry a try writes: later than any value the row may hold already, so
+        that finding it there proves the try committed (see :meth:`_landed`)."""
+        expiry = self._clock.now() + self._lock_ttl
+        if self.lock_expires_at is not None and expiry <= self.lock_expires_at:
+            expiry = math.nextafter(self.lock_expires_at, math.inf)  # a clock that stood still
+        return expiry
+
+    async def _landed(self, expiry: float) -> bool:
+        """Whether a failed try committed after all. A connection lost during COMMIT
+        loses the answer, not always the transaction; writing the batch again would then
+        record it twice. Each try writes its own lock expiry, which nothing else writes."""
+        lock = await self._store.read_lock()
+        return lock is not None and lock.owner == self._owner and lock.expires_at == expiry
+
+    def _note_failure(self, exc: Exception) -> float:
+        """Remember that writes fail; declare the outage once it lasts. Returns how long
+        writes have been failing."""
+        now = self._clock.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        self._cause = describe_storage_error(exc)
+        failing_for = now - self._failing_since
+        if failing_for >= self._outage_after and self._outage != self._cause:
+            first = self._outage is None
+            self._outage = self._cause
+            log.error(
+                "database writes failing: %s; dispatch paused, new work refused (503), "
+                "retrying every %.1fs%s",
+                self._cause,
+                self._retry_cap,
+                "" if self._give_up_after is None else f" for up to {self._give_up_after:g}s",
+                extra={"action": "storage_outage"},
+            )
+            if first and self.on_outage is not None:
+                self.on_outage(self._cause)
+        return failing_for
+
+    def _give_up(self, failing_for: float, tries: int) -> bool:
+        if self._stopping and tries > len(self._retry_delays):
+            return True  # shutting down: what is not written now runs again after restart
+        return self._give_up_after is not None and failing_for >= self._give_up_after
+
+    def _writes_back(self) -> None:
+        assert self._failing_since is not None
+        seconds = self._clock.monotonic() - self._failing_since
+        cause, declared = self._cause or "", self._outage is not None
+        self._failing_since = self._cause = self._outage = None
+        log.info(
+            "database writes work again after %.1fs (%s)",
+            seconds,
+            cause,
+            extra={"action": "storage_recovered"},
         )
+        if declared and self.on_recovered is not None:
+            self.on_recovered(cause, seconds)
 
     def _fail(self, exc: BaseException, waiters: list[asyncio.Future[None]]) -> None:
         self._failure = exc

@@ -31,20 +31,25 @@ class SchedulerLock:
         self.owner = owner
         self._ttl = ttl
         self._holder_is_dead = holder_is_dead
+        self.expires_at: float | None = None  # what this holder last wrote into the row
 
     async def try_acquire(self) -> str | None:
         """Take the lock if free; return None on success or the current holder's name."""
         info = await self._store.read_lock()
         now = self._clock.now()
         if info is None:
-            taken = await self._store.swap_lock(None, self.owner, now + self._ttl)
-            return None if taken else "another scheduler (it took the lock just now)"
+            return await self._swap(None, now + self._ttl)
         if info.owner == self.owner or info.expires_at < now or self._holder_is_dead(info.owner):
             if info.owner != self.owner:
                 log.info("taking over scheduler lock from %s", info.owner)
-            taken = await self._store.swap_lock(info.owner, self.owner, now + self._ttl)
-            return None if taken else "another scheduler (it took the lock just now)"
+            return await self._swap(info.owner, now + self._ttl)
         return f"{info.owner} (lock valid for {info.expires_at - now:.1f}s more)"
+
+    async def _swap(self, expected: str | None, expires_at: float) -> str | None:
+        if not await self._store.swap_lock(expected, self.owner, expires_at):
+            return "another scheduler (it took the lock just now)"
+        self.expires_at = expires_at
+        return None
 
     async def acquire(self, *, wait: bool, poll: float = 1.0) -> None:
         """Take the lock, waiting as a standby if ``wait``; otherwise refuse with a message."""

@@ -59,6 +59,8 @@ async def health(
     except Exception as exc:  # the health check reports it rather than failing
         database = {"status": "error", "error": describe(exc)}
     scheduler_ok = not engine.failed.is_set() and not engine.stopped.is_set()
+    if engine.journal.outage is not None:  # reads may work while writes do not (disk full)
+        database = {"status": "error", "error": f"writes failing: {engine.journal.outage}"}
     healthy = scheduler_ok and database["status"] == "ok"
     body = {
         "status": "healthy" if healthy else "unhealthy",
@@ -72,6 +74,8 @@ async def health(
     }
     if await _anonymous(runtime, request):
         body = {"status": body["status"], "timestamp": body["timestamp"]}
+        if engine.journal.outage is not None:  # the kind of fault, without its details
+            body["reason"] = engine.journal.outage.partition(":")[0]
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
