@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from imperium.adapters.sandbox import DEFAULT_UID, Host
+from imperium.domain.specs import TaskSpec
+from imperium.domain.states import TaskState
 from imperium.interfaces.api import create_app
 from imperium.runtime import Imperium
 from imperium.settings import Settings
@@ -90,3 +92,25 @@ async def test_code_sent_to_the_api_cannot_reach_the_server(
     assert isolation["network"].startswith("none")
     assert "(not root)" in isolation["user"]
     assert not any(str(tmp_path).startswith(p) for p in isolation["read_only"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox uid applies to a root server only")
+async def test_the_sandbox_uid_setting_reaches_the_agent(
+    tmp_path: Path, sandbox_host: Host
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'uid.db'}", builtin_agents="sandbox",
+        poll_interval=0.05, drain_seconds=0.2, sandbox_uid=4242,
+    )  # fmt: skip
+    runtime = await Imperium.open(settings)
+    await runtime.start()
+    try:
+        task = await runtime.engine.submit(
+            TaskSpec(type="run_code", payload={"code": "import os; print(os.getuid())"})
+        )
+        done = await asyncio.wait_for(runtime.engine.wait_for(task.id), timeout=120)
+    finally:
+        await runtime.close()
+    assert done.state is TaskState.SUCCEEDED, done.error_message
+    assert isinstance(done.result, dict)
+    assert done.result["stdout"].strip() == "4242"
