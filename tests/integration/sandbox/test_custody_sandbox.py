@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("sandbox_host")]
 RUN_TESTS = functools.partial(
     run_pytest, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, timeout=60, cpu_seconds=60
 )
-CODE_ANSWERS = [i for i in BANK if i.is_answer and {c["kind"] for c in i.checks} & CODE_KINDS]
+CODE_ANSWERS = [i for i in BANK if i.is_answer and {c.kind for c in i.checks} & CODE_KINDS]
 STUB = "def solve(*args):\n    return None\n"
 WORKERS = 4
 

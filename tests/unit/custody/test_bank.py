@@ -94,7 +94,7 @@ def test_every_item_has_a_reference_answer(bank: Bank) -> None:
 
 def test_thresholds_default_per_tier_and_code_needs_every_test(bank: Bank) -> None:
     for item in bank:
-        kinds = {check["kind"] for check in item.checks}
+        kinds = {check.kind for check in item.checks}
         if kinds & {"unit_tests", "catches_bug"}:
             assert item.threshold == 1.0, item.id
         raw_threshold = item.threshold

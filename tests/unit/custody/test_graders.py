@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,14 @@ from imperium.domain.models import AgentSpec
 from imperium.domain.prediction import PairRates
 from imperium.domain.routing import Router
 from imperium.services.custody.bank import Item, default_bank, parse_item
-from imperium.services.custody.graders import PathError, grade, normalise_answer, resolve
+from imperium.services.custody.graders import (
+    PathError,
+    grade,
+    normalise_answer,
+    parse_check,
+    resolve,
+)
+from imperium.services.custody.graders.checks import NotCheck, RegexCheck
 from imperium.services.learning.service import Learner
 from tests.support.learning_history import history
 
@@ -415,7 +423,7 @@ def test_catches_bug_needs_passing_on_correct_and_failing_on_every_buggy_version
 # -- the bank: references, wrong answers, agents -------------------------------------------------
 
 BANK = default_bank()
-ANSWERS = [i for i in BANK if i.is_answer and not {c["kind"] for c in i.checks} & CODE_KINDS]
+ANSWERS = [i for i in BANK if i.is_answer and not {c.kind for c in i.checks} & CODE_KINDS]
 AGENT_ITEMS = [i for i in BANK if not i.is_answer]
 WRONG = {"text": ["I don't know", "zzz"], "number": ["I don't know", -123456.789]}
 WRONG["json"] = ["I don't know", {}, [], 42]
@@ -503,3 +511,41 @@ async def test_deliberately_bad_agents_fail_every_item() -> None:
             answers.append(LIAR)
         passed += [(bank_item.id, a) for a in answers if grade(bank_item, a).passed]
     assert passed == []
+
+
+# -- check models -------------------------------------------------------------------------------
+
+
+def test_checks_are_models_chosen_by_their_kind() -> None:
+    check = parse_check({"kind": "regex", "pattern": "^B6", "flags": "i"})
+    assert isinstance(check, RegexCheck)
+    assert check.compiled().search("b602")
+    inner = parse_check({"kind": "not", "check": {"kind": "exact", "expected": 1}})
+    assert isinstance(inner, NotCheck)
+    assert inner.check.kind == "exact"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"kind": ["exact"]}, "check: unknown kind ['exact']; known: exact, contains"),
+        ({"kind": "catches_bug", "buggy": 3, "correct": "x = 1"}, "buggy (one or a list)"),
+        ({"kind": "exact", "expected": 1, "note": 3}, "check: note: input should be"),
+        (
+            {"kind": "not", "check": {"kind": "not", "check": {"kind": "exact"}}},
+            "check (inside not) (inside not) (exact) lacks expected",
+        ),
+    ],
+)
+def test_a_malformed_check_is_refused_saying_why(raw: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=r"^check") as info:
+        parse_check(raw)
+    assert message in str(info.value)
+
+
+def test_json_schema_checks_without_jsonschema_name_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "jsonschema", None)
+    with pytest.raises(ImportError, match=r"pip install 'imperium\[custody\]'"):
+        parse_check({"kind": "json_schema", "schema": SCHEMA})

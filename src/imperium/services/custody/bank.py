@@ -13,11 +13,12 @@ An item::
      "reference": ...}               # optional: a correct result, for the bank's own tests
 
 Bump ``version`` whenever an item's payload or checks change: results name the test id and
-version they were graded against. Checks are described in ``graders``. Items whose answer is
-code (``unit_tests``, ``catches_bug``) set ``threshold`` 1.0: their score still shows the
-share of tests passed, but a fix that passes only the tests the bug never broke is no fix,
-and a quadratic solution that passes every test but the one counting its operations is
-not the answer either.
+version they were graded against. Checks are described in ``graders``; each is parsed into
+its model (``graders.checks``). Items whose answer is code (``unit_tests``,
+``catches_bug``) set ``threshold`` 1.0: their score still shows the share of tests passed,
+but a fix that passes only the tests the bug never broke is no fix, and a quadratic
+solution that passes every test but the one counting its operations is not the answer
+either.
 
 Two families of items:
 
@@ -66,10 +67,12 @@ from imperium.domain.custody import TIERS, TIME_LIMITS, Category, Difficulty
 from imperium.domain.errors import ValidationError as DomainValidationError
 from imperium.services.custody.graders import (
     ANSWER,
+    CODE_KINDS,
     DEFAULT_THRESHOLDS,
     FORMATS,
+    Check,
     iter_checks,
-    validate_check,
+    parse_check,
 )
 
 BUILTIN_TASK_TYPES: dict[str, str] = {
@@ -101,7 +104,6 @@ REQUIRED_KEYS = ITEM_KEYS - {"threshold", "reference"}
 ANSWER_PAYLOAD_KEYS = frozenset({"question", "format"})
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 _TASK_TYPE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
-_CODE_KINDS = ("unit_tests", "catches_bug")
 
 
 class ValidationError(DomainValidationError):
@@ -129,7 +131,7 @@ class Item:
     task_type: str
     payload: dict[str, Any]
     prompt: str
-    checks: tuple[dict[str, Any], ...]
+    checks: tuple[Check, ...]
     threshold: float
     reference: Any = None
     file: str = ""
@@ -299,14 +301,13 @@ def parse_item(raw: Any, *, file: str = "", position: int = 0) -> Item:
     prompt = raw["prompt"]
     if not isinstance(prompt, str) or not prompt.strip():
         raise fail("prompt must be a non-empty string")
-    checks = raw["checks"]
-    if not isinstance(checks, list) or not checks:
+    raw_checks = raw["checks"]
+    if not isinstance(raw_checks, list) or not raw_checks:
         raise fail("checks must be a non-empty list")
-    for n, check in enumerate(checks):
-        try:
-            validate_check(check, where=f"check #{n}")
-        except ValueError as exc:
-            raise fail(str(exc)) from None
+    try:
+        checks = [parse_check(check, where=f"check #{n}") for n, check in enumerate(raw_checks)]
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     if task_type == ANSWER:
         _validate_answer_payload(payload, checks, fail)
     threshold = raw.get("threshold", DEFAULT_THRESHOLDS[difficulty])
@@ -322,7 +323,7 @@ def parse_item(raw: Any, *, file: str = "", position: int = 0) -> Item:
         task_type=task_type,
         payload=dict(payload),
         prompt=prompt.strip(),
-        checks=tuple(dict(check) for check in checks),
+        checks=tuple(checks),
         threshold=float(threshold),
         reference=raw.get("reference"),
         file=file,
@@ -330,7 +331,7 @@ def parse_item(raw: Any, *, file: str = "", position: int = 0) -> Item:
 
 
 def _validate_answer_payload(
-    payload: Mapping[str, Any], checks: list[Any], fail: Callable[[str], ValidationError]
+    payload: Mapping[str, Any], checks: list[Check], fail: Callable[[str], ValidationError]
 ) -> None:
     unknown = sorted(set(payload) - ANSWER_PAYLOAD_KEYS)
     if unknown:
@@ -341,6 +342,6 @@ def _validate_answer_payload(
     answer_format = payload.get("format")
     if answer_format not in FORMATS:
         raise fail(f"answer format must be one of {', '.join(FORMATS)}, not {answer_format!r}")
-    code_checks = [c["kind"] for c in iter_checks(checks) if c["kind"] in _CODE_KINDS]
+    code_checks = [c.kind for c in iter_checks(checks) if c.kind in CODE_KINDS]
     if code_checks and answer_format != "python":
         raise fail(f"{code_checks[0]} checks need the answer format python")
