@@ -18,9 +18,12 @@ from hypothesis import strategies as st
 
 from imperium.agents.base import TaskContext, TaskFailed
 from imperium.agents.conquest import ConquestAgent
+from imperium.agents.conquest.classify import Diagnosis, classify
+from imperium.agents.conquest.evidence import MAX_LINES
+from imperium.agents.conquest.profiles import ProfileError, analyse_profile
+from imperium.agents.conquest.rules import RULES, Category
+from imperium.agents.conquest.timings import analyse_timings
 from imperium.agents.loader import load_agent_class
-from imperium.domain.failures import MAX_LINES, RULES, Category, Diagnosis, classify
-from imperium.domain.profiles import ProfileError, analyse_profile, analyse_timings
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 LOGS = DATA / "logs"

@@ -6,7 +6,7 @@ Task type ``log_analysis`` — payload one of::
     {"path": "<a log file>"}             # at most 20 MB, read as UTF-8 (bad bytes replaced)
 
 optionally with ``"max_evidence": 5`` (1-50). Result: the
-:class:`~imperium.domain.failures.Diagnosis` as a dict — ``category`` (``failing_test``,
+:class:`~imperium.agents.conquest.classify.Diagnosis` as a dict — ``category`` (``failing_test``,
 ``dependency_conflict``, … ``none`` for a successful run, ``unknown``), ``confidence``,
 ``summary``, ``evidence`` (``line_no``, ``text``, ``rule``), ``recommendations``,
 ``other_categories``, ``lines_total``, ``lines_analysed``, ``exit_code``, ``notes``.
@@ -20,8 +20,8 @@ Task type ``performance_analysis`` — payload one of::
 (``timings`` and ``baseline`` may also be lists of ``{"name", "seconds"}``; ``baseline``
 is optional). The scheduled analysis sends ``<task_type>/<agent>`` names with the
 durations of this period and of the one before as the baseline. Result: the
-:class:`~imperium.domain.profiles.ProfileReport` or
-:class:`~imperium.domain.profiles.TimingReport` as a dict, under ``"kind": "profile"`` or
+:class:`~imperium.agents.conquest.profiles.ProfileReport` or
+:class:`~imperium.agents.conquest.timings.TimingReport` as a dict, under ``"kind": "profile"`` or
 ``"kind": "timings"``.
 
 A payload the agent cannot use fails the task at once (``kind="bad_input"``, not retried)
@@ -40,8 +40,9 @@ from typing import Any
 
 from imperium.agents._file_access import OUTSIDE_ROOTS, FileAccess
 from imperium.agents.base import Agent, TaskContext, TaskFailed
-from imperium.domain.failures import classify
-from imperium.domain.profiles import ProfileError, analyse_profile, analyse_timings
+from imperium.agents.conquest.classify import classify
+from imperium.agents.conquest.profiles import ProfileError, analyse_profile
+from imperium.agents.conquest.timings import analyse_timings
 
 TASK_TYPES = ("log_analysis", "performance_analysis")
 MAX_LOG_BYTES = 20 * 1024 * 1024

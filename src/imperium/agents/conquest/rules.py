@@ -1,6 +1,6 @@
-"""The rules that classify a build or test log (see :mod:`imperium.domain.failures`): the
-failure categories, and a table of regular expressions, each with the weight of the
-evidence it gives for one category. Pure and stdlib-only."""
+"""The rules that classify a build or test log (see :mod:`.classify`): the failure
+categories, and a table of regular expressions, each with the weight of the evidence it
+gives for one category. Pure and stdlib-only."""
 
 from __future__ import annotations
 
