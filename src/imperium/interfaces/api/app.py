@@ -50,6 +50,7 @@ def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
     routers = (health, metrics, agents, tasks, teams, workflows, remote, imperium_seed, events_ws)
     for module in (*routers, l20, swarm, orchestrate, learning):
         app.include_router(module.router, dependencies=[Depends(authorize)])
+    app.include_router(orchestrate.health_alias(health.health), dependencies=[Depends(authorize)])
     app.include_router(learning.seed_router, dependencies=[Depends(authorize)])
     app.include_router(custody.router, dependencies=[Depends(authorize)])
     app.include_router(custody.proposals_router, dependencies=[Depends(authorize)])

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from imperium.domain.custody import (
     TIERS,
@@ -23,8 +22,9 @@ from imperium.domain.custody import (
 from imperium.domain.proposals import ProposalStatus
 from imperium.interfaces.api.auth import CurrentPrincipal
 from imperium.interfaces.api.deps import Runtime
-from imperium.interfaces.api.routes._imperium_views import now
 from imperium.interfaces.api.schemas import problems
+from imperium.interfaces.api.schemas.proposals import DecisionIn, ProposalIn
+from imperium.interfaces.api.views.imperium import now
 from imperium.interfaces.records import (
     proposal_dict,
     result_dict,
@@ -179,24 +179,6 @@ async def custody_result(result_id: str, runtime: Runtime) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- proposals
-class ProposalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    agent_id: str = Field(min_length=1, max_length=100)
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=100_000)
-    diff: str | None = Field(default=None, max_length=100_000)
-    action: dict[str, Any] | None = None
-    evidence: list[Any] = Field(default_factory=list, max_length=1000)
-
-
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    decided_by: str | None = Field(default=None, min_length=1, max_length=100)
-    note: str | None = Field(default=None, max_length=10_000)
-
-
 @proposals_router.post("", status_code=201, responses=problems(403, 404, 409, 422))
 async def submit_proposal(
     body: ProposalIn, runtime: Runtime, principal: CurrentPrincipal

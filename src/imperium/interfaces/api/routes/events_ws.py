@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Callable, MutableMapping
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Query, WebSocket
+from fastapi import APIRouter, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
 from imperium.domain.events import is_learning_event
 from imperium.domain.models import Event
+from imperium.interfaces.api.ws_clients import EVENTS, LEARNING_ANALYTICS, websocket_clients
 from imperium.interfaces.records import iso
 from imperium.runtime import Imperium
 from imperium.services.events import Accept, Subscription
@@ -47,38 +47,11 @@ BUFFER = 1000  # events buffered per client before the oldest are dropped
 MAX_CLIENTS = 200  # per endpoint (the learning-analytics alias shares its endpoint's)
 MAX_MESSAGE_CHARS = 4096  # a ping is 16; longer client messages are refused unread
 TRY_AGAIN_LATER = 1013
-EVENTS = "events"
-LEARNING_ANALYTICS = "learning_analytics"
 LEARNING_FEATURES = ["real_time_learning_events"]
 PING_HINT = 'send {"type": "ping"}; the server sends events without being asked'
 
 Message = dict[str, Any]
 _GONE = (WebSocketDisconnect, WebSocketDisconnected)
-
-
-class WebSocketClients:
-    """How many clients each WebSocket endpoint has now (one instance per app)."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-
-    def count(self, endpoint: str) -> int:
-        return self._counts.get(endpoint, 0)
-
-    @contextmanager
-    def connected(self, endpoint: str) -> Iterator[None]:
-        self._counts[endpoint] = self.count(endpoint) + 1
-        try:
-            yield
-        finally:
-            self._counts[endpoint] -= 1
-
-
-def websocket_clients(app: FastAPI) -> WebSocketClients:
-    clients: WebSocketClients | None = getattr(app.state, "websocket_clients", None)
-    if clients is None:
-        clients = app.state.websocket_clients = WebSocketClients()
-    return clients
 
 
 def _now() -> str | None:

@@ -20,102 +20,46 @@ trusted sources are not served (later work), rather than answered with invented 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from imperium.agents.loader import REMOTE
 from imperium.domain.errors import ValidationError
-from imperium.domain.learning import CycleStatus
 from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.deps import Runtime
 from imperium.interfaces.api.limits import first_violation, is_json_media_type, violation_problem
 from imperium.interfaces.api.problems import problem
-from imperium.interfaces.api.routes._imperium_views import (
+from imperium.interfaces.api.schemas import problems
+from imperium.interfaces.api.schemas.imperium import LearningEventIn, SeedAgentIn
+from imperium.interfaces.api.views.imperium import (
+    PROTOCOL_VERSION,
     SEED_AGENT_TYPE,
     SEED_METADATA,
     TIME_FORMATS,
-    agent_metrics,
+    agents_list,
+    all_metrics,
     analytics_dict,
     imperium_type,
+    metrics_of,
     now,
     parse_time,
-    summary,
+    status,
 )
-from imperium.interfaces.api.routes.events_ws import EVENTS, LEARNING_ANALYTICS, websocket_clients
-from imperium.interfaces.api.schemas import problems
+from imperium.interfaces.api.ws_clients import websocket_clients
 from imperium.interfaces.records import iso
 from imperium.interfaces.specs import describe
-from imperium.ports import LearningFilter, LearningLog
+from imperium.ports import LearningFilter
 from imperium.runtime import Imperium
 from imperium.services.analytics import MAX_LOGS, LearningService
 
 router = APIRouter(prefix="/api/imperium", tags=["imperium (seed)"])
 
-PROTOCOL_VERSION = "2.0.0"  # the seed's registration protocol, which these routes implement
 PRESERVED = ["executions", "events", "agent_metrics"]
-FEATURES = ["agent_registration", "persistence", "learning_analytics", "real_time_analytics"]
-
-
-# ------------------------------------------------------------------------------ bodies
-class SeedAgentIn(BaseModel):
-    """The seed's registration body."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    agent_id: str = Field(min_length=1, max_length=100, examples=["my_ai_agent"])
-    agent_type: str = Field(min_length=1, max_length=200, examples=["CustomAI"])
-    priority: Literal["high", "medium", "low"] = "medium"
-    capabilities: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=1000
-    )
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("agent_id")
-    @classmethod
-    def _usable_in_a_path(cls, value: str) -> str:
-        if "/" in value or value != value.strip():
-            raise ValueError("must not contain '/' nor start or end with a space")
-        return value
-
-    @field_validator("priority", mode="before")
-    @classmethod
-    def _any_case(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
-
-
-class LearningEventIn(BaseModel):
-    """A learning event, in the seed's fields. ``event_type`` must not be in Imperium's own
-    namespaces (``task.``, ``agent.``, ``scheduler.``). ``results_sample`` and ``insights``
-    are kept as sent (any JSON, as in the seed's JSON columns); ``event_data`` is an
-    object; ``impact_score`` null counts as 0."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    event_type: str = Field(min_length=1, max_length=100, examples=["internet_learning"])
-    agent_id: str | None = Field(default=None, min_length=1, max_length=100)
-    agent_type: str | None = Field(default=None, max_length=50)
-    topic: str | None = Field(default=None, max_length=200)
-    results_count: StrictInt = Field(default=0, ge=0, le=2**31 - 1)
-    results_sample: Any = None
-    insights: Any = None
-    error_message: str | None = Field(default=None, max_length=10_000)
-    processing_time: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
-    impact_score: StrictFloat | None = Field(default=0.0, allow_inf_nan=False)
-    event_data: dict[str, Any] | None = None
-
-    @field_validator("impact_score")
-    @classmethod
-    def _null_is_zero(cls, value: float | None) -> float:
-        return 0.0 if value is None else value
-
-    def to_log(self) -> LearningLog:
-        return LearningLog(created_at=0.0, **self.model_dump())
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -124,25 +68,6 @@ def get_learning(runtime: Runtime) -> LearningService:
 
 
 Learning = Annotated[LearningService, Depends(get_learning)]
-
-
-async def _metrics_of(runtime: Imperium, spec: AgentSpec) -> dict[str, Any]:
-    stats = await runtime.store.agent_stats(spec.id)
-    learning = await runtime.store.agent_learning(spec.id)
-    custody = await runtime.store.get_custody(spec.id)
-    return agent_metrics(spec, stats.get(spec.id), learning.get(spec.id), custody)
-
-
-async def _all_metrics(runtime: Imperium, include_retired: bool) -> dict[str, dict[str, Any]]:
-    specs = await runtime.agents.list()
-    stats = await runtime.store.agent_stats()
-    learning = await runtime.store.agent_learning()
-    custody = {r.agent_id: r for r in await runtime.store.list_custody()}
-    return {
-        s.id: agent_metrics(s, stats.get(s.id), learning.get(s.id), custody.get(s.id))
-        for s in specs
-        if include_retired or s.status is not AgentStatus.RETIRED
-    }
 
 
 # ------------------------------------------------------------------------------ agents
@@ -231,8 +156,7 @@ async def imperium_list_agents(
 ) -> dict[str, Any]:
     """Every agent (retired ones only if asked) with its metrics, and a summary:
     ``average_learning_score`` averages the agents that have a score (``null`` if none)."""
-    metrics = await _all_metrics(runtime, include_retired)
-    return {"agents": metrics, "summary": summary(metrics), "timestamp": now()}
+    return agents_list(await all_metrics(runtime, include_retired))
 
 
 @router.get("/agents/{agent_id}", responses=problems(404))
@@ -240,7 +164,7 @@ async def imperium_get_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
     """One agent's metrics (a retired one too: its history is kept). In ``analysis``,
     ``recommendations`` are the stored improvement suggestions; ``performance_trend`` and
     ``learning_efficiency`` are ``null`` until learning cycles measure them."""
-    metrics = await _metrics_of(runtime, await runtime.agents.get(agent_id))
+    metrics = await metrics_of(runtime, await runtime.agents.get(agent_id))
     times = [metrics[k] for k in ("updated_at", "last_success", "last_failure") if metrics[k]]
     analysis = {
         "performance_trend": None,
@@ -301,33 +225,7 @@ async def imperium_status(request: Request, runtime: Runtime) -> dict[str, Any]:
     """The learning orchestrator's view (``/api/status`` is the whole server's): agents,
     WebSocket clients, learning cycles (completed ones counted; ``learning_cycle_running``
     is the id of one in progress) and the router's mode."""
-    engine = runtime.engine
-    running = not engine.failed.is_set() and not engine.stopped.is_set()
-    agents = summary(await _all_metrics(runtime, include_retired=False))
-    clients = websocket_clients(request.app)
-    last = await runtime.store.list_cycles(1)
-    learner = runtime.learner
-    routines = runtime.routines
-    scheduled = routines is not None and routines.routines["learning"].active
-    return {
-        "status": "operational" if running else "stopped",
-        "total_agents": agents["total_agents"],
-        "active_agents": agents["active_agents"],
-        "total_learning_cycles": await runtime.store.count_cycles(CycleStatus.COMPLETED),
-        "average_learning_score": agents["average_learning_score"],
-        "last_cycle_start": iso(last[0].start_time) if last else None,
-        "learning_scheduler_running": running and scheduled,
-        "learning_mode": learner.mode,
-        "learning_cycle_interval": runtime.settings.learning_cycle_interval,
-        "learning_cycle_running": learner.running,
-        "api_version": PROTOCOL_VERSION,
-        "websocket_clients": {
-            "learning_analytics": clients.count(LEARNING_ANALYTICS),
-            "events": clients.count(EVENTS),
-        },
-        "supported_features": FEATURES,
-        "last_updated": now(),
-    }
+    return await status(runtime, websocket_clients(request.app))
 
 
 # ------------------------------------------------------------------------- persistence
@@ -383,8 +281,8 @@ def _metrics_target(body: Any) -> str | None:
 
 async def _metrics_data(runtime: Imperium, agent_id: str | None) -> dict[str, Any]:
     if agent_id is None:
-        return await _all_metrics(runtime, include_retired=True)
-    return await _metrics_of(runtime, await runtime.agents.get(agent_id))
+        return await all_metrics(runtime, include_retired=True)
+    return await metrics_of(runtime, await runtime.agents.get(agent_id))
 
 
 # --------------------------------------------------------------------------- analytics

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 
 from imperium.domain.learning import InsightType
 from imperium.interfaces.api.deps import Runtime
-from imperium.interfaces.api.routes._imperium_views import now
 from imperium.interfaces.api.schemas import problems
+from imperium.interfaces.api.views.imperium import all_metrics, now, status
+from imperium.interfaces.api.ws_clients import websocket_clients
 from imperium.interfaces.records import (
     cycle_dict,
     insight_dict,
@@ -76,13 +77,10 @@ async def imperium_dashboard(request: Request, runtime: Runtime) -> dict[str, An
     """The seed's dashboard: system status, agents' metrics, recent cycles, and the
     dashboard figures (success trend, rankings, insights, model accuracy) computed from
     the newest executions."""
-    from imperium.interfaces.api.routes.imperium_seed import imperium_list_agents, imperium_status
-
     data = await overview(runtime.store, runtime.settings.learning_history)
-    agents = await imperium_list_agents(runtime)
     return {
-        "system_status": await imperium_status(request, runtime),
-        "agent_metrics": agents["agents"],
+        "system_status": await status(runtime, websocket_clients(request.app)),
+        "agent_metrics": await all_metrics(runtime, include_retired=False),
         "recent_cycles": [cycle_dict(c) for c in data.cycles],
         "dashboard_metrics": overview_dict(data),
         "timestamp": now(),

@@ -4,67 +4,36 @@
 batch can be listed with ``GET /api/v1/tasks?workflow_id=``); each task's ``params`` is
 its payload and ``type`` the capability it needs. It answers once the tasks are durable,
 with their ids and states then; poll ``GET /api/v1/tasks/{id}`` for results.
-``health`` is ``/api/health``; ``status`` a short summary of the scheduler and counts.
+``health`` is ``/api/health``'s own handler, served here too (``health_alias``: the
+application passes it in, as route modules do not import each other); ``status`` a short
+summary of the scheduler and counts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from imperium import __version__
 from imperium.domain.specs import TaskSpec
 from imperium.domain.states import TaskState
-from imperium.interfaces.api.deps import Runtime
-from imperium.interfaces.api.routes import health as health_routes
-from imperium.interfaces.api.routes.l20 import MAX_TASKS, PriorityIn
-from imperium.interfaces.api.routes.swarm import Swarm
+from imperium.interfaces.api.deps import Runtime, Swarm
 from imperium.interfaces.api.schemas import problems
+from imperium.interfaces.api.schemas.orchestrate import (
+    GatewayStatusOut,
+    OrchestrateIn,
+    OrchestrateOut,
+)
 from imperium.interfaces.records import iso
+from imperium.runtime import Imperium
 from imperium.services.planning.priority import parse_priority
 
 router = APIRouter(prefix="/api/v1", tags=["orchestrate"])
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OrchestrateTaskIn(_Strict):
-    type: str = Field(min_length=1, max_length=200)
-    params: Any = None
-
-
-class OrchestrateIn(_Strict):
-    tasks: list[OrchestrateTaskIn] = Field(min_length=1, max_length=MAX_TASKS)
-    priority: PriorityIn = "normal"
-
-
-class SubmittedOut(BaseModel):
-    task_id: str
-    type: str
-    state: TaskState
-
-
-class OrchestrateOut(BaseModel):
-    orchestration_id: str
-    """The workflow id of the batch."""
-    status: str
-    priority: str
-    tasks: list[SubmittedOut]
-    timestamp: str | None
-
-
-class StatusOut(BaseModel):
-    status: str
-    version: str
-    scheduler: dict[str, Any]
-    tasks: dict[str, int]
-    agents: dict[str, int]
-    timestamp: str | None
+HealthCheck = Callable[[Imperium, Request], Awaitable[JSONResponse]]
 
 
 @router.post("/orchestrate", response_model=OrchestrateOut, responses=problems(422, 503))
@@ -82,13 +51,19 @@ async def orchestrate(body: OrchestrateIn, swarm: Swarm) -> dict[str, Any]:
     }
 
 
-@router.get("/health")
-async def health(runtime: Runtime, request: Request) -> JSONResponse:
-    """The same answer as ``/api/health``: 200 when healthy, 503 otherwise."""
-    return await health_routes.health(runtime, request)
+def health_alias(check: HealthCheck) -> APIRouter:
+    """``GET /api/v1/health``, answered by ``check`` (``/api/health``'s handler)."""
+    alias = APIRouter(prefix="/api/v1", tags=["orchestrate"])
+
+    @alias.get("/health")
+    async def health(runtime: Runtime, request: Request) -> JSONResponse:
+        """The same answer as ``/api/health``: 200 when healthy, 503 otherwise."""
+        return await check(runtime, request)
+
+    return alias
 
 
-@router.get("/status", response_model=StatusOut)
+@router.get("/status", response_model=GatewayStatusOut)
 async def status(runtime: Runtime, swarm: Swarm) -> dict[str, Any]:
     snap = await swarm.status()
     engine = runtime.engine

@@ -9,153 +9,30 @@ timed-out ones (cancelled tasks are counted apart, in ``metrics``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from fastapi import APIRouter
 
-from imperium.domain.specs import TaskSpec
 from imperium.domain.states import TaskState
-from imperium.interfaces.api.deps import Runtime
-from imperium.interfaces.api.routes.l20 import (
-    MAX_TASKS,
-    PriorityIn,
-    executions_dict,
-    queued_by_priority,
-    tasks_by_state,
-)
+from imperium.interfaces.api.deps import Swarm
 from imperium.interfaces.api.schemas import problems
+from imperium.interfaces.api.schemas.swarm import (
+    DispatchIn,
+    DispatchOut,
+    OptimizeIn,
+    OptimizeOut,
+    ScaleIn,
+    ScaleOut,
+    SwarmMetricsOut,
+    SwarmStatusOut,
+)
+from imperium.interfaces.api.views.swarm import executions_dict, queued_by_priority, tasks_by_state
 from imperium.interfaces.records import iso
-from imperium.services.planning.priority import parse_priority
 from imperium.services.swarm.advice import Recommendation
-from imperium.services.swarm.service import Applied, SwarmService
+from imperium.services.swarm.service import Applied
 from imperium.services.swarm.snapshot import UNSUCCESSFUL_STATES, Snapshot
 
 router = APIRouter(prefix="/api/v1/swarm", tags=["swarm"])
-
-MIN_SWARM = 10
-MAX_SWARM = 1_000_000
-
-
-def get_swarm(runtime: Runtime) -> SwarmService:
-    return SwarmService(runtime.engine, runtime.agents, runtime.store)
-
-
-Swarm = Annotated[SwarmService, Depends(get_swarm)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SwarmTaskIn(_Strict):
-    """A micro-task: ``type`` names the work (and the capability an agent needs),
-    ``data`` is its payload."""
-
-    type: str = Field(min_length=1, max_length=200)
-    priority: PriorityIn = "normal"
-    data: Any = None
-
-    def to_spec(self) -> TaskSpec:
-        return TaskSpec(type=self.type, payload=self.data, priority=parse_priority(self.priority))
-
-
-class DispatchIn(_Strict):
-    tasks: list[SwarmTaskIn] = Field(min_length=1, max_length=MAX_TASKS)
-
-
-class ScaleIn(_Strict):
-    target_size: StrictInt = Field(ge=MIN_SWARM, le=MAX_SWARM)
-    agent_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=100,
-        description="Scale this agent to target_size; left out, target_size is divided "
-        "among the active in-process agents in proportion to their current size.",
-    )
-
-
-class OptimizeIn(_Strict):
-    apply: StrictBool = Field(
-        default=False,
-        description="Carry out the applicable recommendations: scale_up resizes the agent, "
-        "replace pauses it.",
-    )
-
-
-class DispatchOut(BaseModel):
-    dispatch_id: str
-    """The workflow id of the batch: list it with GET /api/v1/tasks?workflow_id=..."""
-    total_tasks: int
-    queued_tasks: int
-    immediate_assignments: int
-    """Tasks already handed to an agent when the submission had been committed."""
-    timestamp: str | None
-    task_ids: list[str]
-
-
-class StatusOut(BaseModel):
-    total_bots: int
-    bot_status: dict[str, int]
-    queue_lengths: dict[str, int]
-    total_queue_length: int
-    completed_tasks: int
-    failed_tasks: int
-    metrics: dict[str, Any]
-    timestamp: str | None
-
-
-class AgentSlotsOut(BaseModel):
-    agent_id: str
-    condition: str
-    remote: bool
-    max_concurrency: int
-    slots: dict[str, int]
-    executions: dict[str, Any]
-
-
-class MetricsOut(BaseModel):
-    timestamp: str | None
-    total_bots: int
-    bot_status: dict[str, int]
-    utilisation: float | None
-    queued_by_priority: dict[str, int]
-    queue_lengths: dict[str, int]
-    tasks_by_state: dict[str, int]
-    executions: dict[str, Any]
-    agents: list[AgentSlotsOut]
-    notes: list[str]
-
-
-class ScaleOut(BaseModel):
-    status: str
-    message: str
-    changes: list[dict[str, Any]]
-    current_status: StatusOut
-
-
-class RecommendationOut(BaseModel):
-    action: str
-    reason: str
-    evidence: dict[str, Any]
-    agent_id: str | None
-    target_concurrency: int | None
-    applicable: bool
-
-
-class AppliedOut(BaseModel):
-    action: str
-    agent_id: str | None
-    ok: bool
-    detail: str
-
-
-class OptimizeOut(BaseModel):
-    current_state: StatusOut
-    recommendations: list[RecommendationOut]
-    notes: list[str]
-    timestamp: str | None
-    applied: list[AppliedOut] | None
 
 
 @router.post("/dispatch", response_model=DispatchOut, responses=problems(422, 503))
@@ -173,7 +50,7 @@ async def dispatch(body: DispatchIn, swarm: Swarm) -> dict[str, Any]:
     }
 
 
-@router.get("/status", response_model=StatusOut)
+@router.get("/status", response_model=SwarmStatusOut)
 async def status(swarm: Swarm) -> dict[str, Any]:
     return status_dict(await swarm.status())
 
@@ -200,7 +77,7 @@ def status_dict(snap: Snapshot) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", response_model=MetricsOut)
+@router.get("/metrics", response_model=SwarmMetricsOut)
 async def metrics(swarm: Swarm) -> dict[str, Any]:
     """The figures behind ``status``, per agent."""
     snap = await swarm.status()

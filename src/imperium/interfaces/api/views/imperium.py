@@ -1,5 +1,9 @@
 """The seed's JSON shapes for ``/api/imperium`` (records in, dicts out), and how its
-``agent_type`` and its time ranges are read. Times are ISO 8601 strings in UTC."""
+``agent_type`` and its time ranges are read. Times are ISO 8601 strings in UTC.
+
+The agents' metrics and the orchestrator's status are answered by the seed's agent
+routes (``routes/imperium_seed.py``) and again inside its dashboard (``routes/learning.py``),
+so they are built here, once."""
 
 from __future__ import annotations
 
@@ -11,12 +15,17 @@ from typing import Any
 from imperium.agents.loader import REMOTE, available_types
 from imperium.domain.custody import CustodyRecord
 from imperium.domain.errors import ValidationError
+from imperium.domain.learning import CycleStatus
 from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
+from imperium.interfaces.api.ws_clients import EVENTS, LEARNING_ANALYTICS, WebSocketClients
 from imperium.interfaces.records import iso
 from imperium.ports import AgentLearning, AgentStats, LearningLog
+from imperium.runtime import Imperium
 from imperium.services.analytics import LearningSummary
 
+PROTOCOL_VERSION = "2.0.0"  # the seed's registration protocol, which these routes implement
+FEATURES = ["agent_registration", "persistence", "learning_analytics", "real_time_analytics"]
 SEED_AGENT_TYPE = "seed_agent_type"  # config keys keeping what the seed's client sent
 SEED_METADATA = "seed_metadata"
 TIME_FORMATS = (
@@ -130,4 +139,60 @@ def analytics_dict(summary: LearningSummary) -> dict[str, Any]:
             }
             for agent_id, impact in summary.agents.items()
         },
+    }
+
+
+async def metrics_of(runtime: Imperium, spec: AgentSpec) -> dict[str, Any]:
+    """One agent's metrics, from its executions, learning cycles and custody record."""
+    stats = await runtime.store.agent_stats(spec.id)
+    learning = await runtime.store.agent_learning(spec.id)
+    custody = await runtime.store.get_custody(spec.id)
+    return agent_metrics(spec, stats.get(spec.id), learning.get(spec.id), custody)
+
+
+async def all_metrics(runtime: Imperium, include_retired: bool) -> dict[str, dict[str, Any]]:
+    """Every agent's metrics by id (retired agents only when asked)."""
+    specs = await runtime.agents.list()
+    stats = await runtime.store.agent_stats()
+    learning = await runtime.store.agent_learning()
+    custody = {r.agent_id: r for r in await runtime.store.list_custody()}
+    return {
+        s.id: agent_metrics(s, stats.get(s.id), learning.get(s.id), custody.get(s.id))
+        for s in specs
+        if include_retired or s.status is not AgentStatus.RETIRED
+    }
+
+
+def agents_list(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``GET /api/imperium/agents``: the agents' metrics and their summary."""
+    return {"agents": metrics, "summary": summary(metrics), "timestamp": now()}
+
+
+async def status(runtime: Imperium, clients: WebSocketClients) -> dict[str, Any]:
+    """``GET /api/imperium/status``: the learning orchestrator's view."""
+    engine = runtime.engine
+    running = not engine.failed.is_set() and not engine.stopped.is_set()
+    agents = summary(await all_metrics(runtime, include_retired=False))
+    last = await runtime.store.list_cycles(1)
+    learner = runtime.learner
+    routines = runtime.routines
+    scheduled = routines is not None and routines.routines["learning"].active
+    return {
+        "status": "operational" if running else "stopped",
+        "total_agents": agents["total_agents"],
+        "active_agents": agents["active_agents"],
+        "total_learning_cycles": await runtime.store.count_cycles(CycleStatus.COMPLETED),
+        "average_learning_score": agents["average_learning_score"],
+        "last_cycle_start": iso(last[0].start_time) if last else None,
+        "learning_scheduler_running": running and scheduled,
+        "learning_mode": learner.mode,
+        "learning_cycle_interval": runtime.settings.learning_cycle_interval,
+        "learning_cycle_running": learner.running,
+        "api_version": PROTOCOL_VERSION,
+        "websocket_clients": {
+            "learning_analytics": clients.count(LEARNING_ANALYTICS),
+            "events": clients.count(EVENTS),
+        },
+        "supported_features": FEATURES,
+        "last_updated": now(),
     }

@@ -1,4 +1,8 @@
-"""Bodies of the ``/api/v1`` routes that ``interfaces/specs.py`` does not already define.
+"""Request and response bodies, one module per resource: this one holds those of the
+native ``/api/v1`` routes (agents, tasks, workflows, problems) that ``interfaces/specs.py``
+does not already define; ``l20``, ``swarm``, ``orchestrate``, ``imperium`` (the seed's
+``/api/imperium``) and ``proposals`` hold theirs, ``common`` what several of them share.
+Route modules import their bodies from here, never from each other.
 
 Requests are strict (unknown fields are refused, so a typo is a 422 rather than a silently
 ignored setting). Responses mirror the dicts of ``interfaces/records.py``, which the CLI's
