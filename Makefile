@@ -29,11 +29,13 @@ test: $(STAMP) system-deps
 	$(BIN)/pytest -n auto -m "not serial"
 	$(BIN)/pytest -p no:xdist -m serial
 
-## lint: ruff, formatting and mypy (strict on domain/ and services/)
+## lint: ruff, formatting, mypy (strict on domain/ and services/) and the layering
+## contracts (import-linter, [tool.importlinter] in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 ## bench: the throughput benchmark on SQLite, as JSON
 bench: $(STAMP)

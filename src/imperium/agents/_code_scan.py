@@ -20,9 +20,11 @@ import subprocess  # nosec B404 - runs bandit and ruff with fixed argument lists
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata, util
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from imperium.extras import is_installed, missing_message
 
 SEVERITIES = ("low", "medium", "high", "critical")
 RUFF_SELECT = "E,F,W,B,S,UP,SIM"
@@ -286,8 +288,8 @@ def _run_json_tool(tool: str, args: list[str], timeout: float) -> tuple[Any, Too
     The exit code is not the test (bandit exits 1 when it finds issues); JSON on stdout is.
     """
     run = ToolRun()
-    if util.find_spec(tool) is None:
-        run.failure = f"{tool} is not installed for {sys.executable}: pip install {tool}"
+    if not is_installed(tool):
+        run.failure = f"{missing_message((tool,), 'the scan')} (for {sys.executable})"
         return None, run
     command = [sys.executable, "-m", tool, *args]
     try:
@@ -375,7 +377,7 @@ def run_radon(files: FileSet, sources: dict[Path, str], threshold: int) -> ToolR
     try:
         from radon.complexity import cc_rank, cc_visit
     except ImportError as exc:
-        run.failure = f"radon cannot be imported ({exc}): pip install radon"
+        run.failure = f"{missing_message(('radon',), 'the complexity scan')} ({exc})"
         return run
     for path, source in sources.items():
         relative = files.relative(path)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import functools
 import os.path
 import re
+import sys
 import tempfile
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
@@ -69,6 +70,7 @@ from imperium.agents._code_scan import (
 )
 from imperium.agents._file_access import ANYWHERE, OUTSIDE_ROOTS, FileAccess
 from imperium.agents.base import Agent, TaskContext, TaskFailed
+from imperium.extras import missing, missing_message
 
 TASK_TYPES = ("code_review", "security_scan")
 TOOLS = ("bandit", "ruff", "radon")
@@ -413,6 +415,15 @@ def _scan_snippet(code: str, request: ScanRequest, timeout: float) -> ScanReport
 # -- the agent -----------------------------------------------------------------------
 
 
+def _require_tools(checks: Sequence[str]) -> None:
+    """TaskFailed (``not_installed``, not retried) naming the extra when a requested tool
+    is missing: they come with ``imperium[guardian]``, which the base install leaves out."""
+    absent = missing(*checks)
+    if absent:
+        message = missing_message(absent, "the Guardian's scan")
+        raise TaskFailed(f"{message} (for {sys.executable})", kind="not_installed", retryable=False)
+
+
 class GuardianAgent(Agent):
     description = "Reviews Python code for security and quality (bandit, ruff, radon findings)."
     blocking = True  # runs the tools as subprocesses
@@ -426,6 +437,7 @@ class GuardianAgent(Agent):
             )
         access = FileAccess.from_config(self.config)
         request = parse_request(ctx.type, ctx.payload, access)
+        _require_tools(request.checks)
         timeout = float(self.config.get("timeout_seconds", DEFAULT_TIMEOUT))
         if request.code is None:
             report = scan(collect_files(request.paths, access=access), request, timeout)

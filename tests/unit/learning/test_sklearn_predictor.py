@@ -10,11 +10,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from imperium.adapters.learning.sklearn_predictor import (
-    HALF_LIFE,
-    LogisticRidge,
-    SklearnPredictor,
-)
+from imperium.adapters.learning.logistic_ridge import LogisticRidge
+from imperium.adapters.learning.sklearn_predictor import HALF_LIFE, SklearnPredictor
 from imperium.domain.learning import Prediction, Query
 from imperium.domain.models import Execution
 from imperium.domain.prediction import PairRates, learnable, score, split

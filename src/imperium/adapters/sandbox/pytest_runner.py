@@ -3,14 +3,17 @@ a :class:`TestRun`."""
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from imperium.adapters.sandbox.errors import SandboxUnavailableError
 from imperium.adapters.sandbox.plan import PYTHON
 from imperium.adapters.sandbox.runner import RunResult, run_isolated
+from imperium.extras import is_installed, missing_message
 
 MAX_FAILURES = 100  # failed tests listed in a TestRun
 
@@ -64,7 +67,13 @@ def run_pytest(
     """Run pytest on ``project`` (files by name, or a directory to copy) in the sandbox.
 
     ``limits`` are :func:`run_isolated`'s keyword arguments. Note that the code under test
-    runs inside pytest's process, so hostile code could forge the report it writes."""
+    runs inside pytest's process, so hostile code could forge the report it writes.
+
+    SandboxUnavailableError when pytest is not installed here (the sandbox runs this
+    interpreter's pytest): it comes with the ``sandbox`` extra."""
+    if not is_installed("pytest"):
+        message = missing_message(("pytest",), "running test suites in the Sandbox")
+        raise SandboxUnavailableError(f"{message} (for {sys.executable})")
     command = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     command += ["--junitxml", _REPORT, *args]
     if isinstance(project, Path):
