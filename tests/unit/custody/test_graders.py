@@ -546,6 +546,11 @@ def test_a_malformed_check_is_refused_saying_why(raw: Any, message: str) -> None
 def test_json_schema_checks_without_jsonschema_name_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The bank loads without the custody extra; grading a json_schema check fails it,
+    saying what to install."""
     monkeypatch.setitem(sys.modules, "jsonschema", None)
-    with pytest.raises(ImportError, match=r"pip install 'imperium\[custody\]'"):
-        parse_check({"kind": "json_schema", "schema": SCHEMA})
+    loaded = item([{"kind": "json_schema", "schema": SCHEMA}])
+    [entry] = grade(loaded, {"to": "a", "payload": {}}).checks
+    assert not entry["ok"]
+    assert "MissingExtraError" in entry["detail"]
+    assert "pip install 'imperium[custody]'" in entry["detail"]

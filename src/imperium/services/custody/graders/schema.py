@@ -1,32 +1,31 @@
-"""JSON Schema (Draft 2020-12) for ``json_schema`` checks, through ``jsonschema``, imported
-only when a check needs it."""
+"""JSON Schema (Draft 2020-12) for ``json_schema`` checks, through ``jsonschema`` (the
+``custody`` extra), imported only when a check needs it. Without it the bank still loads
+(its schemas unchecked) and grading a ``json_schema`` check fails it, naming the extra to
+install (MissingExtraError's message)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-INSTALL_HINT = "pip install 'imperium[custody]'"
+from imperium.extras import is_installed, require
+
+PURPOSE = "a json_schema check"
 
 
 def _validator_class() -> Any:
-    try:
-        from jsonschema import Draft202012Validator
-    except ImportError as exc:
-        raise ImportError(
-            f"json_schema checks need the jsonschema package, which is not installed: "
-            f"{INSTALL_HINT}"
-        ) from exc
-    return Draft202012Validator
+    return require("jsonschema", PURPOSE).Draft202012Validator
 
 
 def schema_error(schema: Any) -> str | None:
-    """Why ``schema`` is not a valid JSON schema; None when it is one."""
+    """Why ``schema`` is not a valid JSON schema; None when it is one, or when jsonschema is
+    not installed to tell (grading the check then fails, naming the extra)."""
+    if not is_installed("jsonschema"):
+        return None
     validator = _validator_class()
-    from jsonschema.exceptions import SchemaError  # installed: _validator_class said so
-
+    exceptions = require("jsonschema.exceptions", PURPOSE)
     try:
         validator.check_schema(schema)
-    except SchemaError as exc:
+    except exceptions.SchemaError as exc:
         return str(exc.message)
     return None
 
