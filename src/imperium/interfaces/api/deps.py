@@ -12,7 +12,9 @@ from imperium.services.planning.service import PlanningService
 from imperium.services.swarm.service import SwarmService
 
 
-def get_runtime(request: Request) -> Imperium:
+async def get_runtime(request: Request) -> Imperium:
+    """Async, so FastAPI calls it on the event loop (a plain ``def`` dependency is run
+    in its thread pool, on every request)."""
     runtime: Imperium = request.app.state.runtime
     return runtime
 
