@@ -16,9 +16,7 @@ from tests.acceptance.conftest import ROOT, Server, cli_env
 
 pytestmark = pytest.mark.slow
 
-# jsonschema (the custody extra) is not hidden yet: loading the custody bank at start-up
-# still checks its JSON schemas with it.
-HIDDEN = ("bandit", "radon", "ruff", "pytest", "sklearn", "numpy", "scipy")
+HIDDEN = ("bandit", "radon", "ruff", "pytest", "sklearn", "numpy", "scipy", "jsonschema")
 # `import x` fails for a module set to None in sys.modules, as for one not installed.
 LAUNCH = (
     "import runpy, sys\n"
