@@ -257,6 +257,14 @@ class SchedulerStore(Protocol):
 
     async def task_states(self, ids: Sequence[str]) -> dict[str, TaskState]: ...
 
+    async def get_task(self, task_id: str) -> Task | None:
+        """A task as stored (one that ended and left the scheduler's memory, say)."""
+        ...
+
+    async def request_cancel(self, task_id: str, at: float) -> None:
+        """Ask for a task that is stored but not yet admitted to be cancelled."""
+        ...
+
 
 class AgentStore(Protocol):
     """Agent registry rows (``agent_metrics``)."""

@@ -336,10 +336,10 @@ class Imperium:
         proposals = ProposalService(store, clock, new_id)
         teams = make_teams(
             store, learner.router, engine.submit_workflow,
-            lambda: {agent_id: a.load for agent_id, a in engine.agents.items()},
-            lambda agent_id, task_type: engine.levels.get(agent_id, 1)
+            lambda: {a.spec.id: a.load for a in engine.snapshot().agents},
+            lambda agent_id, task_type: engine.custody_level(agent_id)
             >= engine.min_levels.get(task_type, 1),
-            lambda agent_id: agent_id in engine.agents and engine.agents[agent_id].accepting,
+            lambda agent_id: (a := engine.snapshot().agent(agent_id)) is not None and a.accepting,
         )  # fmt: skip
         return cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,
@@ -377,7 +377,7 @@ class Imperium:
 
     async def _refresh_levels(self) -> dict[str, object]:
         levels = await self.custody.levels()
-        changed = {a: n for a, n in levels.items() if self.engine.levels.get(a, 1) != n}
+        changed = {a: n for a, n in levels.items() if self.engine.custody_level(a) != n}
         if changed:
             self.engine.set_custody_levels(changed)
         return {"status": "ok", "changed": len(changed)}

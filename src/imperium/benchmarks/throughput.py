@@ -74,7 +74,7 @@ async def _submit_all(im: Imperium, specs: list[TaskSpec], cfg: ThroughputConfig
 
 async def _report_progress(im: Imperium, total: int, progress: Progress | None) -> None:
     while progress is not None:
-        progress(total - len(im.engine.tasks), total)
+        progress(total - im.engine.snapshot().active, total)
         await asyncio.sleep(0.1)
 
 
@@ -152,7 +152,7 @@ async def run_scheduling(
             run_s = time.perf_counter() - t1
             if progress:
                 progress(queued + measured, queued + measured)
-            still_queued = len(im.engine.queues)
+            still_queued = im.engine.snapshot().ready
         finally:
             await im.engine.stop(drain=0)
             await im.store.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from imperium.domain.models import Task
 from imperium.domain.states import PriorityLevel
 
 LEVEL_POINTS: Mapping[PriorityLevel, float] = {
@@ -156,3 +157,18 @@ def level_for_score(score: float) -> PriorityLevel:
         if score >= bound:
             return level
     return PriorityLevel.BACKGROUND
+
+
+def task_features(task: Task) -> PriorityFeatures:
+    """What the score of ``task`` depends on."""
+    res = task.resources
+    return PriorityFeatures(
+        level=task.priority,
+        created_at=task.created_at,
+        deadline=task.deadline,
+        dependents=task.dependents,
+        estimated_duration=task.estimated_duration,
+        cpu=res.get("cpu", 0.0),
+        gpu=res.get("gpu", 0.0),
+        memory_mb=res.get("memory_mb", 0.0),
+    )

@@ -180,6 +180,19 @@ class Router:
         self._recording: list[Execution] | None = None
         self._fallback = LeastLoaded()
 
+    def agents(self) -> set[str]:
+        """The agents the router holds evidence about."""
+        return {agent_id for _, agent_id in self.arms}
+
+    def forget(self, agent_ids: Iterable[str]) -> int:
+        """Drop what was learned about these agents (removed or retired); returns how many
+        (task type, agent) entries went."""
+        gone = set(agent_ids)
+        keys = [key for key in self.arms if key[1] in gone]
+        for key in keys:
+            del self.arms[key]
+        return len(keys)
+
     # ------------------------------------------------------------------ learning
     def observe(self, execution: Execution) -> DriftAlarm | None:
         """Learn from one finished attempt; returns the drift alarm it raised, if any."""

@@ -103,10 +103,8 @@ def build_routines(
         specs = await store.list_agents()
         alive = {s.id for s in specs if s.status is not AgentStatus.RETIRED}
         router = learner.router
-        gone = [key for key in router.arms if key[1] not in alive]
-        for key in gone:
-            del router.arms[key]
-        return {"status": "ok", "router_entries_pruned": len(gone), "kept": len(router.arms)}
+        pruned = router.forget(router.agents() - alive)
+        return {"status": "ok", "router_entries_pruned": pruned, "kept": len(router.arms)}
 
     async def cleanup() -> dict[str, object]:
         before = learner.clock.now() - config.log_retention_days * 86400

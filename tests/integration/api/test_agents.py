@@ -71,7 +71,7 @@ async def test_patch_changes_only_the_fields_given(client: httpx.AsyncClient, im
     assert agent["capabilities"] == ["double", "math"]
     assert (agent["max_concurrency"], agent["config"]) == (3, {"k": 1})
     assert agent["description"] == "before"
-    assert im.engine.agents["double"].spec.max_concurrency == 3  # the engine was told
+    assert im.engine.state.agents["double"].spec.max_concurrency == 3  # the engine was told
     task = await submit(client, wait=20, type="math", capabilities=["math"], payload=2)
     assert task["result"] == 4
 
@@ -80,7 +80,7 @@ async def test_pause_resume_and_retire(client: httpx.AsyncClient, im: Imperium) 
     await register(client, "double", DOUBLE)
     paused = await client.post("/api/v1/agents/double/pause")
     assert (paused.status_code, paused.json()["status"]) == (200, "paused")
-    assert im.engine.agents["double"].spec.status is AgentStatus.PAUSED
+    assert im.engine.state.agents["double"].spec.status is AgentStatus.PAUSED
     waiting = await submit(client, wait=0.3, type="double", payload=1)
     assert waiting["state"] == "queued"  # a paused agent is given no work
     resumed = (await client.post("/api/v1/agents/double/resume")).json()

@@ -206,7 +206,7 @@ async def test_an_agent_key_works_only_for_its_agent(im: Imperium) -> None:
             problem(response, 403, "cannot act for agent 'theirs'")
         failing = {**proof, "message": "no"}
         problem(await http.post(f"/api/v1/tasks/{task.id}/fail", json=failing), 403, "theirs")
-    assert im.engine.tasks[task.id].state is TaskState.RUNNING  # nothing was recorded
+    assert im.engine.state.tasks[task.id].state is TaskState.RUNNING  # nothing was recorded
 
 
 async def test_an_agent_key_registers_only_its_own_remote_agent(sqlite_im: Imperium) -> None:
@@ -253,7 +253,7 @@ async def test_an_agent_key_leases_nothing_once_its_agent_offers_more_than_it_al
     async with http_for(im, own) as http:
         refused = await http.post("/api/v1/agents/far/lease", json={})
         problem(refused, 403, "does not allow the capabilities run_code (it allows job)")
-    assert im.engine.tasks[task.id].state is TaskState.QUEUED  # nobody saw its payload
+    assert im.engine.state.tasks[task.id].state is TaskState.QUEUED  # nobody saw its payload
 
 
 async def test_a_refused_heartbeat_does_not_tell_another_agent_the_lease_token(
@@ -270,7 +270,7 @@ async def test_a_refused_heartbeat_does_not_tell_another_agent_the_lease_token(
         refused = await http.post(f"/api/v1/tasks/{task.id}/heartbeat", json=guess)
     found = problem(refused, 409, "leased to agent theirs, not mine", "not extended")
     assert "current lease" not in found["detail"]
-    assert im.engine.tasks[task.id].lease_token == lease["token"]
+    assert im.engine.state.tasks[task.id].lease_token == lease["token"]
 
 
 async def test_a_worker_with_an_agent_key_registers_and_runs_tasks(im: Imperium) -> None:

@@ -62,7 +62,7 @@ async def test_an_unknown_agent_type_registers_a_remote_agent(
     assert (native["agent_type"], native["status"]) == ("remote", "active")
     assert native["capabilities"] == ["summarise", "translate"]  # stored, not only echoed
     assert native["config"] == {"seed_agent_type": "CustomAI", "seed_metadata": answer["metadata"]}
-    assert im.engine.agents["my_ai_agent"].remote
+    assert im.engine.state.agents["my_ai_agent"].remote
 
 
 async def test_an_installed_type_or_import_path_runs_in_the_server(
@@ -255,18 +255,18 @@ async def test_pause_resume_and_unregister(client: httpx.AsyncClient, im: Imperi
     assert (paused["status"], paused["agent_status"], paused["resume_available"]) == (
         "success", "paused", True,
     )  # fmt: skip
-    assert im.engine.agents["worker"].spec.status is AgentStatus.PAUSED
+    assert im.engine.state.agents["worker"].spec.status is AgentStatus.PAUSED
     assert (await client.get(f"{API}/agents/worker")).json()["agent"]["is_active"] is False
     resumed = (await client.post(f"{API}/agents/worker/resume")).json()
     assert (resumed["status"], resumed["agent_status"]) == ("success", "active")
-    assert im.engine.agents["worker"].spec.status is AgentStatus.ACTIVE
+    assert im.engine.state.agents["worker"].spec.status is AgentStatus.ACTIVE
 
     gone = await client.delete(f"{API}/agents/worker")
 
     assert gone.status_code == 200, gone.text
     assert gone.json()["agent_status"] == "retired"
     assert "history (executions, events and metrics) is kept" in gone.json()["message"]
-    assert im.engine.agents["worker"].spec.status is AgentStatus.RETIRED
+    assert im.engine.state.agents["worker"].spec.status is AgentStatus.RETIRED
     assert "worker" not in (await client.get(f"{API}/agents")).json()["agents"]
     listed = (await client.get(f"{API}/agents", params={"include_retired": "true"})).json()
     assert listed["agents"]["worker"]["status"] == "retired"

@@ -149,7 +149,7 @@ async def test_stale_token_is_refused(im: Imperium, http: httpx.AsyncClient) -> 
         "not current",
     )
     conflict(await http.post(f"/api/v1/tasks/{task.id}/heartbeat", json=stale), "not current")
-    assert im.engine.tasks[task.id].state is TaskState.RUNNING  # nothing changed
+    assert im.engine.state.tasks[task.id].state is TaskState.RUNNING  # nothing changed
 
 
 async def test_another_agents_task_is_refused(im: Imperium, http: httpx.AsyncClient) -> None:
@@ -167,7 +167,7 @@ async def test_another_agents_task_is_refused(im: Imperium, http: httpx.AsyncCli
         await http.post(f"/api/v1/tasks/{task.id}/fail", json=proof | {"message": "x"}),
         "leased to agent far",
     )
-    assert im.engine.tasks[task.id].state is TaskState.RUNNING
+    assert im.engine.state.tasks[task.id].state is TaskState.RUNNING
 
 
 async def test_expired_lease_requeues_and_the_old_token_is_refused(
@@ -403,7 +403,7 @@ async def test_a_stopped_long_poll_leases_nothing(
     await asyncio.wait_for(running, timeout=2)  # at once, not after the 10 s poll
     task = await submit(im, 1)
     await asyncio.sleep(0.2)
-    assert im.engine.tasks[task.id].state is TaskState.QUEUED  # nobody took it
+    assert im.engine.state.tasks[task.id].state is TaskState.QUEUED  # nobody took it
 
 
 async def test_worker_refused_by_the_server_raises(

@@ -27,7 +27,7 @@ async def until(check: Callable[[], bool], within: float = 20) -> None:
 
 
 def states(im: Imperium, task_type: str) -> list[TaskState]:
-    return sorted(t.state for t in im.engine.tasks.values() if t.type == task_type)
+    return sorted(t.state for t in im.engine.state.tasks.values() if t.type == task_type)
 
 
 async def post(http: httpx.AsyncClient, path: str, body: Any = None) -> Any:
@@ -37,7 +37,7 @@ async def post(http: httpx.AsyncClient, path: str, body: Any = None) -> Any:
 
 
 async def cancel_all(http: httpx.AsyncClient, im: Imperium) -> None:
-    for task_id in list(im.engine.tasks):
+    for task_id in list(im.engine.state.tasks):
         await http.post(f"/api/v1/tasks/{task_id}/cancel")
 
 
@@ -159,7 +159,7 @@ async def test_scale_one_agent_is_stored_and_applied(
     stored = await im.store.get_agent("pool")
     assert stored is not None
     assert stored.max_concurrency == 10
-    assert im.engine.agents["pool"].spec.max_concurrency == 10
+    assert im.engine.state.agents["pool"].spec.max_concurrency == 10
 
 
 async def test_scale_a_remote_agent_says_what_it_means(client: httpx.AsyncClient) -> None:

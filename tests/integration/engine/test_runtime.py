@@ -141,7 +141,7 @@ async def test_agent_paused_from_outside_is_picked_up_by_polling(im: Imperium) -
     outside = AgentService(im.store, im.store, SystemClock(), check_agent_type)  # no engine hook
     await outside.set_status("echo", AgentStatus.PAUSED)
     for _ in range(200):
-        if im.engine.agents["echo"].spec.status is AgentStatus.PAUSED:
+        if im.engine.state.agents["echo"].spec.status is AgentStatus.PAUSED:
             break
         await asyncio.sleep(0.02)
-    assert im.engine.agents["echo"].spec.status is AgentStatus.PAUSED
+    assert im.engine.state.agents["echo"].spec.status is AgentStatus.PAUSED

@@ -72,7 +72,7 @@ async def test_cancelling_a_running_task_stops_it_and_frees_its_slot(
     )
     assert (await stored(store, running.id)).state is TaskState.CANCELLED
     assert started_ids(executor) == [running.id, waiting.id]
-    assert engine.agents["agent-1"].running == 1
+    assert engine.state.agents["agent-1"].running == 1
 
 
 async def test_a_cancelled_remote_lease_cannot_complete(engine: Engine, store: MemoryStore) -> None:
@@ -83,7 +83,7 @@ async def test_a_cancelled_remote_lease_cannot_complete(engine: Engine, store: M
     with pytest.raises(StaleLeaseError):
         await engine.complete(task.id, lease.token, AttemptResult(Outcome.SUCCEEDED))
     assert await outcomes(store, task.id) == [(1, Outcome.CANCELLED)]
-    assert engine.agents["remote-1"].running == 0
+    assert engine.state.agents["remote-1"].running == 0
 
 
 async def test_cancelling_a_pending_task_leaves_its_dependency_alone(

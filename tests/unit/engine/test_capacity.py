@@ -37,7 +37,7 @@ async def test_an_agent_never_runs_more_than_its_max_concurrency(
         await settle(engine)
         assert len(executor.started) == min(5, finished + 3)
     assert executor.running() == 0
-    assert engine.agents["agent-1"].running == 0
+    assert engine.state.agents["agent-1"].running == 0
 
 
 @pytest.mark.parametrize("status", [AgentStatus.PAUSED, AgentStatus.RETIRED])
@@ -70,7 +70,7 @@ async def test_an_agent_that_cannot_load_is_offline_and_gets_nothing(
     executor = StubExecutor(unknown_types=frozenset({"missing.module:Agent"}))
     engine = await make_engine(executor=executor)
     engine.apply_agent(agent_spec("broken", agent_type="missing.module:Agent"))
-    assert engine.agents["broken"].online is False
+    assert engine.state.agents["broken"].online is False
     task = await engine.submit(job())
     await settle(engine)
     assert executor.started == []
@@ -107,7 +107,7 @@ async def test_resources_limit_how_many_run_at_once(
     tasks = await engine.submit_many([job(resources={"cpu": cpu}) for _ in range(4)])
     await settle(engine)
     assert started_ids(executor) == [t.id for t in tasks[:at_once]]
-    assert engine.agents["agent-1"].resources_in_use == {"cpu": pytest.approx(cpu * at_once)}
+    assert engine.state.agents["agent-1"].resources_in_use == {"cpu": pytest.approx(cpu * at_once)}
 
     executor.finish(tasks[0].id)
     await settle(engine)
@@ -226,7 +226,7 @@ async def test_a_failing_policy_falls_back_to_least_loaded(
     engine.apply_agent(agent_spec("agent-2", max_concurrency=2))
     if outsider:
         engine.apply_agent(agent_spec("busy", capabilities=("other",)))
-        policy.pick = engine.agents["busy"]
+        policy.pick = engine.state.agents["busy"]
     task = await engine.submit(job())
     await settle(engine)
     assert agent_of(executor) == {task.id: "agent-1"}

@@ -21,7 +21,7 @@ async def test_a_wall_clock_step_expires_no_lease_and_times_out_nothing(
     clock.step_wall(3600.0)
     engine.process_timers()
     await settle(engine)
-    assert [engine.tasks[t.id].state for t in tasks] == [TaskState.RUNNING] * 2
+    assert [engine.state.tasks[t.id].state for t in tasks] == [TaskState.RUNNING] * 2
     for lease in leases:
         await engine.complete(lease.task_id, lease.token, AttemptResult(Outcome.SUCCEEDED))
     for task in tasks:

@@ -72,7 +72,7 @@ async def test_a_dependency_that_already_succeeded_is_met_at_once(
     await settle(wide)
     executor.finish(a.id)
     await settle(wide)
-    assert a.id not in wide.tasks  # ended and forgotten: known from the store only
+    assert a.id not in wide.state.tasks  # ended and forgotten: known from the store only
 
     b = await wide.submit(job(depends_on=(a.id,)))
     await settle(wide)
@@ -176,7 +176,7 @@ async def test_a_workflow_with_a_cycle_is_refused_naming_the_cycle(
         await engine.submit_workflow(workflow)
     assert raised.value.cycle == ["a", "c", "b"]
     assert await store.list_tasks(TaskFilter()) == []
-    assert engine.tasks == {}
+    assert engine.state.tasks == {}
 
 
 async def test_depending_on_an_unknown_id_is_refused(engine: Engine, store: MemoryStore) -> None:

@@ -110,7 +110,7 @@ async def test_an_attempt_starts_only_after_its_running_state_is_durable(
     engine.apply_agent(agent_spec())
     await spin()
 
-    assert engine.tasks[task.id].state is TaskState.RUNNING  # decided in memory ...
+    assert engine.state.tasks[task.id].state is TaskState.RUNNING  # decided in memory ...
     assert executor.started == []  # ... but not acted upon
     assert (await stored(store, task.id)).state is TaskState.QUEUED
 

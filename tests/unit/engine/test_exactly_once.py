@@ -54,7 +54,7 @@ async def test_a_stale_token_is_refused_and_records_nothing(
             await engine.complete(task.id, token, SUCCESS)
     await settle(engine)
 
-    assert engine.tasks[task.id].state is TaskState.RUNNING
+    assert engine.state.tasks[task.id].state is TaskState.RUNNING
     assert await executions(store, task.id) == []
     assert await events(store, task.id) == events_before
     assert (await stored(store, task.id)).state is TaskState.RUNNING
@@ -171,8 +171,8 @@ async def test_a_late_local_result_after_a_timeout_is_ignored(
     late = executor.reporters[(task.id, 1)]
     late(task.id, 1, SUCCESS)  # the first attempt's agent finishes after all
     await settle(engine)
-    assert engine.tasks[task.id].state is TaskState.RUNNING
-    assert engine.tasks[task.id].attempts == 2
+    assert engine.state.tasks[task.id].state is TaskState.RUNNING
+    assert engine.state.tasks[task.id].attempts == 2
     assert await outcomes(store, task.id) == [(1, Outcome.TIMED_OUT)]
 
     executor.finish(task.id)

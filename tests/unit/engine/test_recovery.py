@@ -136,7 +136,7 @@ async def test_an_unexpired_remote_lease_survives_the_crash(
 
     clock.advance(LOCK_TTL + 1)
     new = await make_engine(owner="owner-b", executor=StubExecutor(), config=config)
-    assert new.tasks[task.id].state is TaskState.RUNNING
+    assert new.state.tasks[task.id].state is TaskState.RUNNING
     assert await new.lease("remote-1") == []  # its one slot is still taken
     done = await new.complete(task.id, lease.token, AttemptResult(Outcome.SUCCEEDED, "ok"))
     assert done.state is TaskState.SUCCEEDED
@@ -158,7 +158,7 @@ async def test_a_lease_that_expired_while_the_scheduler_was_down_gets_a_new_peri
     clock.advance(LOCK_TTL + 1)  # past the 15 s lease too
     new = await make_engine(owner="owner-b", executor=StubExecutor())
     await settle(new)
-    assert new.tasks[late.id].state is TaskState.RUNNING
+    assert new.state.tasks[late.id].state is TaskState.RUNNING
     await new.complete(late.id, first[late.id].token, AttemptResult(Outcome.SUCCEEDED))
     assert await outcomes(store, late.id) == [(1, Outcome.SUCCEEDED)]
 

@@ -125,7 +125,7 @@ async def test_a_dependency_that_ends_while_the_store_is_read_is_read_again(
     await settle(engine)
     executor.finish(old.id)
     await settle(engine)
-    assert old.id not in engine.tasks  # ended and forgotten: only the store knows it
+    assert old.id not in engine.state.tasks  # ended and forgotten: only the store knows it
     running = await engine.submit(job())
     await settle(engine)
     assert executor.running_ids() == [running.id]
@@ -135,7 +135,7 @@ async def test_a_dependency_that_ends_while_the_store_is_read_is_read_again(
     await asyncio.wait_for(probe.states_entered.wait(), 1)
     executor.finish(running.id)  # ends, is committed and forgotten during the read
     await settle(engine)
-    assert running.id not in engine.tasks
+    assert running.id not in engine.state.tasks
     gate.set()
     dependent = await asyncio.wait_for(submitting, 1)
     await settle(engine)
@@ -143,8 +143,8 @@ async def test_a_dependency_that_ends_while_the_store_is_read_is_read_again(
     assert (await stored(probe, dependent.id)).state is TaskState.RUNNING
     assert started_ids(executor) == [old.id, running.id, dependent.id]
     assert await event_types(probe, dependent.id) == ["task.queued", "task.running"]
-    assert running.id not in engine._dependents
-    assert engine._unmet == {}
+    assert running.id not in engine.state._dependents
+    assert engine.state._unmet == {}
 
 
 # ---------------------------------------------------------------- 2. concurrent requeue
@@ -182,13 +182,13 @@ async def test_concurrent_requeues_of_one_dead_task_admit_it_once(
 
     await settle(engine)
     assert started_ids(executor)[first_attempts:] == [task.id]
-    assert engine.agents["agent-1"].running == 1
+    assert engine.state.agents["agent-1"].running == 1
     executor.finish(task.id)
     await settle(engine)
-    assert engine.agents["agent-1"].running == 0
+    assert engine.state.agents["agent-1"].running == 0
     saved = await stored(probe, task.id)
     assert (saved.state, saved.attempts, saved.max_attempts) == (TaskState.SUCCEEDED, 2, 2)
-    assert task.id not in engine.tasks
+    assert task.id not in engine.state.tasks
 
 
 # ---------------------------------------------------------------- 3. stopping
@@ -238,7 +238,7 @@ async def test_wait_for_a_submitted_task_waits_until_it_is_admitted_and_ends(
     await asyncio.sleep(0.05)  # several of wait_for's polls: still not admitted
     assert not waiting.done()
 
-    await recovery.poll_external(engine)
+    await engine.poller.poll()
     await settle(engine)
     assert executor.running_ids() == [task.id]
     assert not waiting.done()
@@ -273,14 +273,14 @@ async def test_a_cancel_request_for_a_task_not_admitted_yet_is_kept_until_it_is(
     assert await store.cancel_requested(task.id) is True
 
     monkeypatch.setattr(recovery, "SUBMITTED_BATCH", 0)  # this poll admits nothing
-    await recovery.poll_external(engine)
+    await engine.poller.poll()
     await settle(engine)
-    assert task.id not in engine.tasks
+    assert task.id not in engine.state.tasks
     assert (await stored(store, task.id)).state is TaskState.SUBMITTED
     assert await store.cancel_requested(task.id) is True
 
     monkeypatch.undo()
-    await recovery.poll_external(engine)
+    await engine.poller.poll()
     await settle(engine)
     saved = await stored(store, task.id)
     assert (saved.state, saved.error_kind) == (TaskState.CANCELLED, "cancelled")
@@ -373,7 +373,7 @@ async def test_a_changed_agent_config_prepares_the_agent_again(
     updated = dataclasses.replace(spec, config={"model": "big"}, updated_at=5.0)
     engine.apply_agent(updated)
     assert executor.prepared["agent-1"] == updated
-    state = engine.agents["agent-1"]
+    state = engine.state.agents["agent-1"]
     assert (state.spec, state.online, state.running) == (updated, True, 1)  # still counted
     assert executor.running_ids() == [task.id]
 
@@ -385,7 +385,7 @@ async def test_an_agent_that_fails_to_load_goes_offline_until_a_fixed_spec_loads
     engine = await make_engine(store=probe, executor=executor)
     broken = dataclasses.replace(agent_spec(), config={"broken": True})
     engine.apply_agent(broken)  # must not raise
-    assert engine.agents["agent-1"].online is False
+    assert engine.state.agents["agent-1"].online is False
     assert "agent-1" not in executor.prepared
     task = await engine.submit(job())
     await settle(engine)
@@ -397,7 +397,7 @@ async def test_an_agent_that_fails_to_load_goes_offline_until_a_fixed_spec_loads
     fixed = dataclasses.replace(broken, config={})
     engine.apply_agent(fixed)
     await settle(engine)
-    assert engine.agents["agent-1"].online is True
+    assert engine.state.agents["agent-1"].online is True
     assert executor.prepared["agent-1"] == fixed
     assert started_ids(executor) == [task.id]
 
@@ -410,11 +410,11 @@ async def test_an_agent_that_failed_to_load_is_loaded_again_on_any_change(
     executor.failing = True  # e.g. a missing dependency, installed since
     spec = agent_spec()
     engine.apply_agent(spec)
-    assert engine.agents["agent-1"].online is False
+    assert engine.state.agents["agent-1"].online is False
 
     executor.failing = False
     engine.apply_agent(dataclasses.replace(spec, description="same type and config"))
-    assert engine.agents["agent-1"].online is True
+    assert engine.state.agents["agent-1"].online is True
     assert executor.prepared["agent-1"].description == "same type and config"
     await settle(engine)
     assert len(load_failures(probe, "agent-1")) == 1
@@ -425,7 +425,7 @@ async def test_a_stored_agent_that_fails_to_load_does_not_stop_the_scheduler_sta
 ) -> None:
     broken = dataclasses.replace(agent_spec(), config={"broken": True})
     engine = await make_engine(store=probe, executor=FlakyPrepare(), agents=[broken])
-    assert engine.agents["agent-1"].online is False
+    assert engine.state.agents["agent-1"].online is False
     assert len(load_failures(probe, "agent-1")) == 1
 
 
@@ -445,8 +445,8 @@ async def test_a_poll_that_read_an_agent_before_an_in_process_change_does_not_un
         return [active]  # a poll whose read began before the pause was committed
 
     store.agents_changed_since = stale_read  # type: ignore[method-assign]
-    await recovery.poll_external(engine)
-    assert engine.agents[active.id].spec.status is AgentStatus.PAUSED
+    await engine.poller.poll()
+    assert engine.state.agents[active.id].spec.status is AgentStatus.PAUSED
 
     resumed = dataclasses.replace(paused, status=AgentStatus.ACTIVE, updated_at=clock.advance(1))
 
@@ -454,5 +454,5 @@ async def test_a_poll_that_read_an_agent_before_an_in_process_change_does_not_un
         return [resumed]  # another process resumed it later: that does apply
 
     store.agents_changed_since = newer_read  # type: ignore[method-assign]
-    await recovery.poll_external(engine)
-    assert engine.agents[active.id].spec.status is AgentStatus.ACTIVE
+    await engine.poller.poll()
+    assert engine.state.agents[active.id].spec.status is AgentStatus.ACTIVE

@@ -107,7 +107,7 @@ async def test_remote_workers_back_off_and_keep_their_leases_through_an_outage(
         engine.process_timers()
     with pytest.raises(StorageUnavailableError):  # refused before anything changed ...
         await engine.complete(task.id, lease.token, AttemptResult(Outcome.SUCCEEDED))
-    assert engine.tasks[task.id].state is TaskState.RUNNING
+    assert engine.state.tasks[task.id].state is TaskState.RUNNING
 
     store.down = False
     await eventually(lambda: engine.journal.outage is None)

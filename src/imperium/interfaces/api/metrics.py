@@ -80,17 +80,18 @@ class Live:
 def live(engine: Engine) -> Live:
     agents: dict[tuple[AgentStatus, bool], int] = {}
     running = 0
-    for agent in engine.agents.values():
+    now = engine.snapshot()
+    for agent in now.agents:
         key = (agent.spec.status, agent.online)
         agents[key] = agents.get(key, 0) + 1
         running += agent.running
     return Live(
         scheduler_up=not engine.failed.is_set() and not engine.stopped.is_set(),
-        ready=len(engine.queues),
-        active=len(engine.tasks),
+        ready=now.ready,
+        active=now.active,
         running_attempts=running,
         agents=agents,
-        commits=engine.journal.batches,
+        commits=now.commits,
     )
 
 
@@ -204,6 +205,8 @@ class ApiMetrics:
         self._recent: deque[float] = deque(maxlen=RECENT_DISPATCHES)
         self._dispatched = 0
         self._runtime = runtime
+        self._request_counters: dict[tuple[str, str, int], Counter] = {}
+        self._request_durations: dict[tuple[str, str], Histogram] = {}
         self.close = _listen_weakly(self, runtime.events)
 
     @property
@@ -229,8 +232,18 @@ class ApiMetrics:
         return Latency(self._dispatched, len(recent), mean, p50, p95, p99, recent[-1])
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        # labels() takes a lock and checks its arguments on every call: keep each child
+        # (few: methods, route templates and statuses are small, closed sets)
+        counter = self._request_counters.get((method, route, status))
+        if counter is None:
+            counter = self.http_requests.labels(method, route, str(status))
+            self._request_counters[(method, route, status)] = counter
+        counter.inc()
+        duration = self._request_durations.get((method, route))
+        if duration is None:
+            duration = self.http_duration.labels(method, route)
+            self._request_durations[(method, route)] = duration
+        duration.observe(seconds)
 
     async def scrape(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition the ``Accept`` header asks for (Prometheus text by default,

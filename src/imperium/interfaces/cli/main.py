@@ -122,7 +122,7 @@ def serve(
         keys = "required" if public or await im.keys.enabled() else "off (loopback, no keys)"
         err_console.print(
             f"[green]imperium[/] scheduling on {_redact(cfg.database_url)} "
-            f"(agents: {', '.join(sorted(im.engine.agents)) or 'none'}); "
+            f"(agents: {', '.join(a.spec.id for a in im.engine.snapshot().agents) or 'none'}); "
             f"API on {http.url} (docs at {http.url}/docs; API keys {keys}); Ctrl-C stops"
         )
         stopped = asyncio.create_task(im.engine.failed.wait())

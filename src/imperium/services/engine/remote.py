@@ -7,15 +7,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from imperium.domain.errors import ConflictError, NotFoundError, StaleLeaseError
 from imperium.domain.models import AgentState, Task
-from imperium.domain.selection import can_take_now
 from imperium.domain.states import AgentStatus, TaskState
+from imperium.services.engine.journal import Journal
+from imperium.services.engine.state import SchedulerState
 
-if TYPE_CHECKING:
-    from imperium.services.engine.core import Engine
+
+class Engine(Protocol):
+    """What leases need of the engine that drives them (core.py's Engine)."""
+
+    state: SchedulerState
+    journal: Journal
+    ready_signal: asyncio.Event
+
+    @property
+    def dispatching(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,29 +44,30 @@ class Lease:
 
 
 async def lease(engine: Engine, agent_id: str, max_tasks: int, wait: float) -> list[Lease]:
-    agent = _remote_agent(engine, agent_id)
+    state = engine.state
+    agent = _remote_agent(state, agent_id)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + wait  # a real wait: the loop's clock, not the injected one
     while True:
-        agent.last_heartbeat, agent.online = engine.clock.now(), True
-        if not engine._dispatching:
+        agent.last_heartbeat, agent.online = state.clock.now(), True
+        if not engine.dispatching:
+            engine.journal.check_writable()  # an outage: a 503 to back off from, not a spin
             return []  # draining or stopped: hand out nothing new
-        engine.journal.check_writable()  # a 503 the worker backs off from, not a busy loop
-        picked = _pick_for(engine, agent, max_tasks)
+        picked = _pick_for(state, agent, max_tasks)
         if picked:
             await engine.journal.commit()  # the lease is durable before anyone sees it
             return [_lease_of(t) for t in picked if t.state is TaskState.RUNNING]
         left = give_up - loop.time()
         if left <= 0:
             return []
-        engine._ready_signal.clear()
+        engine.ready_signal.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(min(left, 1.0)):
-                await engine._ready_signal.wait()
+                await engine.ready_signal.wait()
 
 
-def _remote_agent(engine: Engine, agent_id: str) -> AgentState:
-    agent = engine.agents.get(agent_id)
+def _remote_agent(state: SchedulerState, agent_id: str) -> AgentState:
+    agent = state.agents.get(agent_id)
     if agent is None:
         raise NotFoundError(f"no agent with id {agent_id}; register it first")
     if not agent.remote:
@@ -70,28 +80,17 @@ def _remote_agent(engine: Engine, agent_id: str) -> AgentState:
     return agent
 
 
-def _pick_for(engine: Engine, agent: AgentState, limit: int) -> list[Task]:
+def _pick_for(state: SchedulerState, agent: AgentState, limit: int) -> list[Task]:
     """The best ready tasks this agent can take now, highest rank first, started on it."""
     picked: list[Task] = []
-    while len(picked) < limit:
-        best: tuple[tuple[float, int], Task] | None = None
-        for key in list(engine.queues.keys()):
-            if agent not in engine._serving_agents(key):
-                continue
-            top = engine._placeable_top(key)
-            if (
-                top is not None
-                and can_take_now(agent, top[1])
-                and engine.qualified(agent, top[1])
-                and (best is None or top[0] > best[0])
-            ):
-                best = top
-        if best is None:
-            break
-        engine.queues.remove(best[1].id)
-        engine._start(best[1], agent)
-        picked.append(best[1])
+    while len(picked) < limit and (found := state.next_ready(_any, only=agent)) is not None:
+        state.start(found[0], agent)
+        picked.append(found[0])
     return picked
+
+
+def _any(_agent: AgentState) -> bool:
+    return True
 
 
 def _lease_of(task: Task) -> Lease:
@@ -111,20 +110,17 @@ def _lease_of(task: Task) -> Lease:
 
 
 async def heartbeat(engine: Engine, agent_id: str, task_id: str, token: int) -> float:
-    task = engine._current(task_id, token)
+    state = engine.state
+    task = state.current(task_id, token)
     if task.agent_id != agent_id:
         raise StaleLeaseError(f"task {task_id} is leased to another agent")
-    now = engine.clock.now()
-    agent = engine.agents.get(agent_id)
+    agent = state.agents.get(agent_id)
     if agent is not None:
-        agent.last_heartbeat, agent.online = now, True
-    task.lease_expires_at = now + engine.config.lease_seconds
-    task.lease_deadline = engine.due_in(engine.config.lease_seconds)
-    task.updated_at = now
-    engine.journal.update(task)
+        agent.last_heartbeat, agent.online = state.clock.now(), True
+    expires_at = state.extend_lease(task)
     if engine.journal.outage is None:
         await engine.journal.commit()
     # else the lease lives on in memory: the worker may go on, and its result is taken
     # once the database is back (the stored expiry only matters after a restart, which
     # gives every lease a fresh period anyway)
-    return task.lease_expires_at
+    return expires_at

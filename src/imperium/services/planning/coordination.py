@@ -131,7 +131,7 @@ def check_offered(engine: Engine, domains: Sequence[str]) -> None:
     start. A domain offered only by paused agents is accepted and waits for them."""
     offered = {
         cap
-        for agent in engine.agents.values()
+        for agent in engine.snapshot().agents
         if agent.spec.status is not AgentStatus.RETIRED
         for cap in agent.spec.capabilities
     }

@@ -7,12 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from imperium.domain.models import JSON, AgentState
-from imperium.domain.priority import score_and_key
+from imperium.domain.priority import score_and_key, task_features
 from imperium.domain.states import TaskState
 from imperium.ports import QueryStore, TaskFilter
 from imperium.services.agents import AgentService
 from imperium.services.engine import Engine
-from imperium.services.engine.core import features
 from imperium.services.planning.allocation import Amounts, Plan, Request, allocate
 from imperium.services.planning.coordination import (
     Coordination,
@@ -91,7 +90,7 @@ class PlanningService:
         specs = await self._agents.list()
         unavailable = {
             agent_id: UNAVAILABLE_REASONS[cond]
-            for agent_id, state in self._engine.agents.items()
+            for agent_id, state in ((a.spec.id, a) for a in self._engine.snapshot().agents)
             if (cond := condition(state)) in UNAVAILABLE_REASONS
         }
         strategy = plan_strategy(objective, specs, unavailable)
@@ -128,8 +127,7 @@ class PlanningService:
         self, available: Amounts | None, pending: Sequence[SeedTask] | None
     ) -> ResourcePlan:
         now = self._engine.clock.now()
-        agents = sorted(self._engine.agents.values(), key=lambda a: a.spec.id)
-        active = [a for a in agents if condition(a) == "active"]
+        active = [a for a in self._engine.snapshot().agents if condition(a) == "active"]
         counted = tuple(a.spec.id for a in active if a.spec.resources)
         undeclared = tuple(a.spec.id for a in active if not a.spec.resources)
         capacity = available if available is not None else _free_capacity(active)
@@ -146,10 +144,8 @@ class PlanningService:
 
     def _queued(self, now: float) -> list[Request]:
         requests = []
-        for task in self._engine.tasks.values():
-            if task.state is not TaskState.QUEUED:
-                continue
-            score, key = score_and_key(features(task), now)
+        for task in self._engine.snapshot().queued():
+            score, key = score_and_key(task_features(task), now)
             res = task.resources
             wants = Amounts(res.get("cpu", 0.0), res.get("memory_mb", 0.0), res.get("gpu", 0.0))
             requests.append(Request(task.id, wants, key, score))

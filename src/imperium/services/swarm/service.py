@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from imperium.domain.errors import ConflictError, ImperiumError, ValidationError
 from imperium.domain.models import Task
 from imperium.domain.specs import TaskSpec, WorkflowSpec
-from imperium.domain.states import AgentStatus, TaskState
+from imperium.domain.states import AgentStatus
 from imperium.ports import QueryStore
 from imperium.services.agents import MAX_CONCURRENCY_LIMIT, AgentService
 from imperium.services.engine import Engine
@@ -82,7 +82,7 @@ class SwarmService:
     async def scale(self, target: int, agent_id: str | None = None) -> Scaling:
         if agent_id is not None:
             return await self._scale_one(agent_id, target)
-        agents = sorted(self._engine.agents.values(), key=lambda a: a.spec.id)
+        agents = self._engine.snapshot().agents
         local = {
             a.spec.id: a.spec.max_concurrency
             for a in agents
@@ -114,7 +114,7 @@ class SwarmService:
         spec = await self._agents.get(agent_id)
         change = await self._resize(agent_id, spec.max_concurrency, target)
         message = f"agent {agent_id} now has {target} slots"
-        state = self._engine.agents.get(agent_id)
+        state = self._engine.snapshot().agent(agent_id)
         if state is not None and state.remote:
             message += (
                 "; it is a remote agent: the scheduler hands it at most that many tasks at "
@@ -137,13 +137,9 @@ class SwarmService:
     async def optimize(self, apply: bool) -> Optimization:
         before = await take_snapshot(self._engine, self._queries)
         now = self._engine.clock.now()
-        waiting = [
-            t
-            for t in self._engine.tasks.values()
-            if t.state is TaskState.QUEUED and (t.not_before is None or t.not_before <= now)
-        ]
-        agents = sorted(self._engine.agents.values(), key=lambda a: a.spec.id)
-        advice = advise(agents, before.stats, waiting, MAX_CONCURRENCY_LIMIT)
+        live = self._engine.snapshot()
+        waiting = [t for t in live.queued() if t.not_before is None or t.not_before <= now]
+        advice = advise(list(live.agents), before.stats, waiting, MAX_CONCURRENCY_LIMIT)
         applied = None
         if apply:
             applied = [await self._apply(r) for r in advice.recommendations if r.applicable]

@@ -173,20 +173,15 @@ async def take_snapshot(engine: Engine, queries: QueryStore) -> Snapshot:
     counts = await queries.count_tasks_by_state()
     stats = await queries.agent_stats()
     outcomes = await queries.count_executions_by_outcome()
-    # read the engine's memory after the awaits, in one go (no await in between)
-    active = list(engine.tasks.values())
-    agents = tuple(agent_slots(a) for a in sorted(engine.agents.values(), key=_agent_id))
+    live = engine.snapshot()  # after the awaits: the scheduler as it is now
+    census = live.census
     return Snapshot(
-        at=engine.clock.now(),
-        agents=agents,
+        at=live.at,
+        agents=tuple(agent_slots(a) for a in live.agents),
         task_counts=counts,
-        queued=queued_by_level(active),
-        pending=sum(1 for t in active if t.state is TaskState.PENDING),
-        running=sum(1 for t in active if t.state is TaskState.RUNNING),
+        queued=dict(census.queued_by_level),
+        pending=census.pending,
+        running=census.running,
         stats=stats,
         executions=ExecutionTotals(dict(outcomes)),
     )
-
-
-def _agent_id(agent: AgentState) -> str:
-    return agent.spec.id

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from imperium import __version__
 from imperium.adapters.storage.diagnostics import DatabaseReport, ReportCache
 from imperium.domain.models import AgentSpec, AgentState
-from imperium.domain.states import AgentStatus, TaskState
+from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.auth import PUBLIC
 from imperium.interfaces.api.deps import Runtime
 from imperium.interfaces.api.metrics import (
@@ -67,7 +67,7 @@ async def health(
         "scheduler": {
             "status": "running" if scheduler_ok else "stopped",
             "owner": engine.lock.owner,
-            "active_tasks": len(engine.tasks),
+            "active_tasks": engine.snapshot().active,
         },
         "database": database,
         "timestamp": time.time(),
@@ -126,8 +126,8 @@ async def agents_status(runtime: Runtime) -> dict[str, Any]:
     """Every registered agent: availability, load, resources, and its recorded attempts."""
     reads = asyncio.gather(runtime.agents.list(), runtime.agents.stats())
     specs, stats = await from_database(reads)
-    live_agents = runtime.engine.agents
-    agents = [_agent(spec, live_agents.get(spec.id), stats.get(spec.id)) for spec in specs]
+    live = runtime.engine.snapshot()
+    agents = [_agent(spec, live.agent(spec.id), stats.get(spec.id)) for spec in specs]
     return {"agents": agents, "total": len(agents), "timestamp": iso(time.time())}
 
 
@@ -175,30 +175,27 @@ def _scheduler(engine: Engine, lock: LockInfo | None) -> dict[str, Any]:
 
 
 def _queue(engine: Engine) -> dict[str, int]:
-    """Where the scheduler's tasks wait (one pass over the tasks it holds).
-
-    ready: in a ready queue, waiting for a free agent; delayed: waiting out a retry backoff;
-    unplaceable: no registered agent could ever take it (until one is registered or
-    changed); pending: waiting on dependencies."""
-    figures = dict.fromkeys(("ready", "delayed", "unplaceable", "pending", "running"), 0)
-    figures["ready"] = len(engine.queues)
-    for task in engine.tasks.values():
-        if task.state is TaskState.PENDING:
-            figures["pending"] += 1
-        elif task.state is TaskState.RUNNING:
-            figures["running"] += 1
-        elif task.state is TaskState.QUEUED and task.id not in engine.queues:
-            figures["delayed" if task.not_before is not None else "unplaceable"] += 1
-    return {**figures, "active": len(engine.tasks)}
+    """Where the scheduler's tasks wait (its census: ready, delayed, unplaceable, pending,
+    running, active)."""
+    census = engine.snapshot().census
+    return {
+        "ready": census.ready,
+        "delayed": census.delayed,
+        "unplaceable": census.unplaceable,
+        "pending": census.pending,
+        "running": census.running,
+        "active": census.active,
+    }
 
 
 def _agent_summary(engine: Engine, specs: list[AgentSpec]) -> dict[str, Any]:
     by_status = dict.fromkeys((str(s) for s in AgentStatus), 0)
     remote = {"total": 0, "online": 0, "offline": 0}
     unavailable = 0  # in-process agents whose implementation failed to load
+    live = engine.snapshot()
     for spec in specs:
         by_status[str(spec.status)] += 1
-        state = engine.agents.get(spec.id)
+        state = live.agent(spec.id)
         if spec.type == REMOTE_TYPE:
             remote["total"] += 1
             remote["online" if state is not None and state.online else "offline"] += 1

@@ -116,7 +116,7 @@ async def lease_tasks(
     principal.require_agent(agent_id)
     body = body or LeaseIn()
     engine = runtime.engine
-    agent = engine.agents.get(agent_id)
+    agent = engine.snapshot().agent(agent_id)
     if agent is not None:  # the engine's own view: the capabilities it leases by
         principal.require_capabilities(agent.spec.capabilities)
     work = engine.lease(agent_id, body.max_tasks, body.wait)
@@ -181,7 +181,7 @@ def _require_holder(engine: Engine, task_id: str, proof: LeaseProof, outcome: st
     """Refuse (409) a call for a task another agent holds, before the engine checks the
     token (whose refusal describes the lease: not for another agent's eyes). Nothing is
     awaited between this and the engine's check, so the lease cannot move in between."""
-    task = engine.tasks.get(task_id)
+    task = engine.snapshot().task(task_id)
     if task is not None and task.state is TaskState.RUNNING and task.agent_id != proof.agent_id:
         raise StaleLeaseError(
             f"task {task_id} is leased to agent {task.agent_id}, not {proof.agent_id}; {outcome}"
