@@ -1,6 +1,8 @@
 """The group-commit write path: four statements compiled once per dialect and executed with
 plain tuples through the driver's ``executemany``.
 
+On PostgreSQL each part is one statement over arrays (see ``_ArrayStatement``).
+
 This is the hot path of the engine (every task writes an insert, two updates, an execution
 and three events). Going through SQLAlchemy's per-row parameter processing cost about half
 of the write time; here values are prepared once, in column order: JSON is serialised with
@@ -205,23 +207,61 @@ class _Statement:
         await conn.exec_driver_sql(self.sql, rows)
 
 
+class _ArrayStatement(_Statement):
+    """PostgreSQL: the whole batch as one statement over ``unnest`` of one array per
+    column, so the server parses, plans and runs one statement instead of one per row
+    (a prepared executemany still executes each row on its own)."""
+
+    @staticmethod
+    def _unnest(table: sa.Table, names: Sequence[str], dialect: Dialect) -> str:
+        casts = ", ".join(
+            f"${i}::{table.c[n].type.compile(dialect=dialect)}[]"
+            for i, n in enumerate(names, start=1)
+        )
+        return f"unnest({casts})"
+
+    @classmethod
+    def insert(cls, table: sa.Table, names: Sequence[str], dialect: Dialect) -> _Statement:
+        quote = dialect.identifier_preparer.quote
+        columns = ", ".join(quote(n) for n in names)
+        source = cls._unnest(table, names, dialect)
+        return cls(f"INSERT INTO {quote(table.name)} ({columns}) SELECT * FROM {source}")
+
+    @classmethod
+    def update_by_id(cls, table: sa.Table, names: Sequence[str], dialect: Dialect) -> _Statement:
+        quote = dialect.identifier_preparer.quote
+        every = (*names, "id")
+        sets = ", ".join(f"{quote(n)} = v.{quote(n)}" for n in names)
+        source = cls._unnest(table, every, dialect)
+        columns = ", ".join(quote(n) for n in every)
+        return cls(
+            f"UPDATE {quote(table.name)} AS t SET {sets} FROM {source} AS v({columns}) "
+            f"WHERE t.{quote('id')} = v.{quote('id')}"
+        )
+
+    async def run(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+        columns = tuple(list(column) for column in zip(*rows, strict=True))
+        await conn.exec_driver_sql(self.sql, columns)
+
+
 class BatchWriter:
     def __init__(self, dialect: Dialect) -> None:
+        kind = _ArrayStatement if dialect.name == "postgresql" else _Statement
         self._parts: list[tuple[_Statement, Callable[[WriteBatch], list[tuple[Any, ...]]]]] = [
             (
-                _Statement.insert(tasks, IMMUTABLE + MUTABLE, dialect),
+                kind.insert(tasks, IMMUTABLE + MUTABLE, dialect),
                 lambda b: [_insert(t, s) for t, s in b.inserts],
             ),
             (
-                _Statement.update_by_id(tasks, MUTABLE, dialect),
+                kind.update_by_id(tasks, MUTABLE, dialect),
                 lambda b: [_update(s) for s in b.updates],
             ),
             (
-                _Statement.insert(agent_task_executions, EXECUTION, dialect),
+                kind.insert(agent_task_executions, EXECUTION, dialect),
                 lambda b: [_execution(e) for e in b.executions],
             ),
             (
-                _Statement.insert(learning_logs, EVENT, dialect),
+                kind.insert(learning_logs, EVENT, dialect),
                 lambda b: [_event(e) for e in b.events],
             ),
         ]
