@@ -159,11 +159,12 @@ async def test_registration_metadata_obeys_the_input_limits_without_the_middlewa
     it as the limits middleware would, so it does not rely on running behind it."""
     from fastapi import FastAPI
 
+    from imperium.interfaces.api.deps import ApiServices
     from imperium.interfaces.api.problems import install
     from imperium.interfaces.api.routes import imperium_seed
 
     app = FastAPI()
-    app.state.runtime = im
+    app.state.services = ApiServices.of(im)
     install(app)
     app.include_router(imperium_seed.router)
     transport = httpx.ASGITransport(app=app)

@@ -13,6 +13,7 @@ from imperium.interfaces.api.auth import (
     document,
     redact_keys_in_server_logs,
 )
+from imperium.interfaces.api.deps import ApiServices
 from imperium.interfaces.api.metrics import ApiMetrics, HttpMetricsMiddleware
 from imperium.interfaces.api.routes import (
     agents,
@@ -41,7 +42,7 @@ def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
         version=__version__,
         description="Orchestration for fleets of AI agents that learns from every run.",
     )
-    app.state.runtime = runtime
+    app.state.services = ApiServices.of(runtime)  # what the routes' dependencies hand out
     app.state.auth_required = auth_required
     app.state.cors_origins = frozenset(middleware.cors_origins(runtime.settings.cors_origins))
     redact_keys_in_server_logs()

@@ -1,38 +1,249 @@
-"""Dependencies shared by the routers: the runtime, and the services that more than one
-route module asks for (each built per request over the runtime's parts)."""
+"""What the routes depend on: one ``Annotated`` alias per resource (the FastAPI template's
+``SessionDep``), each naming exactly the service or store port a route uses.
+
+Everything is built once, by :func:`ApiServices.of` in ``create_app``, and kept on
+``app.state.services``; a dependency only hands out its part (async, so FastAPI calls it
+on the event loop: a plain ``def`` dependency runs in its thread pool, on every request).
+Route modules never see the runtime, so none of them depends on which store is behind
+the ports.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from imperium.adapters.storage.diagnostics import ReportCache
+from imperium.interfaces.api.views.imperium import SeedSources
+from imperium.ports import CustodyStore, QueryStore, SchedulerStore
 from imperium.runtime import Imperium
+from imperium.services.agents import AgentService
+from imperium.services.analytics import LearningService
+from imperium.services.custody.service import CustodyService
+from imperium.services.engine import Engine
+from imperium.services.events import EventBus
+from imperium.services.keys import KeyService
+from imperium.services.learning.service import Learner, LearnerStore
 from imperium.services.planning.service import PlanningService
+from imperium.services.proposals import ProposalService
+from imperium.services.routines import Routines
 from imperium.services.swarm.service import SwarmService
+from imperium.services.teams import TeamService
+from imperium.settings import Settings
 
 
-async def get_runtime(request: Request) -> Imperium:
-    """Async, so FastAPI calls it on the event loop (a plain ``def`` dependency is run
-    in its thread pool, on every request)."""
-    runtime: Imperium = request.app.state.runtime
-    return runtime
+@dataclass(frozen=True, eq=False)
+class ApiServices:
+    """The parts of a runtime the API serves, each typed as narrowly as its routes use it."""
+
+    settings: Settings
+    engine: Engine
+    agents: AgentService
+    keys: KeyService
+    events: EventBus
+    queries: QueryStore
+    locks: SchedulerStore
+    learning_records: LearnerStore
+    custody_records: CustodyStore
+    learner: Learner
+    learning_logs: LearningService
+    custody: CustodyService
+    proposals: ProposalService
+    teams: TeamService
+    swarm: SwarmService
+    planning: PlanningService
+    seed: SeedSources
+    database_reports: ReportCache
+    routines: Callable[[], Routines | None]
+    """The periodic routines once the runtime has started them (``None`` before)."""
+
+    @classmethod
+    def of(cls, runtime: Imperium) -> ApiServices:
+        store, engine, agents = runtime.store, runtime.engine, runtime.agents
+        return cls(
+            settings=runtime.settings,
+            engine=engine,
+            agents=agents,
+            keys=runtime.keys,
+            events=runtime.events,
+            queries=store,
+            locks=store,
+            learning_records=store,
+            custody_records=store,
+            learner=runtime.learner,
+            learning_logs=LearningService(store, runtime.events, engine.clock),
+            custody=runtime.custody,
+            proposals=runtime.proposals,
+            teams=runtime.teams,
+            swarm=SwarmService(engine, agents, store),
+            planning=PlanningService(engine, agents, store),
+            seed=SeedSources(
+                agents=agents,
+                queries=store,
+                learning=store,
+                custody=store,
+                cycles=store,
+                engine=engine,
+                learner=runtime.learner,
+                routines=lambda: runtime.routines,
+                learning_cycle_interval=runtime.settings.learning_cycle_interval,
+            ),
+            # built here, used on the first request: nothing is read until then
+            database_reports=ReportCache(store.engine),
+            routines=lambda: runtime.routines,
+        )
 
 
-Runtime = Annotated[Imperium, Depends(get_runtime)]
+def services_of(app: Any) -> ApiServices:
+    """The services ``create_app`` wired onto ``app`` (for WebSocket routes too)."""
+    services: ApiServices = app.state.services
+    return services
 
 
-async def get_swarm(runtime: Runtime) -> SwarmService:
-    return SwarmService(runtime.engine, runtime.agents, runtime.store)
+async def get_settings(request: Request) -> Settings:
+    return services_of(request.app).settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_scheduler(request: Request) -> Engine:
+    return services_of(request.app).engine
+
+
+Scheduler = Annotated[Engine, Depends(get_scheduler)]
+"""The engine: every write to tasks (submit, cancel, retry, lease, complete) and its live
+state (``snapshot()``)."""
+
+
+async def get_agents(request: Request) -> AgentService:
+    return services_of(request.app).agents
+
+
+Agents = Annotated[AgentService, Depends(get_agents)]
+"""The agent registry (changes reach the engine at once)."""
+
+
+async def get_keys(request: Request) -> KeyService:
+    return services_of(request.app).keys
+
+
+Keys = Annotated[KeyService, Depends(get_keys)]
+
+
+async def get_events(request: Request) -> EventBus:
+    return services_of(request.app).events
+
+
+Events = Annotated[EventBus, Depends(get_events)]
+
+
+async def get_queries(request: Request) -> QueryStore:
+    return services_of(request.app).queries
+
+
+Queries = Annotated[QueryStore, Depends(get_queries)]
+"""Reads of tasks, their attempts and events, and counts (what is durable)."""
+
+
+async def get_locks(request: Request) -> SchedulerStore:
+    return services_of(request.app).locks
+
+
+Locks = Annotated[SchedulerStore, Depends(get_locks)]
+"""The scheduler's store, for reading who holds the scheduler lock."""
+
+
+async def get_learning_records(request: Request) -> LearnerStore:
+    return services_of(request.app).learning_records
+
+
+LearningRecords = Annotated[LearnerStore, Depends(get_learning_records)]
+"""Stored learning cycles, insights, model reports and recent executions."""
+
+
+async def get_custody_records(request: Request) -> CustodyStore:
+    return services_of(request.app).custody_records
+
+
+CustodyRecords = Annotated[CustodyStore, Depends(get_custody_records)]
+"""Stored custody standings and graded results."""
+
+
+async def get_learning(request: Request) -> Learner:
+    return services_of(request.app).learner
+
+
+Learning = Annotated[Learner, Depends(get_learning)]
+"""The learner: its router, predictor and cycles."""
+
+
+async def get_learning_logs(request: Request) -> LearningService:
+    return services_of(request.app).learning_logs
+
+
+LearningLogs = Annotated[LearningService, Depends(get_learning_logs)]
+"""Learning events: logged, published, analysed."""
+
+
+async def get_custody(request: Request) -> CustodyService:
+    return services_of(request.app).custody
+
+
+Custody = Annotated[CustodyService, Depends(get_custody)]
+
+
+async def get_proposals(request: Request) -> ProposalService:
+    return services_of(request.app).proposals
+
+
+Proposals = Annotated[ProposalService, Depends(get_proposals)]
+
+
+async def get_teams(request: Request) -> TeamService:
+    return services_of(request.app).teams
+
+
+Teams = Annotated[TeamService, Depends(get_teams)]
+
+
+async def get_swarm(request: Request) -> SwarmService:
+    return services_of(request.app).swarm
 
 
 Swarm = Annotated[SwarmService, Depends(get_swarm)]
 """The swarm's slots, queues and batches (``/api/v1/swarm``, ``/api/v1/orchestrate``)."""
 
 
-async def get_planning(runtime: Runtime) -> PlanningService:
-    return PlanningService(runtime.engine, runtime.agents, runtime.store)
+async def get_planning(request: Request) -> PlanningService:
+    return services_of(request.app).planning
 
 
 Planning = Annotated[PlanningService, Depends(get_planning)]
 """The L20 planning calculations (``/api/v1/l20``)."""
+
+
+async def get_seed(request: Request) -> SeedSources:
+    return services_of(request.app).seed
+
+
+Seed = Annotated[SeedSources, Depends(get_seed)]
+"""What the seed's agent metrics and orchestrator status are read from."""
+
+
+async def get_database_reports(request: Request) -> ReportCache:
+    return services_of(request.app).database_reports
+
+
+DatabaseReports = Annotated[ReportCache, Depends(get_database_reports)]
+
+
+async def get_schedules(request: Request) -> Routines | None:
+    return services_of(request.app).routines()
+
+
+Schedules = Annotated[Routines | None, Depends(get_schedules)]
+"""The periodic routines, or ``None`` while the runtime has not started them."""

@@ -21,7 +21,7 @@ from imperium.domain.custody import (
 )
 from imperium.domain.proposals import ProposalStatus
 from imperium.interfaces.api.auth import CurrentPrincipal
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import Custody, CustodyRecords, Proposals
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.api.schemas.proposals import DecisionIn, ProposalIn
 from imperium.interfaces.api.views.imperium import now
@@ -31,7 +31,8 @@ from imperium.interfaces.records import (
     run_dict,
     status_dict,
 )
-from imperium.runtime import Imperium
+from imperium.ports import CustodyStore
+from imperium.services.custody.service import CustodyService
 
 router = APIRouter(prefix="/api/custody", tags=["custody"])
 proposals_router = APIRouter(prefix="/api/proposals", tags=["proposals"])
@@ -48,19 +49,21 @@ CATEGORY_TEXT = {
 }
 
 
-async def _status_of(runtime: Imperium, agent_id: str, history: int) -> dict[str, Any]:
-    record = await runtime.custody.record(agent_id)
-    results = await runtime.store.list_custody_results(agent_id, history)
+async def _status_of(
+    custody: CustodyService, records: CustodyStore, agent_id: str, history: int
+) -> dict[str, Any]:
+    record = await custody.record(agent_id)
+    results = await records.list_custody_results(agent_id, history)
     return status_dict(record, results)
 
 
 # ---------------------------------------------------------------------- custody
 @router.get("")
-async def custody_overview(runtime: Runtime) -> dict[str, Any]:
+async def custody_overview(custody: Custody, stored: CustodyRecords) -> dict[str, Any]:
     """Every tested agent's standing, the test bank's size, and the latest results."""
-    records = await runtime.store.list_custody()
-    recent = await runtime.store.list_custody_results(None, 20)
-    bank = runtime.custody.bank
+    records = await stored.list_custody()
+    recent = await stored.list_custody_results(None, 20)
+    bank = custody.bank
     return {
         "status": "success",
         "data": {
@@ -74,9 +77,9 @@ async def custody_overview(runtime: Runtime) -> dict[str, Any]:
 
 
 @router.get("/test-categories")
-async def custody_categories(runtime: Runtime) -> dict[str, Any]:
+async def custody_categories(custody: Custody) -> dict[str, Any]:
     """The categories and tiers, with how many bank items each holds."""
-    bank = runtime.custody.bank
+    bank = custody.bank
     return {
         "categories": [
             {
@@ -94,10 +97,10 @@ async def custody_categories(runtime: Runtime) -> dict[str, Any]:
 
 @router.get("/analytics")
 async def custody_analytics(
-    runtime: Runtime, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    stored: CustodyRecords, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
 ) -> dict[str, Any]:
     """Pass rates by category, by tier and by agent over the latest ``limit`` results."""
-    results = await runtime.store.list_custody_results(None, limit)
+    results = await stored.list_custody_results(None, limit)
 
     def rates(key: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -126,12 +129,12 @@ async def custody_analytics(
 
 
 @router.get("/recommendations")
-async def custody_recommendations(runtime: Runtime) -> dict[str, Any]:
+async def custody_recommendations(stored: CustodyRecords) -> dict[str, Any]:
     """Per tested agent: categories it fails (≥ 3 tests, pass rate below 50%) and what its
     level still needs for proposals."""
     out: dict[str, list[str]] = {}
-    for record in await runtime.store.list_custody():
-        results = await runtime.store.list_custody_results(record.agent_id, 200)
+    for record in await stored.list_custody():
+        results = await stored.list_custody_results(record.agent_id, 200)
         tips = []
         by_category: dict[str, list[bool]] = {}
         for r in results:
@@ -151,28 +154,31 @@ async def custody_recommendations(runtime: Runtime) -> dict[str, Any]:
 @router.post("/test/{ai_type}", responses=problems(403, 404, 422))
 async def custody_test(
     ai_type: str,
-    runtime: Runtime,
+    custody: Custody,
     test_category: Annotated[Category | None, Query()] = None,
 ) -> dict[str, Any]:
     """Give the agent one test of its tier (in ``test_category`` if given) as a task,
     wait for its answer, grade it, update XP and level."""
-    run = await runtime.custody.test(ai_type, test_category)
+    run = await custody.test(ai_type, test_category)
     return {"status": "success", "data": run_dict(run), "timestamp": now()}
 
 
 @router.get("/test/{ai_type}/status", responses=problems(404))
 async def custody_status(
-    ai_type: str, runtime: Runtime, history: Annotated[int, Query(ge=0, le=500)] = 20
+    ai_type: str,
+    custody: Custody,
+    stored: CustodyRecords,
+    history: Annotated[int, Query(ge=0, le=500)] = 20,
 ) -> dict[str, Any]:
-    return await _status_of(runtime, ai_type, history)
+    return await _status_of(custody, stored, ai_type, history)
 
 
 @router.get("/results/{result_id}", responses=problems(404))
-async def custody_result(result_id: str, runtime: Runtime) -> dict[str, Any]:
+async def custody_result(result_id: str, stored: CustodyRecords) -> dict[str, Any]:
     """One graded test in full: the answer and each check's outcome."""
     from imperium.domain.errors import NotFoundError
 
-    result = await runtime.store.get_custody_result(result_id)
+    result = await stored.get_custody_result(result_id)
     if result is None:
         raise NotFoundError(f"no custody result with id {result_id}")
     return result_dict(result)
@@ -181,12 +187,12 @@ async def custody_result(result_id: str, runtime: Runtime) -> dict[str, Any]:
 # ---------------------------------------------------------------------- proposals
 @proposals_router.post("", status_code=201, responses=problems(403, 404, 409, 422))
 async def submit_proposal(
-    body: ProposalIn, runtime: Runtime, principal: CurrentPrincipal
+    body: ProposalIn, proposals: Proposals, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Submit a proposal for an agent; refused (403) unless custody deems it eligible,
     (422) when empty, (409) when the same title and change is already live."""
     principal.require_agent(body.agent_id)
-    proposal = await runtime.proposals.submit(
+    proposal = await proposals.submit(
         body.agent_id, body.title, body.description, body.diff, body.action, body.evidence
     )
     return proposal_dict(proposal)
@@ -194,24 +200,24 @@ async def submit_proposal(
 
 @proposals_router.get("")
 async def list_proposals(
-    runtime: Runtime,
+    proposals: Proposals,
     status: ProposalStatus | None = None,
     agent_id: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    found = await runtime.proposals.list(status, agent_id, limit)
+    found = await proposals.list(status, agent_id, limit)
     return {"proposals": [proposal_dict(p) for p in found], "count": len(found)}
 
 
 @proposals_router.get("/{proposal_id}", responses=problems(404))
-async def get_proposal(proposal_id: str, runtime: Runtime) -> dict[str, Any]:
-    return proposal_dict(await runtime.proposals.get(proposal_id))
+async def get_proposal(proposal_id: str, proposals: Proposals) -> dict[str, Any]:
+    return proposal_dict(await proposals.get(proposal_id))
 
 
 def _decision(to: ProposalStatus) -> Any:
     async def handler(
         proposal_id: str,
-        runtime: Runtime,
+        proposals: Proposals,
         principal: CurrentPrincipal,
         body: DecisionIn | None = None,
     ) -> dict[str, Any]:
@@ -223,7 +229,7 @@ def _decision(to: ProposalStatus) -> Any:
             from imperium.domain.errors import ValidationError
 
             raise ValidationError('say who decides: {"decided_by": "name"}')
-        return proposal_dict(await runtime.proposals.decide(proposal_id, to, by, body.note))
+        return proposal_dict(await proposals.decide(proposal_id, to, by, body.note))
 
     handler.__name__ = f"{to.value}_proposal"
     handler.__doc__ = f"Mark the proposal {to.value} (who and when are recorded)."

@@ -36,10 +36,10 @@ from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
 from imperium.domain.events import is_learning_event
 from imperium.domain.models import Event
+from imperium.interfaces.api.deps import services_of
 from imperium.interfaces.api.ws_clients import EVENTS, LEARNING_ANALYTICS, websocket_clients
 from imperium.interfaces.records import iso
-from imperium.runtime import Imperium
-from imperium.services.events import Accept, Subscription
+from imperium.services.events import Accept, EventBus, Subscription
 
 router = APIRouter(tags=["events"])
 
@@ -135,9 +135,8 @@ async def _serve(
             raise error
 
 
-def _runtime(websocket: WebSocket) -> Imperium:
-    runtime: Imperium = websocket.app.state.runtime
-    return runtime
+def _events(websocket: WebSocket) -> EventBus:
+    return services_of(websocket.app).events
 
 
 # ------------------------------------------------------------------- /api/v1/events/ws
@@ -248,7 +247,7 @@ async def _session(
     with clients.connected(endpoint):
         try:
             await websocket.accept()
-            with _runtime(websocket).events.subscribe(BUFFER, accept) as subscription:
+            with _events(websocket).subscribe(BUFFER, accept) as subscription:
                 await conn.send({**welcome(clients.count(endpoint)), "timestamp": _now()})
                 await _serve(conn, subscription, render, pong)
         except _GONE:

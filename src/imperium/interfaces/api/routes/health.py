@@ -18,11 +18,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from imperium import __version__
-from imperium.adapters.storage.diagnostics import DatabaseReport, ReportCache
+from imperium.adapters.storage.diagnostics import DatabaseReport
 from imperium.domain.models import AgentSpec, AgentState
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.auth import PUBLIC
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import (
+    Agents,
+    DatabaseReports,
+    Events,
+    Keys,
+    Locks,
+    Queries,
+    Scheduler,
+    Schedules,
+)
 from imperium.interfaces.api.metrics import (
     DATABASE_TIMEOUT,
     Metrics,
@@ -35,24 +44,26 @@ from imperium.interfaces.api.metrics import (
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.records import iso
 from imperium.ports import AgentStats, LockInfo
-from imperium.runtime import Imperium
 from imperium.services.engine import Engine
 from imperium.services.engine.recovery import REMOTE_TYPE
+from imperium.services.keys import KeyService
+from imperium.services.routines import Routines
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health")
 async def health(
-    runtime: Runtime,
+    engine: Scheduler,
+    locks: Locks,
+    keys: Keys,
     request: Request,
 ) -> JSONResponse:
     """200 when the scheduler runs and the database answers (one indexed read), else 503."""
-    engine = runtime.engine
     started = time.perf_counter()
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT):
-            await runtime.store.read_lock()
+            await locks.read_lock()
         database = {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
     except TimeoutError:
         database = {"status": "error", "error": f"no answer within {DATABASE_TIMEOUT:g}s"}
@@ -72,14 +83,14 @@ async def health(
         "database": database,
         "timestamp": time.time(),
     }
-    if await _anonymous(runtime, request):
+    if await _anonymous(keys, request):
         body = {"status": body["status"], "timestamp": body["timestamp"]}
         if engine.journal.outage is not None:  # the kind of fault, without its details
             body["reason"] = engine.journal.outage.partition(":")[0]
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-async def _anonymous(runtime: Imperium, request: Request) -> bool:
+async def _anonymous(keys: KeyService, request: Request) -> bool:
     """Whether the caller presented no key while keys are in force (a loopback server
     without keys tells everyone everything); when that cannot be told, it is assumed."""
     if getattr(request.state, "principal", PUBLIC) is not PUBLIC:
@@ -88,17 +99,24 @@ async def _anonymous(runtime: Imperium, request: Request) -> bool:
         return True
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT):
-            return await runtime.keys.enabled()
+            return await keys.enabled()
     except Exception:  # the database does not answer: say no more than needed
         return True
 
 
 @router.get("/api/status", responses=problems(503))
-async def status(runtime: Runtime, metrics: Metrics) -> dict[str, Any]:
+async def status(
+    engine: Scheduler,
+    queries: Queries,
+    locks: Locks,
+    registry: Agents,
+    events: Events,
+    schedules: Schedules,
+    metrics: Metrics,
+) -> dict[str, Any]:
     """The running system: scheduler, tasks by state, queues, agents, attempts."""
-    engine = runtime.engine
     counts, lock, agents = await from_database(
-        asyncio.gather(stored(runtime.store), runtime.store.read_lock(), runtime.agents.list())
+        asyncio.gather(stored(queries), locks.read_lock(), registry.list())
     )
     now_live = live(engine)
     return {
@@ -115,42 +133,39 @@ async def status(runtime: Runtime, metrics: Metrics) -> dict[str, Any]:
             "by_outcome": named(counts.executions),
         },
         "journal": {"group_commits": now_live.commits, "pending_changes": engine.journal.pending},
-        "event_subscribers": runtime.events.subscribers,
-        "schedules": _schedules(runtime),
+        "event_subscribers": events.subscribers,
+        "schedules": _schedules(schedules),
         "timestamp": iso(time.time()),
     }
 
 
 @router.get("/api/agents/status", responses=problems(503))
-async def agents_status(runtime: Runtime) -> dict[str, Any]:
+async def agents_status(registry: Agents, engine: Scheduler) -> dict[str, Any]:
     """Every registered agent: availability, load, resources, and its recorded attempts."""
-    reads = asyncio.gather(runtime.agents.list(), runtime.agents.stats())
+    reads = asyncio.gather(registry.list(), registry.stats())
     specs, stats = await from_database(reads)
-    live = runtime.engine.snapshot()
+    live = engine.snapshot()
     agents = [_agent(spec, live.agent(spec.id), stats.get(spec.id)) for spec in specs]
     return {"agents": agents, "total": len(agents), "timestamp": iso(time.time())}
 
 
 @router.get("/api/database/health", responses=problems(503))
-async def database_health(runtime: Runtime, request: Request) -> JSONResponse:
+async def database_health(reports: DatabaseReports) -> JSONResponse:
     """The database: dialect, version, latency, schema revision, row counts, storage, as
     looked at up to 10 s ago (``cached_at``, ``age_seconds``). 503 when it does not answer
     (a problem) or its schema is not this code's (the report)."""
-    state = request.app.state
-    if getattr(state, "database_reports", None) is None:
-        state.database_reports = ReportCache(runtime.store.engine)
-    report = await from_database(state.database_reports.get())
+    report = await from_database(reports.get())
     body = _report(report)
     return JSONResponse(body, status_code=200 if report.schema_current else 503)
 
 
-def _schedules(runtime: Imperium) -> list[dict[str, Any]]:
+def _schedules(routines: Routines | None) -> list[dict[str, Any]]:
     """The periodic routines (the seed's schedule): interval, last and next run, result."""
-    if runtime.routines is None:
+    if routines is None:
         return []
     return [
         {**r, "last_run": iso(r["last_run"]), "next_run": iso(r["next_run"])}  # type: ignore[arg-type]
-        for r in runtime.routines.snapshot()
+        for r in routines.snapshot()
     ]
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
@@ -31,7 +31,7 @@ from imperium.agents.loader import REMOTE
 from imperium.domain.errors import ValidationError
 from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import Agents, LearningLogs, Seed
 from imperium.interfaces.api.limits import first_violation, is_json_media_type, violation_problem
 from imperium.interfaces.api.problems import problem
 from imperium.interfaces.api.schemas import problems
@@ -41,6 +41,7 @@ from imperium.interfaces.api.views.imperium import (
     SEED_AGENT_TYPE,
     SEED_METADATA,
     TIME_FORMATS,
+    SeedSources,
     agents_list,
     all_metrics,
     analytics_dict,
@@ -54,20 +55,11 @@ from imperium.interfaces.api.ws_clients import websocket_clients
 from imperium.interfaces.records import iso
 from imperium.interfaces.specs import describe
 from imperium.ports import LearningFilter
-from imperium.runtime import Imperium
-from imperium.services.analytics import MAX_LOGS, LearningService
+from imperium.services.analytics import MAX_LOGS
 
 router = APIRouter(prefix="/api/imperium", tags=["imperium (seed)"])
 
 PRESERVED = ["executions", "events", "agent_metrics"]
-
-
-# ----------------------------------------------------------------------------- helpers
-def get_learning(runtime: Runtime) -> LearningService:
-    return LearningService(runtime.store, runtime.events, runtime.engine.clock)
-
-
-Learning = Annotated[LearningService, Depends(get_learning)]
 
 
 # ------------------------------------------------------------------------------ agents
@@ -85,7 +77,7 @@ Learning = Annotated[LearningService, Depends(get_learning)]
         }
     },
 )
-async def imperium_register_agent(request: Request, runtime: Runtime) -> Any:
+async def imperium_register_agent(request: Request, agents: Agents) -> Any:
     """Register an agent (answers 200, as the seed did). ``agent_type`` maps onto Imperium's
     type: an installed type or an import path runs in this server (an import path that
     cannot be imported is a 422); any other name registers a **remote** agent, which leases
@@ -111,7 +103,7 @@ async def imperium_register_agent(request: Request, runtime: Runtime) -> Any:
         priority=body.priority,
         config={SEED_AGENT_TYPE: body.agent_type, SEED_METADATA: body.metadata},
     )
-    spec = await runtime.agents.register(spec)
+    spec = await agents.register(spec)
     where = (
         "a remote agent: it takes tasks by leasing them over /api/v1"
         if spec.type == REMOTE
@@ -151,20 +143,20 @@ def _require_json(request: Request, what: str) -> None:
 
 @router.get("/agents")
 async def imperium_list_agents(
-    runtime: Runtime,
+    seed: Seed,
     include_retired: Annotated[bool, Query(description="Also list retired agents.")] = False,
 ) -> dict[str, Any]:
     """Every agent (retired ones only if asked) with its metrics, and a summary:
     ``average_learning_score`` averages the agents that have a score (``null`` if none)."""
-    return agents_list(await all_metrics(runtime, include_retired))
+    return agents_list(await all_metrics(seed, include_retired))
 
 
 @router.get("/agents/{agent_id}", responses=problems(404))
-async def imperium_get_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+async def imperium_get_agent(agent_id: str, seed: Seed) -> dict[str, Any]:
     """One agent's metrics (a retired one too: its history is kept). In ``analysis``,
     ``recommendations`` are the stored improvement suggestions; ``performance_trend`` and
     ``learning_efficiency`` are ``null`` until learning cycles measure them."""
-    metrics = await metrics_of(runtime, await runtime.agents.get(agent_id))
+    metrics = await metrics_of(seed, await seed.agents.get(agent_id))
     times = [metrics[k] for k in ("updated_at", "last_success", "last_failure") if metrics[k]]
     analysis = {
         "performance_trend": None,
@@ -176,10 +168,10 @@ async def imperium_get_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
 
 
 @router.delete("/agents/{agent_id}", responses=problems(404, 409))
-async def imperium_unregister_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+async def imperium_unregister_agent(agent_id: str, agents: Agents) -> dict[str, Any]:
     """Retire the agent: it gets no new tasks, and its history is kept. A retired agent
     cannot change again (409)."""
-    spec = await runtime.agents.set_status(agent_id, AgentStatus.RETIRED)
+    spec = await agents.set_status(agent_id, AgentStatus.RETIRED)
     return {
         "status": "success",
         "message": f"Agent {agent_id} retired: it receives no new tasks; its history "
@@ -192,9 +184,9 @@ async def imperium_unregister_agent(agent_id: str, runtime: Runtime) -> dict[str
 
 
 @router.post("/agents/{agent_id}/pause", responses=problems(404, 409))
-async def imperium_pause_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+async def imperium_pause_agent(agent_id: str, agents: Agents) -> dict[str, Any]:
     """Give the agent no new tasks (those it runs finish); pausing twice is harmless."""
-    spec = await runtime.agents.set_status(agent_id, AgentStatus.PAUSED)
+    spec = await agents.set_status(agent_id, AgentStatus.PAUSED)
     return {
         "status": "success",
         "message": f"Agent {agent_id} paused: it receives no new tasks until resumed",
@@ -206,10 +198,10 @@ async def imperium_pause_agent(agent_id: str, runtime: Runtime) -> dict[str, Any
 
 
 @router.post("/agents/{agent_id}/resume", responses=problems(404, 409))
-async def imperium_resume_agent(agent_id: str, runtime: Runtime) -> dict[str, Any]:
+async def imperium_resume_agent(agent_id: str, agents: Agents) -> dict[str, Any]:
     """Give the agent tasks again. (The seed answered ``status: "active"`` here by a
     duplicate key; ``status`` is ``success`` and the agent's is ``agent_status``.)"""
-    spec = await runtime.agents.set_status(agent_id, AgentStatus.ACTIVE)
+    spec = await agents.set_status(agent_id, AgentStatus.ACTIVE)
     return {
         "status": "success",
         "message": f"Agent {agent_id} resumed",
@@ -221,21 +213,19 @@ async def imperium_resume_agent(agent_id: str, runtime: Runtime) -> dict[str, An
 
 # ------------------------------------------------------------------------------ status
 @router.get("/status")
-async def imperium_status(request: Request, runtime: Runtime) -> dict[str, Any]:
+async def imperium_status(request: Request, seed: Seed) -> dict[str, Any]:
     """The learning orchestrator's view (``/api/status`` is the whole server's): agents,
     WebSocket clients, learning cycles (completed ones counted; ``learning_cycle_running``
     is the id of one in progress) and the router's mode."""
-    return await status(runtime, websocket_clients(request.app))
+    return await status(seed, websocket_clients(request.app))
 
 
 # ------------------------------------------------------------------------- persistence
 @router.get("/persistence/agent-metrics", responses=problems(404))
-async def imperium_persisted_metrics(
-    runtime: Runtime, agent_id: str | None = None
-) -> dict[str, Any]:
+async def imperium_persisted_metrics(seed: Seed, agent_id: str | None = None) -> dict[str, Any]:
     """Metrics as stored, computed when read: one agent's, or every agent's by id (retired
     ones included)."""
-    return {"status": "success", "data": await _metrics_data(runtime, agent_id)}
+    return {"status": "success", "data": await _metrics_data(seed, agent_id)}
 
 
 @router.post(
@@ -244,7 +234,7 @@ async def imperium_persisted_metrics(
 )
 async def imperium_persist_metrics(
     request: Request,
-    runtime: Runtime,
+    seed: Seed,
     body: Annotated[
         Any,
         Body(
@@ -262,7 +252,7 @@ async def imperium_persist_metrics(
     return {
         "status": "success",
         "message": "metrics are derived from stored executions when read; they are current",
-        "data": await _metrics_data(runtime, agent_id),
+        "data": await _metrics_data(seed, agent_id),
     }
 
 
@@ -279,16 +269,16 @@ def _metrics_target(body: Any) -> str | None:
     )
 
 
-async def _metrics_data(runtime: Imperium, agent_id: str | None) -> dict[str, Any]:
+async def _metrics_data(seed: SeedSources, agent_id: str | None) -> dict[str, Any]:
     if agent_id is None:
-        return await all_metrics(runtime, include_retired=True)
-    return await metrics_of(runtime, await runtime.agents.get(agent_id))
+        return await all_metrics(seed, include_retired=True)
+    return await metrics_of(seed, await seed.agents.get(agent_id))
 
 
 # --------------------------------------------------------------------------- analytics
 @router.get("/persistence/learning-analytics", responses=problems(422))
 async def imperium_learning_analytics(
-    learning: Learning,
+    learning: LearningLogs,
     agent_id: str | None = None,
     time_range_start: Annotated[str | None, Query(description=TIME_FORMATS)] = None,
     time_range_end: Annotated[str | None, Query(description=f"Inclusive; {TIME_FORMATS}")] = None,
@@ -310,7 +300,9 @@ async def imperium_learning_analytics(
 
 
 @router.post("/persistence/log-learning-event", responses=problems(422))
-async def imperium_log_learning_event(body: LearningEventIn, learning: Learning) -> dict[str, Any]:
+async def imperium_log_learning_event(
+    body: LearningEventIn, learning: LearningLogs
+) -> dict[str, Any]:
     """Store a learning event in ``learning_logs`` and send it to WebSocket clients
     (answers 200, as the seed did)."""
     entry = await learning.log(body.to_log())

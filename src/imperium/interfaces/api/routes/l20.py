@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from imperium.domain.states import TaskState
-from imperium.interfaces.api.deps import Planning, Runtime
+from imperium.interfaces.api.deps import Learning, LearningRecords, Planning
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.api.schemas.l20 import (
     CoordinateIn,
@@ -33,7 +33,8 @@ from imperium.interfaces.api.schemas.l20 import (
 )
 from imperium.interfaces.api.views.swarm import executions_dict, queued_by_priority, tasks_by_state
 from imperium.interfaces.records import iso
-from imperium.runtime import Imperium
+from imperium.ports import CycleStore
+from imperium.services.learning.service import Learner
 from imperium.services.planning.allocation import RESOURCES, Amounts, NotPlaced, Request
 from imperium.services.planning.coordination import Coordination, seed_status
 from imperium.services.planning.service import ResourcePlan, StrategyReport
@@ -260,21 +261,21 @@ def _resource_notes(result: ResourcePlan) -> list[str]:
 
 
 @router.get("/metrics", response_model=L20MetricsOut)
-async def metrics(planning: Planning, runtime: Runtime) -> dict[str, Any]:
+async def metrics(
+    planning: Planning, learner: Learning, records: LearningRecords
+) -> dict[str, Any]:
     """Counts available now: tasks by state (database), queued tasks by priority and
     active work (scheduler), agents by condition, recorded attempts by outcome; and
     learning: the router's mode and decisions, completed cycles, the last cycle's learning
     value and the current model's held-out accuracy."""
     snap = await planning.metrics()
-    return {**_metrics_dict(snap), "learning": await _learning_figures(runtime)}
+    return {**_metrics_dict(snap), "learning": await _learning_figures(learner, records)}
 
 
-async def _learning_figures(runtime: Imperium) -> dict[str, Any]:
+async def _learning_figures(learner: Learner, store: CycleStore) -> dict[str, Any]:
     from imperium.domain.learning import CycleStatus
     from imperium.interfaces.records import model_report_dict
 
-    learner = runtime.learner
-    store = runtime.store
     last = await store.list_cycles(1)
     report = learner.predictor.report
     return {

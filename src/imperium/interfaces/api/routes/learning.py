@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from imperium.domain.learning import InsightType
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import AppSettings, Learning, LearningRecords, Seed
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.api.views.imperium import all_metrics, now, status
 from imperium.interfaces.api.ws_clients import websocket_clients
@@ -21,9 +21,9 @@ from imperium.interfaces.records import (
     overview_dict,
     recommendation_dict,
 )
-from imperium.runtime import Imperium
+from imperium.ports import CycleStore
 from imperium.services.learning.overview import overview
-from imperium.services.learning.service import latest_insights
+from imperium.services.learning.service import Learner, latest_insights
 
 seed_router = APIRouter(prefix="/api/imperium", tags=["imperium (seed)"])
 router = APIRouter(prefix="/api/v1/learning", tags=["learning"])
@@ -31,12 +31,12 @@ router = APIRouter(prefix="/api/v1/learning", tags=["learning"])
 Limit = Annotated[int, Query(ge=1, le=100, description="How many, newest first.")]
 
 
-async def _cycles(runtime: Imperium, limit: int) -> list[dict[str, Any]]:
-    return [cycle_dict(c) for c in await runtime.store.list_cycles(limit)]
+async def _cycles(records: CycleStore, limit: int) -> list[dict[str, Any]]:
+    return [cycle_dict(c) for c in await records.list_cycles(limit)]
 
 
-async def _trigger(runtime: Imperium) -> tuple[dict[str, Any], int]:
-    cycle_id, started = await runtime.learner.trigger("manual")
+async def _trigger(learner: Learner) -> tuple[dict[str, Any], int]:
+    cycle_id, started = await learner.trigger("manual")
     body = {
         "status": "started" if started else "already_running",
         "message": (
@@ -52,35 +52,37 @@ async def _trigger(runtime: Imperium) -> tuple[dict[str, Any], int]:
 
 # ---------------------------------------------------------------------- seed routes
 @seed_router.post("/cycles/trigger", status_code=202, responses=problems(409))
-async def imperium_trigger_cycle(runtime: Runtime) -> JSONResponse:
+async def imperium_trigger_cycle(learner: Learning) -> JSONResponse:
     """Start a learning cycle now (in the background). 202 with its ``cycle_id``; 200 with
     the running cycle's id when one is already running; 409 when learning is disabled."""
-    body, status = await _trigger(runtime)
+    body, status = await _trigger(learner)
     return JSONResponse(body, status_code=status)
 
 
 @seed_router.get("/cycles")
-async def imperium_cycles(runtime: Runtime, limit: Limit = 10) -> dict[str, Any]:
+async def imperium_cycles(records: LearningRecords, limit: Limit = 10) -> dict[str, Any]:
     """Recent learning cycles, newest first (running and failed ones included)."""
-    return {"cycles": await _cycles(runtime, limit), "limit": limit, "timestamp": now()}
+    return {"cycles": await _cycles(records, limit), "limit": limit, "timestamp": now()}
 
 
 @seed_router.get("/persistence/learning-cycles")
-async def imperium_persisted_cycles(runtime: Runtime, limit: Limit = 10) -> dict[str, Any]:
+async def imperium_persisted_cycles(records: LearningRecords, limit: Limit = 10) -> dict[str, Any]:
     """The stored ``learning_cycles`` rows, newest first."""
-    cycles = await _cycles(runtime, limit)
+    cycles = await _cycles(records, limit)
     return {"status": "success", "data": {"cycles": cycles, "count": len(cycles)}}
 
 
 @seed_router.get("/dashboard")
-async def imperium_dashboard(request: Request, runtime: Runtime) -> dict[str, Any]:
+async def imperium_dashboard(
+    request: Request, records: LearningRecords, seed: Seed, settings: AppSettings
+) -> dict[str, Any]:
     """The seed's dashboard: system status, agents' metrics, recent cycles, and the
     dashboard figures (success trend, rankings, insights, model accuracy) computed from
     the newest executions."""
-    data = await overview(runtime.store, runtime.settings.learning_history)
+    data = await overview(records, settings.learning_history)
     return {
-        "system_status": await status(runtime, websocket_clients(request.app)),
-        "agent_metrics": await all_metrics(runtime, include_retired=False),
+        "system_status": await status(seed, websocket_clients(request.app)),
+        "agent_metrics": await all_metrics(seed, include_retired=False),
         "recent_cycles": [cycle_dict(c) for c in data.cycles],
         "dashboard_metrics": overview_dict(data),
         "timestamp": now(),
@@ -90,7 +92,7 @@ async def imperium_dashboard(request: Request, runtime: Runtime) -> dict[str, An
 # ---------------------------------------------------------------------- /api/v1/learning
 @router.get("/predict", responses=problems(404, 409, 422))
 async def learning_predict(
-    runtime: Runtime,
+    learner: Learning,
     task_type: Annotated[str, Query(min_length=1, max_length=200)],
     complexity: Annotated[float, Query(ge=0, le=1000)] = 1.0,
     alternatives: Annotated[int, Query(ge=0, le=20)] = 4,
@@ -98,13 +100,13 @@ async def learning_predict(
     """The agent most likely to do a task of this type and complexity well (the seed's
     recommendation shape). ``confidence`` is the posterior probability that the agent has
     the highest success rate among those able to take the task."""
-    rec = await runtime.learner.recommend(task_type, complexity, limit=alternatives + 1)
+    rec = await learner.recommend(task_type, complexity, limit=alternatives + 1)
     return recommendation_dict(rec)
 
 
 @router.get("/insights")
 async def learning_insights(
-    runtime: Runtime,
+    records: LearningRecords,
     insight_type: Annotated[InsightType | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cycle_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -112,18 +114,20 @@ async def learning_insights(
     """The insights of the newest completed learning cycle (or of ``cycle_id``), most
     confident first; each with its sample size and a confidence in [0, 1]."""
     if cycle_id is not None:
-        found = await runtime.store.list_insights(limit, insight_type, cycle_id)
+        found = await records.list_insights(limit, insight_type, cycle_id)
     else:
-        found = await latest_insights(runtime.store, limit, insight_type)
+        found = await latest_insights(records, limit, insight_type)
     return {"insights": [insight_dict(i) for i in found], "count": len(found)}
 
 
 @router.get("/models")
-async def learning_models(runtime: Runtime, limit: Limit = 10) -> dict[str, Any]:
+async def learning_models(
+    records: LearningRecords, learner: Learning, limit: Limit = 10
+) -> dict[str, Any]:
     """Model versions with their accuracy on held-out executions, newest first; ``current``
     is the version this server predicts with."""
-    reports = await runtime.store.list_models(limit)
-    current = runtime.learner.predictor.report
+    reports = await records.list_models(limit)
+    current = learner.predictor.report
     return {
         "models": [model_report_dict(m) for m in reports],
         "current": model_report_dict(current) if current else None,
@@ -131,27 +135,27 @@ async def learning_models(runtime: Runtime, limit: Limit = 10) -> dict[str, Any]
 
 
 @router.get("/cycles")
-async def learning_cycles(runtime: Runtime, limit: Limit = 10) -> dict[str, Any]:
-    return {"cycles": await _cycles(runtime, limit)}
+async def learning_cycles(records: LearningRecords, limit: Limit = 10) -> dict[str, Any]:
+    return {"cycles": await _cycles(records, limit)}
 
 
 @router.post("/cycles", status_code=202, responses=problems(409))
-async def learning_trigger(runtime: Runtime) -> JSONResponse:
+async def learning_trigger(learner: Learning) -> JSONResponse:
     """Start a learning cycle (as ``POST /api/imperium/cycles/trigger``)."""
-    body, status = await _trigger(runtime)
+    body, status = await _trigger(learner)
     return JSONResponse(body, status_code=status)
 
 
 @router.get("/router")
 async def learning_router(
-    runtime: Runtime, task_type: Annotated[str | None, Query(max_length=200)] = None
+    learner: Learning, task_type: Annotated[str | None, Query(max_length=200)] = None
 ) -> dict[str, Any]:
     """The router's live state: mode, decisions made, and per (task type, agent) what it
     believes (posterior mean, 95% interval, attempts, typical duration); recent drift
     alarms."""
     from imperium.services.learning.service import alarm_dict
 
-    r = runtime.learner.router
+    r = learner.router
     arms = []
     for (kind, agent_id), _arm in sorted(r.arms.items()):
         if task_type is not None and kind != task_type:
@@ -168,7 +172,7 @@ async def learning_router(
             }
         )
     return {
-        "mode": runtime.learner.mode,
+        "mode": learner.mode,
         "decisions": r.decisions,
         "arms": arms,
         "drift_alarms": [alarm_dict(a) for a in list(r.alarms)[-50:]],

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from imperium.domain.states import AgentStatus, Outcome, TaskState
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import Queries, Scheduler
 from imperium.interfaces.api.metrics import Latency, Metrics, from_database, live, named, stored
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.records import iso
@@ -39,11 +39,11 @@ async def prometheus(request: Request, metrics: Metrics) -> Response:
 
 
 @router.get("/api/v1/metrics", responses=problems(503))
-async def json_metrics(runtime: Runtime, metrics: Metrics) -> dict[str, Any]:
+async def json_metrics(queries: Queries, engine: Scheduler, metrics: Metrics) -> dict[str, Any]:
     """Tasks by state, attempts by outcome, queue length, running attempts, agents and
     dispatch latency, as JSON."""
-    counts = await from_database(stored(runtime.store))
-    now = live(runtime.engine)
+    counts = await from_database(stored(queries))
+    now = live(engine)
     tasks, executions = counts.tasks, counts.executions
     judged = sum(executions[o] for o in JUDGED_OUTCOMES)
     by_status = dict.fromkeys((str(s) for s in AgentStatus), 0)

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from imperium import __version__
 from imperium.domain.specs import TaskSpec
 from imperium.domain.states import TaskState
-from imperium.interfaces.api.deps import Runtime, Swarm
+from imperium.interfaces.api.deps import Scheduler, Swarm
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.api.schemas.orchestrate import (
     GatewayStatusOut,
@@ -28,12 +28,12 @@ from imperium.interfaces.api.schemas.orchestrate import (
     OrchestrateOut,
 )
 from imperium.interfaces.records import iso
-from imperium.runtime import Imperium
 from imperium.services.planning.priority import parse_priority
 
 router = APIRouter(prefix="/api/v1", tags=["orchestrate"])
 
-HealthCheck = Callable[[Imperium, Request], Awaitable[JSONResponse]]
+HealthCheck = Callable[..., Awaitable[JSONResponse]]
+"""A route handler: its parameters are its dependencies, resolved as for its own route."""
 
 
 @router.post("/orchestrate", response_model=OrchestrateOut, responses=problems(422, 503))
@@ -54,19 +54,19 @@ async def orchestrate(body: OrchestrateIn, swarm: Swarm) -> dict[str, Any]:
 def health_alias(check: HealthCheck) -> APIRouter:
     """``GET /api/v1/health``, answered by ``check`` (``/api/health``'s handler)."""
     alias = APIRouter(prefix="/api/v1", tags=["orchestrate"])
-
-    @alias.get("/health")
-    async def health(runtime: Runtime, request: Request) -> JSONResponse:
-        """The same answer as ``/api/health``: 200 when healthy, 503 otherwise."""
-        return await check(runtime, request)
-
+    alias.add_api_route(
+        "/health",
+        check,
+        methods=["GET"],
+        name="health",
+        description="The same answer as ``/api/health``: 200 when healthy, 503 otherwise.",
+    )
     return alias
 
 
 @router.get("/status", response_model=GatewayStatusOut)
-async def status(runtime: Runtime, swarm: Swarm) -> dict[str, Any]:
+async def status(engine: Scheduler, swarm: Swarm) -> dict[str, Any]:
     snap = await swarm.status()
-    engine = runtime.engine
     running = not engine.failed.is_set() and not engine.stopped.is_set()
     return {
         "status": "running" if running else "stopped",

@@ -23,7 +23,7 @@ from imperium.domain.errors import StaleLeaseError, ValidationError
 from imperium.domain.models import AttemptResult, Task
 from imperium.domain.states import Outcome, TaskState
 from imperium.interfaces.api.auth import CurrentPrincipal
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import Scheduler
 from imperium.interfaces.api.schemas import problems
 from imperium.services.engine import Engine
 from imperium.services.engine.remote import Lease
@@ -105,7 +105,7 @@ class OutcomeOut(BaseModel):
 )
 async def lease_tasks(
     agent_id: str,
-    runtime: Runtime,
+    engine: Scheduler,
     request: Request,
     principal: CurrentPrincipal,
     body: Annotated[LeaseIn | None, Body()] = None,
@@ -115,7 +115,6 @@ async def lease_tasks(
     key whose agent offers capabilities the key does not allow is 403."""
     principal.require_agent(agent_id)
     body = body or LeaseIn()
-    engine = runtime.engine
     agent = engine.snapshot().agent(agent_id)
     if agent is not None:  # the engine's own view: the capabilities it leases by
         principal.require_capabilities(agent.spec.capabilities)
@@ -129,12 +128,12 @@ async def lease_tasks(
     "/tasks/{task_id}/heartbeat", response_model=HeartbeatOut, responses=problems(409, 422, 503)
 )
 async def heartbeat(
-    task_id: str, body: LeaseProof, runtime: Runtime, principal: CurrentPrincipal
+    task_id: str, body: LeaseProof, engine: Scheduler, principal: CurrentPrincipal
 ) -> HeartbeatOut:
     """Extend the lease by ``lease_seconds``; a stale token or another agent's task is 409."""
     principal.require_agent(body.agent_id)
-    _require_holder(runtime.engine, task_id, body, "the lease was not extended")
-    expires_at = await runtime.engine.heartbeat(body.agent_id, task_id, body.token)
+    _require_holder(engine, task_id, body, "the lease was not extended")
+    expires_at = await engine.heartbeat(body.agent_id, task_id, body.token)
     return HeartbeatOut(expires_at=expires_at)
 
 
@@ -142,7 +141,7 @@ async def heartbeat(
     "/tasks/{task_id}/complete", response_model=OutcomeOut, responses=problems(409, 422, 503)
 )
 async def complete(
-    task_id: str, body: CompleteIn, runtime: Runtime, principal: CurrentPrincipal
+    task_id: str, body: CompleteIn, engine: Scheduler, principal: CurrentPrincipal
 ) -> OutcomeOut:
     """Record the attempt's result; returns once it is durable. Stale token: 409."""
     principal.require_agent(body.agent_id)
@@ -152,12 +151,12 @@ async def complete(
     result = AttemptResult(
         Outcome.SUCCEEDED, result=body.result, tokens=body.tokens, cost=body.cost
     )
-    return _outcome(await _finish(runtime.engine, task_id, body, result))
+    return _outcome(await _finish(engine, task_id, body, result))
 
 
 @router.post("/tasks/{task_id}/fail", response_model=OutcomeOut, responses=problems(409, 422, 503))
 async def fail(
-    task_id: str, body: FailIn, runtime: Runtime, principal: CurrentPrincipal
+    task_id: str, body: FailIn, engine: Scheduler, principal: CurrentPrincipal
 ) -> OutcomeOut:
     """Record a failed attempt; the task is retried (state ``queued``) while attempts remain
     and the failure is retryable. Stale token: 409."""
@@ -168,7 +167,7 @@ async def fail(
         error_message=body.message,
         retryable=body.retryable,
     )
-    return _outcome(await _finish(runtime.engine, task_id, body, result))
+    return _outcome(await _finish(engine, task_id, body, result))
 
 
 # ---------------------------------------------------------------------------- helpers

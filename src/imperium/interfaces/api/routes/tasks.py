@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from imperium.domain.errors import NotFoundError
 from imperium.domain.models import Task
 from imperium.domain.states import TaskState
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import Queries, Scheduler
 from imperium.interfaces.api.schemas import (
     EventList,
     ExecutionList,
@@ -25,8 +25,7 @@ from imperium.interfaces.api.schemas import (
 )
 from imperium.interfaces.records import event_dict, execution_dict, task_dict
 from imperium.interfaces.specs import TaskIn
-from imperium.ports import TaskFilter
-from imperium.runtime import Imperium
+from imperium.ports import QueryStore, TaskFilter
 from imperium.services.engine import Engine
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -46,8 +45,8 @@ Wait = Annotated[
 ]
 
 
-async def _stored(runtime: Imperium, task_id: str) -> Task:
-    task = await runtime.store.get_task(task_id)
+async def _stored(queries: QueryStore, task_id: str) -> Task:
+    task = await queries.get_task(task_id)
     if task is None:
         raise NotFoundError(f"no task with id {task_id}; list tasks with GET /api/v1/tasks")
     return task
@@ -61,9 +60,8 @@ async def _ended_within(engine: Engine, task: Task, seconds: float) -> Task:
 
 
 @router.post("", status_code=201, response_model=TaskOut, responses=problems(404, 409, 422, 503))
-async def submit_task(body: TaskIn, runtime: Runtime, wait: Wait = None) -> dict[str, Any]:
+async def submit_task(body: TaskIn, engine: Scheduler, wait: Wait = None) -> dict[str, Any]:
     """Submit a task; it returns once the task is durable (or, with ``wait``, has ended)."""
-    engine = runtime.engine
     task = await engine.submit(task_spec(body, engine.clock.now()))
     if wait:
         task = await _ended_within(engine, task, wait)
@@ -72,7 +70,7 @@ async def submit_task(body: TaskIn, runtime: Runtime, wait: Wait = None) -> dict
 
 @router.get("", response_model=TaskPage, responses=problems(422))
 async def list_tasks(
-    runtime: Runtime,
+    queries: Queries,
     state: TaskState | None = None,
     task_type: Annotated[str | None, Query(alias="type")] = None,
     agent_id: str | None = None,
@@ -82,40 +80,42 @@ async def list_tasks(
 ) -> dict[str, Any]:
     """Tasks, newest first. ``state=dead`` lists the dead-letter set."""
     flt = TaskFilter(state, task_type, agent_id, workflow_id, limit, offset)
-    tasks = await runtime.store.list_tasks(flt)
+    tasks = await queries.list_tasks(flt)
     return {"items": [task_dict(t) for t in tasks], "limit": limit, "offset": offset}
 
 
 @router.get("/{task_id}", response_model=TaskOut, responses=problems(404, 422))
-async def get_task(task_id: str, runtime: Runtime) -> dict[str, Any]:
-    return task_dict(await _stored(runtime, task_id))
+async def get_task(task_id: str, queries: Queries) -> dict[str, Any]:
+    return task_dict(await _stored(queries, task_id))
 
 
 @router.post("/{task_id}/cancel", response_model=TaskOut, responses=problems(404, 409, 422))
-async def cancel_task(task_id: str, runtime: Runtime) -> dict[str, Any]:
+async def cancel_task(task_id: str, engine: Scheduler) -> dict[str, Any]:
     """Cancel a task that has not ended, and the tasks that depend on it."""
-    return task_dict(await runtime.engine.cancel(task_id))
+    return task_dict(await engine.cancel(task_id))
 
 
 @router.post("/{task_id}/retry", response_model=TaskOut, responses=problems(404, 409, 422))
-async def retry_task(task_id: str, runtime: Runtime, body: RetryIn | None = None) -> dict[str, Any]:
+async def retry_task(
+    task_id: str, engine: Scheduler, body: RetryIn | None = None
+) -> dict[str, Any]:
     """Give a dead, timed-out or failed task more attempts (one unless told)."""
     attempts = body.attempts if body is not None else 1
-    return task_dict(await runtime.engine.requeue(task_id, attempts))
+    return task_dict(await engine.requeue(task_id, attempts))
 
 
 @router.get("/{task_id}/executions", response_model=ExecutionList, responses=problems(404, 422))
-async def task_executions(task_id: str, runtime: Runtime) -> dict[str, Any]:
+async def task_executions(task_id: str, queries: Queries) -> dict[str, Any]:
     """Every attempt of the task, first first."""
-    await _stored(runtime, task_id)
-    executions = await runtime.store.executions_for(task_id)
+    await _stored(queries, task_id)
+    executions = await queries.executions_for(task_id)
     return {"items": [execution_dict(e) for e in executions]}
 
 
 @router.get("/{task_id}/events", response_model=EventList, responses=problems(404, 422))
 async def task_events(
-    task_id: str, runtime: Runtime, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    task_id: str, queries: Queries, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> dict[str, Any]:
     """The task's first ``limit`` events, oldest first."""
-    await _stored(runtime, task_id)
-    return {"items": [event_dict(e) for e in await runtime.store.events_for(task_id, limit)]}
+    await _stored(queries, task_id)
+    return {"items": [event_dict(e) for e in await queries.events_for(task_id, limit)]}

@@ -13,12 +13,12 @@ from imperium.domain.errors import ValidationError
 from imperium.domain.specs import MAX_ATTEMPTS_LIMIT
 from imperium.domain.states import PriorityLevel
 from imperium.domain.teams import MAX_SIZE, MIN_SIZE, TeamRun, TeamState
-from imperium.interfaces.api.deps import Runtime
+from imperium.interfaces.api.deps import Scheduler, Teams
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.records import team_dict, team_estimate_dict
 from imperium.interfaces.specs import parse_deadline, priority_value
-from imperium.runtime import Imperium
-from imperium.services.teams import TeamRequest
+from imperium.services.engine import Engine
+from imperium.services.teams import TeamRequest, TeamService
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
 
@@ -81,51 +81,55 @@ Wait = Annotated[
 ]
 
 
-async def _ended_within(runtime: Imperium, run: TeamRun, seconds: float) -> TeamRun:
-    members = (runtime.engine.wait_for(task_id) for task_id in run.task_ids)
+async def _ended_within(
+    teams: TeamService, engine: Engine, run: TeamRun, seconds: float
+) -> TeamRun:
+    members = (engine.wait_for(task_id) for task_id in run.task_ids)
     try:
         await asyncio.wait_for(asyncio.gather(*members), seconds)
     except TimeoutError:
-        return await runtime.teams.get(run.team_id)
-    return await runtime.teams.settle_one(run.team_id)  # or the routine has: recorded once
+        return await teams.get(run.team_id)
+    return await teams.settle_one(run.team_id)  # or the routine has: recorded once
 
 
 @router.post("", status_code=201, responses=problems(404, 422, 503))
-async def submit_team(body: TeamIn, runtime: Runtime, wait: Wait = None) -> dict[str, Any]:
+async def submit_team(
+    body: TeamIn, teams: Teams, engine: Scheduler, wait: Wait = None
+) -> dict[str, Any]:
     """Give the task to a team: one member task per agent (same payload), pinned to it.
     The team succeeds when ``quorum`` members did (all, by default)."""
-    run = await runtime.teams.submit(body.to_request(runtime.engine.clock.now()))
+    run = await teams.submit(body.to_request(engine.clock.now()))
     if wait:
-        run = await _ended_within(runtime, run, wait)
+        run = await _ended_within(teams, engine, run, wait)
     return team_dict(run)
 
 
 @router.get("", responses=problems(422))
 async def list_teams(
-    runtime: Runtime,
+    teams: Teams,
     state: TeamState | None = None,
     type: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Team tasks, newest first."""
-    runs = await runtime.teams.teams.list_teams(state, type, limit, offset)
+    runs = await teams.teams.list_teams(state, type, limit, offset)
     return {"items": [team_dict(r) for r in runs], "limit": limit, "offset": offset}
 
 
 @router.get("/combinations")
 async def team_combinations(
-    runtime: Runtime, type: Annotated[str | None, Query(max_length=200)] = None
+    teams: Teams, type: Annotated[str | None, Query(max_length=200)] = None
 ) -> dict[str, Any]:
     """Every combination of agents with recorded team outcomes, best first (by the lower
     bound of its observed success rate): the seed's "best agent combinations"."""
-    known = runtime.teams.combinations(type)
+    known = teams.combinations(type)
     return {"combinations": [team_estimate_dict(kind, e) for kind, e in known]}
 
 
 @router.get("/recommend", responses=problems(422))
 async def recommend_teams(
-    runtime: Runtime,
+    teams: Teams,
     type: Annotated[str, Query(min_length=1, max_length=200)],
     size: Annotated[int, Query(ge=MIN_SIZE, le=MAX_SIZE)],
     quorum: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None,
@@ -134,7 +138,7 @@ async def recommend_teams(
     """The teams of ``size`` most likely to succeed at a task of ``type`` (what
     ``recommend`` mode shows; nothing is submitted): each with its expected success, the
     part its members' own records give, and the team outcomes it rests on."""
-    ranked = await runtime.teams.recommend(type, size, quorum)
+    ranked = await teams.recommend(type, size, quorum)
     return {
         "type": type,
         "size": size,
@@ -145,13 +149,13 @@ async def recommend_teams(
 
 
 @router.get("/{team_id}", responses=problems(404))
-async def get_team(team_id: str, runtime: Runtime) -> dict[str, Any]:
-    return team_dict(await runtime.teams.get(team_id))
+async def get_team(team_id: str, teams: Teams) -> dict[str, Any]:
+    return team_dict(await teams.get(team_id))
 
 
 @router.post("/{team_id}/cancel", responses=problems(404, 409))
-async def cancel_team(team_id: str, runtime: Runtime) -> dict[str, Any]:
+async def cancel_team(team_id: str, teams: Teams, engine: Scheduler) -> dict[str, Any]:
     """Cancel the members that have not ended (a running attempt is stopped); the team
     ends at once, failed unless the members that had succeeded make its quorum."""
-    await runtime.teams.cancel(team_id, runtime.engine.cancel)
-    return team_dict(await runtime.teams.settle_one(team_id))
+    await teams.cancel(team_id, engine.cancel)
+    return team_dict(await teams.settle_one(team_id))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from imperium.agents.loader import REMOTE, available_types
@@ -20,9 +22,20 @@ from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.ws_clients import EVENTS, LEARNING_ANALYTICS, WebSocketClients
 from imperium.interfaces.records import iso
-from imperium.ports import AgentLearning, AgentStats, LearningLog
-from imperium.runtime import Imperium
+from imperium.ports import (
+    AgentLearning,
+    AgentStats,
+    CustodyStore,
+    CycleStore,
+    LearningLog,
+    LearningStore,
+    QueryStore,
+)
+from imperium.services.agents import AgentService
 from imperium.services.analytics import LearningSummary
+from imperium.services.engine import Engine
+from imperium.services.learning.service import Learner
+from imperium.services.routines import Routines
 
 PROTOCOL_VERSION = "2.0.0"  # the seed's registration protocol, which these routes implement
 FEATURES = ["agent_registration", "persistence", "learning_analytics", "real_time_analytics"]
@@ -32,6 +45,22 @@ TIME_FORMATS = (
     "an ISO 8601 time like 2026-01-31T12:00:00Z or 2026-01-31T12:00:00+02:00 (no offset "
     "means UTC), a date like 2026-01-31 (its midnight UTC), or epoch seconds like 1769860800"
 )
+
+
+@dataclass(frozen=True, eq=False)
+class SeedSources:
+    """What the seed's agent metrics and orchestrator status are read from (wired once,
+    in ``create_app``)."""
+
+    agents: AgentService
+    queries: QueryStore
+    learning: LearningStore
+    custody: CustodyStore
+    cycles: CycleStore
+    engine: Engine
+    learner: Learner
+    routines: Callable[[], Routines | None]
+    learning_cycle_interval: float
 
 
 def imperium_type(agent_type: str) -> str:
@@ -142,20 +171,20 @@ def analytics_dict(summary: LearningSummary) -> dict[str, Any]:
     }
 
 
-async def metrics_of(runtime: Imperium, spec: AgentSpec) -> dict[str, Any]:
+async def metrics_of(sources: SeedSources, spec: AgentSpec) -> dict[str, Any]:
     """One agent's metrics, from its executions, learning cycles and custody record."""
-    stats = await runtime.store.agent_stats(spec.id)
-    learning = await runtime.store.agent_learning(spec.id)
-    custody = await runtime.store.get_custody(spec.id)
+    stats = await sources.queries.agent_stats(spec.id)
+    learning = await sources.learning.agent_learning(spec.id)
+    custody = await sources.custody.get_custody(spec.id)
     return agent_metrics(spec, stats.get(spec.id), learning.get(spec.id), custody)
 
 
-async def all_metrics(runtime: Imperium, include_retired: bool) -> dict[str, dict[str, Any]]:
+async def all_metrics(sources: SeedSources, include_retired: bool) -> dict[str, dict[str, Any]]:
     """Every agent's metrics by id (retired agents only when asked)."""
-    specs = await runtime.agents.list()
-    stats = await runtime.store.agent_stats()
-    learning = await runtime.store.agent_learning()
-    custody = {r.agent_id: r for r in await runtime.store.list_custody()}
+    specs = await sources.agents.list()
+    stats = await sources.queries.agent_stats()
+    learning = await sources.learning.agent_learning()
+    custody = {r.agent_id: r for r in await sources.custody.list_custody()}
     return {
         s.id: agent_metrics(s, stats.get(s.id), learning.get(s.id), custody.get(s.id))
         for s in specs
@@ -168,25 +197,25 @@ def agents_list(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"agents": metrics, "summary": summary(metrics), "timestamp": now()}
 
 
-async def status(runtime: Imperium, clients: WebSocketClients) -> dict[str, Any]:
+async def status(sources: SeedSources, clients: WebSocketClients) -> dict[str, Any]:
     """``GET /api/imperium/status``: the learning orchestrator's view."""
-    engine = runtime.engine
+    engine = sources.engine
     running = not engine.failed.is_set() and not engine.stopped.is_set()
-    agents = summary(await all_metrics(runtime, include_retired=False))
-    last = await runtime.store.list_cycles(1)
-    learner = runtime.learner
-    routines = runtime.routines
+    agents = summary(await all_metrics(sources, include_retired=False))
+    last = await sources.cycles.list_cycles(1)
+    learner = sources.learner
+    routines = sources.routines()
     scheduled = routines is not None and routines.routines["learning"].active
     return {
         "status": "operational" if running else "stopped",
         "total_agents": agents["total_agents"],
         "active_agents": agents["active_agents"],
-        "total_learning_cycles": await runtime.store.count_cycles(CycleStatus.COMPLETED),
+        "total_learning_cycles": await sources.cycles.count_cycles(CycleStatus.COMPLETED),
         "average_learning_score": agents["average_learning_score"],
         "last_cycle_start": iso(last[0].start_time) if last else None,
         "learning_scheduler_running": running and scheduled,
         "learning_mode": learner.mode,
-        "learning_cycle_interval": runtime.settings.learning_cycle_interval,
+        "learning_cycle_interval": sources.learning_cycle_interval,
         "learning_cycle_running": learner.running,
         "api_version": PROTOCOL_VERSION,
         "websocket_clients": {
