@@ -22,6 +22,7 @@ the key's own (``Principal.require_agent``) and offers only what the key allows
 
 from __future__ import annotations
 
+import functools
 import inspect
 import ipaddress
 import logging
@@ -77,6 +78,7 @@ def presented_key(conn: HTTPConnection) -> str | None:
     return key or None
 
 
+@functools.lru_cache(maxsize=1024)  # parsed on every request; clients send few names
 def is_loopback_host(host: str | None) -> bool:
     """Whether a ``Host`` header names this machine's loopback (``localhost``, a
     ``*.localhost`` name, ``127.0.0.0/8``, ``[::1]``, with any port). Browsers resolve

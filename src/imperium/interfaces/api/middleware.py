@@ -11,10 +11,9 @@ pure ASGI: they wrap ``send`` or ``receive`` and leave streaming responses alone
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from fastapi import FastAPI
-from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -104,19 +103,34 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, docs_paths: set[str] | frozenset[str] = frozenset()):
         self.app = app
         self.docs_paths = docs_paths
+        # encoded once: this runs on every response
+        self.api_headers = _encoded({**SECURITY_HEADERS, "Content-Security-Policy": API_CSP})
+        self.docs_headers = _encoded({**SECURITY_HEADERS, "Content-Security-Policy": DOCS_CSP})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in self.docs_paths else API_CSP
+        added = self.docs_headers if scope["path"] in self.docs_paths else self.api_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", csp)
+                message["headers"] = _with_defaults(message.get("headers", ()), added)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def _encoded(headers: dict[str, str]) -> RawHeaders:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]  # ASCII
+
+
+def _with_defaults(headers: Iterable[tuple[bytes, bytes]], defaults: RawHeaders) -> RawHeaders:
+    """``headers`` (a new list: the response's own is left alone) and those of
+    ``defaults`` whose name it does not set."""
+    present = [(name, value) for name, value in headers]
+    names = {name.lower() for name, _ in present}
+    return present + [header for header in defaults if header[0] not in names]
