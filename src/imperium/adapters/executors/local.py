@@ -136,6 +136,8 @@ class LocalExecutor:
         report(attempt.task_id, attempt.token, result)
 
     async def _attempt(self, attempt: Attempt) -> AttemptResult:
+        """One coroutine for the whole attempt (setup when needed, then the agent's run,
+        contained as :func:`run_attempt` does): every nested coroutine is paid per task."""
         entry = self._agents.get(attempt.agent_id)
         if entry is None:
             return AttemptResult(
@@ -156,14 +158,21 @@ class LocalExecutor:
             config,
             self._services,
         )
+        if attempt.agent_id not in self._ready:
+            try:
+                await self._setup(attempt.agent_id, agent)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # agent code: contained like run (see run_attempt)
+                log.debug("agent setup failed", exc_info=True, extra={"task_id": attempt.task_id})
+                return to_failure(exc)
         try:
-            await self._setup(attempt.agent_id, agent)
+            return to_result(await agent.run(ctx))
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # agent code: contained like run (see run_attempt)
-            log.debug("agent setup failed", exc_info=True, extra={"task_id": attempt.task_id})
+        except BaseException as exc:  # the same containment as run_attempt
+            log.debug("attempt failed", exc_info=True, extra={"task_id": ctx.task_id})
             return to_failure(exc)
-        return await run_attempt(agent, ctx)
 
     async def _setup(self, agent_id: str, agent: Agent) -> None:
         """Run ``agent.setup()`` once, however many first attempts start together."""
