@@ -98,7 +98,23 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+# JSON of values that recur across tasks (capability sets, the agent of an execution),
+# kept while few: encoding them again for every row was a visible share of the write path
+_RECURRING: dict[object, str] = {}
+_RECURRING_MAX = 4096
+
+
+def _recurring(key: object, value: Any) -> str:
+    text = _RECURRING.get(key)
+    if text is None:
+        if len(_RECURRING) >= _RECURRING_MAX:
+            _RECURRING.clear()
+        text = _RECURRING[key] = orjson.dumps(value).decode()
+    return text
+
+
 def _mutable(s: TaskSnapshot) -> tuple[Any, ...]:
+    result = s.result
     return (
         s.state.value,
         s.attempts,
@@ -106,11 +122,11 @@ def _mutable(s: TaskSnapshot) -> tuple[Any, ...]:
         s.restarts,
         s.lease_token,
         s.agent_id,
-        _float(s.lease_expires_at),
-        _float(s.not_before),
-        _float(s.started_at),
-        _float(s.finished_at),
-        _json(s.result),
+        None if s.lease_expires_at is None else float(s.lease_expires_at),
+        None if s.not_before is None else float(s.not_before),
+        None if s.started_at is None else float(s.started_at),
+        None if s.finished_at is None else float(s.finished_at),
+        None if result is None else _json(result),
         s.error_kind,
         s.error_message,
         float(s.score),
@@ -123,14 +139,14 @@ def _insert(task: Task, snap: TaskSnapshot) -> tuple[Any, ...]:
         task.id,
         task.type,
         _json(task.payload),
-        _json(sorted(task.capabilities)),
+        _recurring(task.capabilities, sorted(task.capabilities)),
         task.priority.value,
         float(task.complexity),
         _float(task.deadline),
         _float(task.timeout),
         _json(task.resources),
         task.pinned_agent,
-        _json(list(task.depends_on)),
+        _json(list(task.depends_on)) if task.depends_on else "[]",
         task.workflow_id,
         task.name,
         _float(task.estimated_duration),
@@ -145,12 +161,12 @@ def _update(snap: TaskSnapshot) -> tuple[Any, ...]:
 
 
 def _execution(e: Execution) -> tuple[Any, ...]:
-    agents = [e.agent_id] if e.agent_id is not None else []
+    agent = e.agent_id
     return (
         e.task_id,
         e.attempt,
-        e.agent_id,
-        _json(agents),
+        agent,
+        "[]" if agent is None else _recurring(("agent", agent), [agent]),
         e.task_type,
         float(e.complexity),
         float(e.started_at),
