@@ -1,8 +1,9 @@
 """HTTP load benchmark against a real `imperium serve`; prints one JSON object.
 
-    python bench/http_load.py --rate 200 --duration 10 [--connections 16] [--database URL]
+    python bench/http_load.py --rate 500 --duration 10 [--connections 16] [--processes 2]
+        [--database URL]
 
-The same code runs behind `imperium bench http`.
+The same code runs behind `imperium bench http` (which uses 2 client processes).
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=16, help="clients, max-rate phase")
     parser.add_argument("--database", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--processes", type=int, default=2, help="load-generating processes")
     args = parser.parse_args()
-    cfg = HttpLoadConfig(args.rate, args.duration, args.connections, args.database)
+    cfg = HttpLoadConfig(
+        args.rate, args.duration, args.connections, args.database, max(1, args.processes)
+    )
     print(json.dumps(asyncio.run(run_http_load(cfg))))
 
 

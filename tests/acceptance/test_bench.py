@@ -22,9 +22,12 @@ def test_http_bench_reports_both_phases(database_url: str) -> None:
     assert result["errors"] == {}
     assert result["max"]["submitted"] > 0
     assert result["fixed"]["submitted"] == 20  # 20/s for 1 s, every one answered
+    assert result["client_processes"] == 2  # the load comes from worker processes
     for phase in ("max", "fixed"):
         figures = result[phase]
         assert 0 < figures["p50_ms"] <= figures["p90_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+        assert figures["server_cpu_ms_per_request"] > 0  # read from /proc (Linux)
+        assert figures["client_cpu_seconds"] >= 0
     assert result["database"] == database_url.split(":")[0].split("+")[0]
 
 

@@ -10,10 +10,12 @@ Two phases, each ``duration`` seconds, after a short warm-up:
   (no coordinated omission).
 
 Every submission returns after its task is durable, and the echo agent runs the tasks
-meanwhile, so the server does all its normal work. The load generator runs on the same
-machine and competes with the server for CPU; ``server_cpu_seconds`` says how much of the
-machine the server itself used. Rate limits are raised for the run (the native API's
-default of 6000/minute per client per endpoint would otherwise be what is measured).
+meanwhile, so the server does all its normal work. The requests come from ``processes``
+worker processes with a lean client (:mod:`._http_client`), so that the client is not what
+is measured; it still shares the machine with the server. Each phase reports the CPU time
+the server used per answered request and the CPU time the client used in all. Rate limits
+are raised for the run (the native API's default of 6000/minute per client per endpoint
+would otherwise be what is measured).
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from imperium.benchmarks._http_client import ClientError, Clients, Outcome, Phase, PhaseKind
 from imperium.domain.errors import ImperiumError
 
 Progress = Callable[[int, int], None]
@@ -47,6 +48,7 @@ class HttpLoadConfig:
     duration: float = 10.0
     connections: int = 16
     database_url: str | None = None
+    processes: int = 2  # load-generating processes
 
 
 def percentiles(latencies: list[float]) -> dict[str, float | None]:
@@ -110,76 +112,86 @@ class _Server:
         self._fh.close()
 
 
+def _shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal whole shares."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
 class _Load:
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-        self.sent = 0
+    """The phases, run by :class:`Clients` against one server."""
+
+    def __init__(self, clients: Clients, server: _Server, connections: int) -> None:
+        host, _, port = server.url.removeprefix("http://").rpartition(":")
+        self.clients = clients
+        self.server = server
+        self.host, self.port = host, int(port)
+        self.connections = _shares(max(connections, clients.count), clients.count)
         self.errors: dict[str, int] = {}
 
-    async def submit(self) -> bool:
-        self.sent += 1
-        try:
-            response = await self.http.post(
-                "/api/v1/tasks", json={"type": "echo", "payload": {"n": self.sent}}
-            )
-        except httpx.HTTPError as exc:
-            kind = type(exc).__name__
-        else:
-            if response.status_code == 201:
-                return True
-            kind = str(response.status_code)
-        self.errors[kind] = self.errors.get(kind, 0) + 1
-        return False
+    def phase(self, kind: PhaseKind, duration: float, rate: float = 0.0) -> dict[str, Any]:
+        workers = len(self.connections)
+        phases = [
+            Phase(kind, self.host, self.port, duration, connections, rate, worker, workers)
+            for worker, connections in enumerate(self.connections)
+        ]
+        cpu_before = self.server.cpu_seconds()
+        outcomes = self.clients.run(phases)
+        cpu_after = self.server.cpu_seconds()
+        for outcome in outcomes:
+            for what, n in outcome.errors.items():
+                self.errors[what] = self.errors.get(what, 0) + n
+        server_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+        return _figures(outcomes, server_cpu)
 
 
-async def _max_rate(load: _Load, connections: int, duration: float) -> dict[str, Any]:
-    latencies: list[float] = []
-    started = time.perf_counter()
-    stop_at = started + duration
-
-    async def client() -> None:
-        while time.perf_counter() < stop_at:
-            sent = time.perf_counter()
-            if await load.submit():
-                latencies.append(time.perf_counter() - sent)
-
-    await asyncio.gather(*(client() for _ in range(connections)))
-    elapsed = time.perf_counter() - started
+def _figures(outcomes: list[Outcome], server_cpu: float | None) -> dict[str, Any]:
+    latencies = [seconds for outcome in outcomes for seconds in outcome.latencies]
+    elapsed = max(outcome.elapsed for outcome in outcomes)
+    per_request = None
+    if server_cpu is not None and latencies:
+        per_request = round(server_cpu * 1000 / len(latencies), 3)
     return {
-        "connections": connections,
         "submitted": len(latencies),
-        "submits_per_second": round(len(latencies) / elapsed, 1),
+        "per_second": round(len(latencies) / elapsed, 1) if elapsed > 0 else None,
         **percentiles(latencies),
+        "server_cpu_ms_per_request": per_request,
+        "client_cpu_seconds": round(sum(outcome.cpu_seconds for outcome in outcomes), 2),
     }
 
 
-async def _fixed_rate(load: _Load, rate: float, duration: float) -> dict[str, Any]:
-    latencies: list[float] = []
-    total = int(rate * duration)
-    started = time.perf_counter()
-    in_flight: set[asyncio.Task[None]] = set()
+def _run_phases(cfg: HttpLoadConfig, server: _Server, progress: Progress | None) -> _Result:
+    clients = Clients(cfg.processes)
+    try:
+        load = _Load(clients, server, cfg.connections)
+        load.phase("max", WARMUP_SECONDS)
+        load.errors.clear()
+        if progress:
+            progress(0, 2)
+        cpu_before, wall_before = server.cpu_seconds(), time.perf_counter()
+        max_phase = load.phase("max", cfg.duration)
+        if progress:
+            progress(1, 2)
+        fixed_phase = load.phase("fixed", cfg.duration, cfg.rate)
+        if progress:
+            progress(2, 2)
+        cpu_after, wall_after = server.cpu_seconds(), time.perf_counter()
+    except ClientError as exc:
+        raise ImperiumError(f"the load generator failed: {exc}") from exc
+    finally:
+        clients.close()
+    cpu = None
+    if cpu_before is not None and cpu_after is not None:
+        cpu = round(cpu_after - cpu_before, 2)
+    return _Result(max_phase, fixed_phase, load.errors, cpu, round(wall_after - wall_before, 2))
 
-    async def one(scheduled: float) -> None:
-        if await load.submit():
-            latencies.append(time.perf_counter() - scheduled)
 
-    for i in range(total):
-        scheduled = started + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        job = asyncio.create_task(one(scheduled))
-        in_flight.add(job)
-        job.add_done_callback(in_flight.discard)
-    if in_flight:
-        await asyncio.gather(*in_flight)
-    elapsed = time.perf_counter() - started
-    return {
-        "target_rate": rate,
-        "submitted": len(latencies),
-        "achieved_rate": round(len(latencies) / elapsed, 1),
-        **percentiles(latencies),
-    }
+@dataclass(frozen=True)
+class _Result:
+    max: dict[str, Any]
+    fixed: dict[str, Any]
+    errors: dict[str, int]
+    server_cpu_seconds: float | None
+    wall_seconds: float
 
 
 async def run_http_load(cfg: HttpLoadConfig, progress: Progress | None = None) -> dict[str, Any]:
@@ -188,36 +200,25 @@ async def run_http_load(cfg: HttpLoadConfig, progress: Progress | None = None) -
         server = _Server(url, Path(tmp) / "serve.log")
         try:
             await server.ready()
-            limits = httpx.Limits(max_connections=max(cfg.connections, 1000))
-            async with httpx.AsyncClient(base_url=server.url, timeout=60.0, limits=limits) as http:
-                load = _Load(http)
-                await _max_rate(load, cfg.connections, WARMUP_SECONDS)
-                if progress:
-                    progress(0, 2)
-                cpu_before, wall_before = server.cpu_seconds(), time.perf_counter()
-                max_phase = await _max_rate(load, cfg.connections, cfg.duration)
-                if progress:
-                    progress(1, 2)
-                fixed_phase = await _fixed_rate(load, cfg.rate, cfg.duration)
-                if progress:
-                    progress(2, 2)
-                cpu_after, wall_after = server.cpu_seconds(), time.perf_counter()
+            result = await asyncio.to_thread(_run_phases, cfg, server, progress)
         finally:
             server.stop()
-    if max_phase["submitted"] == 0 or fixed_phase["submitted"] == 0:
-        raise ImperiumError(f"the server refused the benchmark's requests: {load.errors}")
-    cpu = None
-    if cpu_before is not None and cpu_after is not None:
-        cpu = round(cpu_after - cpu_before, 2)
+    if result.max["submitted"] == 0 or result.fixed["submitted"] == 0:
+        raise ImperiumError(f"the server refused the benchmark's requests: {result.errors}")
+    max_phase = {"connections": max(cfg.connections, cfg.processes), **result.max}
+    max_phase["submits_per_second"] = max_phase.pop("per_second")
+    fixed_phase = {"target_rate": cfg.rate, **result.fixed}
+    fixed_phase["achieved_rate"] = fixed_phase.pop("per_second")
     return {
         "benchmark": "http_load",
         "database": url.split(":", 1)[0].split("+", 1)[0],
         "duration_per_phase_s": cfg.duration,
+        "client_processes": cfg.processes,
         "max": max_phase,
         "fixed": fixed_phase,
-        "errors": load.errors,
-        "server_cpu_seconds": cpu,
-        "wall_seconds": round(wall_after - wall_before, 2),
+        "errors": result.errors,
+        "server_cpu_seconds": result.server_cpu_seconds,
+        "wall_seconds": result.wall_seconds,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
