@@ -326,6 +326,10 @@ class Journal:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(renew_every):  # no extra task, unlike wait_for
                     await self._wake.wait()
+            # one more turn of the loop first: callbacks already due (dispatch, above all)
+            # then land in this batch, so a task started as soon as it is submitted is
+            # written once, already running, instead of inserted and then updated
+            await asyncio.sleep(0)
             stopping = self._stopping
             try:
                 await self.flush()
