@@ -87,9 +87,12 @@ async def run_throughput(cfg: ThroughputConfig, progress: Progress | None = None
             batches_before = im.engine.journal.batches
             reporter = asyncio.create_task(_report_progress(im, cfg.tasks, progress))
             started = time.perf_counter()
+            cpu_started, loop_cpu_started = time.process_time(), time.thread_time()
             ids = await _submit_all(im, specs, cfg)
             await im.engine.wait_idle()
             seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            loop_cpu = time.thread_time() - loop_cpu_started
             reporter.cancel()
             states = await im.store.task_states(ids)
             succeeded = sum(1 for s in states.values() if s is TaskState.SUCCEEDED)
@@ -102,6 +105,11 @@ async def run_throughput(cfg: ThroughputConfig, progress: Progress | None = None
         "succeeded": succeeded,
         "seconds": round(seconds, 3),
         "tasks_per_s": round(cfg.tasks / seconds, 1),
+        # CPU per task, steadier than tasks/s on a shared machine: the whole process
+        # (event loop, SQLite driver threads; not a PostgreSQL server) and the event-loop
+        # thread alone
+        "cpu_us_per_task": round(cpu / cfg.tasks * 1e6, 1),
+        "loop_cpu_us_per_task": round(loop_cpu / cfg.tasks * 1e6, 1),
         "database": _dialect(url),
         "sqlite_synchronous": cfg.sqlite_synchronous if _dialect(url) == "sqlite" else None,
         "group_commits": commits,
