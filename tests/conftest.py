@@ -1,16 +1,27 @@
 """Fixtures shared by the whole suite.
 
-Databases (every storage test runs against SQLite and a real PostgreSQL):
+Databases (every storage test runs against SQLite and a real PostgreSQL). The migrations
+run once per session, into a template database (PostgreSQL) or file (SQLite) that tests
+get copies of; tests/support/databases.py says how.
 
-- ``database_url``: the URL of a fresh, empty database (no tables), parametrized
-  ``sqlite`` (a file under ``tmp_path``, ``sqlite+aiosqlite:///...``) and ``postgresql``
-  (``CREATE DATABASE imperium_t_<random>`` on the test server, dropped after the test;
-  marked ``postgres``). Sync fixture: usable from sync tests and subprocess tests too.
-- ``sql_store``: a ``SqlStore`` connected to ``database_url`` after
-  ``upgrade_database`` (so also parametrized over both databases); closed afterwards.
+- ``migrated_database_url``: the URL of a database at the latest migration, with no rows,
+  parametrized ``sqlite`` (a copy of the migrated file, under ``tmp_path``,
+  ``sqlite+aiosqlite:///...``) and ``postgresql`` (a clone of the migrated template,
+  ``imperium_t_<random>``, marked ``postgres``). For every test that needs tables but not
+  the migrating itself. Sync fixture: usable from sync tests and subprocess tests too.
+- ``database_url``: the same, but empty (no tables): for tests of migrating (the
+  migrations, ``imperium db upgrade``, a server or runtime that migrates as it starts).
+- ``sql_store``: a ``SqlStore`` connected to ``migrated_database_url`` (so also
+  parametrized over both databases); closed afterwards.
 - ``memory_store``: a fresh ``MemoryStore``.
-- ``make_database_url``: a factory, ``make_database_url("sqlite" | "postgresql") -> url``,
-  for tests that need more than one database or choose the kind themselves.
+- ``make_database_url`` and ``make_migrated_database_url``: factories,
+  ``make_database_url("sqlite" | "postgresql") -> url``, for tests that need more than
+  one database or choose the kind themselves.
+
+A PostgreSQL database is never used by two tests at once, nor reachable after its test
+under the same name; between tests it is reset rather than dropped (DROP DATABASE makes
+the server checkpoint). Whatever a session creates is dropped when it ends.
+
 - ``postgres_server`` (session): the reachable PostgreSQL server. Its URL comes from
   ``IMPERIUM_TEST_POSTGRES_URL``, else ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``
   then the same with user ``root``. When none answers, postgres tests are skipped with
@@ -23,7 +34,6 @@ import asyncio
 import importlib.util
 import itertools
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,8 +44,15 @@ import pytest
 import sqlalchemy as sa
 
 from imperium.adapters.storage.memory import MemoryStore
-from imperium.adapters.storage.migrate import upgrade_database
 from imperium.adapters.storage.sql import SqlStore
+from tests.support.databases import (
+    EMPTY,
+    MIGRATED,
+    AdminLoop,
+    PostgresDatabases,
+    SqliteTemplate,
+    sqlite_url,
+)
 
 # Most tests work with the echo agent alone; the built-in agents' tests (and those of the
 # schedule) ask for them explicitly. Processes the tests start inherit this.
@@ -66,25 +83,6 @@ class PostgresServer:
     """A PostgreSQL server the tests may create and drop databases on."""
 
     url: sa.URL  # an existing database on the server, used for CREATE/DROP DATABASE
-
-    def create_database(self) -> str:
-        """Create an empty database; returns its ``postgresql+asyncpg://`` URL."""
-        name = f"imperium_t_{uuid.uuid4().hex[:16]}"
-        run_isolated(self._admin(f'CREATE DATABASE "{name}"'))
-        return self.url.set(database=name).render_as_string(hide_password=False)
-
-    def drop_database(self, url: str) -> None:
-        name = sa.make_url(url).database
-        run_isolated(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    async def _admin(self, statement: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(_asyncpg_dsn(self.url), timeout=10)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
 
 
 def _asyncpg_dsn(url: sa.URL) -> str:
@@ -125,26 +123,68 @@ def postgres_server() -> PostgresServer:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def admin_loop() -> Iterator[AdminLoop]:
+    loop = AdminLoop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(
+    postgres_server: PostgresServer, admin_loop: AdminLoop
+) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_server.url, admin_loop)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(
+    tmp_path_factory: pytest.TempPathFactory, admin_loop: AdminLoop
+) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("template"), admin_loop)
+
+
 @pytest.fixture
-def make_database_url(
+def _test_databases(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[str], str]]:
-    created: list[tuple[PostgresServer, str]] = []
+) -> Iterator[Callable[[str, str], str]]:
+    """``make(kind, state)``: a database of ``kind`` that is ``empty`` or ``migrated``."""
+    taken: list[tuple[str, str]] = []
     counter = itertools.count()
 
-    def make(kind: str) -> str:
+    def make(kind: str, state: str) -> str:
         if kind == "sqlite":
-            return f"sqlite+aiosqlite:///{tmp_path / f'imperium-{next(counter)}.db'}"
+            path = tmp_path / f"imperium-{next(counter)}.db"
+            if state == EMPTY:
+                return sqlite_url(path)
+            template: SqliteTemplate = request.getfixturevalue("sqlite_template")
+            return template.copy_to(path)
         if kind == "postgresql":
-            server: PostgresServer = request.getfixturevalue("postgres_server")
-            url = server.create_database()
-            created.append((server, url))
+            databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+            url = databases.take(state)
+            taken.append((url, state))
             return url
         raise ValueError(f"unknown database kind {kind!r}; use 'sqlite' or 'postgresql'")
 
     yield make
-    for server, url in created:
-        server.drop_database(url)
+    if taken:
+        databases = request.getfixturevalue("postgres_databases")
+        for url, state in reversed(taken):
+            databases.give_back(url, state)
+
+
+@pytest.fixture
+def make_database_url(_test_databases: Callable[[str, str], str]) -> Callable[[str], str]:
+    return lambda kind: _test_databases(kind, EMPTY)
+
+
+@pytest.fixture
+def make_migrated_database_url(
+    _test_databases: Callable[[str, str], str],
+) -> Callable[[str], str]:
+    return lambda kind: _test_databases(kind, MIGRATED)
 
 
 @pytest.fixture(params=DATABASE_KINDS)
@@ -152,10 +192,16 @@ def database_url(request: pytest.FixtureRequest, make_database_url: Callable[[st
     return make_database_url(request.param)
 
 
+@pytest.fixture(params=DATABASE_KINDS)
+def migrated_database_url(
+    request: pytest.FixtureRequest, make_migrated_database_url: Callable[[str], str]
+) -> str:
+    return make_migrated_database_url(request.param)
+
+
 @pytest.fixture
-async def sql_store(database_url: str) -> AsyncIterator[SqlStore]:
-    await upgrade_database(database_url)
-    store = await SqlStore.connect(database_url)
+async def sql_store(migrated_database_url: str) -> AsyncIterator[SqlStore]:
+    store = await SqlStore.connect(migrated_database_url)
     yield store
     await store.close()
 

@@ -1,6 +1,8 @@
 """The API in-process (httpx over ASGI) on a started ``Imperium`` with a real database.
 
-- ``im``: the started runtime, over ``database_url`` (SQLite and PostgreSQL).
+- ``im``: the started runtime, over ``migrated_database_url`` (SQLite and PostgreSQL,
+  already migrated: opening does not migrate again, which tests/integration/engine and the
+  acceptance tests cover).
 - ``client``: an ``httpx.AsyncClient`` for ``create_app(im)``, addressed to 127.0.0.1 (a
   server without API keys answers only requests addressed to a loopback name).
 - ``sqlite_client``: the same over SQLite only, for input that is refused before any
@@ -25,8 +27,8 @@ ENDED = {"succeeded", "failed", "dead", "cancelled", "timed_out"}
 
 
 @pytest.fixture
-async def im(database_url: str) -> AsyncIterator[Imperium]:
-    runtime = await _started(database_url)
+async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
+    runtime = await _started(migrated_database_url)
     yield runtime
     await runtime.close()
 
@@ -39,20 +41,20 @@ async def client(im: Imperium) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def sqlite_client(
-    make_database_url: Callable[[str], str],
+    make_migrated_database_url: Callable[[str], str],
 ) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = await _started(make_database_url("sqlite"))
+    runtime = await _started(make_migrated_database_url("sqlite"))
     async with _client(runtime) as http:
         yield http
     await runtime.close()
 
 
-async def _started(database_url: str) -> Imperium:
+async def _started(migrated_database_url: str) -> Imperium:
     settings = Settings(
-        database_url=database_url, poll_interval=0.05, drain_seconds=0.2,
+        database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2,
         retry_base_seconds=0.01, retry_cap_seconds=0.05,
     )  # fmt: skip
-    runtime = await Imperium.open(settings)
+    runtime = await Imperium.open(settings, migrate=False)
     await runtime.start()
     return runtime
 

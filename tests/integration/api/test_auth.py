@@ -27,23 +27,23 @@ from imperium.worker import Worker
 from .conftest import problem
 
 
-async def _open(database_url: str) -> Imperium:
-    settings = Settings(database_url=database_url, poll_interval=0.05, drain_seconds=0.2)
-    runtime = await Imperium.open(settings)
+async def _open(migrated_database_url: str) -> Imperium:
+    settings = Settings(database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2)
+    runtime = await Imperium.open(settings, migrate=False)
     await runtime.start()
     return runtime
 
 
 @pytest.fixture
-async def im(database_url: str) -> AsyncIterator[Imperium]:
-    runtime = await _open(database_url)
+async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
+    runtime = await _open(migrated_database_url)
     yield runtime
     await runtime.close()
 
 
 @pytest.fixture
-async def sqlite_im(make_database_url: Callable[[str], str]) -> AsyncIterator[Imperium]:
-    runtime = await _open(make_database_url("sqlite"))
+async def sqlite_im(make_migrated_database_url: Callable[[str], str]) -> AsyncIterator[Imperium]:
+    runtime = await _open(make_migrated_database_url("sqlite"))
     yield runtime
     await runtime.close()
 

@@ -19,12 +19,13 @@ TASKS = "/api/v1/tasks"
 
 
 @pytest.fixture
-async def im(database_url: str) -> AsyncIterator[Imperium]:
+async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
     runtime = await Imperium.open(
         Settings(
-            database_url=database_url, poll_interval=0.05, drain_seconds=0.2,
+            database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2,
             builtin_agents="all", guardian_paths=str(DATA / "guardian"),
-        )
+        ),
+        migrate=False,
     )  # fmt: skip
     await runtime.start()
     yield runtime

@@ -18,12 +18,13 @@ BAD = "tests.support.agents:wrong_answers"
 
 
 @pytest.fixture
-async def im(database_url: str) -> AsyncIterator[Imperium]:
+async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
     runtime = await Imperium.open(
         Settings(
-            database_url=database_url, poll_interval=0.05, drain_seconds=0.2,
+            database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2,
             builtin_agents="echo,guardian,conquest",
-        )
+        ),
+        migrate=False,
     )  # fmt: skip
     await runtime.start()
     yield runtime

@@ -89,9 +89,11 @@ async def test_status_matches_the_work_done(client: httpx.AsyncClient, im: Imper
     assert status["journal"]["group_commits"] > 0
 
 
-async def test_status_tells_a_retry_backoff_from_a_ready_task(database_url: str) -> None:
-    settings = Settings(database_url=database_url, retry_base_seconds=300, drain_seconds=0.2)
-    runtime = await Imperium.open(settings)
+async def test_status_tells_a_retry_backoff_from_a_ready_task(migrated_database_url: str) -> None:
+    settings = Settings(
+        database_url=migrated_database_url, retry_base_seconds=300, drain_seconds=0.2
+    )
+    runtime = await Imperium.open(settings, migrate=False)
     await runtime.start()
     try:
         async with _client(runtime) as http:
@@ -144,8 +146,9 @@ async def test_a_remote_agent_that_never_polled_is_offline(client: httpx.AsyncCl
 
 
 async def test_database_health_reports_the_database(
-    client: httpx.AsyncClient, database_url: str
+    client: httpx.AsyncClient, migrated_database_url: str
 ) -> None:
+    database_url = migrated_database_url
     for n in range(2):
         await submit(client, wait=20, type="echo", payload=n)
 
@@ -238,12 +241,12 @@ async def test_a_schema_behind_the_code_is_unhealthy(
 # ---------------------------------------------------------------------- database unreachable
 @pytest.fixture
 async def unreachable(
-    im: Imperium, database_url: str, tmp_path: Path
+    im: Imperium, migrated_database_url: str, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose runtime reads a database that does not answer: a SQLite file in a
     directory that does not exist, or a PostgreSQL port nobody listens on. The scheduler
     itself (in memory) is the live one."""
-    if database_url.startswith("sqlite"):
+    if migrated_database_url.startswith("sqlite"):
         url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'gone.db'}"
     else:
         url = "postgresql+asyncpg://imperium@127.0.0.1:1/gone"
@@ -268,7 +271,7 @@ async def test_an_unreachable_database_is_a_503_that_says_so(
     assert body["scheduler"]["status"] == "running"
 
 
-@pytest.mark.parametrize("database_url", ON_POSTGRES, indirect=True)
+@pytest.mark.parametrize("migrated_database_url", ON_POSTGRES, indirect=True)
 async def test_a_database_that_does_not_answer_in_time_is_a_503(
     client: httpx.AsyncClient,
     im: Imperium,

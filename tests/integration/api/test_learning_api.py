@@ -30,11 +30,13 @@ FAILS = "tests.support.agents:always_fails"
 
 
 @asynccontextmanager
-async def runtime(database_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def runtime(migrated_database_url: str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A started runtime with these settings (as conftest's ``im``), and a client for it."""
     fast = {"poll_interval": 0.05, "drain_seconds": 0.2, "retry_base_seconds": 0.01}
     settings = {**fast, "retry_cap_seconds": 0.05, **settings}
-    started = await Imperium.open(Settings(database_url=database_url, **settings))
+    started = await Imperium.open(
+        Settings(database_url=migrated_database_url, **settings), migrate=False
+    )
     try:
         await started.start()
         async with _client(started) as http:
@@ -309,9 +311,9 @@ async def test_insights_models_router_and_metrics_show_the_cycle(
 
 # ------------------------------------------------------------------ learning turned off
 async def test_with_learning_disabled_cycles_and_predictions_are_refused(
-    database_url: str,
+    migrated_database_url: str,
 ) -> None:
-    async with runtime(database_url, learning_enabled=False) as http:
+    async with runtime(migrated_database_url, learning_enabled=False) as http:
         await register(http, "good", "remote", capabilities=["review"])
         status = await get(http, f"{API}/status")
         assert status["learning_mode"] == "disabled"
@@ -324,8 +326,8 @@ async def test_with_learning_disabled_cycles_and_predictions_are_refused(
         assert (await get(http, "/api/v1/l20/metrics"))["learning"]["mode"] == "disabled"
 
 
-async def test_in_observe_mode_predictions_are_refused(database_url: str) -> None:
-    async with runtime(database_url, learning_mode="observe") as http:
+async def test_in_observe_mode_predictions_are_refused(migrated_database_url: str) -> None:
+    async with runtime(migrated_database_url, learning_mode="observe") as http:
         await register(http, "good", "remote", capabilities=["review"])
         predicted = await http.get(f"{LEARNING}/predict", params={"task_type": "review"})
         problem(predicted, 409, "observe mode")

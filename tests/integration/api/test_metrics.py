@@ -200,9 +200,9 @@ async def test_an_app_stops_listening_once_it_is_gone(im: Imperium) -> None:
 
 
 async def test_metrics_without_a_database_still_show_the_scheduler(
-    im: Imperium, database_url: str, tmp_path: Path
+    im: Imperium, migrated_database_url: str, tmp_path: Path
 ) -> None:
-    if database_url.startswith("sqlite"):
+    if migrated_database_url.startswith("sqlite"):
         url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'gone.db'}"
     else:
         url = "postgresql+asyncpg://imperium@127.0.0.1:1/gone"

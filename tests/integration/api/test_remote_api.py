@@ -24,19 +24,19 @@ from imperium.worker import Worker, WorkerError
 PROBLEM = "application/problem+json"
 
 
-async def _open(database_url: str) -> Imperium:
+async def _open(migrated_database_url: str) -> Imperium:
     settings = Settings(
-        database_url=database_url, lease_seconds=1.0, poll_interval=0.05,
+        database_url=migrated_database_url, lease_seconds=1.0, poll_interval=0.05,
         retry_base_seconds=0.01, retry_cap_seconds=0.05, drain_seconds=0.2,
     )  # fmt: skip
-    runtime = await Imperium.open(settings)
+    runtime = await Imperium.open(settings, migrate=False)
     await runtime.start()
     return runtime
 
 
 @pytest.fixture
-async def im(database_url: str) -> AsyncIterator[Imperium]:
-    runtime = await _open(database_url)
+async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
+    runtime = await _open(migrated_database_url)
     yield runtime
     await runtime.close()
 
@@ -53,9 +53,11 @@ async def http(transport: httpx.ASGITransport) -> AsyncIterator[httpx.AsyncClien
 
 
 @pytest.fixture
-async def sqlite_http(make_database_url: Callable[[str], str]) -> AsyncIterator[httpx.AsyncClient]:
+async def sqlite_http(
+    make_migrated_database_url: Callable[[str], str],
+) -> AsyncIterator[httpx.AsyncClient]:
     """For requests refused before the database is touched: one database kind is enough."""
-    runtime = await _open(make_database_url("sqlite"))
+    runtime = await _open(make_migrated_database_url("sqlite"))
     transport = httpx.ASGITransport(app=create_app(runtime))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client

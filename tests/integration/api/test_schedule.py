@@ -21,18 +21,21 @@ from imperium.settings import Settings
 from tests.support.learning_history import history
 
 
-async def started(database_url: str, **settings: Any) -> Imperium:
+async def started(migrated_database_url: str, **settings: Any) -> Imperium:
     runtime = await Imperium.open(
-        Settings(database_url=database_url, poll_interval=0.05, drain_seconds=0.2, **settings)
+        Settings(
+            database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2, **settings
+        ),
+        migrate=False,
     )
     await runtime.start()
     return runtime
 
 
 @pytest.fixture
-async def im(database_url: str) -> AsyncIterator[Imperium]:
+async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
     runtime = await started(
-        database_url, builtin_agents="echo,imperium", security_scan_interval=600,
+        migrated_database_url, builtin_agents="echo,imperium", security_scan_interval=600,
         log_retention_days=30,
     )  # fmt: skip
     yield runtime
@@ -86,9 +89,9 @@ async def test_the_learning_routine_is_a_task_of_the_imperium_agent(im: Imperium
 
 
 async def test_without_the_imperium_agent_the_cycle_runs_in_the_server(
-    database_url: str,
+    migrated_database_url: str,
 ) -> None:
-    runtime = await started(database_url, builtin_agents="echo")
+    runtime = await started(migrated_database_url, builtin_agents="echo")
     try:
         assert runtime.routines is not None
         routine = await runtime.routines.run_now("learning")

@@ -21,8 +21,9 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
-async def sqlite_im(make_database_url: Callable[[str], str]) -> AsyncIterator[Imperium]:
-    runtime = await Imperium.open(Settings(database_url=make_database_url("sqlite")))
+async def sqlite_im(make_migrated_database_url: Callable[[str], str]) -> AsyncIterator[Imperium]:
+    url = make_migrated_database_url("sqlite")
+    runtime = await Imperium.open(Settings(database_url=url), migrate=False)
     await runtime.start()
     yield runtime
     await runtime.close()

@@ -1,5 +1,6 @@
 """``store``: one fixture for the contract tests, parametrized over every ``Store``
-implementation (``memory``, ``sqlite``, ``postgresql``), each fresh and migrated."""
+implementation (``memory``, ``sqlite``, ``postgresql``), each fresh and migrated (a copy of
+the session's migrated database: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,17 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from imperium.adapters.storage.memory import MemoryStore
-from imperium.adapters.storage.migrate import upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 from imperium.ports import Store
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def store(
-    request: pytest.FixtureRequest, make_database_url: Callable[[str], str]
+    request: pytest.FixtureRequest, make_migrated_database_url: Callable[[str], str]
 ) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    url = make_database_url(request.param)
-    await upgrade_database(url)
-    sql_store = await SqlStore.connect(url)
+    sql_store = await SqlStore.connect(make_migrated_database_url(request.param))
     yield sql_store
     await sql_store.close()

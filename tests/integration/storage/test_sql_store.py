@@ -26,9 +26,9 @@ async def _stores(url: str, n: int) -> list[SqlStore]:
 
 
 async def test_only_one_of_concurrent_schedulers_creates_the_lock(
-    sql_store: SqlStore, database_url: str
+    sql_store: SqlStore, migrated_database_url: str
 ) -> None:
-    stores = await _stores(database_url, CONTENDERS)
+    stores = await _stores(migrated_database_url, CONTENDERS)
     try:
         won = await asyncio.gather(
             *(s.swap_lock(None, f"scheduler-{i}", T0 + 30) for i, s in enumerate(stores))
@@ -43,10 +43,10 @@ async def test_only_one_of_concurrent_schedulers_creates_the_lock(
 
 
 async def test_only_one_of_concurrent_schedulers_takes_over_an_expired_lock(
-    sql_store: SqlStore, database_url: str
+    sql_store: SqlStore, migrated_database_url: str
 ) -> None:
     assert await sql_store.swap_lock(None, "dead", T0)
-    stores = await _stores(database_url, CONTENDERS)
+    stores = await _stores(migrated_database_url, CONTENDERS)
     try:
         won = await asyncio.gather(
             *(s.swap_lock("dead", f"scheduler-{i}", T0 + 30) for i, s in enumerate(stores))
