@@ -24,6 +24,7 @@ import httptools
 T = TypeVar("T")
 PhaseKind = Literal["max", "fixed"]
 START_DELAY = 0.1  # seconds between the last worker being ready and the phase starting
+IDLE_SECONDS = 4.0  # reuse a connection idle for less (uvicorn closes them after 5 s)
 JOIN_SECONDS = 10.0
 
 
@@ -69,6 +70,7 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._answer: asyncio.Future[int] | None = None
         self.usable = True
+        self.idle_since = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -165,13 +167,18 @@ async def _fixed_rate(phase: Phase, pool: list[_Connection], start_at: float) ->
     in_flight: set[asyncio.Task[None]] = set()
 
     async def one(n: int, scheduled: float) -> None:
-        conn = idle.pop() if idle else None
-        if conn is None or not conn.usable:
-            conn = await _connect(phase.host, phase.port)
+        conn = _fresh(idle)
+        if conn is None:
+            try:
+                conn = await _connect(phase.host, phase.port)
+            except OSError as exc:  # refused, or out of descriptors: a failed request
+                outcome.failed(type(exc).__name__)
+                return
             pool.append(conn)
         if await _submit(conn, phase, n, outcome):
             outcome.latencies.append(time.monotonic() - scheduled)
         if conn.usable:
+            conn.idle_since = time.monotonic()
             idle.append(conn)
 
     for n in range(phase.worker, int(phase.rate * phase.duration), phase.workers):
@@ -184,6 +191,17 @@ async def _fixed_rate(phase: Phase, pool: list[_Connection], start_at: float) ->
         await asyncio.gather(*in_flight)
     outcome.elapsed = time.monotonic() - start_at
     return outcome
+
+
+def _fresh(idle: list[_Connection]) -> _Connection | None:
+    """The most recently used idle connection that the server has not closed and will not
+    close before it answers (it closes idle ones after a while); stale ones are closed."""
+    while idle:
+        conn = idle.pop()
+        if conn.usable and time.monotonic() - conn.idle_since < IDLE_SECONDS:
+            return conn
+        conn.close()
+    return None
 
 
 async def _wait_until(moment: float) -> None:
