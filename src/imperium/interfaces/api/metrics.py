@@ -263,7 +263,7 @@ class ApiMetrics:
             self._snapshot.families = []
 
 
-def get_metrics(request: Request) -> ApiMetrics:
+async def get_metrics(request: Request) -> ApiMetrics:  # async: no thread-pool hop
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
 
