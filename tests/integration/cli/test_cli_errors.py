@@ -17,12 +17,12 @@ from imperium.interfaces.cli.main import app
 
 
 @pytest.fixture
-def cli(database_url: str):
+def cli(migrated_database_url: str):
     runner = CliRunner()
 
     def invoke(*args: str, **env: str) -> Result:
         return runner.invoke(
-            app, [*args], env={"DATABASE_URL": database_url, "COLUMNS": "250", **env}
+            app, [*args], env={"DATABASE_URL": migrated_database_url, "COLUMNS": "250", **env}
         )
 
     return invoke

@@ -9,25 +9,27 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from imperium.adapters.storage.migrate import upgrade_database
 from imperium.adapters.storage.sql import SqlStore
 from imperium.domain.custody import Category, CustodyResult, Difficulty, replay
 from imperium.interfaces.cli.main import app
 
 
 @pytest.fixture
-def cli(database_url: str):
+def cli(migrated_database_url: str):
     runner = CliRunner()
 
     def invoke(*args: str):
-        return runner.invoke(app, [*args], env={"DATABASE_URL": database_url, "COLUMNS": "250"})
+        return runner.invoke(
+            app, [*args], env={"DATABASE_URL": migrated_database_url, "COLUMNS": "250"}
+        )
 
     return invoke
 
 
 def seed_custody(database_url: str, agent: str, passes: int) -> str:
+    """A custody result and record for ``agent`` in a migrated database."""
+
     async def go() -> str:
-        await upgrade_database(database_url)
         store = await SqlStore.connect(database_url)
         try:
             record = replay(agent, [(True, 1_800_000_000.0 + i) for i in range(passes)])
@@ -44,14 +46,14 @@ def seed_custody(database_url: str, agent: str, passes: int) -> str:
     return asyncio.run(go())
 
 
-def test_status_show_and_the_proposal_lifecycle(cli, database_url: str) -> None:
+def test_status_show_and_the_proposal_lifecycle(cli, migrated_database_url: str) -> None:
     assert cli("agents", "register", "scout", "--type", "remote").exit_code == 0
     assert "no agent has taken a custody test" in cli("custody", "status").output
     refused = cli("proposals", "submit", "scout", "--title", "Cache DNS", "--description", "x")
     assert refused.exit_code == 1
     assert "may not submit proposals" in refused.output
 
-    result_id = seed_custody(database_url, "scout", passes=3)
+    result_id = seed_custody(migrated_database_url, "scout", passes=3)
     status = json.loads(cli("custody", "status", "scout", "--json").stdout)
     assert (status["custody_level"], status["custody_xp"], status["can_create_proposals"]) == (
         2, 150, True,

@@ -18,11 +18,13 @@ from tests.support.learning_history import history
 
 
 @pytest.fixture
-def cli(database_url: str):
+def cli(migrated_database_url: str):
     runner = CliRunner()
 
     def invoke(*args: str):
-        return runner.invoke(app, [*args], env={"DATABASE_URL": database_url, "COLUMNS": "250"})
+        return runner.invoke(
+            app, [*args], env={"DATABASE_URL": migrated_database_url, "COLUMNS": "250"}
+        )
 
     return invoke
 

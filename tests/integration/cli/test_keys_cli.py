@@ -13,11 +13,11 @@ from imperium.interfaces.cli.main import app
 
 
 @pytest.fixture
-def cli(database_url: str):
+def cli(migrated_database_url: str):
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None):
-        env = {"DATABASE_URL": database_url, "COLUMNS": "250"}
+        env = {"DATABASE_URL": migrated_database_url, "COLUMNS": "250"}
         return runner.invoke(app, [*args], env=env, input=input)
 
     return invoke

@@ -15,14 +15,14 @@ from tests.support.learning_history import history
 
 
 @pytest.fixture
-def cli(database_url: str):
+def cli(migrated_database_url: str):
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None):
         return runner.invoke(
             app,
             [*args],
-            env={"DATABASE_URL": database_url, "COLUMNS": "250", **(env or {})},
+            env={"DATABASE_URL": migrated_database_url, "COLUMNS": "250", **(env or {})},
         )
 
     return invoke

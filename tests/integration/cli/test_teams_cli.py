@@ -16,11 +16,13 @@ from imperium.interfaces.cli.main import app
 
 
 @pytest.fixture
-def cli(database_url: str):
+def cli(migrated_database_url: str):
     runner = CliRunner()
 
     def invoke(*args: str):
-        return runner.invoke(app, [*args], env={"DATABASE_URL": database_url, "COLUMNS": "250"})
+        return runner.invoke(
+            app, [*args], env={"DATABASE_URL": migrated_database_url, "COLUMNS": "250"}
+        )
 
     return invoke
 
@@ -85,14 +87,17 @@ def test_errors_say_what_to_change(cli) -> None:
     assert len(json.loads(cli("teams", "list", "--json").stdout)) == 1  # stored all the same
 
 
-def test_cancel_asks_the_scheduler_to_stop_the_open_members(cli, database_url: str) -> None:
+def test_cancel_asks_the_scheduler_to_stop_the_open_members(
+    cli, migrated_database_url: str
+) -> None:
     for agent in ("a1", "a2"):
         assert cli("agents", "register", agent, "--type", "echo", "-c", "review").exit_code == 0
     team = json.loads(cli("teams", "submit", "review", "--size", "2", "--json").stdout)
     cancelled = cli("teams", "cancel", team["id"])
     assert cancelled.exit_code == 0, cancelled.output
     assert "the scheduler stops them" in cancelled.output
-    requested = asyncio.run(_cancel_requests(database_url, list(team["task_ids"].values())))
+    task_ids = list(team["task_ids"].values())
+    requested = asyncio.run(_cancel_requests(migrated_database_url, task_ids))
     assert requested == set(team["task_ids"].values())
     assert "no team task with id nope" in cli("teams", "cancel", "nope").output
 
