@@ -77,9 +77,10 @@ def bwrap_command(
     # no nested user namespaces (less kernel surface); killed if the server dies; no
     # controlling terminal to push input into (TIOCSTI)
     args += ["--disable-userns", "--die-with-parent", "--new-session", *_system_mounts()]
+    args += ["--dev", "/dev", "--proc", "/proc", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    # after the private /tmp: an interpreter (a virtualenv, say) under /tmp stays visible
     for source, inside in binds:
         args += ["--ro-bind", source, inside]
-    args += ["--dev", "/dev", "--proc", "/proc", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     if workdir is None:
         args += ["--chdir", "/"]
     else:

@@ -137,3 +137,17 @@ def test_python_directories_outside_the_system_ones_are_mounted(path: str, neede
 def test_the_sandbox_uid_is_never_root(uid: object) -> None:
     with pytest.raises(ValueError, match="not root"):
         SandboxPolicy(uid=uid)  # type: ignore[arg-type]
+
+
+def test_an_interpreter_under_tmp_stays_visible_over_the_private_tmp() -> None:
+    """A virtualenv under /tmp (a CI clone, say) is mounted after the sandbox's private
+    /tmp, or the tmpfs would hide it and the sandbox would find no Python."""
+    argv = bwrap_command(
+        "bwrap", [("/tmp/ci/.venv", "/tmp/ci/.venv")], network=False, tmp_bytes=1,
+        workdir=None,
+    )  # fmt: skip
+    venv = [
+        i for i, arg in enumerate(argv) if arg == "--ro-bind" and argv[i + 2] == "/tmp/ci/.venv"
+    ]
+    assert venv
+    assert argv.index("--tmpfs") < venv[0]
