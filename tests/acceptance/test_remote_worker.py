@@ -207,7 +207,7 @@ def test_a_result_finished_while_the_server_was_down_is_reported_when_it_is_back
     first tries to report: the worker keeps trying (and heart-beating) within the lease,
     the restarted server resumes the lease, and the result is recorded once."""
     database_url = make_database_url("sqlite")
-    monkeypatch.setenv("IMPERIUM_LEASE_SECONDS", "15")
+    monkeypatch.setenv("IMPERIUM_LEASE_SECONDS", "30")
     with socket.socket() as probe:  # the restarted server must come back on the same port
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
@@ -216,7 +216,8 @@ def test_a_result_finished_while_the_server_was_down_is_reported_when_it_is_back
     worker = workers(database_url, server.url, "w1")
     worker.wait_joined()
     runs = tmp_path / "runs.log"
-    task_id = submit(database_url, {"sleep": 2, "log": str(runs)})
+    # long enough that the kill lands mid-attempt however slow `tasks show` is here
+    task_id = submit(database_url, {"sleep": 6, "log": str(runs)})
     until_state(database_url, task_id, {"running"}, timeout=15)
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait()
