@@ -26,13 +26,15 @@ ENDED = {"succeeded", "failed", "dead", "cancelled", "timed_out"}
 class WorkerProcess:
     """An `imperium worker` running tests.support.agents:sleepy with capability nap."""
 
-    def __init__(self, database_url: str, server_url: str, agent_id: str, log: Path) -> None:
+    def __init__(
+        self, database_url: str, server_url: str, agent_id: str, log: Path, *args: str
+    ) -> None:
         self.agent_id = agent_id
         self.log = log
         self._fh = log.open("w")
         command = [
             *(sys.executable, "-m", "imperium", "worker", "tests.support.agents:sleepy"),
-            *("--agent-id", agent_id, "--capability", "nap", "--server", server_url),
+            *("--agent-id", agent_id, "--capability", "nap", "--server", server_url, *args),
         ]
         self.proc = subprocess.Popen(
             command,
@@ -56,8 +58,9 @@ class WorkerProcess:
 def workers(server_factory: object, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(database_url: str, server_url: str, agent_id: str) -> WorkerProcess:
-        worker = WorkerProcess(database_url, server_url, agent_id, tmp_path / f"{agent_id}.log")
+    def start(database_url: str, server_url: str, agent_id: str, *args: str) -> WorkerProcess:
+        log = tmp_path / f"{agent_id}.log"
+        worker = WorkerProcess(database_url, server_url, agent_id, log, *args)
         started.append(worker)
         return worker
 
@@ -155,14 +158,14 @@ def test_a_worker_stopped_while_polling_takes_no_task_with_it(
 ) -> None:
     server = server_factory(database_url)
     server.wait_ready()
-    worker = workers(database_url, server.url, "w1")  # long-polls 10 s at a time
+    worker = workers(database_url, server.url, "w1", "--lease-wait", "30")
     worker.wait_joined()
-    time.sleep(0.5)
-    started = time.monotonic()
+    time.sleep(0.5)  # now in a long-poll of 30 s
     worker.proc.send_signal(signal.SIGTERM)
-    assert worker.proc.wait(timeout=10) == 0
-    assert time.monotonic() - started < 5  # the long-poll was abandoned, not waited out
+    until(lambda: "stopping:" in worker.log.read_text(), 30, worker.log.read_text)
+    # a long-poll waited out rather than abandoned would still be open: it would take this
     task_id = submit(database_url, {"sleep": 0})
+    assert worker.proc.wait(timeout=60) == 0
     time.sleep(1.0)  # the server admits it within its 0.05 s poll
     assert show(database_url, task_id)["state"] == "queued"  # the dropped poll took nothing
 

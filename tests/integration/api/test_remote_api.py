@@ -5,6 +5,7 @@ against the same app."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -394,15 +395,37 @@ async def test_worker_stop_lets_the_running_attempt_finish(
     assert [r.outcome for r in await im.store.executions_for(task.id)] == [Outcome.SUCCEEDED]
 
 
+class WatchedPolls(httpx.AsyncBaseTransport):
+    """The app's transport, noting when a long-poll (a lease that waits) starts and how
+    many the client gave up on before an answer."""
+
+    def __init__(self, inner: httpx.ASGITransport) -> None:
+        self.inner = inner
+        self.polling = asyncio.Event()
+        self.abandoned = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        waits = request.url.path.endswith("/lease") and json.loads(request.content)["wait"] > 0
+        if waits:
+            self.polling.set()
+        try:
+            return await self.inner.handle_async_request(request)
+        except asyncio.CancelledError:
+            self.abandoned += waits
+            raise
+
+
 async def test_a_stopped_long_poll_leases_nothing(
     im: Imperium, transport: httpx.ASGITransport
 ) -> None:
     await remote_agent(im)
-    worker = Worker("http://127.0.0.1", "far", _double, lease_wait=10, transport=transport)
+    polls = WatchedPolls(transport)
+    worker = Worker("http://127.0.0.1", "far", _double, lease_wait=10, transport=polls)
     running = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.3)  # now waiting in a long-poll
+    await asyncio.wait_for(polls.polling.wait(), timeout=30)  # now waiting in a long-poll
     worker.stop()
-    await asyncio.wait_for(running, timeout=2)  # at once, not after the 10 s poll
+    await asyncio.wait_for(running, timeout=60)
+    assert polls.abandoned == 1  # the long-poll was given up, not waited out
     task = await submit(im, 1)
     await asyncio.sleep(0.2)
     assert im.engine.state.tasks[task.id].state is TaskState.QUEUED  # nobody took it
