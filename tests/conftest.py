@@ -34,12 +34,14 @@ import asyncio
 import importlib.util
 import itertools
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 
@@ -60,6 +62,13 @@ os.environ.setdefault("IMPERIUM_BUILTIN_AGENTS", "echo")
 # Rich sizes CLI output to the terminal; pytest-xdist's workers have none, so fix a wide
 # width for every worker (messages the tests read stay on one line)
 os.environ.setdefault("COLUMNS", "250")
+# Nothing asserts on wall-clock time: Hypothesis's per-example deadline and its check that
+# generating inputs is quick both fail a correct test on a loaded machine. (A test's own
+# @settings overrides only what it names.)
+hypothesis.settings.register_profile(
+    "imperium", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("imperium")
 
 POSTGRES_URL_ENV = "IMPERIUM_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URLS = (
@@ -209,3 +218,41 @@ async def sql_store(migrated_database_url: str) -> AsyncIterator[SqlStore]:
 @pytest.fixture
 def memory_store() -> MemoryStore:
     return MemoryStore()
+
+
+# ---------------------------------------------------------------------- aiosqlite threads
+# Each aiosqlite connection has a thread. When SQLAlchemy gives up on a connection (a task
+# cancelled while closing it, or one collected unclosed), it stops the thread without
+# waiting: an operation still running there reports to the test's event loop after the
+# loop has closed, and the error surfaces in whichever test runs next. So every async test
+# waits, on its own loop, for the aiosqlite threads it started to end.
+SQLITE_THREADS_TIMEOUT = 30.0  # > the 10 s SQLite busy timeout an operation can wait out
+
+
+def _sqlite_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.endswith("(_connection_worker_thread)")}
+
+
+@pytest.fixture
+async def _sqlite_threads_end() -> AsyncIterator[None]:
+    before = _sqlite_threads()
+    yield
+    try:
+        async with asyncio.timeout(SQLITE_THREADS_TIMEOUT):
+            while _sqlite_threads() - before:  # noqa: ASYNC110 - threads have no awaitable end
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        left = len(_sqlite_threads() - before)
+        pytest.fail(
+            f"{left} SQLite connection(s) this test opened are still open after "
+            f"{SQLITE_THREADS_TIMEOUT:.0f} s: close every store and engine it opens",
+            pytrace=False,
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not isinstance(item, pytest.Function) or item.get_closest_marker("asyncio") is None:
+            continue
+        if "_sqlite_threads_end" not in item.fixturenames:  # shared by a test's parameters
+            item.fixturenames.insert(0, "_sqlite_threads_end")  # first set up, last torn down
