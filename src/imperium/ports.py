@@ -1,9 +1,15 @@
 """Protocols the core needs from the outside world. Adapters implement them; unit tests use
-the in-memory store in ``adapters/storage/memory.py``."""
+the in-memory stores in ``adapters/storage/memory/``.
+
+Storage is one port per area (``SchedulerStore`` — all the engine depends on —,
+``QueryStore``, ``AgentStore``, ``LearningStore``, ``CycleStore``, ``CustodyStore``,
+``ProposalStore``, ``TeamStore``, ``KeyStore``) over one database; a ``UnitOfWork`` lets
+the caller own the transaction across areas."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -123,9 +129,12 @@ class WriteBatch:
     executions: list[Execution] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     cancel_handled: list[str] = field(default_factory=list)
+    teams: list[TeamRun] = field(default_factory=list)
+    """Team rows submitted with their member tasks (in ``inserts``): they commit together."""
 
     def __len__(self) -> int:
-        return len(self.inserts) + len(self.updates) + len(self.executions) + len(self.events)
+        parts = (self.inserts, self.updates, self.executions, self.events, self.teams)
+        return sum(len(part) for part in parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,8 +447,18 @@ class ProposalStore(Protocol):
         ...
 
 
+class UnitOfWork(Protocol):
+    """Opens a unit of work: every store method called inside the ``async with`` block, in
+    whatever area, commits together when it ends, or not at all when it raises."""
+
+    def __call__(self) -> AbstractAsyncContextManager[None]: ...
+
+
 class TeamStore(Protocol):
-    async def insert_team(self, run: TeamRun) -> None: ...
+    async def insert_team(self, run: TeamRun) -> None:
+        """Raises ConflictError when the id exists. A team's row is written with its
+        member tasks (their ids in ``run.task_ids``) in one unit of work."""
+        ...
 
     async def get_team(self, team_id: str) -> TeamRun | None: ...
 
@@ -457,10 +476,6 @@ class TeamStore(Protocol):
         self, after: tuple[float, str] | None = None, limit: int = 500
     ) -> list[TeamRun]:
         """Running teams oldest first, after the (created_at, team_id) ``after``."""
-        ...
-
-    async def set_team_tasks(self, team_id: str, task_ids: tuple[str, ...]) -> None:
-        """Record the team's member tasks (in the members' order)."""
         ...
 
     async def finish_team(self, run: TeamRun) -> bool:
@@ -490,8 +505,15 @@ class Store(
     CycleStore,
     CustodyStore,
     ProposalStore,
+    TeamStore,
+    KeyStore,
     Protocol,
 ):
+    """Every area over one database (``SqlStore``, ``MemoryStore``): what the composition
+    root splits into the narrow ports each service takes, and what contract tests run on."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]: ...
+
     async def close(self) -> None: ...
 
 

@@ -29,10 +29,11 @@ from imperium.adapters.executors.local import LocalExecutor
 from imperium.adapters.jsonvalues import json_problem
 from imperium.adapters.processes import process_is_gone
 from imperium.adapters.sandbox import SandboxPolicy
-from imperium.adapters.storage.keys import SqlKeyStore
+from imperium.adapters.storage.database import Database
+from imperium.adapters.storage.diagnostics import ReportCache
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
+from imperium.adapters.storage.scheduler import SqlSchedulerStore
 from imperium.adapters.storage.sql import SqlStore
-from imperium.adapters.storage.teams import SqlTeamStore
 from imperium.agents._file_access import database_files
 from imperium.agents.loader import is_local, load_agent_class
 from imperium.domain.learning import RouterMode
@@ -40,7 +41,7 @@ from imperium.domain.models import AgentSpec
 from imperium.domain.retry import RetryPolicy
 from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.teams import TeamRouter
-from imperium.ports import OutcomePredictor
+from imperium.ports import OutcomePredictor, SchedulerStore, Store, TeamStore
 from imperium.services.agents import AgentService
 from imperium.services.analytics import LearningService
 from imperium.services.custody.bank import load_bank
@@ -55,7 +56,7 @@ from imperium.services.proposals import ProposalService
 from imperium.services.routines import Routine, Routines
 from imperium.services.schedule import ScheduleConfig, build_routines
 from imperium.services.submission import SubmissionService
-from imperium.services.teams import SubmitWorkflow, TeamService
+from imperium.services.teams import SubmitWorkflow, TaskReader, TeamService
 from imperium.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ def run_answer_tests(files: Mapping[str, str], policy: SandboxPolicy | None = No
 
 
 def make_custody(
-    store: SqlStore,
+    store: Store,
     engine: CustodyEngine,
     clock: SystemClock,
     on_level: Callable[[dict[str, int]], None] | None = None,
@@ -230,9 +231,11 @@ def make_learner(
     store: LearnerStore,
     events: EventBus | None = None,
     runner: CycleRunner | None = None,
+    teams: TeamStore | None = None,
 ) -> Learner:
     """The router and learner the settings describe (the router also goes to the engine);
-    its cycles record ``runner`` (by default this process, not a scheduler)."""
+    its cycles record ``runner`` (by default this process, not a scheduler), and learn
+    about combinations from ``teams``' recorded outcomes when given."""
     router = Router(
         random.Random(),
         RouterConfig(
@@ -254,24 +257,36 @@ def make_learner(
         ),
         runner=runner or CycleRunner(scheduler_owner(), is_dead=holder_is_dead),
     )
-    if isinstance(store, SqlStore):
-        learner.teams = SqlTeamStore(store.engine)  # combination insights from team tasks
+    learner.teams = teams  # combination insights from team tasks
     return learner
 
 
 def make_teams(
-    store: SqlStore,
+    teams: TeamStore,
+    tasks: TaskReader,
     router: Router,
     submit_workflow: SubmitWorkflow,
     loads: Callable[[], Mapping[str, float]] | None = None,
     qualified: Callable[[str, str], bool] | None = None,
     accepting: Callable[[str], bool] | None = None,
 ) -> TeamService:
-    """Team tasks over the ``team_runs`` table, choosing with ``router``'s knowledge."""
+    """Team tasks stored in ``teams``, choosing with ``router``'s knowledge."""
     return TeamService(
-        SqlTeamStore(store.engine), store, submit_workflow, TeamRouter(router), SystemClock(),
+        teams, tasks, submit_workflow, TeamRouter(router), SystemClock(),
         loads=loads, qualified=qualified, accepting=accepting, new_id=new_id,
     )  # fmt: skip
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    return EngineConfig(
+        lease_seconds=settings.lease_seconds,
+        lock_ttl=settings.lock_ttl_seconds,
+        poll_interval=settings.poll_interval,
+        drain_seconds=settings.drain_seconds,
+        max_restarts=settings.max_restarts,
+        storage_outage_limit=settings.storage_outage_limit or None,
+        retry=RetryPolicy(base=settings.retry_base_seconds, cap=settings.retry_cap_seconds),
+    )
 
 
 def check_agent_type(agent_type: str) -> None:
@@ -282,7 +297,8 @@ def check_agent_type(agent_type: str) -> None:
 @dataclass(eq=False)
 class Imperium:
     settings: Settings
-    store: SqlStore
+    store: Store
+    """Every storage area (the CLI reads a bit of each); services get only their ports."""
     engine: Engine
     agents: AgentService
     submissions: SubmissionService
@@ -292,32 +308,44 @@ class Imperium:
     custody: CustodyService
     proposals: ProposalService
     teams: TeamService
+    database_reports: ReportCache | None = None
+    """The database's diagnostics (``/api/database/health``); None on in-memory stores."""
     routines: Routines | None = field(default=None, init=False, repr=False)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Imperium:
+        """The runtime on the database ``settings`` name (migrated first, unless told)."""
         if migrate:
             await upgrade_database(settings.database_url)
-        store = await SqlStore.connect(
+        db = await Database.connect(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
+        return cls.build(
+            settings, SqlStore(db), scheduler=SqlSchedulerStore(db),
+            database_reports=ReportCache(db.engine),
+        )  # fmt: skip
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        store: Store,
+        *,
+        scheduler: SchedulerStore | None = None,
+        database_reports: ReportCache | None = None,
+    ) -> Imperium:
+        """The runtime over ``store`` (``SqlStore`` or ``MemoryStore``); the engine writes
+        through ``scheduler`` (by default ``store``'s scheduler area), nothing else."""
         clock = SystemClock()
-        config = EngineConfig(
-            lease_seconds=settings.lease_seconds,
-            lock_ttl=settings.lock_ttl_seconds,
-            poll_interval=settings.poll_interval,
-            drain_seconds=settings.drain_seconds,
-            max_restarts=settings.max_restarts,
-            storage_outage_limit=settings.storage_outage_limit or None,
-            retry=RetryPolicy(base=settings.retry_base_seconds, cap=settings.retry_cap_seconds),
-        )
+        scheduler = scheduler if scheduler is not None else store
         lock = SchedulerLock(
-            store, clock, scheduler_owner(), settings.lock_ttl_seconds, holder_is_dead
+            scheduler, clock, scheduler_owner(), settings.lock_ttl_seconds, holder_is_dead
         )
         events = EventBus()
         learner = make_learner(
-            settings, store, events, CycleRunner(lock.owner, scheduler=True, is_dead=holder_is_dead)
-        )
+            settings, store, events,
+            CycleRunner(lock.owner, scheduler=True, is_dead=holder_is_dead), teams=store,
+        )  # fmt: skip
         sandbox = sandbox_policy(settings)
         executor = LocalExecutor(
             # lent to the built-in imperium and sandbox agents
@@ -325,17 +353,17 @@ class Imperium:
             config_defaults=builtin_config(settings),
         )
         engine = Engine(
-            store, executor, lock, clock, random.Random(), new_id, config,
+            scheduler, executor, lock, clock, random.Random(), new_id, engine_config(settings),
             policy=learner.router, json_problem=json_problem, events=events,
         )  # fmt: skip
         agents = AgentService(store, store, clock, check_agent_type, events=events)
-        submissions = SubmissionService(store, clock, new_id)
-        keys = KeyService(SqlKeyStore(store.engine), clock)
+        submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
+        keys = KeyService(store, clock)
         engine.min_levels = settings.min_levels
         custody = make_custody(store, engine, clock, engine.set_custody_levels, sandbox)
         proposals = ProposalService(store, clock, new_id)
         teams = make_teams(
-            store, learner.router, engine.submit_workflow,
+            store, store, learner.router, engine.submit_workflow,
             lambda: {a.spec.id: a.load for a in engine.snapshot().agents},
             lambda agent_id, task_type: engine.custody_level(agent_id)
             >= engine.min_levels.get(task_type, 1),
@@ -343,7 +371,7 @@ class Imperium:
         )  # fmt: skip
         return cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,
-            proposals, teams,
+            proposals, teams, database_reports,
         )  # fmt: skip
 
     async def start(self, *, standby: bool = False) -> None:
@@ -426,8 +454,8 @@ class Offline:
         )
         clock = SystemClock()
         agents = AgentService(store, store, clock, check_agent_type)
-        keys = KeyService(SqlKeyStore(store.engine), clock)
-        return cls(store, agents, SubmissionService(store, clock, new_id), keys)
+        submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
+        return cls(store, agents, submissions, KeyService(store, clock))
 
     async def close(self) -> None:
         await self.store.close()

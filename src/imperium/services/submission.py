@@ -2,12 +2,13 @@
 
 Tasks are stored in state ``submitted`` — durable when this returns — and the scheduler
 admits them when it next polls; a cancel request is stored for the scheduler to apply.
+A team's row is stored with its member tasks in one unit of work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from imperium.domain.errors import ConflictError, NotFoundError
@@ -22,7 +23,8 @@ from imperium.domain.specs import (
     validate_task_spec,
 )
 from imperium.domain.states import AgentStatus
-from imperium.ports import AgentStore, Clock, QueryStore, SchedulerStore
+from imperium.domain.teams import TeamRun
+from imperium.ports import AgentStore, Clock, QueryStore, SchedulerStore, TeamStore, UnitOfWork
 
 
 class _Stores(QueryStore, SchedulerStore, AgentStore, Protocol):
@@ -34,6 +36,9 @@ class SubmissionService:
     store: _Stores
     clock: Clock
     new_id: Callable[[], str]
+    teams: TeamStore | None = None
+    unit_of_work: UnitOfWork | None = None
+    """What commits a team's row and its member tasks together (both needed for teams)."""
 
     @property
     def agents(self) -> AgentStore:
@@ -51,15 +56,27 @@ class SubmissionService:
         await self._store(tasks)
         return tasks
 
-    async def submit_workflow(self, workflow: WorkflowSpec) -> tuple[str, list[Task]]:
+    async def submit_workflow(
+        self, workflow: WorkflowSpec, team: TeamRun | None = None
+    ) -> tuple[str, list[Task]]:
+        """Store a workflow's tasks; with ``team``, its row too (``task_ids`` filled in),
+        in the same unit of work."""
         for spec in workflow.tasks:
             await self._check_pinned(spec)
         external = external_dependencies(workflow)
         known = await self.store.task_states(list(external)) if external else {}
         workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
-        await self._store(tasks)
         by_name = {t.name: t for t in tasks}
-        return workflow_id, [by_name[s.name] for s in workflow.tasks if s.name]
+        named = [by_name[s.name] for s in workflow.tasks if s.name]
+        if team is None:
+            await self._store(tasks)
+            return workflow_id, named
+        if self.teams is None or self.unit_of_work is None:
+            raise RuntimeError("SubmissionService needs a team store and a unit of work for teams")
+        async with self.unit_of_work():
+            await self._store(tasks)
+            await self.teams.insert_team(replace(team, task_ids=tuple(t.id for t in named)))
+        return workflow_id, named
 
     async def _check_pinned(self, spec: TaskSpec) -> None:
         if spec.pinned_agent is None:

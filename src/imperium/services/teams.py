@@ -3,13 +3,11 @@ its members have ended, and teach the router which combinations work.
 
 A team is submitted as a workflow of member tasks, one pinned to each member, so the
 engine runs, retries and recovers each member like any task and ``imperium tasks list
---workflow TEAM_ID`` lists them. The scheduler's process settles teams (a routine, every
-second): when every member has ended, the outcome is recorded (compare-and-set, once) and
-the router learns from it.
-Nothing is lost when a process stops: the team's row is written first, then its members
-as a workflow with the team's id, then their ids on the row; settling completes a row
-whose members are stored but not listed, and ends as failed one whose members never got
-stored. The member tasks are durable; the next settle reads their states.
+--workflow TEAM_ID`` lists them. The team's row, with its members' task ids, is written
+in the same transaction as the member tasks (the scheduler's group commit, or one unit of
+work from a process without the scheduler): a team is stored whole or not at all.
+The scheduler's process settles teams (a routine, every second): when every member has
+ended, the outcome is recorded (compare-and-set, once) and the router learns from it.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from imperium.domain.models import JSON, AgentSpec, Task
 from imperium.domain.specs import TaskSpec, WorkflowSpec, validate_task_spec
 from imperium.domain.states import AgentStatus, PriorityLevel, TaskState
 from imperium.domain.teams import (
-    MAX_SIZE,
     TeamEstimate,
     TeamRouter,
     TeamRun,
@@ -33,20 +30,16 @@ from imperium.domain.teams import (
     check_team_request,
     team_state,
 )
-from imperium.ports import Clock, TaskFilter, TeamStore
+from imperium.ports import Clock, TeamStore
 
-SubmitWorkflow = Callable[[WorkflowSpec], Awaitable[tuple[str, list[Task]]]]
+SubmitWorkflow = Callable[[WorkflowSpec, TeamRun], Awaitable[tuple[str, list[Task]]]]
+"""Stores a workflow and the team's row (its ``task_ids`` filled in) in one transaction."""
 CancelTask = Callable[[str], Awaitable[Task]]
 SETTLE_BATCH = 500
-ORPHAN_SECONDS = 60.0
-"""A team row still without member tasks this long after it was stored belongs to a
-process that stopped before storing them: the team is ended as failed."""
 
 
 class TaskReader(Protocol):
     async def list_agents(self) -> list[AgentSpec]: ...
-
-    async def list_tasks(self, flt: TaskFilter) -> list[Task]: ...
 
     async def task_states(self, ids: Sequence[str]) -> dict[str, TaskState]: ...
 
@@ -134,59 +127,22 @@ class TeamService:
         )
         for spec in specs:  # what the user can get wrong is refused before anything is stored
             validate_task_spec(spec)
-        # The team's row first, then its members as a workflow with the team's id: a crash
-        # between the two leaves a row that settling completes from the workflow, or ends
-        # as failed when the members never got stored (see ``_members_of``).
         run = TeamRun(
             team_id=self.new_id(),
             task_type=request.type,
             members=members,
-            task_ids=(),
+            task_ids=(),  # filled in when the members are planned, in the same write
             quorum=quorum,
             chosen_by=chosen_by,
             created_at=self.clock.now(),
         )
-        await self.teams.insert_team(run)
         workflow = WorkflowSpec(specs, name=f"team: {request.type}", workflow_id=run.team_id)
-        try:
-            _, tasks = await self.submit_workflow(workflow)
-        except Exception as exc:
-            await self._never_stored(run, f"{type(exc).__name__}: {exc}")
-            raise
-        task_ids = tuple(t.id for t in tasks)
-        await self.teams.set_team_tasks(run.team_id, task_ids)
+        _, tasks = await self.submit_workflow(workflow, run)
         return replace(
             run,
-            task_ids=task_ids,
+            task_ids=tuple(t.id for t in tasks),
             member_states={m: t.state.value for m, t in zip(members, tasks, strict=True)},
         )
-
-    async def _never_stored(self, run: TeamRun, why: str) -> None:
-        await self.teams.finish_team(
-            replace(
-                run,
-                state=TeamState.FAILED,
-                finished_at=self.clock.now(),
-                member_states=dict.fromkeys(run.members, "missing"),
-                results=dict.fromkeys(run.members, f"its task was never stored ({why})"),
-            )
-        )
-
-    async def _members_of(self, run: TeamRun) -> TeamRun | None:
-        """``run`` with its member tasks: from the row, else from the workflow with the
-        team's id (the process that stored it stopped before recording them). None while
-        they may still be on their way; a team whose members were never stored is ended."""
-        if run.task_ids:
-            return run
-        found = await self.tasks.list_tasks(TaskFilter(workflow_id=run.team_id, limit=MAX_SIZE))
-        by_member = {t.pinned_agent: t.id for t in found}
-        if set(by_member) >= set(run.members):
-            task_ids = tuple(by_member[m] for m in run.members)
-            await self.teams.set_team_tasks(run.team_id, task_ids)
-            return replace(run, task_ids=task_ids)
-        if run.created_at < self.clock.now() - ORPHAN_SECONDS:
-            await self._never_stored(run, "the process submitting the team stopped first")
-        return None
 
     def _able(
         self,
@@ -272,10 +228,7 @@ class TeamService:
             await self._settle(run)
         return await load_team(self.teams, self.tasks, team_id)
 
-    async def _settle(self, stored: TeamRun) -> int:
-        run = await self._members_of(stored)
-        if run is None:
-            return 0
+    async def _settle(self, run: TeamRun) -> int:
         states = await self.tasks.task_states(list(run.task_ids))
         known = [states.get(i) for i in run.task_ids]
         if any(s is None for s in known):  # a member task is gone: end the team
@@ -354,15 +307,13 @@ async def load_team(teams: TeamStore, tasks: TaskReader, team_id: str) -> TeamRu
     run = await teams.get_team(team_id)
     if run is None:
         raise NotFoundError(f"no team task with id {team_id}; see `imperium teams list`")
-    if run.state is TeamState.RUNNING and not run.task_ids:  # being stored, or orphaned
-        run = replace(run, member_states=dict.fromkeys(run.members, "not stored yet"))
-    elif run.state is TeamState.RUNNING:
+    if run.state is TeamState.RUNNING:
         states = await tasks.task_states(list(run.task_ids))
         run = replace(
             run,
             member_states={
                 m: states[t].value if t in states else "missing"
-                for m, t in zip(run.members, run.task_ids, strict=False)  # () while stored
+                for m, t in zip(run.members, run.task_ids, strict=True)
             },
         )
     return run

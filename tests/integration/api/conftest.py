@@ -5,19 +5,22 @@
   acceptance tests cover).
 - ``client``: an ``httpx.AsyncClient`` for ``create_app(im)``, addressed to 127.0.0.1 (a
   server without API keys answers only requests addressed to a loopback name).
-- ``sqlite_client``: the same over SQLite only, for input that is refused before any
-  database access (how a request body is parsed does not depend on the database).
+- ``memory_client``: the same on the in-memory stores (``MemoryStore``, no database), for
+  input that is refused before anything is stored (how a request body is parsed does not
+  depend on the database).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from imperium.adapters.storage.memory import MemoryStore
 from imperium.interfaces.api import create_app
 from imperium.runtime import Imperium
 from imperium.settings import Settings
@@ -40,21 +43,23 @@ async def client(im: Imperium) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def sqlite_client(
-    make_migrated_database_url: Callable[[str], str],
-) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = await _started(make_migrated_database_url("sqlite"))
+async def memory_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = Imperium.build(_settings(f"sqlite:///{tmp_path / 'unused.db'}"), MemoryStore())
+    await runtime.start()
     async with _client(runtime) as http:
         yield http
     await runtime.close()
 
 
-async def _started(migrated_database_url: str) -> Imperium:
-    settings = Settings(
-        database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2,
+def _settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url, poll_interval=0.05, drain_seconds=0.2,
         retry_base_seconds=0.01, retry_cap_seconds=0.05,
     )  # fmt: skip
-    runtime = await Imperium.open(settings, migrate=False)
+
+
+async def _started(migrated_database_url: str) -> Imperium:
+    runtime = await Imperium.open(_settings(migrated_database_url), migrate=False)
     await runtime.start()
     return runtime
 

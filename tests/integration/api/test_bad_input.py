@@ -1,6 +1,6 @@
 """Input the API refuses: always a problem response saying what to fix, never a 500.
 
-Parsing a request does not depend on the database, so these run on SQLite only; the
+Parsing a request does not depend on the database, so these run on the in-memory stores; the
 refusals that need the database are in the resource modules.
 """
 
@@ -137,7 +137,7 @@ CASES = [
 
 @pytest.mark.parametrize(("method", "path", "body", "raw", "status", "phrases"), CASES)
 async def test_bad_input_is_a_problem(
-    sqlite_client: httpx.AsyncClient,
+    memory_client: httpx.AsyncClient,
     method: str,
     path: str,
     body: Any,
@@ -147,24 +147,24 @@ async def test_bad_input_is_a_problem(
 ) -> None:
     if raw:
         headers = {"content-type": "application/json"}
-        response = await sqlite_client.request(method, path, content=body, headers=headers)
+        response = await memory_client.request(method, path, content=body, headers=headers)
     elif body is None:
-        response = await sqlite_client.request(method, path)
+        response = await memory_client.request(method, path)
     else:
-        response = await sqlite_client.request(method, path, json=body)
+        response = await memory_client.request(method, path, json=body)
     problem(response, status, *phrases)
 
 
-async def test_a_body_sent_without_a_json_content_type(sqlite_client: httpx.AsyncClient) -> None:
-    response = await sqlite_client.post(
+async def test_a_body_sent_without_a_json_content_type(memory_client: httpx.AsyncClient) -> None:
+    response = await memory_client.post(
         "/api/v1/tasks", content=b'{"type": "echo"}', headers={"content-type": "text/plain"}
     )
     problem(response, 422, "body: Input should be a valid dictionary")
 
 
-async def test_invalid_fields_are_listed_one_by_one(sqlite_client: httpx.AsyncClient) -> None:
+async def test_invalid_fields_are_listed_one_by_one(memory_client: httpx.AsyncClient) -> None:
     body = {"type": 1, "max_attempts": 0, "extra": True}
-    found = problem(await sqlite_client.post("/api/v1/tasks", json=body), 422)
+    found = problem(await memory_client.post("/api/v1/tasks", json=body), 422)
     assert {e["where"] for e in found["errors"]} == {"body.type", "body.max_attempts", "body.extra"}
     assert all(e["message"] for e in found["errors"])
 
@@ -212,7 +212,7 @@ VALID = [
 ]
 
 
-async def test_no_body_gives_a_server_error(sqlite_client: httpx.AsyncClient) -> None:
+async def test_no_body_gives_a_server_error(memory_client: httpx.AsyncClient) -> None:
     """Arbitrary JSON (odd types, huge numbers, NaN, known and unknown fields), alone and
     as changes to a valid body, sent to every route that takes a body: a success or a
     problem, never a 500."""
@@ -225,7 +225,7 @@ async def test_no_body_gives_a_server_error(sqlite_client: httpx.AsyncClient) ->
                 changed = {"tasks": [changed]}
             for sent in (body, changed):
                 content = json.dumps(sent)  # NaN and Infinity too: Python's parser takes them
-                response = await sqlite_client.request(
+                response = await memory_client.request(
                     method, path, content=content, headers=headers
                 )
                 assert response.status_code < 500, (method, path, sent, response.text)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from imperium import __version__
 from imperium.adapters.storage import diagnostics
+from imperium.adapters.storage.database import Database
 from imperium.adapters.storage.engine import create_engine
 from imperium.adapters.storage.sql import SqlStore
 from imperium.domain.auth import Role
@@ -250,9 +251,13 @@ async def unreachable(
         url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'gone.db'}"
     else:
         url = "postgresql+asyncpg://imperium@127.0.0.1:1/gone"
-    store = SqlStore(create_engine(url))
+    db = Database(create_engine(url))
+    store = SqlStore(db)
     agents = AgentService(store, store, SystemClock(), lambda _type: None)
-    async with _client(dataclasses.replace(im, store=store, agents=agents)) as http:
+    gone = dataclasses.replace(
+        im, store=store, agents=agents, database_reports=diagnostics.ReportCache(db.engine)
+    )
+    async with _client(gone) as http:
         yield http
     await store.close()
 

@@ -106,17 +106,17 @@ async def test_priority_is_read_in_any_case(client: httpx.AsyncClient) -> None:
     ],
 )
 async def test_an_invalid_registration_is_a_400(
-    sqlite_client: httpx.AsyncClient, body: Any, phrase: str
+    memory_client: httpx.AsyncClient, body: Any, phrase: str
 ) -> None:
-    response = await sqlite_client.post(f"{API}/agents/register", json=body)
+    response = await memory_client.post(f"{API}/agents/register", json=body)
     problem(response, 400, "the registration is invalid", phrase)
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b"\xff"])
 async def test_a_body_that_is_not_json_is_a_400(
-    sqlite_client: httpx.AsyncClient, content: bytes
+    memory_client: httpx.AsyncClient, content: bytes
 ) -> None:
-    response = await sqlite_client.post(
+    response = await memory_client.post(
         f"{API}/agents/register", content=content, headers={"content-type": "application/json"}
     )
     problem(response, 400, "the registration is invalid")
@@ -124,31 +124,31 @@ async def test_a_body_that_is_not_json_is_a_400(
 
 @pytest.mark.parametrize("content_type", ["text/plain", None, "application/x-www-form-urlencoded"])
 async def test_a_registration_not_sent_as_json_is_refused_unread(
-    sqlite_client: httpx.AsyncClient, content_type: str | None
+    memory_client: httpx.AsyncClient, content_type: str | None
 ) -> None:
     """A browser form can post text/plain across sites; such a body also skips the limits
     middleware, which reads JSON only."""
     headers = {"content-type": content_type} if content_type else {}
     body = b'{"agent_id": "a1", "agent_type": "CustomAI"}'
-    response = await sqlite_client.post(f"{API}/agents/register", content=body, headers=headers)
+    response = await memory_client.post(f"{API}/agents/register", content=body, headers=headers)
     problem(response, 415, "send the registration as JSON", "Content-Type: application/json")
-    problem(await sqlite_client.get("/api/v1/agents/a1"), 404)
+    problem(await memory_client.get("/api/v1/agents/a1"), 404)
 
 
 async def test_a_deeply_nested_registration_is_refused_not_a_server_error(
-    sqlite_client: httpx.AsyncClient,
+    memory_client: httpx.AsyncClient,
 ) -> None:
     deep = b"[" * 100_000
     plain = {"content-type": "text/plain"}
-    response = await sqlite_client.post(f"{API}/agents/register", content=deep, headers=plain)
+    response = await memory_client.post(f"{API}/agents/register", content=deep, headers=plain)
     problem(response, 415, "send the registration as JSON")
     for content_type in ("application/json", "application/seed+json; charset=utf-8"):
         headers = {"content-type": content_type}
-        response = await sqlite_client.post(f"{API}/agents/register", content=deep, headers=headers)
+        response = await memory_client.post(f"{API}/agents/register", content=deep, headers=headers)
         problem(response, 422, "nested too deep")
     nested = b'{"agent_id": "a1", "agent_type": "CustomAI", "metadata": {"a": [[[[[[[[[1]]]]]]]]]}}'
     headers = {"content-type": "application/json"}
-    response = await sqlite_client.post(f"{API}/agents/register", content=nested, headers=headers)
+    response = await memory_client.post(f"{API}/agents/register", content=nested, headers=headers)
     problem(response, 422, "$.metadata.a" + "[0]" * 8 + " is nested 11 levels deep")
 
 
@@ -348,26 +348,26 @@ async def test_post_agent_metrics_answers_current_metrics(
 
 @pytest.mark.parametrize("body", [7, ["echo"], {"agent": "echo"}, {"agent_id": 7}, ""])
 async def test_post_agent_metrics_refuses_other_bodies(
-    sqlite_client: httpx.AsyncClient, body: Any
+    memory_client: httpx.AsyncClient, body: Any
 ) -> None:
-    response = await sqlite_client.post(f"{API}/persistence/agent-metrics", json=body)
+    response = await memory_client.post(f"{API}/persistence/agent-metrics", json=body)
     problem(response, 422, "send an agent id")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", None])
 async def test_post_agent_metrics_needs_a_json_body(
-    sqlite_client: httpx.AsyncClient, content_type: str | None
+    memory_client: httpx.AsyncClient, content_type: str | None
 ) -> None:
     headers = {"content-type": content_type} if content_type else {}
     for body in (b'"echo"', b"[" * 100_000):
-        response = await sqlite_client.post(
+        response = await memory_client.post(
             f"{API}/persistence/agent-metrics", content=body, headers=headers
         )
         if content_type is None and body.startswith(b"[["):
             problem(response, 422, "nested too deep")  # the limits middleware reads it as JSON
         else:
             problem(response, 415, "send the agent id as JSON")
-    empty = await sqlite_client.post(f"{API}/persistence/agent-metrics", headers=headers)
+    empty = await memory_client.post(f"{API}/persistence/agent-metrics", headers=headers)
     assert empty.status_code == 200, empty.text  # no body: every agent
 
 
@@ -455,10 +455,10 @@ async def test_invalid_learning_events_are_refused(
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 async def test_an_impact_score_that_is_not_finite_is_refused(
-    sqlite_client: httpx.AsyncClient, number: str
+    memory_client: httpx.AsyncClient, number: str
 ) -> None:
     """Python's JSON reader accepts these; the score must still be a finite number."""
-    response = await sqlite_client.post(
+    response = await memory_client.post(
         f"{API}/persistence/log-learning-event",
         content=f'{{"event_type": "x", "impact_score": {number}}}'.encode(),
         headers={"content-type": "application/json"},
@@ -552,9 +552,9 @@ async def test_analytics_accept_iso_times_dates_and_epoch_seconds(
     ],
 )
 async def test_bad_analytics_queries_are_422(
-    sqlite_client: httpx.AsyncClient, params: dict[str, Any], phrases: list[str]
+    memory_client: httpx.AsyncClient, params: dict[str, Any], phrases: list[str]
 ) -> None:
-    response = await sqlite_client.get(f"{API}/persistence/learning-analytics", params=params)
+    response = await memory_client.get(f"{API}/persistence/learning-analytics", params=params)
     problem(response, 422, *phrases)
 
 

@@ -64,8 +64,8 @@ async def test_prioritize_clamps_but_keeps_the_dispatch_order(client: httpx.Asyn
     assert (ranked[2]["priority_score"], ranked[2]["priority_level"]) == (7.0, "background")
 
 
-async def test_prioritize_nothing(sqlite_client: httpx.AsyncClient) -> None:
-    assert await post(sqlite_client, "prioritize", {"tasks": []}) == {
+async def test_prioritize_nothing(memory_client: httpx.AsyncClient) -> None:
+    assert await post(memory_client, "prioritize", {"tasks": []}) == {
         "prioritized_tasks": [],
         "total_tasks": 0,
     }
@@ -102,9 +102,9 @@ BAD_TASKS = [
 
 @pytest.mark.parametrize(("task", "phrases"), [(t, p) for t, *p in BAD_TASKS])
 async def test_prioritize_refuses_bad_tasks(
-    sqlite_client: httpx.AsyncClient, task: dict[str, Any], phrases: list[str]
+    memory_client: httpx.AsyncClient, task: dict[str, Any], phrases: list[str]
 ) -> None:
-    response = await sqlite_client.post("/api/v1/l20/prioritize", json={"tasks": [task]})
+    response = await memory_client.post("/api/v1/l20/prioritize", json={"tasks": [task]})
     problem(response, 422, *phrases)
 
 
@@ -118,9 +118,9 @@ async def test_prioritize_refuses_bad_tasks(
     ],
 )
 async def test_prioritize_refuses_bad_bodies(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
 ) -> None:
-    problem(await sqlite_client.post("/api/v1/l20/prioritize", json=body), 422, phrase)
+    problem(await memory_client.post("/api/v1/l20/prioritize", json=body), 422, phrase)
 
 
 # ---------------------------------------------------------------------------- strategize
@@ -199,9 +199,9 @@ async def test_strategize_without_history_says_so(client: httpx.AsyncClient) -> 
     ],
 )
 async def test_strategize_refuses_bad_input(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
 ) -> None:
-    problem(await sqlite_client.post("/api/v1/l20/strategize", json=body), 422, phrase)
+    problem(await memory_client.post("/api/v1/l20/strategize", json=body), 422, phrase)
 
 
 # ---------------------------------------------------------------------------- coordinate
@@ -283,25 +283,25 @@ async def test_coordinate_needs_an_agent_per_domain(client: httpx.AsyncClient) -
     ],
 )
 async def test_coordinate_refuses_bad_input(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
 ) -> None:
-    problem(await sqlite_client.post("/api/v1/l20/coordinate", json=body), 422, phrase)
+    problem(await memory_client.post("/api/v1/l20/coordinate", json=body), 422, phrase)
 
 
-async def test_coordinate_refuses_a_cycle_and_a_long_wait(sqlite_client: httpx.AsyncClient) -> None:
+async def test_coordinate_refuses_a_cycle_and_a_long_wait(memory_client: httpx.AsyncClient) -> None:
     specs = {"echo": {"depends_on": ["b"]}, "b": {"depends_on": ["echo"]}}
-    response = await sqlite_client.post(
+    response = await memory_client.post(
         "/api/v1/l20/coordinate", json={"domains": ["echo", "b"], "task_specs": specs}
     )
     problem(response, 422, "form a cycle: echo -> b -> echo")
-    response = await sqlite_client.post(
+    response = await memory_client.post(
         "/api/v1/l20/coordinate", json={"domains": ["echo"]}, params={"wait": 61}
     )
     problem(response, 422, "query.wait", "less than or equal to 60")
 
 
 # ---------------------------------------------------------------------------- resources
-async def test_optimize_resources_given_everything(sqlite_client: httpx.AsyncClient) -> None:
+async def test_optimize_resources_given_everything(memory_client: httpx.AsyncClient) -> None:
     body = {
         "available_resources": {"cpu": 4, "memory": 1000, "gpu": 1},
         "pending_tasks": [
@@ -311,7 +311,7 @@ async def test_optimize_resources_given_everything(sqlite_client: httpx.AsyncCli
             {"id": "last", "priority": "background", "resources": {"cpu": 1}},
         ],
     }
-    result = await post(sqlite_client, "optimize-resources", body)
+    result = await post(memory_client, "optimize-resources", body)
     assert result["available_resources"] == {"cpu": 4, "memory": 1000, "gpu": 1}
     assert result["task_count"] == 4
     allocations = [
@@ -358,15 +358,15 @@ async def test_optimize_resources_from_the_engine(client: httpx.AsyncClient) -> 
 
 
 async def test_optimize_resources_takes_more_than_1000_pending_tasks(
-    sqlite_client: httpx.AsyncClient,
+    memory_client: httpx.AsyncClient,
 ) -> None:
     """Its schema takes up to 10,000; the generic 1,000-item list limit must not cut it."""
     tasks = [{"id": f"t{i}", "resources": {"cpu": 1}} for i in range(1500)]
     body = {"available_resources": {"cpu": 1000, "memory": 0, "gpu": 0}, "pending_tasks": tasks}
-    result = await post(sqlite_client, "optimize-resources", body)
+    result = await post(memory_client, "optimize-resources", body)
     assert (result["task_count"], len(result["allocations"])) == (1500, 1000)
     too_many: dict[str, Any] = {"pending_tasks": [{}] * 10_001}
-    response = await sqlite_client.post("/api/v1/l20/optimize-resources", json=too_many)
+    response = await memory_client.post("/api/v1/l20/optimize-resources", json=too_many)
     problem(response, 422, "10000")
 
 
@@ -390,9 +390,9 @@ async def test_optimize_resources_takes_more_than_1000_pending_tasks(
     ],
 )
 async def test_optimize_resources_refuses_bad_input(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
 ) -> None:
-    response = await sqlite_client.post("/api/v1/l20/optimize-resources", json=body)
+    response = await memory_client.post("/api/v1/l20/optimize-resources", json=body)
     problem(response, 422, phrase)
 
 
@@ -440,8 +440,8 @@ SEED_ROUTES = {
 }
 
 
-async def test_the_seed_routes_are_documented(sqlite_client: httpx.AsyncClient) -> None:
-    paths = (await sqlite_client.get("/openapi.json")).json()["paths"]
+async def test_the_seed_routes_are_documented(memory_client: httpx.AsyncClient) -> None:
+    paths = (await memory_client.get("/openapi.json")).json()["paths"]
     for method, path in SEED_ROUTES:
         responses = paths[path][method]["responses"]
         assert "$ref" in str(responses["200"]["content"]["application/json"]["schema"])

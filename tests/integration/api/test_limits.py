@@ -57,56 +57,56 @@ REFUSED = [
 
 @pytest.mark.parametrize(("body", "detail"), REFUSED, ids=lambda v: repr(v)[:30])
 async def test_values_over_a_limit_are_refused_with_their_path(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], detail: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], detail: str
 ) -> None:
     path = "/api/v1/workflows" if "tasks" in body else "/api/v1/tasks"
-    found = problem(await sqlite_client.post(path, json=body), 422, detail)
+    found = problem(await memory_client.post(path, json=body), 422, detail)
     assert found["errors"][0]["where"] == detail.split(" ")[0]
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 async def test_nan_and_infinity_are_refused_not_stored_as_null(
-    sqlite_client: httpx.AsyncClient, literal: str
+    memory_client: httpx.AsyncClient, literal: str
 ) -> None:
     body = '{"type": "echo", "payload": {"x": [1, LITERAL]}}'.replace("LITERAL", literal)
-    response = await sqlite_client.post("/api/v1/tasks", content=body, headers=JSON)
+    response = await memory_client.post("/api/v1/tasks", content=body, headers=JSON)
     problem(response, 422, f"$.payload.x[1] must be a finite number, not {literal}")
 
 
 @pytest.mark.parametrize("literal", ["1e400", "-1E400", "1e999999"])
 async def test_numbers_beyond_a_float_are_refused_not_stored_as_null(
-    sqlite_client: httpx.AsyncClient, literal: str
+    memory_client: httpx.AsyncClient, literal: str
 ) -> None:
     body = '{"type": "echo", "payload": {"x": LITERAL}}'.replace("LITERAL", literal)
-    response = await sqlite_client.post("/api/v1/tasks", content=body, headers=JSON)
+    response = await memory_client.post("/api/v1/tasks", content=body, headers=JSON)
     problem(response, 422, f"$.payload.x is {literal}, a number beyond the range of a 64-bit")
-    listed = await sqlite_client.get("/api/v1/tasks")
+    listed = await memory_client.get("/api/v1/tasks")
     assert listed.json()["items"] == []  # nothing stored
 
 
-async def test_values_at_the_limits_are_stored_unchanged(sqlite_client: httpx.AsyncClient) -> None:
+async def test_values_at_the_limits_are_stored_unchanged(memory_client: httpx.AsyncClient) -> None:
     payload = {
         "text": "é" * 10_000,
         "items": list(range(1000)),
         "keys": {f"k{i}": i for i in range(999)},
         "deep": [[[[[[[{"a": 1}]]]]]]],  # the body, the payload and 8 more: 10 levels
     }
-    response = await sqlite_client.post("/api/v1/tasks", json=task(payload))
+    response = await memory_client.post("/api/v1/tasks", json=task(payload))
     assert response.status_code == 201, response.text
-    stored = (await sqlite_client.get(f"/api/v1/tasks/{response.json()['id']}")).json()
+    stored = (await memory_client.get(f"/api/v1/tasks/{response.json()['id']}")).json()
     assert stored["payload"] == payload
 
 
-async def test_invalid_json_is_still_reported_by_fastapi(sqlite_client: httpx.AsyncClient) -> None:
-    response = await sqlite_client.post("/api/v1/tasks", content=b'{"type": ', headers=JSON)
+async def test_invalid_json_is_still_reported_by_fastapi(memory_client: httpx.AsyncClient) -> None:
+    response = await memory_client.post("/api/v1/tasks", content=b'{"type": ', headers=JSON)
     problem(response, 422, "JSON decode error")
 
 
 async def test_a_very_deep_body_is_refused_not_a_server_error(
-    sqlite_client: httpx.AsyncClient,
+    memory_client: httpx.AsyncClient,
 ) -> None:
     body = b"[" * 100_000 + b"]" * 100_000
-    response = await sqlite_client.post("/api/v1/tasks", content=body, headers=JSON)
+    response = await memory_client.post("/api/v1/tasks", content=body, headers=JSON)
     problem(response, 422, "$ is nested too deep to parse; the limit is 10")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from imperium.adapters.storage.database import Database
 from imperium.adapters.storage.engine import create_engine
 from imperium.adapters.storage.sql import SqlStore
 from imperium.domain.specs import TaskSpec
@@ -206,7 +207,7 @@ async def test_metrics_without_a_database_still_show_the_scheduler(
         url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'gone.db'}"
     else:
         url = "postgresql+asyncpg://imperium@127.0.0.1:1/gone"
-    store = SqlStore(create_engine(url))
+    store = SqlStore(Database(create_engine(url)))
     try:
         async with _client(dataclasses.replace(im, store=store)) as http:
             samples = await scrape(http)

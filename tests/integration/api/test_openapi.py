@@ -29,8 +29,8 @@ ROUTES = {
 }
 
 
-async def test_every_route_is_documented(sqlite_client: httpx.AsyncClient) -> None:
-    doc = (await sqlite_client.get("/openapi.json")).json()
+async def test_every_route_is_documented(memory_client: httpx.AsyncClient) -> None:
+    doc = (await memory_client.get("/openapi.json")).json()
     paths = doc["paths"]
     assert {(m, p) for p, ops in paths.items() for m in ops} >= ROUTES
     for method, path in ROUTES:
@@ -46,16 +46,16 @@ async def test_every_route_is_documented(sqlite_client: httpx.AsyncClient) -> No
     assert paths["/api/v1/tasks"]["post"]["responses"].keys() >= {"201", "404", "409", "422"}
 
 
-async def test_the_key_schemes_are_documented(sqlite_client: httpx.AsyncClient) -> None:
-    doc = (await sqlite_client.get("/openapi.json")).json()
+async def test_the_key_schemes_are_documented(memory_client: httpx.AsyncClient) -> None:
+    doc = (await memory_client.get("/openapi.json")).json()
     schemes = doc["components"]["securitySchemes"]
     assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "description": "imp_… key"}
     assert (schemes["apiKey"]["in"], schemes["apiKey"]["name"]) == ("header", "X-API-Key")
     assert doc["security"] == [{"bearer": []}, {"apiKey": []}]
 
 
-async def test_docs_page_is_served(sqlite_client: httpx.AsyncClient) -> None:
-    response = await sqlite_client.get("/docs")
+async def test_docs_page_is_served(memory_client: httpx.AsyncClient) -> None:
+    response = await memory_client.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
 

@@ -57,9 +57,9 @@ async def test_orchestrate_priority_by_number_and_default(client: httpx.AsyncCli
     ],
 )
 async def test_orchestrate_refuses_bad_input(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
 ) -> None:
-    problem(await sqlite_client.post("/api/v1/orchestrate", json=body), 422, phrase)
+    problem(await memory_client.post("/api/v1/orchestrate", json=body), 422, phrase)
 
 
 async def test_health(client: httpx.AsyncClient) -> None:

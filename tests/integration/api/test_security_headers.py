@@ -71,9 +71,9 @@ async def test_every_kind_of_answer_carries_the_headers(sqlite_im: Imperium) -> 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs/oauth2-redirect"])
 async def test_the_docs_pages_may_load_what_they_need(
-    sqlite_client: httpx.AsyncClient, path: str
+    memory_client: httpx.AsyncClient, path: str
 ) -> None:
-    page = await sqlite_client.get(path)
+    page = await memory_client.get(path)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     csp = page.headers["content-security-policy"]
@@ -91,9 +91,9 @@ async def test_the_docs_pages_may_load_what_they_need(
 
 
 async def test_no_cors_headers_unless_origins_are_configured(
-    sqlite_client: httpx.AsyncClient,
+    memory_client: httpx.AsyncClient,
 ) -> None:
-    response = await sqlite_client.get("/api/v1/tasks", headers={"origin": "https://app.example"})
+    response = await memory_client.get("/api/v1/tasks", headers={"origin": "https://app.example"})
     assert response.status_code == 200
     assert "access-control-allow-origin" not in response.headers
 

@@ -95,9 +95,9 @@ async def test_dispatch_to_busy_agents_queues(client: httpx.AsyncClient, im: Imp
     ],
 )
 async def test_dispatch_refuses_bad_input(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
 ) -> None:
-    problem(await sqlite_client.post("/api/v1/swarm/dispatch", json=body), 422, phrase)
+    problem(await memory_client.post("/api/v1/swarm/dispatch", json=body), 422, phrase)
 
 
 # ---------------------------------------------------------------------------- status
@@ -218,9 +218,9 @@ async def test_scale_refusals(client: httpx.AsyncClient) -> None:
     ],
 )
 async def test_scale_refuses_bad_input(
-    sqlite_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
+    memory_client: httpx.AsyncClient, body: dict[str, Any], phrase: str
 ) -> None:
-    problem(await sqlite_client.post("/api/v1/swarm/scale", json=body), 422, phrase)
+    problem(await memory_client.post("/api/v1/swarm/scale", json=body), 422, phrase)
 
 
 # ---------------------------------------------------------------------------- optimize
@@ -299,8 +299,8 @@ async def test_optimize_names_work_no_agent_can_take(client: httpx.AsyncClient) 
     assert rec["evidence"] == {"work": "translate", "waiting_tasks": 2, "agents": {}}
 
 
-async def test_optimize_refuses_bad_input(sqlite_client: httpx.AsyncClient) -> None:
-    response = await sqlite_client.post("/api/v1/swarm/optimize", json={"apply": "yes"})
+async def test_optimize_refuses_bad_input(memory_client: httpx.AsyncClient) -> None:
+    response = await memory_client.post("/api/v1/swarm/optimize", json={"apply": "yes"})
     problem(response, 422, "body.apply: Input should be a valid boolean")
-    response = await sqlite_client.post("/api/v1/swarm/optimize", json={"dry_run": True})
+    response = await memory_client.post("/api/v1/swarm/optimize", json={"dry_run": True})
     problem(response, 422, "body.dry_run: Extra inputs are not permitted")

@@ -153,7 +153,8 @@ async def test_a_team_stored_while_no_scheduler_runs_is_recorded_once_one_does(
     database_url: str,
 ) -> None:
     """As ``imperium teams submit`` does: the members are stored as submitted tasks and the
-    team's row beside them; a scheduler started later runs them and records the team."""
+    team's row beside them, in one unit of work; a scheduler started later runs them and
+    records the team."""
     settings = Settings(database_url=database_url, poll_interval=0.05, drain_seconds=0.2)
     offline = await Offline.open(settings)
     try:
@@ -162,12 +163,14 @@ async def test_a_team_stored_while_no_scheduler_runs_is_recorded_once_one_does(
                 AgentSpec(id=agent_id, type="echo", capabilities=frozenset({"review"}))
             )
         teams = make_teams(
-            offline.store, Router(random.Random(3)), offline.submissions.submit_workflow
-        )
+            offline.store, offline.store, Router(random.Random(3)),
+            offline.submissions.submit_workflow,
+        )  # fmt: skip
         stored = await teams.submit(TeamRequest(type="review", size=3, payload="p"))
     finally:
         await offline.close()
     assert (stored.state.value, stored.members) == ("running", ("a1", "a2", "a3"))
+    assert len(stored.task_ids) == 3
 
     server = await Imperium.open(settings)
     await server.start()

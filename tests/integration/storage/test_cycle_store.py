@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from imperium.adapters.storage.cycles import IMPORT_CHUNK
 from imperium.adapters.storage.migrate import upgrade_database
-from imperium.adapters.storage.sql import IMPORT_CHUNK, SqlStore
+from imperium.adapters.storage.sql import SqlStore
 from imperium.adapters.storage.tables import (
     agent_metrics,
     agent_task_executions,

@@ -245,12 +245,12 @@ async def test_learning_columns_are_read_as_stored(sql_store: SqlStore) -> None:
 
 async def test_analytics_read_learning_events_through_their_index(sql_store: SqlStore) -> None:
     """The partial index is what keeps analytics off the engine's many events."""
-    from imperium.adapters.storage.sql import _learning_where
+    from imperium.adapters.storage.learning import learning_where
     from imperium.adapters.storage.tables import learning_logs
 
     query = (
         sa.select(learning_logs.c.id)
-        .where(*_learning_where(LearningFilter(since=T0)))
+        .where(*learning_where(LearningFilter(since=T0)))
         .order_by(learning_logs.c.created_at.desc())
         .limit(10)
     )

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from imperium.adapters.storage.keys import MemoryKeyStore
+from imperium.adapters.storage.memory import MemoryKeyStore
 from imperium.domain.auth import (
     ApiKey,
     AuthError,

@@ -84,7 +84,7 @@ async def test_work_is_refused_at_once_and_dispatch_pauses_until_writes_work_aga
     assert executor.running_ids() == [admitted.id]  # dispatch resumed
     assert (await stored(store, running.id)).state is TaskState.SUCCEEDED
     assert await outcomes(store, running.id) == [(1, Outcome.SUCCEEDED)]
-    recovered = [e for e in store._events if e.event_type == "scheduler.storage_recovered"]
+    recovered = [e for e in store.state.events if e.event_type == "scheduler.storage_recovered"]
     assert [e.data["cause"] for e in recovered if e.data] == [
         "database unreachable: connect call failed ('127.0.0.1', 5432)"
     ]

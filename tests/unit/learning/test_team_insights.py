@@ -8,8 +8,7 @@ import random
 
 import pytest
 
-from imperium.adapters.storage.memory import MemoryStore
-from imperium.adapters.storage.teams import MemoryTeamStore
+from imperium.adapters.storage.memory import MemoryStore, MemoryTeamStore
 from imperium.domain.insights import InsightThresholds
 from imperium.domain.learning import InsightType
 from imperium.domain.prediction import PairRates

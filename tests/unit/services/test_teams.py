@@ -1,16 +1,18 @@
-"""TeamService on the in-memory stores: a team is recorded once, when its last member has
-ended, with the quorum's verdict, and the router learns from it exactly once; a member
-task that disappeared ends its team; a recorded team teaches a restarted router.
-(Against SQLite and PostgreSQL through the API: tests/integration/api/test_teams_api.py.)"""
+"""TeamService on the in-memory stores: a team and its member tasks are stored in one unit
+of work (whole or not at all); a team is recorded once, when its last member has ended,
+with the quorum's verdict, and the router learns from it exactly once; a member task that
+disappeared ends its team; a recorded team teaches a restarted router.
+(Against SQLite and PostgreSQL through the API: tests/integration/api/test_teams_api.py;
+the unit of work on SQL: tests/integration/storage/test_unit_of_work.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
 
-from imperium.adapters.storage.memory import MemoryStore
-from imperium.adapters.storage.teams import MemoryTeamStore
+from imperium.adapters.storage.memory import MemoryStore, MemoryTeamStore
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.learning import RouterMode
 from imperium.domain.models import AgentSpec, Task
@@ -43,12 +45,13 @@ class Ids:
 async def make(
     *agents: str, mode: RouterMode = RouterMode.AUTONOMOUS, loads: dict[str, float] | None = None
 ) -> tuple[TeamService, MemoryStore, MemoryTeamStore]:
-    store, teams, clock = MemoryStore(), MemoryTeamStore(), Clock()
+    store, clock = MemoryStore(), Clock()
+    teams = MemoryTeamStore(store.state)  # its own area over the same database
     for agent in agents:
         await store.insert_agent(
             AgentSpec(id=agent, type="remote", capabilities=frozenset({"review"}))
         )
-    submissions = SubmissionService(store, clock, Ids())
+    submissions = SubmissionService(store, clock, Ids(), teams, store.unit_of_work)
     router = TeamRouter(Router(random.Random(5), RouterConfig(mode=mode)))
     service = TeamService(
         teams, store, submissions.submit_workflow, router, clock,
@@ -58,7 +61,7 @@ async def make(
 
 
 def end(store: MemoryStore, task_id: str, state: TaskState, result: object = None) -> None:
-    task = store._tasks[task_id]
+    task = store.state.tasks[task_id]
     task.state, task.result, task.finished_at = state, result, 2_000.0
     if state is not TaskState.SUCCEEDED:
         task.error_kind, task.error_message = "boom", "it broke"
@@ -68,8 +71,8 @@ async def test_a_team_is_recorded_once_when_its_last_member_ends() -> None:
     service, store, _ = await make("a", "b", "c")
     run = await service.submit(TeamRequest(type="review", size=3, quorum=2, payload=[1]))
     assert run.members == ("a", "b", "c")
-    assert [store._tasks[t].pinned_agent for t in run.task_ids] == ["a", "b", "c"]
-    assert {store._tasks[t].workflow_id for t in run.task_ids} == {run.team_id}
+    assert [store.state.tasks[t].pinned_agent for t in run.task_ids] == ["a", "b", "c"]
+    assert {store.state.tasks[t].workflow_id for t in run.task_ids} == {run.team_id}
 
     end(store, run.task_ids[0], TaskState.SUCCEEDED, "A")
     end(store, run.task_ids[1], TaskState.DEAD)
@@ -108,7 +111,7 @@ async def test_a_team_another_process_recorded_is_not_learned_twice() -> None:
 async def test_a_member_task_that_is_gone_ends_its_team() -> None:
     service, store, _ = await make("a", "b")
     run = await service.submit(TeamRequest(type="review", size=2))
-    del store._tasks[run.task_ids[1]]
+    del store.state.tasks[run.task_ids[1]]
     end(store, run.task_ids[0], TaskState.SUCCEEDED)
     assert await service.settle() == 1
     done = await service.get(run.team_id)
@@ -135,7 +138,7 @@ async def test_requests_are_checked_before_anything_is_stored() -> None:
     with pytest.raises(ValidationError, match="needs 3"):
         await service.submit(TeamRequest(type="review", size=3))
     assert await teams.list_teams() == []
-    assert store._tasks == {}
+    assert store.state.tasks == {}
 
 
 async def test_the_custody_level_gate_applies_to_chosen_members_not_named_ones() -> None:
@@ -182,8 +185,8 @@ async def test_cancelling_a_team_cancels_its_open_members_and_it_ends() -> None:
 
     async def cancel_task(task_id: str) -> Task:
         cancelled.append(task_id)
-        store._tasks[task_id].state = TaskState.CANCELLED
-        return store._tasks[task_id]
+        store.state.tasks[task_id].state = TaskState.CANCELLED
+        return store.state.tasks[task_id]
 
     await service.cancel(run.team_id, cancel_task)
     assert cancelled == list(run.task_ids[1:])  # not the member that had ended
@@ -196,67 +199,59 @@ async def test_cancelling_a_team_cancels_its_open_members_and_it_ends() -> None:
         await service.cancel("nope", cancel_task)
 
 
-async def test_a_team_is_stored_before_its_members_and_starts_no_later() -> None:
+async def test_a_team_and_its_members_are_stored_in_one_write() -> None:
     service, store, teams = await make("a", "b")
-    order: list[str] = []
+    writes: list[str] = []
     submit = service.submit_workflow
 
-    async def watched(workflow: WorkflowSpec) -> tuple[str, list[Task]]:
-        order.append("members")
-        assert await teams.get_team(workflow.workflow_id or "") is not None  # row first
-        return await submit(workflow)
+    async def watched(workflow: WorkflowSpec, team: TeamRun) -> tuple[str, list[Task]]:
+        writes.append("team and members")
+        assert await teams.get_team(team.team_id) is None  # nothing stored before
+        return await submit(workflow, team)
 
     service.submit_workflow = watched
     run = await service.submit(TeamRequest(type="review", size=2))
-    assert order == ["members"]
-    assert run.created_at <= min(store._tasks[t].created_at for t in run.task_ids)
-    assert {store._tasks[t].workflow_id for t in run.task_ids} == {run.team_id}
-    assert (await teams.get_team(run.team_id)).task_ids == run.task_ids  # type: ignore[union-attr]
+    assert writes == ["team and members"]
+    assert run.created_at <= min(store.state.tasks[t].created_at for t in run.task_ids)
+    assert {store.state.tasks[t].workflow_id for t in run.task_ids} == {run.team_id}
+    stored = await teams.get_team(run.team_id)
+    assert stored is not None
+    assert stored.task_ids == run.task_ids
+    assert (await service.get(run.team_id)).member_states == dict.fromkeys(("a", "b"), "submitted")
 
 
-async def test_a_crash_after_the_members_were_stored_loses_nothing() -> None:
-    """The process stopped between storing the members and recording them on the team's
-    row: settling finds them by the team's workflow id."""
+async def test_a_member_that_cannot_be_stored_leaves_no_team() -> None:
     service, store, teams = await make("a", "b")
-    run = await service.submit(TeamRequest(type="review", size=2))
-    await teams.set_team_tasks(run.team_id, ())  # as the crash left it
-    assert (await service.get(run.team_id)).member_states == dict.fromkeys(
-        ("a", "b"), "not stored yet"
-    )
-    for task_id in run.task_ids:
-        end(store, task_id, TaskState.SUCCEEDED, "ok")
-    assert await service.settle() == 1
-    done = await service.get(run.team_id)
-    assert (done.state, done.task_ids) == (TeamState.SUCCEEDED, run.task_ids)
+    await store.insert_submitted([Task(id="id-2", type="other", created_at=1.0)], [])
+    with pytest.raises(ConflictError, match="already exists"):
+        await service.submit(TeamRequest(type="review", size=2))  # its 2nd member is id-2
+    assert await teams.list_teams() == []
+    assert list(store.state.tasks) == ["id-2"]
 
 
-async def test_a_team_whose_members_were_never_stored_ends_failed_after_a_minute() -> None:
-    service, _, teams = await make("a", "b")
-    now = service.clock.now()
-    orphan = TeamRun("orphan", "review", ("a", "b"), (), 2, "router", now)
-    await teams.insert_team(orphan)
-    assert await service.settle() == 0  # its members may still be on their way
-    assert (await service.get("orphan")).state is TeamState.RUNNING
-    service.clock.t += 61  # type: ignore[attr-defined]
-    await service.settle()
-    gone = await service.get("orphan")
-    assert gone.state is TeamState.FAILED
-    assert "never stored" in str(gone.results["a"])
-    assert service.router.estimate("review", ("a", "b")).samples == 0  # nothing to learn
-
-
-async def test_a_team_whose_members_cannot_be_stored_is_ended_and_the_error_raised() -> None:
-    service, _, teams = await make("a", "b")
-
-    async def broken(workflow: WorkflowSpec) -> tuple[str, list[Task]]:
-        raise RuntimeError("database went away")
-
-    service.submit_workflow = broken
-    with pytest.raises(RuntimeError, match="went away"):
+async def test_a_team_row_that_cannot_be_stored_leaves_no_members() -> None:
+    service, store, teams = await make("a", "b")
+    service.new_id = lambda: "team-1"
+    await teams.insert_team(TeamRun("team-1", "review", ("a", "b"), ("x", "y"), 2, "user", 1.0))
+    with pytest.raises(ConflictError, match="team-1"):
         await service.submit(TeamRequest(type="review", size=2))
-    [failed] = await teams.list_teams()
-    assert failed.state is TeamState.FAILED
-    assert "database went away" in str(failed.results["a"])
+    assert store.state.tasks == {}  # the members written first were rolled back
+    assert [t.team_id for t in await teams.list_teams()] == ["team-1"]
+
+
+async def test_a_crash_before_the_unit_of_work_commits_stores_neither() -> None:
+    """The process stops (here: the task is cancelled) after the members were planned and
+    written into the unit of work, before it commits: neither the team nor a member stays."""
+    service, store, teams = await make("a", "b")
+
+    async def crash(run: TeamRun) -> None:
+        raise asyncio.CancelledError
+
+    teams.insert_team = crash  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await service.submit(TeamRequest(type="review", size=2))
+    assert store.state.tasks == {}
+    assert store.state.teams == {}
+    assert store.state.events == []
     with pytest.raises(ValidationError, match="timeout"):  # refused before anything is stored
         await service.submit(TeamRequest(type="review", size=2, timeout=-1))
-    assert len(await teams.list_teams()) == 1

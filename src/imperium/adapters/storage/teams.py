@@ -1,31 +1,34 @@
-"""Where team tasks are kept: ``SqlTeamStore`` (the ``team_runs`` table) and
-``MemoryTeamStore`` for tests of the core. Both implement the ``TeamStore`` port."""
+"""``SqlTeamStore``: the ``TeamStore`` port on the ``team_runs`` table.
+
+A team's row is written with its member tasks in one transaction: by the scheduler's group
+commit (``WriteBatch.teams``) or inside a unit of work with ``insert_submitted``; its
+``task_ids`` are known when it is written.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import IntegrityError
 
+from imperium.adapters.storage.database import SqlArea
 from imperium.adapters.storage.tables import team_runs
+from imperium.domain.errors import ConflictError
 from imperium.domain.teams import TeamRun, TeamState
 
 
-class SqlTeamStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class SqlTeamStore(SqlArea):
     async def insert_team(self, run: TeamRun) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.insert(team_runs), [_row(run)])
+        try:
+            async with self._db.transaction() as conn:
+                await conn.execute(sa.insert(team_runs), [team_row(run)])
+        except IntegrityError as exc:
+            raise ConflictError(f"team {run.team_id} already exists") from exc
 
     async def get_team(self, team_id: str) -> TeamRun | None:
-        async with self._engine.connect() as conn:
-            query = sa.select(team_runs).where(team_runs.c.team_id == team_id)
-            row = (await conn.execute(query)).first()
-        return _run(row) if row is not None else None
+        rows = await self._db.fetch(sa.select(team_runs).where(team_runs.c.team_id == team_id))
+        return _run(rows[0]) if rows else None
 
     async def list_teams(
         self,
@@ -40,9 +43,7 @@ class SqlTeamStore:
             query = query.where(t.c.state == state.value)
         if task_type is not None:
             query = query.where(t.c.task_type == task_type)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query.limit(limit).offset(offset))).all()
-        return [_run(row) for row in rows]
+        return [_run(row) for row in await self._db.fetch(query.limit(limit).offset(offset))]
 
     async def running_teams(
         self, after: tuple[float, str] | None = None, limit: int = 500
@@ -62,17 +63,7 @@ class SqlTeamStore:
                     sa.and_(t.c.created_at == created, t.c.team_id > team_id),
                 )
             )
-        async with self._engine.connect() as conn:
-            return [_run(row) for row in (await conn.execute(query)).all()]
-
-    async def set_team_tasks(self, team_id: str, task_ids: tuple[str, ...]) -> None:
-        update = (
-            sa.update(team_runs)
-            .where(team_runs.c.team_id == team_id)
-            .values(task_ids=list(task_ids))
-        )
-        async with self._engine.begin() as conn:
-            await conn.execute(update)
+        return [_run(row) for row in await self._db.fetch(query)]
 
     async def finish_team(self, run: TeamRun) -> bool:
         """Store the ended ``run`` if the stored one is still running (a compare-and-set:
@@ -88,11 +79,11 @@ class SqlTeamStore:
                 results=dict(run.results),
             )
         )
-        async with self._engine.begin() as conn:
+        async with self._db.transaction() as conn:
             return (await conn.execute(update)).rowcount == 1
 
 
-def _row(run: TeamRun) -> dict[str, Any]:
+def team_row(run: TeamRun) -> dict[str, Any]:
     return {
         "team_id": run.team_id,
         "task_type": run.task_type,
@@ -122,61 +113,3 @@ def _run(row: Any) -> TeamRun:
         member_states=dict(row.member_states),
         results=dict(row.results),
     )
-
-
-class MemoryTeamStore:
-    def __init__(self) -> None:
-        self._runs: dict[str, TeamRun] = {}
-
-    async def insert_team(self, run: TeamRun) -> None:
-        if run.team_id in self._runs:
-            raise ValueError(f"team {run.team_id} already exists")
-        self._runs[run.team_id] = run
-
-    async def get_team(self, team_id: str) -> TeamRun | None:
-        return self._runs.get(team_id)
-
-    async def list_teams(
-        self,
-        state: TeamState | None = None,
-        task_type: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[TeamRun]:
-        found = [
-            r
-            for r in self._runs.values()
-            if (state is None or r.state is state)
-            and (task_type is None or r.task_type == task_type)
-        ]
-        found.sort(key=lambda r: (r.created_at, r.team_id), reverse=True)
-        return found[offset : offset + limit]
-
-    async def running_teams(
-        self, after: tuple[float, str] | None = None, limit: int = 500
-    ) -> list[TeamRun]:
-        found = sorted(
-            (r for r in self._runs.values() if r.state is TeamState.RUNNING),
-            key=lambda r: (r.created_at, r.team_id),
-        )
-        if after is not None:
-            found = [r for r in found if (r.created_at, r.team_id) > after]
-        return found[:limit]
-
-    async def set_team_tasks(self, team_id: str, task_ids: tuple[str, ...]) -> None:
-        stored = self._runs.get(team_id)
-        if stored is not None:
-            self._runs[team_id] = dataclasses.replace(stored, task_ids=task_ids)
-
-    async def finish_team(self, run: TeamRun) -> bool:
-        stored = self._runs.get(run.team_id)
-        if stored is None or stored.state is not TeamState.RUNNING:
-            return False
-        self._runs[run.team_id] = dataclasses.replace(
-            stored,
-            state=run.state,
-            finished_at=run.finished_at,
-            member_states=dict(run.member_states),
-            results=dict(run.results),
-        )
-        return True

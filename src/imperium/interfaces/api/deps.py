@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from imperium.adapters.storage.diagnostics import ReportCache
+from imperium.domain.errors import NotFoundError
 from imperium.interfaces.api.views.imperium import SeedSources
 from imperium.ports import CustodyStore, QueryStore, SchedulerStore
 from imperium.runtime import Imperium
@@ -56,7 +57,8 @@ class ApiServices:
     swarm: SwarmService
     planning: PlanningService
     seed: SeedSources
-    database_reports: ReportCache
+    database_reports: ReportCache | None
+    """None when the runtime runs on in-memory stores (no database to look at)."""
     routines: Callable[[], Routines | None]
     """The periodic routines once the runtime has started them (``None`` before)."""
 
@@ -91,8 +93,7 @@ class ApiServices:
                 routines=lambda: runtime.routines,
                 learning_cycle_interval=runtime.settings.learning_cycle_interval,
             ),
-            # built here, used on the first request: nothing is read until then
-            database_reports=ReportCache(store.engine),
+            database_reports=runtime.database_reports,
             routines=lambda: runtime.routines,
         )
 
@@ -235,7 +236,10 @@ Seed = Annotated[SeedSources, Depends(get_seed)]
 
 
 async def get_database_reports(request: Request) -> ReportCache:
-    return services_of(request.app).database_reports
+    reports = services_of(request.app).database_reports
+    if reports is None:
+        raise NotFoundError("no database to report on: this server keeps its data in memory")
+    return reports
 
 
 DatabaseReports = Annotated[ReportCache, Depends(get_database_reports)]

@@ -42,7 +42,7 @@ def _learner(cfg: Settings, services: Offline) -> Learner:
     from imperium.services.events import EventBus
 
     # the cycle's learning event is stored (no listener in this process to publish to)
-    return make_learner(cfg, services.store, EventBus())
+    return make_learner(cfg, services.store, EventBus(), teams=services.store)
 
 
 def _progress() -> Progress:

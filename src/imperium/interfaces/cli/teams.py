@@ -51,7 +51,8 @@ async def _teams(cfg: Settings, services: Offline) -> TeamService:
         levels = {r.agent_id: r.level for r in await services.store.list_custody()}
         need = cfg.min_levels
         teams = make_teams(
-            services.store, learner.router, services.submissions.submit_workflow,
+            services.store, services.store, learner.router,
+            services.submissions.submit_workflow,
             qualified=lambda agent_id, kind: levels.get(agent_id, 1) >= need.get(kind, 1),
         )  # fmt: skip
         await teams.warm_up()
@@ -133,11 +134,10 @@ def list_(
     cfg = settings(database)
 
     async def go() -> list[dict[str, Any]]:
-        from imperium.adapters.storage.teams import SqlTeamStore
         from imperium.interfaces.records import team_dict
 
         async with offline(cfg) as services:
-            found = await SqlTeamStore(services.store.engine).list_teams(state, task_type, limit)
+            found = await services.store.list_teams(state, task_type, limit)
         return [team_dict(r) for r in found]
 
     rows = run(go())
@@ -168,13 +168,11 @@ def show(
     cfg = settings(database)
 
     async def go() -> dict[str, Any]:
-        from imperium.adapters.storage.teams import SqlTeamStore
         from imperium.interfaces.records import team_dict
         from imperium.services.teams import load_team
 
         async with offline(cfg) as services:
-            store = SqlTeamStore(services.store.engine)
-            return team_dict(await load_team(store, services.store, team_id))
+            return team_dict(await load_team(services.store, services.store, team_id))
 
     out = run(go())
     if json_out:
@@ -194,14 +192,13 @@ def cancel(
     cfg = settings(database)
 
     async def go() -> dict[str, Any]:
-        from imperium.adapters.storage.teams import SqlTeamStore
         from imperium.interfaces.records import team_dict
         from imperium.services.teams import cancel_team, load_team
 
         async with offline(cfg) as services:
-            store = SqlTeamStore(services.store.engine)
-            await cancel_team(store, services.store, team_id, services.submissions.cancel)
-            return team_dict(await load_team(store, services.store, team_id))
+            store = services.store
+            await cancel_team(store, store, team_id, services.submissions.cancel)
+            return team_dict(await load_team(store, store, team_id))
 
     out = run(go())
     if json_out:

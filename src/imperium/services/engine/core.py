@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from imperium.domain.errors import (
@@ -35,6 +35,7 @@ from imperium.domain.specs import (
     validate_task_spec,
 )
 from imperium.domain.states import AgentStatus, TaskState
+from imperium.domain.teams import TeamRun
 from imperium.ports import Attempt, Clock, EventSink, Executor, Rng, SchedulerStore
 from imperium.services.engine import recovery, remote
 from imperium.services.engine.census import Snapshot
@@ -256,19 +257,25 @@ class Engine:
         await self.journal.commit()
         return tasks
 
-    async def submit_workflow(self, workflow: WorkflowSpec) -> tuple[str, list[Task]]:
-        """Admit a workflow; a cycle or an unknown dependency is refused with its names."""
+    async def submit_workflow(
+        self, workflow: WorkflowSpec, team: TeamRun | None = None
+    ) -> tuple[str, list[Task]]:
+        """Admit a workflow; a cycle or an unknown dependency is refused with its names.
+        ``team``'s row, its ``task_ids`` filled in, is written in the same batch."""
         self.journal.check_writable()
         for spec in workflow.tasks:
             self._validate(spec)
         known = await self.dependency_states(external_dependencies(workflow))
         workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
+        by_name = {t.name: t for t in tasks}
+        named = [by_name[s.name] for s in workflow.tasks if s.name]
         for task in tasks:
             self.journal.insert(task)
             self.state.admit(task, known)
+        if team is not None:
+            self.journal.team(replace(team, task_ids=tuple(t.id for t in named)))
         await self.journal.commit()
-        by_name = {t.name: t for t in tasks}
-        return workflow_id, [by_name[s.name] for s in workflow.tasks if s.name]
+        return workflow_id, named
 
     def _validate(self, spec: TaskSpec) -> None:
         validate_task_spec(spec)

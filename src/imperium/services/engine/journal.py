@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from imperium.domain.errors import ImperiumError, LockLostError
 from imperium.domain.models import Event, Execution, Task
+from imperium.domain.teams import TeamRun
 from imperium.ports import Clock, SchedulerStore, TaskSnapshot, WriteBatch
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class Journal:
         self._executions: list[Execution] = []
         self._events: list[Event] = []
         self._cancel_handled: list[str] = []
+        self._teams: list[TeamRun] = []
         self._after: list[AfterCommit] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
@@ -137,6 +139,11 @@ class Journal:
 
     def event(self, event: Event) -> None:
         self._events.append(event)
+        self._wake.set()
+
+    def team(self, run: TeamRun) -> None:
+        """A team's row, written in the same batch as its member tasks (marked before)."""
+        self._teams.append(run)
         self._wake.set()
 
     def cancel_handled(self, task_id: str) -> None:
@@ -185,10 +192,11 @@ class Journal:
             executions=self._executions,
             events=self._events,
             cancel_handled=self._cancel_handled,
+            teams=self._teams,
         )
         after, waiters = self._after, self._waiters
         self._new, self._dirty = {}, {}
-        self._executions, self._events, self._cancel_handled = [], [], []
+        self._executions, self._events, self._cancel_handled, self._teams = [], [], [], []
         self._after, self._waiters = [], []
         return batch, after, waiters
 
