@@ -132,3 +132,30 @@ async def test_a_duplicate_row_is_sqlalchemys_integrity_error(engine: AsyncEngin
     async with engine.connect() as conn:
         expires = (await conn.execute(sa.select(scheduler_lock.c.expires_at))).scalar()
     assert expires == pytest.approx(T0)  # the renewal rolled back with the batch
+
+
+async def test_values_round_trip_exactly(engine: AsyncEngine) -> None:
+    """PostgreSQL receives the batch as JSON text: doubles, text with quotes and newlines,
+    JSON values and booleans come back exactly as they were."""
+    task = make_task(
+        created_at=T0 + 1 / 3,
+        complexity=0.1 + 0.2,
+        payload={"text": 'a "quoted"\nline é ✓', "n": [1, 2.5, None, True]},
+        error_message='it said "no"\tand\\left',
+    )
+    batch = WriteBatch(
+        inserts=[(task, TaskSnapshot.of(task))],
+        executions=[make_execution(task_id=task.id, cost=1e-300)],
+    )
+    async with engine.begin() as conn:
+        await BatchWriter(engine.dialect).write_locked(conn, batch, OWNER, T0 + 30)
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task.id))).one()
+        execution = (await conn.execute(sa.select(agent_task_executions))).one()
+    assert row.created_at == T0 + 1 / 3
+    assert row.complexity == 0.1 + 0.2
+    assert row.payload == task.payload
+    assert row.error_message == task.error_message
+    assert row.score == task.score
+    assert execution.cost == 1e-300
+    assert execution.success is (execution.outcome == "succeeded")

@@ -3,7 +3,7 @@ plain tuples through the driver's ``executemany``.
 
 On SQLite the lock renewal and all four run in one call on aiosqlite's thread
 (``write_locked``), not one round trip each. On PostgreSQL each part is one statement over
-arrays (see ``_ArrayStatement``).
+one JSON parameter (see ``_JsonStatement``).
 
 This is the hot path of the engine (every task writes an insert, two updates, an execution
 and three events). Going through SQLAlchemy's per-row parameter processing cost about half
@@ -232,32 +232,35 @@ class _Statement:
         await conn.exec_driver_sql(self.sql, rows)
 
 
-class _ArrayStatement(_Statement):
-    """PostgreSQL: the whole batch as one statement over ``unnest`` of one array per
-    column, so the server parses, plans and runs one statement instead of one per row
-    (a prepared executemany still executes each row on its own)."""
+class _JsonStatement(_Statement):
+    """PostgreSQL: the whole batch as one statement over one parameter, the rows as a JSON
+    array of arrays (in column order) that the server takes apart and casts
+    (``jsonb_array_elements``), so the server parses, plans and runs one statement instead
+    of one per row. One text parameter encoded by orjson costs the event loop far less than
+    an array per column encoded by asyncpg (which tests every element for being an
+    iterable). The numbers round-trip exactly: orjson writes the shortest text that reads
+    back as the same double, and jsonb keeps it digit for digit."""
 
     @staticmethod
-    def _unnest(table: sa.Table, names: Sequence[str], dialect: Dialect) -> str:
+    def _rows(table: sa.Table, names: Sequence[str], dialect: Dialect) -> str:
         casts = ", ".join(
-            f"${i}::{table.c[n].type.compile(dialect=dialect)}[]"
-            for i, n in enumerate(names, start=1)
+            f"(r ->> {i})::{table.c[n].type.compile(dialect=dialect)}" for i, n in enumerate(names)
         )
-        return f"unnest({casts})"
+        return f"(SELECT {casts} FROM jsonb_array_elements($1::text::jsonb) AS r)"
 
     @classmethod
     def insert(cls, table: sa.Table, names: Sequence[str], dialect: Dialect) -> _Statement:
         quote = dialect.identifier_preparer.quote
         columns = ", ".join(quote(n) for n in names)
-        source = cls._unnest(table, names, dialect)
-        return cls(f"INSERT INTO {quote(table.name)} ({columns}) SELECT * FROM {source}")
+        source = cls._rows(table, names, dialect)
+        return cls(f"INSERT INTO {quote(table.name)} ({columns}) SELECT * FROM {source} AS v")
 
     @classmethod
     def update_by_id(cls, table: sa.Table, names: Sequence[str], dialect: Dialect) -> _Statement:
         quote = dialect.identifier_preparer.quote
         every = (*names, "id")
         sets = ", ".join(f"{quote(n)} = v.{quote(n)}" for n in names)
-        source = cls._unnest(table, every, dialect)
+        source = cls._rows(table, every, dialect)
         columns = ", ".join(quote(n) for n in every)
         return cls(
             f"UPDATE {quote(table.name)} AS t SET {sets} FROM {source} AS v({columns}) "
@@ -265,15 +268,14 @@ class _ArrayStatement(_Statement):
         )
 
     async def run(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-        columns = tuple(list(column) for column in zip(*rows, strict=True))
-        await conn.exec_driver_sql(self.sql, columns)
+        await conn.exec_driver_sql(self.sql, (orjson.dumps(rows).decode(),))
 
 
 class BatchWriter:
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._one_hop = dialect.name == "sqlite"
-        kind = _ArrayStatement if dialect.name == "postgresql" else _Statement
+        kind = _JsonStatement if dialect.name == "postgresql" else _Statement
         marks = _placeholders(dialect, 3)
         quote = dialect.identifier_preparer.quote
         self._lock_sql = (
