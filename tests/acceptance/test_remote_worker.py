@@ -93,12 +93,33 @@ def show(database_url: str, task_id: str) -> dict[str, Any]:
     return task
 
 
-def until_state(database_url: str, task_id: str, states: set[str], timeout: float) -> dict:
-    return until(
-        lambda: (task := show(database_url, task_id))["state"] in states and task,
+def until_started(started: Path, task_id: str, timeout: float = 60) -> str:
+    """The agent that started ``task_id``'s first attempt, once ``sleepy`` has written it
+    (no polling race with an attempt that ends first on a slow machine)."""
+    line = until(
+        lambda: started.exists() and started.read_text().splitlines()[:1],
         timeout,
-        lambda: str(show(database_url, task_id)),
+        lambda: started.read_text() if started.exists() else "not started",
     )
+    task, attempt, agent_id = line[0].split()
+    assert (task, attempt) == (task_id, "1")
+    return agent_id
+
+
+def until_ended(server_url: str, database_url: str, task_id: str, timeout: float) -> dict:
+    """The task once ended, polled over the server's HTTP API (a CLI process per poll is
+    slow on a loaded machine), then read with `imperium tasks show`."""
+    import httpx
+
+    def ended() -> bool:
+        try:
+            task = httpx.get(f"{server_url}/api/v1/tasks/{task_id}", timeout=10).json()
+        except httpx.HTTPError:
+            return False  # the server is restarting
+        return task.get("state") in ENDED
+
+    until(ended, timeout, lambda: str(show(database_url, task_id)))
+    return show(database_url, task_id)
 
 
 def test_a_worker_killed_mid_task_loses_its_lease_and_the_task_runs_once_elsewhere(
@@ -112,18 +133,19 @@ def test_a_worker_killed_mid_task_loses_its_lease_and_the_task_runs_once_elsewhe
     for worker in pool.values():
         worker.wait_joined()
     runs = tmp_path / "runs.log"  # sleepy appends "task attempt" once it has slept
-    # Long enough that the kill lands mid-attempt however slow each `tasks show` poll is.
-    task_id = submit(database_url, {"sleep": 8, "log": str(runs)})
+    started = tmp_path / "started.log"
+    # The first attempt sleeps far longer than the test lasts: the kill lands mid-attempt.
+    payload = {"first_sleep": 600, "sleep": 0.5, "log": str(runs), "started": str(started)}
+    task_id = submit(database_url, payload)
 
-    running = until_state(database_url, task_id, {"running"}, timeout=15)
-    victim = pool[running["agent_id"]]
+    victim = pool[until_started(started, task_id)]
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait()
     survivor = next(w for w in pool.values() if w is not victim)
 
-    done = until_state(database_url, task_id, ENDED, timeout=60)
+    done = until_ended(server.url, database_url, task_id, timeout=60)
     assert (done["state"], done["agent_id"]) == ("succeeded", survivor.agent_id)
-    assert done["result"] == {"sleep": 8, "log": str(runs)}
+    assert done["result"] == payload
     outcomes = [(e["agent_id"], e["outcome"], e["error_kind"]) for e in done["executions"]]
     assert outcomes == [
         (victim.agent_id, "lost", "lease_expired"),
@@ -134,15 +156,20 @@ def test_a_worker_killed_mid_task_loses_its_lease_and_the_task_runs_once_elsewhe
 
 
 def test_sigterm_lets_the_running_attempt_finish(
-    database_url: str, server_factory, workers, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    server_factory,
+    workers,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("IMPERIUM_LEASE_SECONDS", "2")
     server = server_factory(database_url)
     server.wait_ready()
     worker = workers(database_url, server.url, "w1")
     worker.wait_joined()
-    task_id = submit(database_url, {"sleep": 8})  # still running when SIGTERM lands
-    until_state(database_url, task_id, {"running"}, timeout=15)
+    started = tmp_path / "started.log"
+    task_id = submit(database_url, {"sleep": 4, "started": str(started)})
+    until_started(started, task_id)  # still running when SIGTERM lands
     worker.proc.send_signal(signal.SIGTERM)
     assert worker.proc.wait(timeout=30) == 0
     task = show(database_url, task_id)
@@ -219,15 +246,16 @@ def test_a_result_finished_while_the_server_was_down_is_reported_when_it_is_back
     worker = workers(database_url, server.url, "w1")
     worker.wait_joined()
     runs = tmp_path / "runs.log"
-    # long enough that the kill lands mid-attempt however slow `tasks show` is here
-    task_id = submit(database_url, {"sleep": 6, "log": str(runs)})
-    until_state(database_url, task_id, {"running"}, timeout=15)
+    started = tmp_path / "started.log"
+    task_id = submit(database_url, {"sleep": 3, "log": str(runs), "started": str(started)})
+    until_started(started, task_id)
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait()
     until(lambda: "reporting failed" in worker.log.read_text(), 30, worker.log.read_text)
     time.sleep(8)  # the worker's first tries (0.5 s apart, doubling) would all have failed
-    server_factory(database_url, "--port", port).wait_ready()
-    done = until_state(database_url, task_id, ENDED, timeout=30)
+    back = server_factory(database_url, "--port", port)
+    back.wait_ready()
+    done = until_ended(back.url, database_url, task_id, timeout=60)
     assert done["state"] == "succeeded", done
     assert [(e["attempt"], e["outcome"]) for e in done["executions"]] == [(1, "succeeded")]
     assert runs.read_text().splitlines() == [f"{task_id} 1"]

@@ -11,17 +11,28 @@ from imperium.agents.base import Agent, TaskContext, TaskFailed, agent
 
 @agent
 async def sleepy(ctx: TaskContext) -> Any:
-    """Sleeps ``payload['sleep']`` seconds, appends the task id to ``payload['log']`` (if
-    given) so a test can count executions, and returns the payload."""
+    """Appends "task attempt agent" to ``payload['started']`` (if given) as it starts, so a
+    test can wait for an attempt to be under way without polling; sleeps
+    ``payload['first_sleep']`` seconds on the first attempt and ``payload['sleep']`` on
+    the others (``sleep`` on every attempt without ``first_sleep``); then appends "task
+    attempt" to ``payload['log']`` (if given) so a test can count executions, and returns
+    the payload."""
     payload = ctx.payload or {}
-    await asyncio.sleep(float(payload.get("sleep", 0.0)))
-    log_path = payload.get("log")
-    if log_path:
-        with open(log_path, "a", encoding="utf-8") as fh:  # noqa: ASYNC230 - fsync\'d log the test reads
-            fh.write(f"{ctx.task_id} {ctx.attempt}\n")
+    _append(payload.get("started"), f"{ctx.task_id} {ctx.attempt} {ctx.agent_id}")
+    seconds = payload.get("sleep", 0.0)
+    if ctx.attempt == 1:
+        seconds = payload.get("first_sleep", seconds)
+    await asyncio.sleep(float(seconds))
+    _append(payload.get("log"), f"{ctx.task_id} {ctx.attempt}")
+    return payload
+
+
+def _append(path: str | None, line: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{line}\n")
             fh.flush()
             os.fsync(fh.fileno())
-    return payload
 
 
 @agent
