@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from imperium.benchmarks.throughput import run_commit_latency
 from tests.acceptance.conftest import imperium
 
 pytestmark = pytest.mark.slow
@@ -40,3 +41,13 @@ def test_throughput_bench_runs_every_task(database_url: str) -> None:
     result = json.loads(out.stdout)
     assert (result["tasks"], result["succeeded"]) == (300, 300)
     assert result["tasks_per_s"] > 0
+
+
+async def test_commit_latency_bench_commits_each_task_on_its_own(database_url: str) -> None:
+    result = await run_commit_latency(5, database_url)
+    assert result["tasks"] == 5
+    assert result["group_commits"] >= 10  # per task: its insert, then its outcome
+    assert 0 < result["submit_p50_ms"] <= result["submit_p90_ms"]
+    assert result["cpu_ms_per_commit"] > 0
+    assert result["loop_cpu_ms_per_commit"] > 0
+    assert result["database"] == database_url.split(":")[0].split("+")[0]

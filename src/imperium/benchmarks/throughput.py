@@ -175,3 +175,39 @@ async def run_scheduling(
         "run_us_per_executed_task": round(run_s / (measured + queued - still_queued) * 1e6, 2),
         "database": _dialect(url),
     }
+
+
+async def run_commit_latency(tasks: int = 400, database_url: str | None = None) -> dict[str, Any]:
+    """One task at a time, each submitted, run and recorded before the next: every group
+    commit holds one change, so this measures what a commit costs however little it holds
+    (what a lone HTTP submission waits for). The submission's latency is the commit of its
+    insert; each task takes at least two commits (its insert, usually already leased, then
+    its outcome)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = _database(database_url, tmp)
+        im = await _open(url, "NORMAL", 100)
+        try:
+            latencies: list[float] = []
+            commits_before = im.engine.journal.batches
+            cpu_started, loop_cpu_started = time.process_time(), time.thread_time()
+            for i in range(tasks):
+                started = time.perf_counter()
+                [task] = await im.engine.submit_many([TaskSpec(type="bench", payload={"n": i})])
+                latencies.append(time.perf_counter() - started)
+                await im.engine.wait_for(task.id)
+            cpu = time.process_time() - cpu_started
+            loop_cpu = time.thread_time() - loop_cpu_started
+            commits = im.engine.journal.batches - commits_before
+        finally:
+            await im.close()
+    latencies.sort()
+    return {
+        "benchmark": "commit_latency",
+        "tasks": tasks,
+        "group_commits": commits,
+        "submit_p50_ms": round(latencies[len(latencies) // 2] * 1e3, 3),
+        "submit_p90_ms": round(latencies[int(len(latencies) * 0.9)] * 1e3, 3),
+        "cpu_ms_per_commit": round(cpu / max(commits, 1) * 1e3, 3),
+        "loop_cpu_ms_per_commit": round(loop_cpu / max(commits, 1) * 1e3, 3),
+        "database": _dialect(url),
+    }
