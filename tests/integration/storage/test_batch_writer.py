@@ -4,6 +4,7 @@ statement); on both databases the lock check and the error translation hold."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from imperium.adapters.storage.tables import (
     tasks,
 )
 from imperium.domain.errors import LockLostError
+from imperium.domain.states import TaskState
 from imperium.ports import TaskSnapshot, WriteBatch
 from tests.integration.storage.storage_factories import (
     T0,
@@ -159,3 +161,33 @@ async def test_values_round_trip_exactly(engine: AsyncEngine) -> None:
     assert row.score == task.score
     assert execution.cost == 1e-300
     assert execution.success is (execution.outcome == "succeeded")
+
+
+async def test_a_task_retried_after_it_ended_is_unfinished_again(engine: AsyncEngine) -> None:
+    """An open task's update leaves finished_at out (so SQLite leaves the index of unfinished
+    rows alone); a row that still holds one, a task retried after it ended, is written
+    again in full, so that the scheduler finds it at its next start."""
+    ended = make_task(state=TaskState.DEAD, finished_at=T0 + 5)
+    writer = BatchWriter(engine.dialect)
+    async with engine.begin() as conn:
+        await writer.write_locked(
+            conn, WriteBatch(inserts=[(ended, TaskSnapshot.of(ended))]), OWNER, T0 + 30
+        )
+    still_open = make_task(state=TaskState.QUEUED, finished_at=None)
+    retried = dataclasses.replace(ended, state=TaskState.QUEUED, finished_at=None, attempts=0)
+    running = dataclasses.replace(still_open, state=TaskState.RUNNING, attempts=1)
+    async with engine.begin() as conn:
+        await writer.write(conn, WriteBatch(inserts=[(still_open, TaskSnapshot.of(still_open))]))
+        await writer.write(
+            conn, WriteBatch(updates=[TaskSnapshot.of(retried), TaskSnapshot.of(running)])
+        )
+    async with engine.connect() as conn:
+        rows = {
+            row.id: row
+            for row in await conn.execute(
+                sa.select(tasks.c.id, tasks.c.state, tasks.c.finished_at, tasks.c.attempts)
+            )
+        }
+    assert (rows[ended.id].state, rows[ended.id].finished_at) == ("queued", None)
+    assert (rows[still_open.id].state, rows[still_open.id].attempts) == ("running", 1)
+    assert rows[still_open.id].finished_at is None

@@ -274,6 +274,19 @@ async def test_load_active_tasks_returns_pending_queued_and_running(locked: Stor
         assert_same(task, by_state[task.state])
 
 
+async def test_a_task_requeued_after_it_ended_is_loaded_at_start(locked: Store) -> None:
+    """Requeueing a dead task opens it again (``finished_at`` cleared): the scheduler must
+    find it after a restart, whatever the store indexes active rows by."""
+    ended = make_task(state=TaskState.DEAD, finished_at=T0 + 5)
+    await locked.apply(inserting(ended), OWNER, LOCK_UNTIL)
+    requeued = dataclasses.replace(ended, state=TaskState.QUEUED, finished_at=None)
+    await locked.apply(WriteBatch(updates=[TaskSnapshot.of(requeued)]), OWNER, LOCK_UNTIL)
+
+    [loaded] = await locked.load_active_tasks()
+
+    assert (loaded.id, loaded.state, loaded.finished_at) == (ended.id, TaskState.QUEUED, None)
+
+
 async def test_fetch_submitted_gives_the_oldest_first(locked: Store) -> None:
     newest = make_task(created_at=T0 + 30)
     oldest = make_task(created_at=T0 + 10)

@@ -15,7 +15,8 @@ are already epoch seconds. Reads and rare writes stay on SQLAlchemy Core.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -169,6 +170,18 @@ def _update(snap: TaskSnapshot) -> tuple[Any, ...]:
     return (*_mutable(snap), snap.id)
 
 
+_FINISHED_AT = MUTABLE.index("finished_at")
+# A task that has not ended is updated without ``finished_at`` in the SET list, so that
+# SQLite leaves the partial index of unfinished rows alone (it only maintains an index whose
+# columns, or predicate's, the statement sets); see tables.py.
+OPEN = MUTABLE[:_FINISHED_AT] + MUTABLE[_FINISHED_AT + 1 :]
+
+
+def _update_open(snap: TaskSnapshot) -> tuple[Any, ...]:
+    row = _mutable(snap)
+    return (*row[:_FINISHED_AT], *row[_FINISHED_AT + 1 :], snap.id)
+
+
 def _execution(e: Execution) -> tuple[Any, ...]:
     agent = e.agent_id
     return (
@@ -222,14 +235,19 @@ class _Statement:
         return cls(f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join(marks)})")
 
     @classmethod
-    def update_by_id(cls, table: sa.Table, names: Sequence[str], dialect: Dialect) -> _Statement:
+    def update_by_id(
+        cls, table: sa.Table, names: Sequence[str], dialect: Dialect, only: str = ""
+    ) -> _Statement:
+        """``only``: a further condition on the row (SQL, the table unqualified)."""
         quote = dialect.identifier_preparer.quote
         marks = _placeholders(dialect, len(names) + 1)
         sets = ", ".join(f"{quote(n)} = {m}" for n, m in zip(names, marks, strict=False))
-        return cls(f"UPDATE {quote(table.name)} SET {sets} WHERE {quote('id')} = {marks[-1]}")
+        where = f"{quote('id')} = {marks[-1]}" + (f" AND {only}" if only else "")
+        return cls(f"UPDATE {quote(table.name)} SET {sets} WHERE {where}")
 
-    async def run(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-        await conn.exec_driver_sql(self.sql, rows)
+    async def run(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> int:
+        """Runs the statement over ``rows``; returns how many rows it changed (-1: unknown)."""
+        return int((await conn.exec_driver_sql(self.sql, rows)).rowcount)
 
 
 class _JsonStatement(_Statement):
@@ -256,7 +274,9 @@ class _JsonStatement(_Statement):
         return cls(f"INSERT INTO {quote(table.name)} ({columns}) SELECT * FROM {source} AS v")
 
     @classmethod
-    def update_by_id(cls, table: sa.Table, names: Sequence[str], dialect: Dialect) -> _Statement:
+    def update_by_id(
+        cls, table: sa.Table, names: Sequence[str], dialect: Dialect, only: str = ""
+    ) -> _Statement:
         quote = dialect.identifier_preparer.quote
         every = (*names, "id")
         sets = ", ".join(f"{quote(n)} = v.{quote(n)}" for n in names)
@@ -264,11 +284,32 @@ class _JsonStatement(_Statement):
         columns = ", ".join(quote(n) for n in every)
         return cls(
             f"UPDATE {quote(table.name)} AS t SET {sets} FROM {source} AS v({columns}) "
-            f"WHERE t.{quote('id')} = v.{quote('id')}"
+            f"WHERE t.{quote('id')} = v.{quote('id')}" + (f" AND t.{only}" if only else "")
         )
 
-    async def run(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-        await conn.exec_driver_sql(self.sql, (orjson.dumps(rows).decode(),))
+    async def run(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> int:
+        result = await conn.exec_driver_sql(self.sql, (orjson.dumps(rows).decode(),))
+        return int(result.rowcount)
+
+
+Rows = list[tuple[Any, ...]]
+
+
+class _Part(NamedTuple):
+    """One statement of the group commit and the rows of a batch it writes; ``again`` (with
+    its rows) is run over the same changes when ``statement`` changed fewer rows than it
+    was given."""
+
+    statement: _Statement
+    rows_of: Callable[[WriteBatch], Rows]
+    again: _Statement | None = None
+    again_rows_of: Callable[[WriteBatch], Rows] = lambda _batch: []
+
+
+class _Work(NamedTuple):
+    statement: _Statement
+    rows: Rows
+    again: tuple[_Statement, Callable[[], Rows]] | None
 
 
 class BatchWriter:
@@ -282,27 +323,48 @@ class BatchWriter:
             f"UPDATE {quote(scheduler_lock.name)} SET {quote('expires_at')} = {marks[0]} "
             f"WHERE {quote('name')} = {marks[1]} AND {quote('owner')} = {marks[2]}"
         )
-        self._parts: list[tuple[_Statement, Callable[[WriteBatch], list[tuple[Any, ...]]]]] = [
-            (
+        update = kind.update_by_id(tasks, MUTABLE, dialect)
+        # A task retried after it ended is open again in memory while its row still holds
+        # the old finished_at: the open update skips such a row (``only``), and the whole
+        # part is then written again with the full update, which clears it.
+        open_update = kind.update_by_id(
+            tasks, OPEN, dialect, only=f"{quote('finished_at')} IS NULL"
+        )
+        self._parts: list[_Part] = [
+            _Part(
                 kind.insert(tasks, IMMUTABLE + MUTABLE, dialect),
                 lambda b: [_insert(t, s) for t, s in b.inserts],
             ),
-            (
-                kind.update_by_id(tasks, MUTABLE, dialect),
-                lambda b: [_update(s) for s in b.updates],
+            _Part(
+                open_update,
+                lambda b: [_update_open(s) for s in b.updates if s.finished_at is None],
+                update,
+                lambda b: [_update(s) for s in b.updates if s.finished_at is None],
             ),
-            (
+            _Part(
+                update,
+                lambda b: [_update(s) for s in b.updates if s.finished_at is not None],
+            ),
+            _Part(
                 kind.insert(agent_task_executions, EXECUTION, dialect),
                 lambda b: [_execution(e) for e in b.executions],
             ),
-            (
+            _Part(
                 kind.insert(learning_logs, EVENT, dialect),
                 lambda b: [_event(e) for e in b.events],
             ),
         ]
 
-    def _statements(self, batch: WriteBatch) -> list[tuple[_Statement, list[tuple[Any, ...]]]]:
-        return [(statement, rows) for statement, rows_of in self._parts if (rows := rows_of(batch))]
+    def _statements(self, batch: WriteBatch) -> list[_Work]:
+        work = []
+        for part in self._parts:
+            rows = part.rows_of(batch)
+            if rows:
+                again = (
+                    None if part.again is None else (part.again, partial(part.again_rows_of, batch))
+                )
+                work.append(_Work(part.statement, rows, again))
+        return work
 
     async def write(self, conn: AsyncConnection, batch: WriteBatch) -> None:
         """Every part of ``batch`` in ``conn``'s transaction."""
@@ -319,10 +381,9 @@ class BatchWriter:
     async def _write(
         self, conn: AsyncConnection, batch: WriteBatch, lock: tuple[float, str, str] | None
     ) -> None:
-        parts = self._statements(batch)
+        work = self._statements(batch)
         driver = await _sqlite_driver(conn) if self._one_hop else None
         if driver is not None:
-            work = [(statement.sql, rows) for statement, rows in parts]
             try:
                 held = await driver._execute(_write_all, driver._conn, self._lock_sql, lock, work)
             except self._dialect.loaded_dbapi.Error as exc:
@@ -330,8 +391,11 @@ class BatchWriter:
         else:
             held = lock is None or (await conn.exec_driver_sql(self._lock_sql, lock)).rowcount == 1
             if held:
-                for statement, rows in parts:
-                    await statement.run(conn, rows)
+                for item in work:
+                    changed = await item.statement.run(conn, item.rows)
+                    if item.again is not None and changed != len(item.rows):
+                        statement, rows_of = item.again
+                        await statement.run(conn, rows_of())
         if not held:
             assert lock is not None
             raise LockLostError(
@@ -359,16 +423,16 @@ async def _sqlite_driver(conn: AsyncConnection) -> Any:
 
 
 def _write_all(
-    db: Any,
-    lock_sql: str,
-    lock: tuple[float, str, str] | None,
-    work: list[tuple[str, list[tuple[Any, ...]]]],
+    db: Any, lock_sql: str, lock: tuple[float, str, str] | None, work: list[_Work]
 ) -> bool:
     """Runs on aiosqlite's thread. False (nothing written) when the lock is not held."""
     if lock is not None and db.execute(lock_sql, lock).rowcount != 1:
         return False
-    for sql, rows in work:
-        db.executemany(sql, rows)
+    for item in work:
+        changed = db.executemany(item.statement.sql, item.rows).rowcount
+        if item.again is not None and changed != len(item.rows):
+            statement, rows_of = item.again
+            db.executemany(statement.sql, rows_of())
     return True
 
 

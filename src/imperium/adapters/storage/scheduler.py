@@ -19,6 +19,8 @@ from imperium.adapters.storage.database import Database
 from imperium.adapters.storage.tables import (
     CANCEL_REQUESTED_SQL,
     SCHEDULER_LOCK_NAME,
+    SUBMITTED_SQL,
+    UNFINISHED_SQL,
     agent_metrics,
     scheduler_lock,
     team_runs,
@@ -28,7 +30,6 @@ from imperium.adapters.storage.tasks import TaskRows, active
 from imperium.adapters.storage.teams import team_row
 from imperium.domain.errors import ConflictError
 from imperium.domain.models import AgentSpec, Task
-from imperium.domain.states import TaskState
 from imperium.ports import LockInfo, WriteBatch
 
 LOADED_STATES = ("pending", "queued", "running")
@@ -39,6 +40,9 @@ _clear_cancel = (
     .values(cancel_requested_at=None)
 )
 _lock_row = scheduler_lock.c.name == SCHEDULER_LOCK_NAME
+# literal, to match the partial indexes' predicates (tables.py)
+_unfinished = sa.text(UNFINISHED_SQL)
+_submitted = sa.text(SUBMITTED_SQL)
 
 
 class SqlSchedulerStore(TaskRows):
@@ -100,13 +104,13 @@ class SqlSchedulerStore(TaskRows):
         return [_rows.agent_from_row(row) for row in await self._db.fetch(query)]
 
     async def load_active_tasks(self) -> list[Task]:
-        query = sa.select(task_table).where(active, task_table.c.state.in_(LOADED_STATES))
+        query = sa.select(task_table).where(_unfinished, task_table.c.state.in_(LOADED_STATES))
         return [_rows.task_from_row(row) for row in await self._db.fetch(query)]
 
     async def fetch_submitted(self, limit: int) -> list[Task]:
         query = (
             sa.select(task_table)
-            .where(active, task_table.c.state == TaskState.SUBMITTED.value)
+            .where(_submitted)
             .order_by(task_table.c.created_at, task_table.c.id)
             .limit(limit)
         )
