@@ -44,7 +44,7 @@ from imperium.domain.teams import TeamRouter
 from imperium.ports import OutcomePredictor, SchedulerStore, Store, TeamStore
 from imperium.services.agents import AgentService
 from imperium.services.analytics import LearningService
-from imperium.services.custody.bank import load_bank
+from imperium.services.custody.bank import default_bank
 from imperium.services.custody.service import CustodyService
 from imperium.services.custody.service import Engine as CustodyEngine
 from imperium.services.engine import Engine, EngineConfig
@@ -213,7 +213,7 @@ def make_custody(
 ) -> CustodyService:
     """The custody harness over the shipped test bank; code answers run in the Sandbox."""
     return CustodyService(
-        store, engine, load_bank(), clock, new_id,
+        store, engine, default_bank(), clock, new_id,
         run_tests=functools.partial(run_answer_tests, policy=sandbox),
         on_level=on_level, cycles=store,
     )  # fmt: skip
