@@ -5,7 +5,6 @@ reject|apply``. They work on the database; a custody test is a task, so a runnin
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,6 +17,7 @@ from imperium.domain.proposals import ProposalStatus
 from imperium.domain.specs import TaskSpec
 from imperium.domain.states import TaskState
 from imperium.interfaces.cli._common import console, err_console, offline, print_json, run, settings
+from imperium.interfaces.cli._waiting import scheduler_running
 
 if TYPE_CHECKING:
     from imperium.runtime import Offline
@@ -40,8 +40,7 @@ class _ViaDatabase:
         self.services = services
 
     async def submit(self, spec: TaskSpec) -> Task:
-        lock = await self.services.store.read_lock()
-        if lock is None or lock.expires_at < time.time():
+        if not await scheduler_running(self.services):
             raise ImperiumError(
                 "no scheduler is running: custody tests are tasks, so start `imperium serve` "
                 "(same DATABASE_URL) first"

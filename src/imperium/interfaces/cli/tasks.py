@@ -29,6 +29,7 @@ from imperium.interfaces.cli._common import (
     settings,
 )
 from imperium.interfaces.cli._render import executions_table, styled_state, tasks_table
+from imperium.interfaces.cli._waiting import check_runnable, unrunnable, wait_for
 from imperium.interfaces.records import event_dict, execution_dict, task_dict
 from imperium.interfaces.specs import parse_workflow
 from imperium.ports import TaskFilter
@@ -60,30 +61,6 @@ def load_workflow(path: Path) -> WorkflowSpec:
         return parse_workflow(data, time.time())
     except ImperiumError as exc:
         raise fail(f"{path}: {exc}") from None
-
-
-async def _wait(store: Any, ids: list[str], wait_seconds: float | None) -> list[Task]:
-    """Poll until every task ended, with a progress bar when there are several."""
-    from rich.progress import Progress
-
-    give_up = None if wait_seconds is None else time.monotonic() + wait_seconds
-    done: dict[str, Task] = {}
-    with Progress(console=err_console, transient=True) as progress:
-        bar = progress.add_task("waiting for tasks", total=len(ids))
-        while len(done) < len(ids):
-            for task_id in [i for i in ids if i not in done]:
-                task = await store.get_task(task_id)
-                if task is not None and task.state.is_terminal:
-                    done[task_id] = task
-            progress.update(bar, completed=len(done))
-            if len(done) < len(ids):
-                if give_up is not None and time.monotonic() > give_up:
-                    raise fail(
-                        f"gave up waiting after {wait_seconds}s; {len(ids) - len(done)} "
-                        "task(s) still running (is `imperium serve` running?)"
-                    )
-                await asyncio.sleep(0.2)
-    return [done[i] for i in ids]
 
 
 def submit(
@@ -130,13 +107,16 @@ def submit(
 
     async def go() -> tuple[str | None, list[Task]]:
         async with offline(settings(database)) as im:
-            store, service = im.store, im.submissions
+            service = im.submissions
             if workflow is not None:
                 wid, tasks = await service.submit_workflow(wf)
             else:
                 wid, tasks = None, await service.submit([spec])
             if wait:
-                tasks = await _wait(store, [t.id for t in tasks], wait_timeout)
+                await check_runnable(im, tasks)
+                tasks = await wait_for(im, [t.id for t in tasks], wait_timeout)
+            elif (reason := await unrunnable(im, tasks, when_none_registered=False)) is not None:
+                err_console.print(f"[yellow]warning:[/] {reason}")
             return wid, tasks
 
     workflow_id, tasks = run(go())

@@ -8,7 +8,6 @@ serve`` runs the members and records the team's end.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -27,6 +26,7 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
+from imperium.interfaces.cli._waiting import scheduler_running
 
 if TYPE_CHECKING:
     from imperium.runtime import Offline
@@ -284,8 +284,7 @@ async def _until_ended(services: Offline, teams: TeamService, team_id: str) -> T
 
 
 async def _need_scheduler(services: Offline, team_id: str) -> None:
-    lock = await services.store.read_lock()
-    if lock is None or lock.expires_at < time.time():
+    if not await scheduler_running(services):
         raise ImperiumError(
             f"team {team_id} is stored, but no scheduler is running to run its members: "
             f"start `imperium serve` (same DATABASE_URL), then `imperium teams show {team_id}`"
