@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +15,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from imperium.adapters.storage.engine import create_engine
-from imperium.adapters.storage.migrate import MIGRATIONS_DIR, alembic_config, upgrade_database
+from imperium.adapters.storage.migrate import (
+    MIGRATIONS_DIR,
+    alembic_config,
+    code_heads,
+    upgrade_database,
+)
 from imperium.adapters.storage.tables import metadata
 
 
@@ -79,9 +87,13 @@ async def test_upgrade_is_idempotent_and_reaches_head(database_url: str) -> None
     await upgrade_database(database_url)
     await upgrade_database(database_url)
 
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_current_head()
     newest = max(p.name.split("_")[0] for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))
     assert head == newest  # one linear history: the newest file is the head
+    assert code_heads() == (head,)  # what a start compares with, without loading Alembic
+    for revision in script.walk_revisions():  # each file's number is its revision
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")
     assert await _scalar(database_url, "SELECT version_num FROM alembic_version") == head
 
 
@@ -129,3 +141,18 @@ async def test_ensure_database_migrates_once_and_then_only_reads(database_url: s
     assert await is_current(database_url) is True
     await ensure_database(database_url)  # a no-op: already at head
     assert await is_current(database_url) is True
+
+
+def test_a_start_on_a_current_database_does_not_load_alembic(migrated_database_url: str) -> None:
+    """Alembic (with Mako and Pygments) is half a second of every CLI command's start: it
+    is imported only when there is something to migrate."""
+    script = (
+        "import asyncio, sys\n"
+        "from imperium.adapters.storage.migrate import ensure_database\n"
+        f"asyncio.run(ensure_database({migrated_database_url!r}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout

@@ -11,7 +11,6 @@ seconds, so callers in a loop cannot keep the database counting.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import time
 from collections.abc import Callable
@@ -19,11 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from imperium.adapters.storage.migrate import alembic_config
+from imperium.adapters.storage.migrate import code_heads, recorded_heads
 from imperium.adapters.storage.tables import (
     agent_metrics,
     agent_task_executions,
@@ -55,20 +52,12 @@ class DatabaseReport:
         return set(self.revision) == set(self.head)
 
 
-@functools.cache
-def code_heads() -> tuple[str, ...]:
-    """The head revision(s) of the packaged migrations (read once: they do not change)."""
-    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
-
-
 async def inspect_database(engine: AsyncEngine) -> DatabaseReport:
     started = time.perf_counter()
     async with engine.connect() as conn:
         await conn.execute(sa.text("SELECT 1"))
         latency_ms = (time.perf_counter() - started) * 1000
-        revision = await conn.run_sync(
-            lambda sync: tuple(sorted(MigrationContext.configure(sync).get_current_heads()))
-        )
+        revision = await conn.run_sync(recorded_heads)
         rows = await _row_counts(conn)
         if conn.dialect.name == "sqlite":
             details = await _sqlite_details(conn, engine.url.database)
