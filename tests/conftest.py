@@ -77,6 +77,12 @@ hypothesis.settings.load_profile("imperium")
 # per process).
 typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``slow`` (real processes, seconds each) go first, in their order:
+    handed out last, one of them would keep a worker busy after the others have ended."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 POSTGRES_URL_ENV = "IMPERIUM_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URLS = (
     "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
