@@ -167,6 +167,25 @@ class AgentStats:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentLoad:
+    """Whether the scheduler last managed to load a local agent's code, from its latest
+    ``agent.loaded`` or ``agent.load_failed`` event (``error`` says why it did not)."""
+
+    agent_id: str
+    loaded: bool
+    error: str | None
+    at: float
+
+    @classmethod
+    def of(cls, agent_id: str, event_type: str, data: object, at: float) -> AgentLoad:
+        """From an ``agent.loaded`` or ``agent.load_failed`` event."""
+        if event_type != "agent.load_failed":
+            return cls(agent_id, True, None, at)
+        error = data.get("error") if isinstance(data, dict) else None
+        return cls(agent_id, False, str(error or "its code failed to load"), at)
+
+
+@dataclass(frozen=True, slots=True)
 class AgentLearning:
     """The learning columns of an agent's ``agent_metrics`` row, as learning cycles leave
     them (``total_learning_cycles == 0``: no cycle has run, the other figures mean nothing)."""
@@ -312,6 +331,10 @@ class QueryStore(Protocol):
 
     async def agent_stats(self, agent_id: str | None = None) -> dict[str, AgentStats]:
         """Figures of every agent with a counted execution, or of ``agent_id`` only."""
+        ...
+
+    async def agent_loads(self) -> dict[str, AgentLoad]:
+        """Per local agent a scheduler tried to load, how its latest attempt went."""
         ...
 
     async def insert_submitted(self, tasks: Sequence[Task], events: Sequence[Event]) -> None:

@@ -83,3 +83,14 @@ async def exits(ctx: TaskContext) -> Any:
 @agent
 async def interrupts(ctx: TaskContext) -> Any:
     raise KeyboardInterrupt
+
+
+class Misconfigured(Agent):
+    """Its class imports, so it registers, but its constructor raises, as an agent's own
+    does on a bad config: the scheduler cannot load it."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        raise TypeError("__init__() got an unexpected keyword argument 'modle'")
+
+    async def run(self, ctx: TaskContext) -> Any:
+        raise AssertionError("never constructed")

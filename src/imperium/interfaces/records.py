@@ -21,7 +21,7 @@ from imperium.domain.learning import Insight, LearningCycle, ModelReport
 from imperium.domain.models import AgentSpec, Event, Execution, Task
 from imperium.domain.proposals import Proposal
 from imperium.domain.teams import TeamEstimate, TeamRun
-from imperium.ports import AgentStats
+from imperium.ports import AgentLoad, AgentStats
 from imperium.services.custody.service import CustodyRun
 from imperium.services.learning.overview import Overview
 from imperium.services.learning.service import Recommendation, model_dict
@@ -87,7 +87,11 @@ def event_dict(e: Event) -> dict[str, Any]:
     }
 
 
-def agent_dict(a: AgentSpec, stats: AgentStats | None) -> dict[str, Any]:
+def agent_dict(
+    a: AgentSpec, stats: AgentStats | None, load: AgentLoad | None = None
+) -> dict[str, Any]:
+    """``loaded`` is None until a scheduler tried to load the agent's code (and for remote
+    agents, whose code runs elsewhere); False with ``load_error`` when it failed."""
     executions = stats.executions if stats else 0
     return {
         "agent_id": a.id,
@@ -108,6 +112,16 @@ def agent_dict(a: AgentSpec, stats: AgentStats | None) -> dict[str, Any]:
         "last_failure": iso(stats.last_failure) if stats else None,
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),
+        **load_fields(load),
+    }
+
+
+def load_fields(load: AgentLoad | None) -> dict[str, Any]:
+    """Whether a scheduler could load an agent's code (see ``agent_dict``)."""
+    return {
+        "loaded": None if load is None else load.loaded,
+        "load_error": None if load is None else load.error,
+        "load_checked_at": None if load is None else iso(load.at),
     }
 
 

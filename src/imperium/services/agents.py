@@ -15,7 +15,7 @@ from typing import Any
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.models import AgentSpec, Event
 from imperium.domain.states import AgentStatus
-from imperium.ports import AgentStats, AgentStore, Clock, EventSink, QueryStore
+from imperium.ports import AgentLoad, AgentStats, AgentStore, Clock, EventSink, QueryStore
 
 AGENT_PRIORITIES = ("high", "medium", "low")
 MAX_CONCURRENCY_LIMIT = 100_000
@@ -85,6 +85,10 @@ class AgentService:
 
     async def stats(self) -> dict[str, AgentStats]:
         return await self._queries.agent_stats()
+
+    async def loads(self) -> dict[str, AgentLoad]:
+        """Whether a scheduler last loaded each local agent's code, and why not."""
+        return await self._queries.agent_loads()
 
     async def update(self, agent_id: str, changes: Mapping[str, Any]) -> AgentSpec:
         unknown = set(changes) - _EDITABLE

@@ -3,12 +3,15 @@ change."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from imperium.domain.states import AgentStatus
 from imperium.runtime import Imperium
 from tests.integration.api.conftest import problem, register, submit, until_ended
+from tests.integration.api.workload import until
 
 DOUBLE = "tests.support.agents:blocking_double"
 
@@ -122,3 +125,27 @@ async def test_a_type_that_cannot_be_imported_is_refused(client: httpx.AsyncClie
     body = {"agent_id": "x", "type": "no_such_module:run"}
     problem(await client.post("/api/v1/agents", json=body), 422, "cannot import", "PYTHONPATH")
     problem(await client.get("/api/v1/agents/x"), 404)  # nothing was stored
+
+
+async def test_an_agent_the_scheduler_cannot_load_is_shown_not_loaded(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client, "broken", "tests.support.agents:Misconfigured")
+    await register(client, "fine", "echo")
+    error = "__init__() got an unexpected keyword argument 'modle'"
+
+    def loads(body: dict[str, Any]) -> dict[str, tuple[bool | None, str | None]]:
+        mine = [a for a in body["items"] if a["agent_id"] in ("broken", "fine")]
+        return {a["agent_id"]: (a["loaded"], a["load_error"]) for a in mine}
+
+    listed = await until(client, "/api/v1/agents", lambda b: (True, None) in loads(b).values())
+    assert loads(listed) == {"broken": (False, error), "fine": (True, None)}
+    assert {a["status"] for a in listed["items"]} == {"active"}  # the registry's, unchanged
+    shown = (await client.get("/api/v1/agents/broken")).json()
+    assert (shown["loaded"], shown["load_error"]) == (False, error)
+    assert shown["load_checked_at"] is not None
+    status = (await client.get("/api/status")).json()["agents"]
+    assert status["not_loaded"] == {"broken": error}
+    agents = (await client.get("/api/agents/status")).json()["agents"]
+    loaded = {a["agent_id"]: a["loaded"] for a in agents}
+    assert (loaded["broken"], loaded["fine"]) == (False, True)

@@ -86,6 +86,7 @@ async def test_status_matches_the_work_done(client: httpx.AsyncClient, im: Imper
         "by_status": {"active": len(work.agents), "paused": 0, "retired": 0},
         "remote": {"total": 1, "online": 1, "offline": 0},
         "local_unavailable": 0,
+        "not_loaded": {},
     }
     assert status["journal"]["group_commits"] > 0
 

@@ -9,25 +9,12 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
-from typer.testing import CliRunner
 
 from imperium.adapters.storage.sql import SqlStore
 from imperium.domain.models import Task
 from imperium.domain.states import TaskState
 from imperium.interfaces.cli import _waiting
-from imperium.interfaces.cli.main import app
 from imperium.ports import LockInfo
-
-
-@pytest.fixture
-def cli(migrated_database_url: str):
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        env = {"DATABASE_URL": migrated_database_url, "COLUMNS": "250"}
-        return runner.invoke(app, [*args], env=env)
-
-    return invoke
 
 
 async def _hold_lock(database_url: str) -> None:

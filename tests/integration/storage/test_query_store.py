@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imperium.domain.errors import ConflictError
-from imperium.domain.models import Execution
+from imperium.domain.models import Event, Execution
 from imperium.domain.states import Outcome, TaskState
 from imperium.ports import AgentStats, Store, TaskFilter, TaskSnapshot, WriteBatch
 from tests.integration.storage.storage_factories import (
@@ -245,3 +245,24 @@ async def test_resubmit_drops_a_stale_cancel_request(locked: Store) -> None:
 
     assert await locked.fetch_cancel_requests() == []
     assert not await locked.cancel_requested(task.id)
+
+
+async def test_agent_loads_are_each_agents_latest_load_event(locked: Store) -> None:
+    def load(agent: str, kind: str, at: float, data: dict[str, object] | None = None) -> Event:
+        return make_event(None, kind, agent_id=agent, created_at=T0 + at, data=data)
+
+    events = [
+        load("alpha", "agent.load_failed", 1, {"error": "No module named 'myagents'"}),
+        load("alpha", "agent.loaded", 2),
+        load("bravo", "agent.loaded", 1),
+        load("bravo", "agent.load_failed", 2, {"error": "boom"}),
+        make_event(None, "agent.paused", agent_id="charlie"),  # not about loading
+    ]
+    await locked.apply(WriteBatch(events=events), OWNER, T0 + 30)
+
+    loads = await locked.agent_loads()
+
+    assert set(loads) == {"alpha", "bravo"}
+    assert (loads["alpha"].loaded, loads["alpha"].error) == (True, None)
+    assert (loads["bravo"].loaded, loads["bravo"].error) == (False, "boom")
+    assert loads["bravo"].at == pytest.approx(T0 + 2, abs=TOLERANCE)

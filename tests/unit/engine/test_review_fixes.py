@@ -394,12 +394,17 @@ async def test_an_agent_that_fails_to_load_goes_offline_until_a_fixed_spec_loads
         {"error": "__init__() got an unexpected keyword argument 'modle'"}
     ]
 
+    assert (await probe.agent_loads())["agent-1"].loaded is False  # what `agents list` reads
+
     fixed = dataclasses.replace(broken, config={})
     engine.apply_agent(fixed)
     await settle(engine)
     assert engine.state.agents["agent-1"].online is True
     assert executor.prepared["agent-1"] == fixed
     assert started_ids(executor) == [task.id]
+    loads = [e.event_type for e in probe.written if e.event_type.startswith("agent.load")]
+    assert loads == ["agent.load_failed", "agent.loaded"]
+    assert (await probe.agent_loads())["agent-1"].loaded is True
 
 
 async def test_an_agent_that_failed_to_load_is_loaded_again_on_any_change(

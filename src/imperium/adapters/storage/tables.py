@@ -39,6 +39,8 @@ LEARNING_EVENT_SQL = (
     "lower(event_type) NOT LIKE 'task.%' AND lower(event_type) NOT LIKE 'agent.%' "
     "AND lower(event_type) NOT LIKE 'scheduler.%'"
 )
+# Whether agents' code loaded: a few rows among the engine's events, found by their own index.
+AGENT_LOAD_EVENT_SQL = "event_type IN ('agent.loaded', 'agent.load_failed')"
 SCHEDULER_LOCK_NAME = "scheduler"
 
 # Event and execution ids grow by tens of thousands a second under load: 64-bit on
@@ -201,6 +203,13 @@ learning_logs = sa.Table(
         "created_at",
         sqlite_where=sa.text(LEARNING_EVENT_SQL),
         postgresql_where=sa.text(LEARNING_EVENT_SQL),
+    ),
+    sa.Index(
+        "ix_learning_logs_agent_loads",
+        "agent_id",
+        "id",
+        sqlite_where=sa.text(AGENT_LOAD_EVENT_SQL),
+        postgresql_where=sa.text(AGENT_LOAD_EVENT_SQL),
     ),
 )
 

@@ -12,12 +12,17 @@ from sqlalchemy.exc import IntegrityError
 
 from imperium.adapters.storage import _rows
 from imperium.adapters.storage.database import SqlArea
-from imperium.adapters.storage.tables import ACTIVE_STATE_SQL, agent_task_executions, learning_logs
+from imperium.adapters.storage.tables import (
+    ACTIVE_STATE_SQL,
+    AGENT_LOAD_EVENT_SQL,
+    agent_task_executions,
+    learning_logs,
+)
 from imperium.adapters.storage.tables import tasks as task_table
 from imperium.domain.errors import ConflictError
 from imperium.domain.models import Event, Execution, Task
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import AgentStats, TaskFilter, TaskSnapshot
+from imperium.ports import AgentLoad, AgentStats, TaskFilter, TaskSnapshot
 
 # Ids per ``IN (...)`` query: well under SQLite's and asyncpg's bound-parameter limits.
 ID_CHUNK = 1000
@@ -28,6 +33,7 @@ COUNTED_OUTCOMES = (Outcome.SUCCEEDED.value, *FAILED_OUTCOMES)
 RESUBMITTABLE_STATES = ("dead", "timed_out", "failed")
 
 active = sa.text(ACTIVE_STATE_SQL)
+agent_load_events = sa.text(AGENT_LOAD_EVENT_SQL)
 
 
 class TaskRows(SqlArea):
@@ -129,6 +135,21 @@ class SqlTaskStore(TaskRows):
                 last_success=row.last_success,
                 last_failure=row.last_failure,
             )
+            for row in await self._db.fetch(query)
+        }
+
+    async def agent_loads(self) -> dict[str, AgentLoad]:
+        latest = (
+            sa.select(sa.func.max(learning_logs.c.id))
+            .where(agent_load_events)
+            .group_by(learning_logs.c.agent_id)
+        )
+        c = learning_logs.c
+        query = sa.select(c.agent_id, c.event_type, c.event_data, c.created_at).where(
+            c.id.in_(latest)
+        )
+        return {
+            row.agent_id: AgentLoad.of(row.agent_id, row.event_type, row.event_data, row.created_at)
             for row in await self._db.fetch(query)
         }
 

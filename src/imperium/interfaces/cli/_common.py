@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -58,6 +59,15 @@ def settings(database: str | None = None) -> Settings:
         return Settings(database_url=database) if database else Settings()
     except PydanticValidationError as exc:
         raise fail(f"invalid setting: {describe(exc)}") from None
+
+
+def import_from_working_directory() -> None:
+    """Put the working directory first on the import path, as ``python -m`` does and
+    Celery's ``-A`` and Ray's driver do, so ``--type myagents:summarise`` finds
+    ``./myagents.py`` (a console script's path holds only its own directory)."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
 
 
 def configure_logging(level: str) -> None:

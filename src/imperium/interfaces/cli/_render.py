@@ -54,7 +54,7 @@ def agents_table(rows: list[dict[str, Any]]) -> Table:
         table.add_row(
             r["agent_id"],
             r["agent_type"],
-            r["status"],
+            agent_status(r),
             ", ".join(r["capabilities"]),
             str(r["max_concurrency"]),
             str(r["executions"]),
@@ -62,6 +62,13 @@ def agents_table(rows: list[dict[str, Any]]) -> Table:
             "-" if mean is None else f"{mean:.3f}",
         )
     return table
+
+
+def agent_status(r: dict[str, Any]) -> str:
+    """The registry's status, or ``not loaded`` when the scheduler could not load its code."""
+    if r.get("loaded") is False and r["status"] != "retired":
+        return "[red]not loaded[/]"
+    return str(r["status"])
 
 
 def executions_table(rows: list[Execution]) -> Table:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import asyncio
+import time
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from imperium.agents.loader import is_local
 from imperium.domain.models import AgentSpec
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.cli._common import (
     console,
+    fail,
+    import_from_working_directory,
     offline,
     parse_json_option,
     parse_resources,
@@ -18,8 +23,14 @@ from imperium.interfaces.cli._common import (
     settings,
 )
 from imperium.interfaces.cli._render import agents_table
+from imperium.interfaces.cli._waiting import scheduler_running
 from imperium.interfaces.records import agent_dict
+from imperium.ports import AgentLoad
 
+if TYPE_CHECKING:
+    from imperium.runtime import Offline
+
+LOAD_WAIT_SECONDS = 5.0
 app = typer.Typer(help="Register and manage agents.", no_args_is_help=True)
 
 Database = Annotated[str | None, typer.Option("--database", help="Overrides DATABASE_URL.")]
@@ -29,8 +40,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a tabl
 async def _list(database: str | None) -> list[dict[str, Any]]:
     async with offline(settings(database)) as im:
         service = im.agents
-        stats = await service.stats()
-        return [agent_dict(a, stats.get(a.id)) for a in await service.list()]
+        stats, loads = await service.stats(), await service.loads()
+        return [agent_dict(a, stats.get(a.id), loads.get(a.id)) for a in await service.list()]
 
 
 @app.command("list")
@@ -39,8 +50,11 @@ def list_agents(database: Database = None, as_json: Json = False) -> None:
     rows = run(_list(database))
     if as_json:
         print_json(rows)
-    else:
-        console.print(agents_table(rows))
+        return
+    console.print(agents_table(rows))
+    for r in rows:
+        if r["loaded"] is False and r["status"] != "retired":
+            console.print(f"[red]{r['agent_id']} not loaded:[/] {r['load_error']}")
 
 
 @app.command()
@@ -98,18 +112,42 @@ def register(
         description=description,
     )
 
-    async def go() -> AgentSpec:
-        async with offline(settings(database)) as im:
-            return await im.agents.register(spec)
+    import_from_working_directory()  # as `imperium serve` does: ./myagents.py is found
 
-    saved = run(go())
+    async def go() -> tuple[AgentSpec, AgentLoad | None]:
+        async with offline(settings(database)) as im:
+            saved = await im.agents.register(spec)
+            return saved, await _server_load(im, saved)
+
+    saved, load = run(go())
     if as_json:
-        print_json(agent_dict(saved, None))
+        print_json(agent_dict(saved, None, load))
     else:
         console.print(
             f"registered agent [bold]{saved.id}[/] ({saved.type}), capabilities "
             f"{', '.join(sorted(saved.capabilities))}"
+            + ("" if load is None or not load.loaded else "; the scheduler loaded it")
         )
+    if load is not None and not load.loaded:
+        raise fail(
+            f"agent {saved.id} is registered, but the running scheduler could not load it "
+            f"(not loaded): {load.error}. `imperium serve` imports from the directory it was "
+            "started in; fix that, then restart it or `imperium agents update` the agent"
+        )
+
+
+async def _server_load(im: Offline, saved: AgentSpec) -> AgentLoad | None:
+    """How a running scheduler's load of a new local agent went, if it says within a few
+    seconds (it picks agents up when it polls); None without a scheduler or an answer."""
+    if not is_local(saved.type) or not await scheduler_running(im):
+        return None
+    give_up = time.monotonic() + LOAD_WAIT_SECONDS
+    while time.monotonic() < give_up:
+        load = (await im.agents.loads()).get(saved.id)
+        if load is not None and load.at >= saved.updated_at:
+            return load
+        await asyncio.sleep(0.1)
+    return None
 
 
 @app.command()

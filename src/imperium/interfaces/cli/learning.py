@@ -77,6 +77,7 @@ def status(json_out: Json = False, database: Database = None) -> None:
             states = await store.count_tasks_by_state()
             outcomes = await store.count_executions_by_outcome()
             agents = await store.list_agents()
+            loads = await store.agent_loads()
             cycles = await store.list_cycles(1)
             models = await store.list_models(1)
         succeeded = outcomes.get(Outcome.SUCCEEDED, 0)
@@ -88,6 +89,13 @@ def status(json_out: Json = False, database: Database = None) -> None:
             "agents": {
                 "total": len(agents),
                 "active": sum(1 for a in agents if a.status == "active"),
+                "not_loaded": {
+                    a.id: load.error
+                    for a in agents
+                    if (load := loads.get(a.id)) is not None
+                    and not load.loaded
+                    and a.status != "retired"
+                },
             },
             "learning": {
                 "enabled": cfg.learning_enabled,
@@ -112,6 +120,8 @@ def status(json_out: Json = False, database: Database = None) -> None:
     table.add_row("attempts", ", ".join(f"{k} {v}" for k, v in executions.items()) or "none")
     table.add_row("success rate", _pct(report["success_rate"]))
     table.add_row("agents", f"{report['agents']['active']} active of {report['agents']['total']}")
+    for agent_id, error in report["agents"]["not_loaded"].items():
+        table.add_row("[red]not loaded[/]", f"{agent_id}: {error}")
     table.add_row("learning", learning["mode"])
     cycle = learning["last_cycle"]
     table.add_row(

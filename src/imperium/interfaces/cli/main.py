@@ -25,6 +25,7 @@ from imperium.interfaces.cli._common import (
     configure_logging,
     console,
     err_console,
+    import_from_working_directory,
     print_json,
     run,
     settings,
@@ -77,6 +78,7 @@ def serve(
     """Run the scheduler and the HTTP API (docs at /docs) until Ctrl-C or SIGTERM."""
     from imperium.interfaces.api.server import is_loopback
 
+    import_from_working_directory()  # agents registered as module:function, from here
     cfg = settings(database)
     configure_logging(cfg.log_level)
     public = not is_loopback(host)

@@ -13,6 +13,7 @@ from imperium.interfaces.cli._common import (
     configure_logging,
     err_console,
     fail,
+    import_from_working_directory,
     parse_json_option,
     settings,
 )
@@ -61,6 +62,7 @@ def worker(
     from imperium.domain.errors import AgentLoadError
     from imperium.worker import Worker
 
+    import_from_working_directory()
     configure_logging(settings().log_level)
     # httpx logs every request at INFO: a long-polling worker would log one every few seconds
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))

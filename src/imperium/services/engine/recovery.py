@@ -40,8 +40,9 @@ SUBMITTED_BATCH = 10_000
 
 def apply_agent(engine: Engine, spec: AgentSpec) -> None:
     """Bring one agent in line with its stored spec. An implementation is (re)loaded when
-    the type or config changed, or when it failed to load before; a failure marks the
-    agent offline with an ``agent.load_failed`` event and never raises."""
+    the type or config changed, or when it failed to load before; each load is an
+    ``agent.loaded`` event, a failure marks the agent offline with an ``agent.load_failed``
+    event instead and never raises."""
     state = engine.state
     current = state.agents.get(spec.id)
     remote = spec.type == REMOTE_TYPE
@@ -71,6 +72,8 @@ def apply_agent(engine: Engine, spec: AgentSpec) -> None:
             agent.online = False
             log.error("agent %s cannot run: %s", spec.id, exc)
             state.event("agent.load_failed", data={"error": str(exc)}, agent_id=spec.id)
+        else:  # so that readers of the database (``agents list``) know it loaded this time
+            state.event("agent.loaded", agent_id=spec.id)
     state.put_agent(agent)
 
 

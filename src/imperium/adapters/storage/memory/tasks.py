@@ -14,8 +14,9 @@ from imperium.adapters.storage.memory.scheduler import TaskRows
 from imperium.domain.errors import ConflictError
 from imperium.domain.models import Event, Execution, Task
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import AgentStats, TaskFilter, TaskSnapshot
+from imperium.ports import AgentLoad, AgentStats, TaskFilter, TaskSnapshot
 
+AGENT_LOAD_EVENTS = frozenset({"agent.loaded", "agent.load_failed"})
 _RESUBMITTABLE_STATES = frozenset({TaskState.DEAD, TaskState.TIMED_OUT, TaskState.FAILED})
 _FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
 
@@ -63,6 +64,13 @@ class MemoryTaskStore(TaskRows):
             if e.agent_id is not None and (e.outcome is Outcome.SUCCEEDED or _failed(e)):
                 by_agent.setdefault(e.agent_id, []).append(e)
         return {agent_id: _stats(agent_id, runs) for agent_id, runs in by_agent.items()}
+
+    async def agent_loads(self) -> dict[str, AgentLoad]:
+        loads: dict[str, AgentLoad] = {}
+        for e in self.state.events:  # oldest first: the latest wins
+            if e.agent_id is not None and e.event_type in AGENT_LOAD_EVENTS:
+                loads[e.agent_id] = AgentLoad.of(e.agent_id, e.event_type, e.data, e.created_at)
+        return loads
 
     async def insert_submitted(self, tasks: Sequence[Task], events: Sequence[Event]) -> None:
         clash = duplicates([t.id for t in tasks], self.state.tasks)

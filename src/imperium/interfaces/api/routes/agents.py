@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
 async def _with_stats(queries: QueryStore, spec: AgentSpec) -> dict[str, Any]:
     stats = await queries.agent_stats(spec.id)  # this agent's executions only
-    return agent_dict(spec, stats.get(spec.id))
+    return agent_dict(spec, stats.get(spec.id), (await queries.agent_loads()).get(spec.id))
 
 
 @router.post("", status_code=201, response_model=AgentOut, responses=problems(409, 422))
@@ -50,8 +50,8 @@ async def register_agent(
 @router.get("", response_model=AgentList)
 async def list_agents(agents: Agents) -> dict[str, Any]:
     """Every agent, retired ones included, with figures from their recorded attempts."""
-    stats = await agents.stats()
-    items = [agent_dict(a, stats.get(a.id)) for a in await agents.list()]
+    stats, loads = await agents.stats(), await agents.loads()
+    items = [agent_dict(a, stats.get(a.id), loads.get(a.id)) for a in await agents.list()]
     return {"items": items, "total": len(items)}
 
 

@@ -42,8 +42,8 @@ from imperium.interfaces.api.metrics import (
     stored,
 )
 from imperium.interfaces.api.schemas import problems
-from imperium.interfaces.records import iso
-from imperium.ports import AgentStats, LockInfo
+from imperium.interfaces.records import iso, load_fields
+from imperium.ports import AgentLoad, AgentStats, LockInfo
 from imperium.services.engine import Engine
 from imperium.services.engine.recovery import REMOTE_TYPE
 from imperium.services.keys import KeyService
@@ -115,8 +115,8 @@ async def status(
     metrics: Metrics,
 ) -> dict[str, Any]:
     """The running system: scheduler, tasks by state, queues, agents, attempts."""
-    counts, lock, agents = await from_database(
-        asyncio.gather(stored(queries), locks.read_lock(), registry.list())
+    counts, lock, agents, loads = await from_database(
+        asyncio.gather(stored(queries), locks.read_lock(), registry.list(), registry.loads())
     )
     now_live = live(engine)
     return {
@@ -126,7 +126,7 @@ async def status(
         "scheduler": _scheduler(engine, lock),
         "tasks": {"total": sum(counts.tasks.values()), "by_state": named(counts.tasks)},
         "queue": _queue(engine),
-        "agents": _agent_summary(engine, agents),
+        "agents": _agent_summary(engine, agents, loads),
         "running_attempts": now_live.running_attempts,
         "executions": {
             "total": sum(counts.executions.values()),
@@ -142,10 +142,13 @@ async def status(
 @router.get("/api/agents/status", responses=problems(503))
 async def agents_status(registry: Agents, engine: Scheduler) -> dict[str, Any]:
     """Every registered agent: availability, load, resources, and its recorded attempts."""
-    reads = asyncio.gather(registry.list(), registry.stats())
-    specs, stats = await from_database(reads)
+    reads = asyncio.gather(registry.list(), registry.stats(), registry.loads())
+    specs, stats, loads = await from_database(reads)
     live = engine.snapshot()
-    agents = [_agent(spec, live.agent(spec.id), stats.get(spec.id)) for spec in specs]
+    agents = [
+        {**_agent(spec, live.agent(spec.id), stats.get(spec.id)), **load_fields(loads.get(spec.id))}
+        for spec in specs
+    ]
     return {"agents": agents, "total": len(agents), "timestamp": iso(time.time())}
 
 
@@ -203,7 +206,9 @@ def _queue(engine: Engine) -> dict[str, int]:
     }
 
 
-def _agent_summary(engine: Engine, specs: list[AgentSpec]) -> dict[str, Any]:
+def _agent_summary(
+    engine: Engine, specs: list[AgentSpec], loads: dict[str, AgentLoad]
+) -> dict[str, Any]:
     by_status = dict.fromkeys((str(s) for s in AgentStatus), 0)
     remote = {"total": 0, "online": 0, "offline": 0}
     unavailable = 0  # in-process agents whose implementation failed to load
@@ -221,6 +226,13 @@ def _agent_summary(engine: Engine, specs: list[AgentSpec]) -> dict[str, Any]:
         "by_status": by_status,
         "remote": remote,
         "local_unavailable": unavailable,
+        "not_loaded": {  # why each of them failed to load
+            spec.id: load.error
+            for spec in specs
+            if (load := loads.get(spec.id)) is not None
+            and not load.loaded
+            and spec.status is not AgentStatus.RETIRED
+        },
     }
 
 

@@ -195,6 +195,11 @@ class AgentOut(BaseModel):
     last_failure: str | None
     created_at: str | None
     updated_at: str | None
+    loaded: bool | None = None
+    """None until a scheduler tried to load the agent's code (and for remote agents)."""
+    load_error: str | None = None
+    """Why the scheduler could not load it (``loaded`` false)."""
+    load_checked_at: str | None = None
 
 
 class AgentList(BaseModel):
