@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from imperium.domain.models import Execution, Task
@@ -22,25 +25,47 @@ STATE_STYLE = {
 }
 
 
+JSON_FIELDS = frozenset({"payload", "result", "config", "data"})
+
+
+def field_text(key: str, value: Any) -> str:
+    """A record's field for Rich: JSON for payloads, results and anything structured (a
+    Python repr is not what a user can paste back into --payload), markup escaped."""
+    if key in JSON_FIELDS or isinstance(value, dict | list):
+        return escape(orjson.dumps(value).decode())
+    return escape(str(value))
+
+
 def styled_state(state: str) -> str:
     return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
 
 
-def tasks_table(tasks: list[Task]) -> Table:
-    table = Table(title=f"{len(tasks)} task(s)")
-    for col in ("id", "type", "state", "priority", "score", "attempts", "agent", "created"):
-        table.add_column(col)
+NARROW = 110  # columns below which a task table keeps only what fits beside a full id
+TASK_COLUMNS = ("id", "type", "state", "priority", "score", "attempts", "agent", "created")
+NARROW_COLUMNS = ("id", "type", "state", "agent")
+
+
+def tasks_table(tasks: list[Task], width: int) -> Table:
+    """Tasks with their full ids (what ``tasks show`` and ``cancel`` take), even at 80
+    columns: a narrow terminal gets fewer columns rather than cut ids."""
+    narrow = width < NARROW
+    table = Table(
+        title=f"{len(tasks)} task(s)",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+        caption="fewer columns in a narrow terminal; --json has every field" if narrow else None,
+    )
+    full_id = max((len(t.id) for t in tasks), default=2)
+    columns = NARROW_COLUMNS if narrow else TASK_COLUMNS
+    for col in columns:
+        table.add_column(col, no_wrap=col == "id", min_width=full_id if col == "id" else None)
     for t in tasks:
-        table.add_row(
-            t.id,
-            t.type,
-            styled_state(str(t.state)),
-            str(t.priority),
-            f"{t.score:.1f}",
-            f"{t.attempts}/{t.max_attempts}",
-            t.agent_id or "-",
-            short_time(t.created_at),
-        )
+        cells = {
+            "id": t.id, "type": t.type, "state": styled_state(str(t.state)),
+            "priority": str(t.priority), "score": f"{t.score:.1f}",
+            "attempts": f"{t.attempts}/{t.max_attempts}", "agent": t.agent_id or "-",
+            "created": short_time(t.created_at),
+        }  # fmt: skip
+        table.add_row(*(cells[col] for col in columns))
     return table
 
 

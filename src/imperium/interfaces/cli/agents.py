@@ -22,7 +22,7 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
-from imperium.interfaces.cli._render import agents_table
+from imperium.interfaces.cli._render import agents_table, field_text
 from imperium.interfaces.cli._waiting import scheduler_running
 from imperium.interfaces.records import agent_dict
 from imperium.ports import AgentLoad
@@ -67,7 +67,7 @@ def show(agent_id: str, database: Database = None, as_json: Json = False) -> Non
         print_json(rows[0])
     else:
         for key, value in rows[0].items():
-            console.print(f"[bold]{key}[/]: {value}")
+            console.print(f"[bold]{key}[/]: {field_text(key, value)}")
 
 
 def _missing(agent_id: str) -> int:

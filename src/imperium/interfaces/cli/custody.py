@@ -88,13 +88,19 @@ def give_test(
     out = run(go())
     if json_out:
         print_json(out)
-        return
+    else:
+        print_test(agent_id, out)
+
+
+def print_test(agent_id: str, out: dict[str, Any]) -> None:
+    """A custody test's outcome (``run_dict``), with the result id ``custody show`` takes."""
     r = out["test_result"]
     verdict = "[green]passed[/]" if r["passed"] else "[red]failed[/]"
     console.print(
         f"{agent_id}: {r['test_id']} ({out['test_category']}, {out['test_difficulty']}) "
         f"{verdict} — score {r['score']:.2f} of threshold {r['threshold']:.2f}, "
-        f"+{r['xp_awarded']} XP"
+        f"+{r['xp_awarded']} XP; result {r['result_id']} (imperium custody show "
+        f"{r['result_id']})"
     )
     for check in (r["evaluation"] or {}).get("checks", []):
         mark = "[green]✓[/]" if check.get("ok") else "[red]✗[/]"

@@ -54,12 +54,19 @@ def create(
     the capabilities given by --capability (default: the agent id alone, which is what an
     agent registered without capabilities offers)."""
 
-    async def go() -> dict[str, Any]:
+    async def go() -> tuple[dict[str, Any], bool]:
         async with offline(settings(database)) as im:
+            first = not await im.keys.enabled()
             key, text = await im.keys.create(name, Role.parse(role), agent, capability or ())
-            return {**key_dict(key), "key": text}
+            return {**key_dict(key), "key": text}, first
 
-    created = run(go())
+    created, first = run(go())
+    if first:
+        err_console.print(
+            "[yellow]warning:[/] this is the first key, so API keys are now on: every client "
+            "of the API (workers, scripts, the dashboard, other tools) must send a key from "
+            "now on, or is refused (401); give each its own with `imperium keys create`"
+        )
     if as_json:
         print_json(created)
         return

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
+from imperium import __version__
 from imperium.domain.errors import ImperiumError
 from imperium.interfaces.cli import (
     agents,
@@ -36,6 +37,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        console.print(f"imperium {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Imperium: orchestration for fleets of AI agents that learns from every run."""
+
+
 app.add_typer(agents.app, name="agents")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(teams.app, name="teams")
@@ -55,7 +76,9 @@ app.command("simulate")(learning.simulate)
 app.command("dashboard")(dashboard.dashboard)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-bench_app = typer.Typer(help="Benchmarks (print JSON).", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: a summary, one figure a line (--json for JSON).", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 
 Database = Annotated[str | None, typer.Option("--database", help="Overrides DATABASE_URL.")]

@@ -28,7 +28,12 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
-from imperium.interfaces.cli._render import executions_table, styled_state, tasks_table
+from imperium.interfaces.cli._render import (
+    executions_table,
+    field_text,
+    styled_state,
+    tasks_table,
+)
 from imperium.interfaces.cli._waiting import check_runnable, unrunnable, wait_for
 from imperium.interfaces.records import event_dict, execution_dict, task_dict
 from imperium.interfaces.specs import parse_workflow
@@ -165,7 +170,7 @@ def list_tasks(
     if as_json:
         print_json([task_dict(t) for t in tasks])
     else:
-        console.print(tasks_table(tasks))
+        console.print(tasks_table(tasks, console.width))
 
 
 async def _details(database: str | None, task_id: str) -> dict[str, Any]:
@@ -198,12 +203,13 @@ def show(task_id: str, database: Database = None, as_json: Json = False) -> None
         return
     for key, value in task_dict(d["task"]).items():
         if value not in (None, [], {}):
-            console.print(f"[bold]{key}[/]: {value}")
+            console.print(f"[bold]{key}[/]: {field_text(key, value)}")
     if d["cancel_requested"]:
         console.print("[yellow]cancel requested; the scheduler applies it when it polls[/]")
     console.print(executions_table(d["executions"]))
     for e in d["events"]:
-        console.print(f"  {event_dict(e)['at']}  {e.event_type}  {e.data or ''}")
+        data = "" if e.data is None else field_text("data", e.data)
+        console.print(f"  {event_dict(e)['at']}  {e.event_type}  {data}")
 
 
 @app.command()
