@@ -46,6 +46,19 @@ def test_an_unknown_type_names_the_missing_capability(cli, migrated_database_url
     assert waiting.stdout == ""  # nothing half-printed where JSON is expected
 
 
+def test_a_task_asking_for_more_than_any_agent_offers_says_so(
+    cli, migrated_database_url: str
+) -> None:
+    asyncio.run(_hold_lock(migrated_database_url))
+    registered = cli("agents", "register", "e1", "--type", "echo", "-c", "echo", "-r", "cpu=4")
+    assert registered.exit_code == 0, registered.output
+    waiting = cli("submit", "echo", "-r", "cpu=8", "--wait")
+    assert waiting.exit_code == 1
+    assert "asks for cpu=8, more than any agent able to take it offers (e1 cpu=4)" in (
+        waiting.output.replace("\n", " ")
+    )
+
+
 def test_without_wait_an_unknown_type_is_stored_with_a_warning(cli) -> None:
     before_any_agent = cli("submit", "echo", "--json")  # serve registers the built-ins
     assert before_any_agent.exit_code == 0, before_any_agent.output

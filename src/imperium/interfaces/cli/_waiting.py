@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from imperium.domain.errors import ImperiumError
-from imperium.domain.models import Task
+from imperium.domain.models import AgentSpec, AgentState, Task
+from imperium.domain.selection import could_ever_take
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.cli._common import err_console
 
@@ -58,20 +59,39 @@ async def unrunnable(
         if task.pinned_agent is not None:
             continue  # submit checked the pinned agent exists
         needed = task.required_capabilities
-        if any(needed <= a.capabilities for a in agents):
-            continue
-        missing = ", ".join(sorted(needed - set(offered))) or ", ".join(sorted(needed))
-        known = (
-            f"registered agents offer: {', '.join(offered)}"
-            if offered
-            else "no agent is registered yet (`imperium serve` registers the built-in ones)"
-        )
-        return (
-            f"task {task.id} ({task.type}) cannot run: no registered agent offers "
-            f"capability {missing}; {known}. It stays queued until one is registered "
-            "(`imperium agents register ID --type ... -c CAPABILITY`)"
-        )
+        able = [a for a in agents if needed <= a.capabilities]
+        if not able:
+            return _no_capability(task, needed, offered)
+        if not any(could_ever_take(AgentState(spec=a), task) for a in able):
+            return _too_big(task, able)
     return None
+
+
+def _no_capability(task: Task, needed: frozenset[str], offered: list[str]) -> str:
+    missing = ", ".join(sorted(needed - set(offered))) or ", ".join(sorted(needed))
+    known = (
+        f"registered agents offer: {', '.join(offered)}"
+        if offered
+        else "no agent is registered yet (`imperium serve` registers the built-in ones)"
+    )
+    return (
+        f"task {task.id} ({task.type}) cannot run: no registered agent offers "
+        f"capability {missing}; {known}. It stays queued until one is registered "
+        "(`imperium agents register ID --type ... -c CAPABILITY`)"
+    )
+
+
+def _too_big(task: Task, able: list[AgentSpec]) -> str:
+    asked = ", ".join(f"{k}={v:g}" for k, v in sorted(task.resources.items()))
+    offers = "; ".join(
+        f"{a.id} {', '.join(f'{k}={v:g}' for k, v in sorted(a.resources.items())) or 'none'}"
+        for a in able[:5]
+    )
+    return (
+        f"task {task.id} ({task.type}) cannot run: it asks for {asked}, more than any agent "
+        f"able to take it offers ({offers}). It stays queued until one offers enough "
+        "(`imperium agents update ID --resource NAME=AMOUNT`)"
+    )
 
 
 async def check_runnable(services: Offline, tasks: Sequence[Task]) -> None:
