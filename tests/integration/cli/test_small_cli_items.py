@@ -10,6 +10,7 @@ import pytest
 from imperium import __version__
 from imperium.interfaces.cli._common import console
 from imperium.interfaces.cli.custody import print_test
+from imperium.interfaces.cli.teams import _print_team
 
 
 def test_version(cli) -> None:
@@ -66,3 +67,13 @@ def test_the_first_key_warns_that_every_client_now_needs_one(cli) -> None:
     second = cli("keys", "create", "--name", "ci")
     assert second.exit_code == 0, second.output
     assert "every client" not in second.stderr
+
+
+def test_team_results_are_shown_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    team = {
+        "id": "t1", "type": "review", "state": "succeeded", "members_succeeded": 1,
+        "members": ["a1"], "quorum": 1, "chosen_by": "user", "results": {"a1": {"ok": True}},
+        "member_states": {"a1": "succeeded"}, "task_ids": {"a1": "x1"},
+    }  # fmt: skip
+    _print_team(team)
+    assert 'a1: succeeded (task x1) -> {"ok":true}' in capsys.readouterr().out

@@ -26,6 +26,7 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
+from imperium.interfaces.cli._render import field_text
 from imperium.interfaces.cli._waiting import scheduler_running
 
 if TYPE_CHECKING:
@@ -302,5 +303,5 @@ def _print_team(t: dict[str, Any]) -> None:
         result = t["results"].get(member)
         console.print(
             f"  {member}: {t['member_states'].get(member, '?')} (task {t['task_ids'][member]})"
-            + ("" if result is None else f" -> {result}")
+            + ("" if result is None else f" -> {field_text('result', result)}")
         )
