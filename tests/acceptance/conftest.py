@@ -74,6 +74,13 @@ class Server:
 
 
 @pytest.fixture
+def sqlite_database_url(make_database_url) -> str:
+    """An empty SQLite database, for tests whose subject does not depend on the database."""
+    url: str = make_database_url("sqlite")
+    return url
+
+
+@pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[object]:
     servers: list[Server] = []
 

@@ -1,4 +1,9 @@
-"""`imperium serve` with the CLI against it, over a real database, in real processes."""
+"""`imperium serve` with the CLI against it, over a real database, in real processes.
+
+What depends on the database (the scheduler lock, standby, submitting, cancelling, a
+workflow) runs on SQLite and PostgreSQL; what is about the HTTP server and the process
+(docs, keys on a public address, a port in use, unknown routes, agent code that exits)
+runs on SQLite only: each is a server start of seconds, and the database adds nothing."""
 
 from __future__ import annotations
 
@@ -136,7 +141,8 @@ def test_a_waiting_standby_stops_on_sigterm(database_url: str, server_factory) -
     assert first.proc.poll() is None  # the active scheduler is untouched
 
 
-def test_health_and_docs_are_served(database_url: str, server_factory) -> None:
+def test_health_and_docs_are_served(sqlite_database_url: str, server_factory) -> None:
+    database_url = sqlite_database_url
     import httpx
 
     server = server_factory(database_url)
@@ -152,7 +158,8 @@ def test_health_and_docs_are_served(database_url: str, server_factory) -> None:
     assert missing.status_code == 404
 
 
-def test_a_public_address_needs_api_keys(database_url: str, server_factory) -> None:
+def test_a_public_address_needs_api_keys(sqlite_database_url: str, server_factory) -> None:
+    database_url = sqlite_database_url
     import httpx
 
     out = imperium(database_url, "serve", "--host", "0.0.0.0")
@@ -176,7 +183,8 @@ def test_a_public_address_needs_api_keys(database_url: str, server_factory) -> N
     assert httpx.get(f"{url}/api/health", timeout=10).status_code == 200  # probes need no key
 
 
-def test_serve_reports_a_port_in_use(database_url: str, server_factory) -> None:
+def test_serve_reports_a_port_in_use(sqlite_database_url: str, server_factory) -> None:
+    database_url = sqlite_database_url
     first = server_factory(database_url)
     first.wait_ready()
     port = first.url.rsplit(":", 1)[1]
@@ -186,7 +194,8 @@ def test_serve_reports_a_port_in_use(database_url: str, server_factory) -> None:
     assert "Traceback" not in other.stderr
 
 
-def test_unknown_routes_are_problems_too(database_url: str, server_factory) -> None:
+def test_unknown_routes_are_problems_too(sqlite_database_url: str, server_factory) -> None:
+    database_url = sqlite_database_url
     import httpx
 
     server = server_factory(database_url)
@@ -201,8 +210,9 @@ def test_unknown_routes_are_problems_too(database_url: str, server_factory) -> N
 
 
 def test_agent_code_that_calls_sys_exit_does_not_stop_the_server(
-    database_url: str, server_factory
+    sqlite_database_url: str, server_factory
 ) -> None:
+    database_url = sqlite_database_url
     server = server_factory(database_url)
     server.wait_ready()
     registered = imperium(database_url, "agents", "register", "quitter", "--type", "sys:exit")
