@@ -77,11 +77,6 @@ hypothesis.settings.load_profile("imperium")
 # per process).
 typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked ``slow`` (real processes, seconds each) go first, in their order:
-    handed out last, one of them would keep a worker busy after the others have ended."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
 
 POSTGRES_URL_ENV = "IMPERIUM_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URLS = (
@@ -269,3 +264,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if "_sqlite_threads_end" not in item.fixturenames:  # shared by a test's parameters
             item.fixturenames.insert(0, "_sqlite_threads_end")  # first set up, last torn down
+    # The tests marked ``slow`` (real processes, seconds each) go first, in their order:
+    # handed out last, one of them would keep a worker busy after the others have ended.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
