@@ -264,6 +264,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if "_sqlite_threads_end" not in item.fixturenames:  # shared by a test's parameters
             item.fixturenames.insert(0, "_sqlite_threads_end")  # first set up, last torn down
-    # The tests marked ``slow`` (real processes, seconds each) go first, in their order:
-    # handed out last, one of them would keep a worker busy after the others have ended.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    _spread_slow_tests(items)
+
+
+def _spread_slow_tests(items: list[pytest.Item]) -> None:
+    """Interleave the tests marked ``slow`` (real processes, seconds each) evenly through
+    the first two thirds of the run. pytest-xdist hands each worker a contiguous run of
+    tests, so in file order one worker got every acceptance test and the others sat idle
+    at the end; and a slow test handed out last keeps a worker busy after the rest end."""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    fast = iter([item for item in items if item.get_closest_marker("slow") is None])
+    step = (2 * (len(items) - len(slow))) // (3 * len(slow)) if slow else 0
+    spread: list[pytest.Item] = []
+    for item in slow:
+        spread.append(item)
+        spread.extend(itertools.islice(fast, step))
+    spread.extend(fast)
+    items[:] = spread
