@@ -23,10 +23,12 @@ system-deps:
 run: $(STAMP) system-deps
 	$(BIN)/imperium serve
 
-## test: the whole suite on every core (PostgreSQL tests fail instead of skipping when CI is
-## set), then, alone, the tests that stop the shared PostgreSQL server
+## test: the whole suite, two workers per core (at most 8: many tests wait on real
+## processes), PostgreSQL tests failing instead of skipping when CI is set; then, alone,
+## the tests that stop the shared PostgreSQL server
+TEST_WORKERS ?= $(shell n=$$(( 2 * $$(nproc) )); [ $$n -gt 8 ] && n=8; echo $$n)
 test: $(STAMP) system-deps
-	$(BIN)/pytest -n auto -m "not serial"
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial"
 	$(BIN)/pytest -p no:xdist -m serial
 
 ## lint: ruff, formatting, mypy (strict on domain/ and services/) and the layering
