@@ -151,6 +151,15 @@ class TaskFilter:
     workflow_id: str | None = None
     limit: int = 50
     offset: int = 0
+    created_after: float | None = None
+    """Only tasks created at or after this time (inclusive)."""
+    created_before: float | None = None
+    """Only tasks created before this time (exclusive)."""
+    id_prefix: str | None = None
+    """Only tasks whose id starts with this text."""
+    after: tuple[float, str] | None = None
+    """Keyset pagination: only tasks after this ``(created_at, id)`` in the listing's
+    order (newest first), i.e. the last row of the previous page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +358,29 @@ class QueryStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeCount:
+    """Attempts with ``outcome`` that finished in the bucket starting at ``start``."""
+
+    start: float
+    outcome: Outcome
+    count: int
+
+
+class StatisticsStore(Protocol):
+    """Aggregates over recent history for the dashboard, computed by the database over
+    indexed time ranges (never by loading rows)."""
+
+    async def outcome_series(self, since: float, bucket_seconds: float) -> list[OutcomeCount]:
+        """Attempts finished at or after ``since``, counted per outcome and per bucket of
+        ``bucket_seconds`` (buckets start at multiples of it; empty ones are left out)."""
+        ...
+
+    async def count_dead_since(self, since: float) -> int:
+        """Tasks that ended ``dead`` (attempts exhausted) at or after ``since``."""
+        ...
+
+
 class LearningStore(Protocol):
     """Learning events in ``learning_logs`` and the learning columns of ``agent_metrics``."""
 
@@ -530,6 +562,7 @@ class Store(
     ProposalStore,
     TeamStore,
     KeyStore,
+    StatisticsStore,
     Protocol,
 ):
     """Every area over one database (``SqlStore``, ``MemoryStore``): what the composition

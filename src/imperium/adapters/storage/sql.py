@@ -1,7 +1,8 @@
 """``SqlStore``: every SQL area store over one :class:`Database`, as one object.
 
 The area stores (``scheduler``, ``tasks``, ``agents``, ``learning``, ``cycles``,
-``custody``, ``proposals``, ``teams``, ``keys``) are small and independent; each takes the
+``custody``, ``proposals``, ``teams``, ``keys``, ``statistics``) are small and
+independent; each takes the
 ``Database`` and can be built on its own (the composition root hands the engine a
 ``SqlSchedulerStore`` only). ``SqlStore`` inherits them all for the CLI, which reads a bit
 of everything, and for the contract tests, which run one suite over this and
@@ -29,6 +30,7 @@ from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.learning import SqlLearningStore
 from imperium.adapters.storage.proposals import SqlProposalStore
 from imperium.adapters.storage.scheduler import SqlSchedulerStore
+from imperium.adapters.storage.statistics import SqlStatisticsStore
 from imperium.adapters.storage.tasks import SqlTaskStore
 from imperium.adapters.storage.teams import SqlTeamStore
 
@@ -43,6 +45,7 @@ class SqlStore(
     SqlProposalStore,
     SqlTeamStore,
     SqlKeyStore,
+    SqlStatisticsStore,
 ):
     """The ``Store`` port; build it with :meth:`connect` or from a ``Database``."""
 

@@ -41,6 +41,7 @@ LEARNING_EVENT_SQL = (
 )
 # Whether agents' code loaded: a few rows among the engine's events, found by their own index.
 AGENT_LOAD_EVENT_SQL = "event_type IN ('agent.loaded', 'agent.load_failed')"
+DEAD_TASK_EVENT_SQL = "event_type = 'task.dead'"
 SCHEDULER_LOCK_NAME = "scheduler"
 
 # Event and execution ids grow by tens of thousands a second under load: 64-bit on
@@ -141,6 +142,9 @@ tasks = sa.Table(
         sqlite_where=sa.text(CANCEL_REQUESTED_SQL),
         postgresql_where=sa.text(CANCEL_REQUESTED_SQL),
     ),
+    # the listing (API, dashboard): newest first, by time range, keyset pages; created_at
+    # never changes, so a task costs this index one entry, written once
+    sa.Index("ix_tasks_created_at", "created_at", "id"),
     sa.Index(
         "ix_tasks_workflow_id",
         "workflow_id",
@@ -203,6 +207,13 @@ learning_logs = sa.Table(
         "created_at",
         sqlite_where=sa.text(LEARNING_EVENT_SQL),
         postgresql_where=sa.text(LEARNING_EVENT_SQL),
+    ),
+    # dead tasks per time range (the dashboard): a few rows among millions of task events
+    sa.Index(
+        "ix_learning_logs_dead_tasks",
+        "created_at",
+        sqlite_where=sa.text(DEAD_TASK_EVENT_SQL),
+        postgresql_where=sa.text(DEAD_TASK_EVENT_SQL),
     ),
     sa.Index(
         "ix_learning_logs_agent_loads",

@@ -81,6 +81,7 @@ class SqlTaskStore(TaskRows):
         ):
             if wanted is not None:
                 query = query.where(column == wanted)
+        query = query.where(*_time_and_id(flt))
         query = (
             query.order_by(task_table.c.created_at.desc(), task_table.c.id.desc())
             .limit(flt.limit)
@@ -192,6 +193,25 @@ class SqlTaskStore(TaskRows):
         async with self._db.transaction() as conn:
             result = await conn.execute(update)
         return result.rowcount == 1
+
+
+def _time_and_id(flt: TaskFilter) -> list[sa.ColumnElement[bool]]:
+    """The time range, id prefix and keyset conditions of ``flt``: each one a range over
+    an index (``ix_tasks_created_at``, the primary key)."""
+    c = task_table.c
+    conditions: list[sa.ColumnElement[bool]] = []
+    if flt.created_after is not None:
+        conditions.append(c.created_at >= flt.created_after)
+    if flt.created_before is not None:
+        conditions.append(c.created_at < flt.created_before)
+    if flt.id_prefix:  # a range, not LIKE: SQLite's LIKE ignores case and skips the index
+        conditions += [c.id >= flt.id_prefix, c.id < flt.id_prefix + "\U0010ffff"]
+    if flt.after is not None:
+        created_at, task_id = flt.after
+        conditions.append(
+            sa.or_(c.created_at < created_at, sa.and_(c.created_at == created_at, c.id < task_id))
+        )
+    return conditions
 
 
 def _agent_stats_query() -> sa.Select[Any]:

@@ -23,6 +23,7 @@ from imperium.adapters.storage.memory.keys import MemoryKeyStore
 from imperium.adapters.storage.memory.learning import MemoryLearningStore
 from imperium.adapters.storage.memory.proposals import MemoryProposalStore
 from imperium.adapters.storage.memory.scheduler import MemorySchedulerStore
+from imperium.adapters.storage.memory.statistics import MemoryStatisticsStore
 from imperium.adapters.storage.memory.tasks import MemoryTaskStore
 from imperium.adapters.storage.memory.teams import MemoryTeamStore
 
@@ -35,6 +36,7 @@ __all__ = [
     "MemoryProposalStore",
     "MemorySchedulerStore",
     "MemoryState",
+    "MemoryStatisticsStore",
     "MemoryStore",
     "MemoryTaskStore",
     "MemoryTeamStore",
@@ -51,6 +53,7 @@ class MemoryStore(
     MemoryProposalStore,
     MemoryTeamStore,
     MemoryKeyStore,
+    MemoryStatisticsStore,
 ):
     """Every area store over one ``MemoryState`` (a fresh one unless given)."""
 

@@ -21,6 +21,16 @@ _RESUBMITTABLE_STATES = frozenset({TaskState.DEAD, TaskState.TIMED_OUT, TaskStat
 _FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
 
 
+def _in_range(task: Task, flt: TaskFilter) -> bool:
+    """The time range, id prefix and keyset conditions of ``flt``."""
+    return (
+        (flt.created_after is None or task.created_at >= flt.created_after)
+        and (flt.created_before is None or task.created_at < flt.created_before)
+        and (not flt.id_prefix or task.id.startswith(flt.id_prefix))
+        and (flt.after is None or (task.created_at, task.id) < flt.after)
+    )
+
+
 class MemoryTaskStore(TaskRows):
     async def cancel_requested(self, task_id: str) -> bool:
         return task_id in self.state.cancel_requested_at
@@ -31,7 +41,7 @@ class MemoryTaskStore(TaskRows):
         matching = [
             t
             for t in self.state.tasks.values()
-            if all(v is None or getattr(t, k) == v for k, v in wanted.items())
+            if all(v is None or getattr(t, k) == v for k, v in wanted.items()) and _in_range(t, flt)
         ]
         matching.sort(key=lambda t: (t.created_at, t.id), reverse=True)
         return [copy_task(t) for t in matching[flt.offset : flt.offset + flt.limit]]

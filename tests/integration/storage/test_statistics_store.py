@@ -1,0 +1,76 @@
+"""Contract of ``StatisticsStore`` (the dashboard's aggregates) and of the task listing's
+time range, id prefix and keyset pages, on every store."""
+
+from __future__ import annotations
+
+import pytest
+
+from imperium.domain.states import Outcome, TaskState
+from imperium.ports import OutcomeCount, Store, TaskFilter, WriteBatch
+from tests.integration.storage.storage_factories import T0, inserting, make_event, make_task
+from tests.integration.storage.storage_factories import make_execution as attempt
+
+OWNER = "scheduler-1"
+
+
+@pytest.fixture
+async def locked(store: Store) -> Store:
+    assert await store.swap_lock(None, OWNER, T0 + 30)
+    return store
+
+
+async def test_outcomes_are_counted_per_bucket_from_since(locked: Store) -> None:
+    base = 1_800_000_000.0  # a multiple of 60
+    executions = [
+        attempt("a", 1, finished_at=base + 5, outcome=Outcome.SUCCEEDED),
+        attempt("b", 1, finished_at=base + 59, outcome=Outcome.SUCCEEDED),
+        attempt("c", 1, finished_at=base + 61, outcome=Outcome.FAILED),
+        attempt("c", 2, finished_at=base + 70, outcome=Outcome.SUCCEEDED),
+        attempt("d", 1, finished_at=base - 1, outcome=Outcome.SUCCEEDED),  # before since
+    ]
+    await locked.apply(WriteBatch(executions=executions), OWNER, T0 + 30)
+
+    series = await locked.outcome_series(base, 60.0)
+
+    assert sorted(series, key=lambda p: (p.start, p.outcome)) == [
+        OutcomeCount(base, Outcome.SUCCEEDED, 2),
+        OutcomeCount(base + 60, Outcome.FAILED, 1),
+        OutcomeCount(base + 60, Outcome.SUCCEEDED, 1),
+    ]
+    assert await locked.outcome_series(base + 3600, 60.0) == []
+
+
+async def test_dead_tasks_are_counted_by_their_event_time(locked: Store) -> None:
+    events = [
+        make_event("a", "task.dead", created_at=T0 + 10),
+        make_event("b", "task.dead", created_at=T0 + 20),
+        make_event("c", "task.failed", created_at=T0 + 20),
+        make_event("d", "task.dead", created_at=T0 - 10),
+    ]
+    await locked.apply(WriteBatch(events=events), OWNER, T0 + 30)
+
+    assert await locked.count_dead_since(T0) == 2
+    assert await locked.count_dead_since(T0 + 15) == 1
+
+
+async def test_the_listing_takes_a_time_range_an_id_prefix_and_keyset_pages(locked: Store) -> None:
+    tasks = [
+        make_task(id=f"{prefix}-{n}", created_at=T0 + n, state=TaskState.QUEUED)
+        for n, prefix in enumerate(["ab", "ab", "cd", "ab", "ab"])
+    ]
+    await locked.apply(inserting(*tasks), OWNER, T0 + 30)
+
+    def ids(found: list) -> list[str]:  # type: ignore[type-arg]
+        return [t.id for t in found]
+
+    in_range = await locked.list_tasks(TaskFilter(created_after=T0 + 1, created_before=T0 + 4))
+    assert ids(in_range) == ["ab-3", "cd-2", "ab-1"]
+    assert ids(await locked.list_tasks(TaskFilter(id_prefix="ab-"))) == [
+        "ab-4", "ab-3", "ab-1", "ab-0"
+    ]  # fmt: skip
+    first = await locked.list_tasks(TaskFilter(limit=2))
+    assert ids(first) == ["ab-4", "ab-3"]
+    second = await locked.list_tasks(TaskFilter(limit=2, after=(first[-1].created_at, "ab-3")))
+    assert ids(second) == ["cd-2", "ab-1"]
+    last = await locked.list_tasks(TaskFilter(limit=2, after=(second[-1].created_at, "ab-1")))
+    assert ids(last) == ["ab-0"]
