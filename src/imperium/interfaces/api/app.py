@@ -37,9 +37,16 @@ from imperium.interfaces.api.routes import (
 from imperium.runtime import Imperium
 
 
-def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
+def create_app(
+    runtime: Imperium,
+    *,
+    auth_required: bool = False,
+    public_routes: frozenset[tuple[str, str]] = frozenset(),
+) -> FastAPI:
     """The app; ``auth_required`` demands a key even when none exists yet (a server that
-    listens beyond loopback), otherwise keys are required once any has been created."""
+    listens beyond loopback), otherwise keys are required once any has been created.
+    ``public_routes`` (method, path template) pass the key check: routes added later that
+    check their callers themselves (the dashboard's, signed in by session)."""
     app = FastAPI(
         title="Imperium",
         version=__version__,
@@ -52,7 +59,7 @@ def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
     problems.install(app)
     document(app)
     app.router.routes.extend(_api_routes())
-    middleware.install(app, runtime.settings, _gate(app, runtime, auth_required))
+    middleware.install(app, runtime.settings, _gate(app, runtime, auth_required, public_routes))
     # Its bus listener holds the metrics weakly: it goes when the app does (no shutdown hook).
     app.state.metrics = ApiMetrics(runtime)
     # added last, so outermost of the middleware: refusals (401, 413, 429) are counted too
@@ -86,10 +93,13 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     return routes
 
 
-def _gate(app: FastAPI, runtime: Imperium, auth_required: bool) -> Gate:
+def _gate(
+    app: FastAPI, runtime: Imperium, auth_required: bool, extra: frozenset[tuple[str, str]]
+) -> Gate:
     docs_paths = (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
     docs = frozenset(("GET", path) for path in docs_paths if path)
     public = PUBLIC_ROUTES | docs if runtime.settings.public_docs else PUBLIC_ROUTES
+    public |= extra
     gate = Gate(runtime.keys, auth_required, app.state.cors_origins, public, docs)
     app.state.gate = gate  # for :func:`authorize`
     return gate

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from imperium.adapters.storage.diagnostics import ReportCache
 from imperium.domain.errors import NotFoundError
 from imperium.interfaces.api.views.imperium import SeedSources
-from imperium.ports import CustodyStore, QueryStore, SchedulerStore
+from imperium.ports import CustodyStore, QueryStore, SchedulerStore, StatisticsStore
 from imperium.runtime import Imperium
 from imperium.services.agents import AgentService
 from imperium.services.analytics import LearningService
@@ -46,6 +46,8 @@ class ApiServices:
     keys: KeyService
     events: EventBus
     queries: QueryStore
+    statistics: StatisticsStore
+    """Aggregates over recent history (the dashboard's charts)."""
     locks: SchedulerStore
     learning_records: LearnerStore
     custody_records: CustodyStore
@@ -72,6 +74,7 @@ class ApiServices:
             keys=runtime.keys,
             events=runtime.events,
             queries=store,
+            statistics=store,
             locks=store,
             learning_records=store,
             custody_records=store,

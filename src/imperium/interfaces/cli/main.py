@@ -107,8 +107,8 @@ def serve(
     public = not is_loopback(host)
 
     async def go() -> int:
-        from imperium.interfaces.api import create_app
         from imperium.interfaces.api.server import HttpServer
+        from imperium.interfaces.dashboard import create_app
         from imperium.runtime import Imperium, tune_gc
 
         im = await Imperium.open(cfg)
@@ -148,7 +148,8 @@ def serve(
         err_console.print(
             f"[green]imperium[/] scheduling on {_redact(cfg.database_url)} "
             f"(agents: {', '.join(a.spec.id for a in im.engine.snapshot().agents) or 'none'}); "
-            f"API on {http.url} (docs at {http.url}/docs; API keys {keys}); Ctrl-C stops"
+            f"API on {http.url} (docs at {http.url}/docs; API keys {keys}); "
+            f"dashboard at {http.url}/; Ctrl-C stops"
         )
         stopped = asyncio.create_task(im.engine.failed.wait())
         await asyncio.wait([stop_requested, stopped, serving], return_when=asyncio.FIRST_COMPLETED)
