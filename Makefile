@@ -12,12 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## system-deps: bubblewrap, which the Sandbox agent isolates code with (apt, when missing)
+## system-deps: bubblewrap, which the Sandbox agent isolates code with, and chromium, which
+## the dashboard's browser tests drive (apt, each when missing)
 system-deps:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  echo "installing bubblewrap (the Sandbox agent's isolation)"; \
 	  { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  echo "warning: could not install bubblewrap; the Sandbox agent will refuse to run code"; }
+	@test -x /usr/bin/chromium || { \
+	  echo "installing chromium (the dashboard's browser tests, tests/browser)"; \
+	  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "warning: could not install chromium; the browser tests will be skipped (fail under CI)"; }
 
 ## run: create the virtualenv if needed, then start Imperium (SQLite ./imperium.db)
 run: $(STAMP) system-deps

@@ -1,0 +1,133 @@
+"""The dashboard in a real browser: Debian's chromium (``make system-deps`` installs it;
+Playwright's own browser download is never used) driven by the Playwright package, against
+a real ``imperium serve`` on a free port with its own SQLite database.
+
+One server and one browser per module: the browser tests are few, and each starts in
+about a second. Without /usr/bin/chromium they are skipped, except under CI, where they
+fail. Screenshots go to ``test-artifacts/dashboard`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser" in str(item.path):
+            item.add_marker(pytest.mark.slow)
+
+
+def cli_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DATABASE_URL=database_url, PYTHONPATH=str(ROOT), IMPERIUM_POLL_INTERVAL="0.05")
+    return env
+
+
+class Served:
+    """An ``imperium serve`` process and its URL (read from its start banner)."""
+
+    def __init__(self, database_url: str, log: Path) -> None:
+        self.database_url = database_url
+        self.log = log
+        self._fh = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "imperium", "serve", "--port", "0"],
+            env=cli_env(database_url),
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        try:
+            self.url = self._wait_ready()
+        except BaseException:
+            self.stop()  # not left running when it never became ready
+            raise
+
+    def _wait_ready(self, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log.read_text().replace("\n", " ")
+            found = re.search(r"dashboard at\s+(http://\S+?)/;", text)  # rich may wrap lines
+            if found:
+                return found.group(1)
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited early:\n{self.log.read_text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"serve did not become ready:\n{self.log.read_text()}")
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "imperium", *args],
+            env=cli_env(self.database_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            check=True,
+        )
+        return done.stdout
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._fh.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    where = tmp_path_factory.mktemp("dashboard")
+    server = Served(f"sqlite:///{where / 'imperium.db'}", where / "serve.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def served_alone(tmp_path: Path) -> Iterator[Served]:
+    """A server of its own, for a test that turns API keys on (they stay on)."""
+    server = Served(f"sqlite:///{tmp_path / 'imperium.db'}", tmp_path / "serve.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = "no /usr/bin/chromium: `make system-deps` installs it (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
