@@ -29,12 +29,10 @@ run: $(STAMP) system-deps
 	$(BIN)/imperium serve
 
 ## test: the whole suite, two workers per core (at most 8: many tests wait on real
-## processes), PostgreSQL tests failing instead of skipping when CI is set; then, alone,
-## the tests that stop the shared PostgreSQL server
+## processes), PostgreSQL tests failing instead of skipping when CI is set
 TEST_WORKERS ?= $(shell n=$$(( 2 * $$(nproc) )); [ $$n -gt 8 ] && n=8; echo $$n)
 test: $(STAMP) system-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial"
-	$(BIN)/pytest -p no:xdist -m serial
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 ## lint: ruff, formatting, mypy (strict on domain/ and services/) and the layering
 ## contracts (import-linter, [tool.importlinter] in pyproject.toml)

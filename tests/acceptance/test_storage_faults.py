@@ -3,8 +3,9 @@ again, and SQLite on a filesystem that fills up and is freed. The server rides b
 without a restart: new work gets a quick 503 naming the cause, `/api/health` says why,
 and every acknowledged task succeeds exactly once.
 
-The PostgreSQL test stops the machine's shared server, so it is marked ``serial``: `make
-test` runs it after the parallel part, alone.
+The PostgreSQL test stops and starts a private PostgreSQL cluster of its own (initdb in a
+temporary directory, on a free port), never the machine's shared server, so it runs beside
+the rest of the suite.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -138,31 +142,73 @@ def ride_out(database_url: str, server, fault: Callable[[], None], heal: Callabl
     assert_each_succeeded_once(database_url, load.acked)
 
 
-def pg_ctl(action: str) -> None:
-    version = next(Path("/etc/postgresql").iterdir()).name
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test's own: made by initdb (as the ``postgres`` user
+    when run as root, since the server refuses root), on a free port, with its socket in
+    its directory; stopped and started at will, and removed at the end."""
+
+    def __init__(self, root: Path) -> None:
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not versions:
+            pytest.fail("needs PostgreSQL's server binaries (/usr/lib/postgresql/*/bin)")
+        self.bin = versions[-1].parent
+        self.root = root
+        self.data = root / "data"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.user = "postgres" if os.geteuid() == 0 else None
+        root.mkdir(parents=True, exist_ok=True)
+        if self.user is not None:
+            shutil.chown(root, self.user)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "--no-sync", "-E", "UTF8")  # fmt: skip
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if self.user is not None:
+            command = ["runuser", "-u", self.user, "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options,
+                  "-l", str(self.root / "server.log"), "-w", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def ready(self) -> bool:
+        probe = [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(probe, capture_output=True).returncode == 0
 
 
-@pytest.mark.serial
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    # not under tmp_path: the postgres user must be able to reach the directory
+    root = Path(tempfile.mkdtemp(prefix="imperium-pg-"))
+    root.chmod(0o755)
+    cluster = PrivatePostgres(root / "cluster")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.mark.postgres
-def test_the_server_rides_out_postgresql_going_away(make_database_url, server_factory) -> None:
-    if not Path("/etc/postgresql").is_dir():
-        pytest.fail("needs a local PostgreSQL cluster managed by pg_ctlcluster")
-    database_url = make_database_url("postgresql")
-    server = server_factory(database_url)
+def test_the_server_rides_out_postgresql_going_away(private_postgres, server_factory) -> None:
+    server = server_factory(private_postgres.url)
     server.wait_ready()
 
     def heal() -> None:
-        pg_ctl("start")
-        until(lambda: subprocess.run(["pg_isready", "-h", "127.0.0.1"]).returncode == 0,
-              60, "PostgreSQL to accept connections")  # fmt: skip
+        private_postgres.start()
+        until(private_postgres.ready, 60, "PostgreSQL to accept connections")
 
-    ride_out(database_url, server, lambda: pg_ctl("stop"), heal, "database unreachable")
+    ride_out(private_postgres.url, server, private_postgres.stop, heal, "database unreachable")
 
 
 @pytest.fixture
