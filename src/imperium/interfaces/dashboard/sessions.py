@@ -35,28 +35,34 @@ class Session:
 
 
 class Sessions:
-    """The sessions of one app, oldest first."""
+    """The sessions of one app, oldest first, signed-in ones apart: a flood of visitors
+    who never sign in can only push out each other, never a signed-in session."""
 
     def __init__(self, ttl: float = TTL_SECONDS, limit: int = MAX_SESSIONS) -> None:
         self._ttl = ttl
         self._limit = limit
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._anonymous: OrderedDict[str, Session] = OrderedDict()
+        self._signed_in: OrderedDict[str, Session] = OrderedDict()
 
     def get(self, session_id: str | None, now: float) -> Session | None:
-        session = self._sessions.get(session_id) if session_id else None
+        if not session_id:
+            return None
+        session = self._signed_in.get(session_id) or self._anonymous.get(session_id)
         if session is not None and session.expires_at <= now:
-            del self._sessions[session.id]
+            self.drop(session.id)
             return None
         return session
 
     def new(self, now: float, key: str | None = None) -> Session:
         """A new session (signing in makes one too, so a session id seen before sign-in
         never becomes a signed-in one)."""
-        while len(self._sessions) >= self._limit:
-            self._sessions.popitem(last=False)
+        kept = self._anonymous if key is None else self._signed_in
+        while len(kept) >= self._limit:
+            kept.popitem(last=False)
         session = Session(_token(), now + self._ttl, key=key)
-        self._sessions[session.id] = session
+        kept[session.id] = session
         return session
 
     def drop(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+        self._anonymous.pop(session_id, None)
+        self._signed_in.pop(session_id, None)
