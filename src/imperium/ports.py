@@ -367,9 +367,32 @@ class OutcomeCount:
     count: int
 
 
+WORKFLOW_SCAN = 5000
+"""How many of the newest workflow tasks ``recent_workflows`` looks through."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowSummary:
+    """A workflow's tasks counted per state (``created_at``: its first task's creation)."""
+
+    workflow_id: str
+    created_at: float
+    states: dict[TaskState, int]
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.states.values())
+
+
 class StatisticsStore(Protocol):
     """Aggregates over recent history for the dashboard, computed by the database over
     indexed time ranges (never by loading rows)."""
+
+    async def recent_workflows(self, limit: int) -> list[WorkflowSummary]:
+        """The ``limit`` workflows whose tasks were created most recently (newest first),
+        each with its tasks counted per state. Found among the newest
+        ``WORKFLOW_SCAN`` workflow tasks, so the cost does not grow with the table."""
+        ...
 
     async def outcome_series(self, since: float, bucket_seconds: float) -> list[OutcomeCount]:
         """Attempts finished at or after ``since``, counted per outcome and per bucket of

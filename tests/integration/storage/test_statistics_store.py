@@ -74,3 +74,24 @@ async def test_the_listing_takes_a_time_range_an_id_prefix_and_keyset_pages(lock
     assert ids(second) == ["cd-2", "ab-1"]
     last = await locked.list_tasks(TaskFilter(limit=2, after=(second[-1].created_at, "ab-1")))
     assert ids(last) == ["ab-0"]
+
+
+async def test_recent_workflows_are_newest_first_with_counts_per_state(locked: Store) -> None:
+    tasks = [
+        make_task(id="old-1", workflow_id="wf-old", created_at=T0 + 1, state=TaskState.SUCCEEDED),
+        make_task(id="old-2", workflow_id="wf-old", created_at=T0 + 2, state=TaskState.FAILED),
+        make_task(id="new-1", workflow_id="wf-new", created_at=T0 + 3, state=TaskState.QUEUED),
+        make_task(id="new-2", workflow_id="wf-new", created_at=T0 + 4, state=TaskState.PENDING),
+        make_task(id="new-3", workflow_id="wf-new", created_at=T0 + 5, state=TaskState.PENDING),
+        make_task(id="alone", workflow_id=None, created_at=T0 + 6, state=TaskState.QUEUED),
+    ]
+    await locked.apply(inserting(*tasks), OWNER, T0 + 30)
+
+    found = await locked.recent_workflows(10)
+
+    assert [w.workflow_id for w in found] == ["wf-new", "wf-old"]
+    assert found[0].states == {TaskState.QUEUED: 1, TaskState.PENDING: 2}
+    assert found[0].created_at == T0 + 3
+    assert found[0].tasks == 3
+    assert found[1].states == {TaskState.SUCCEEDED: 1, TaskState.FAILED: 1}
+    assert [w.workflow_id for w in await locked.recent_workflows(1)] == ["wf-new"]

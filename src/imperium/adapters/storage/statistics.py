@@ -1,6 +1,7 @@
 """``SqlStatisticsStore``: the ``StatisticsStore`` port — what the dashboard charts,
 aggregated by the database over indexed time ranges (``agent_task_executions`` by
-``finished_at``; dead tasks by their ``task.dead`` events, a partial index of their own)."""
+``finished_at``; dead tasks by their ``task.dead`` events, a partial index of their own;
+recent workflows by ``ix_tasks_workflow_created_at``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import sqlalchemy as sa
 from imperium.adapters.storage.database import SqlArea
 from imperium.adapters.storage.tables import (
     DEAD_TASK_EVENT_SQL,
+    WORKFLOW_SQL,
     agent_task_executions,
     learning_logs,
+    tasks,
 )
-from imperium.domain.states import Outcome
-from imperium.ports import OutcomeCount
+from imperium.domain.states import Outcome, TaskState
+from imperium.ports import WORKFLOW_SCAN, OutcomeCount, WorkflowSummary
 
 dead_task_events = sa.text(DEAD_TASK_EVENT_SQL)  # literal, so the partial index matches
+in_workflow = sa.text(WORKFLOW_SQL)
 
 
 class SqlStatisticsStore(SqlArea):
@@ -41,3 +45,35 @@ class SqlStatisticsStore(SqlArea):
         query = sa.select(sa.func.count()).where(dead_task_events, logs.c.created_at >= since)
         rows = await self._db.fetch(query)
         return int(rows[0][0])
+
+    async def recent_workflows(self, limit: int) -> list[WorkflowSummary]:
+        t = tasks
+        newest = (
+            sa.select(t.c.workflow_id, t.c.created_at)
+            .where(in_workflow)
+            .order_by(t.c.created_at.desc())
+            .limit(WORKFLOW_SCAN)
+            .subquery()
+        )
+        latest = sa.func.max(newest.c.created_at)
+        chosen = (
+            sa.select(newest.c.workflow_id)
+            .group_by(newest.c.workflow_id)
+            .order_by(latest.desc())
+            .limit(limit)
+        )
+        ids = [row.workflow_id for row in await self._db.fetch(chosen)]
+        if not ids:
+            return []
+        counts = (
+            sa.select(t.c.workflow_id, t.c.state, sa.func.count().label("n"),
+                      sa.func.min(t.c.created_at).label("first"))
+            .where(t.c.workflow_id.in_(ids))
+            .group_by(t.c.workflow_id, t.c.state)
+        )  # fmt: skip
+        states: dict[str, dict[TaskState, int]] = {i: {} for i in ids}
+        first: dict[str, float] = {}
+        for row in await self._db.fetch(counts):
+            states[row.workflow_id][TaskState(row.state)] = row.n
+            first[row.workflow_id] = min(row.first, first.get(row.workflow_id, row.first))
+        return [WorkflowSummary(i, first[i], states[i]) for i in ids if i in first]

@@ -151,6 +151,14 @@ tasks = sa.Table(
         sqlite_where=sa.text(WORKFLOW_SQL),
         postgresql_where=sa.text(WORKFLOW_SQL),
     ),
+    # the dashboard's recent workflows: the newest workflow tasks, read from the index alone
+    sa.Index(
+        "ix_tasks_workflow_created_at",
+        "created_at",
+        "workflow_id",
+        sqlite_where=sa.text(WORKFLOW_SQL),
+        postgresql_where=sa.text(WORKFLOW_SQL),
+    ),
 )
 
 agent_task_executions = sa.Table(

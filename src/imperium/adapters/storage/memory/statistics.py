@@ -6,8 +6,8 @@ import math
 from collections import Counter
 
 from imperium.adapters.storage.memory._state import MemoryArea
-from imperium.domain.states import Outcome
-from imperium.ports import OutcomeCount
+from imperium.domain.states import Outcome, TaskState
+from imperium.ports import WORKFLOW_SCAN, OutcomeCount, WorkflowSummary
 
 
 class MemoryStatisticsStore(MemoryArea):
@@ -26,3 +26,15 @@ class MemoryStatisticsStore(MemoryArea):
         return sum(
             1 for e in self.state.events if e.event_type == "task.dead" and e.created_at >= since
         )
+
+    async def recent_workflows(self, limit: int) -> list[WorkflowSummary]:
+        in_workflows = [t for t in self.state.tasks.values() if t.workflow_id is not None]
+        newest = sorted(in_workflows, key=lambda t: t.created_at, reverse=True)[:WORKFLOW_SCAN]
+        ids = list(dict.fromkeys(t.workflow_id for t in newest if t.workflow_id))[:limit]
+        out = []
+        for workflow_id in ids:
+            members = [t for t in in_workflows if t.workflow_id == workflow_id]
+            states: Counter[TaskState] = Counter(t.state for t in members)
+            first = min(t.created_at for t in members)
+            out.append(WorkflowSummary(workflow_id, first, dict(states)))
+        return out
