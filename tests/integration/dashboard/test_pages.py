@@ -5,11 +5,9 @@ are enforced by the server, and no page carries inline script or style (the CSP)
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
 from html.parser import HTMLParser
 
 import httpx
-import pytest
 
 from imperium.domain.auth import Role
 from imperium.domain.specs import TaskSpec
@@ -17,20 +15,8 @@ from imperium.domain.states import PriorityLevel, TaskState
 from imperium.interfaces.dashboard import create_app
 from imperium.interfaces.dashboard.pages import DASHBOARD_CSP
 from imperium.runtime import Imperium
-from imperium.settings import Settings
 
 PAGES = ("/", "/tasks", "/agents", "/ui/overview", "/ui/tasks")
-
-
-@pytest.fixture
-async def im(make_migrated_database_url: Callable[[str], str]) -> AsyncIterator[Imperium]:
-    settings = Settings(
-        database_url=make_migrated_database_url("sqlite"), poll_interval=0.05, drain_seconds=0.2
-    )
-    runtime = await Imperium.open(settings, migrate=False)
-    await runtime.start()
-    yield runtime
-    await runtime.close()
 
 
 def browser(im: Imperium) -> httpx.AsyncClient:

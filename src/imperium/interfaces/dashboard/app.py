@@ -14,13 +14,35 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from imperium.interfaces.api import create_app as create_api
-from imperium.interfaces.dashboard import agents, login, overview, stream, tasks
+from imperium.interfaces.dashboard import (
+    agents,
+    custody,
+    events,
+    learning,
+    login,
+    overview,
+    stream,
+    tasks,
+    teams,
+    workflows,
+)
 from imperium.interfaces.dashboard.access import SignInRequiredError
 from imperium.interfaces.dashboard.pages import HERE, STATIC_PATH, finish, templates
 from imperium.interfaces.dashboard.sessions import Sessions
 from imperium.runtime import Imperium
 
-ROUTERS = (overview.router, tasks.router, agents.router, stream.router, login.router)
+ROUTERS = (
+    overview.router,
+    tasks.router,
+    workflows.router,
+    agents.router,
+    learning.router,
+    teams.router,
+    custody.router,
+    events.router,
+    stream.router,
+    login.router,
+)
 
 
 def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:

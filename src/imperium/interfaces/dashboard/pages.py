@@ -23,7 +23,17 @@ DASHBOARD_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-NAV = (("/", "Overview"), ("/tasks", "Tasks"), ("/agents", "Agents"))
+NAV = (
+    ("/", "Overview"),
+    ("/tasks", "Tasks"),
+    ("/workflows", "Workflows"),
+    ("/agents", "Agents"),
+    ("/learning", "Learning"),
+    ("/teams", "Teams"),
+    ("/custody", "Custody"),
+    ("/proposals", "Proposals"),
+    ("/events", "Events"),
+)
 
 
 def templates() -> jinja2.Environment:

@@ -44,7 +44,8 @@
     }
     if (event.agent_id) item.appendChild(document.createTextNode(" on " + event.agent_id));
     list.insertBefore(item, list.firstChild);
-    while (list.children.length > MAX_EVENTS) list.removeChild(list.lastChild);
+    var max = parseInt(list.dataset.max || "", 10) || MAX_EVENTS;
+    while (list.children.length > max) list.removeChild(list.lastChild);
   }
 
   function connect() {
@@ -104,9 +105,34 @@
     chart = new window.uPlot(options, columns, box);
   }
 
+  // ------------------------------------------------- model accuracy (learning page)
+  function modelChart() {
+    var box = document.getElementById("model-chart");
+    if (!box || !window.uPlot) return;
+    fetch(box.dataset.series, { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        var options = {
+          width: Math.max(box.clientWidth, 300),
+          height: 200,
+          scales: { x: { time: true }, mae: {} },
+          series: [
+            {},
+            { label: "AUC", stroke: "#2e7d32", width: 1.5, spanGaps: true, points: { show: true } },
+            { label: "Brier", stroke: "#c62828", width: 1.5, spanGaps: true, points: { show: true } },
+            { label: "MAE log-duration", stroke: "#1565c0", scale: "mae", width: 1.5, spanGaps: true, points: { show: true } },
+          ],
+          axes: [{}, { label: "AUC, Brier" }, { side: 1, scale: "mae", label: "MAE", grid: { show: false } }],
+        };
+        new window.uPlot(options, [data.t, data.auc, data.brier, data.mae_log_duration], box);
+      })
+      .catch(function () { return null; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     connect();
     refreshChart();
+    modelChart();
     var hours = document.getElementById("chart-hours");
     if (hours) hours.addEventListener("change", function () { chartDue = 0; refreshChart(); });
     document.body.addEventListener("htmx:responseError", function (event) {
