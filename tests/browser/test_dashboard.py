@@ -97,8 +97,36 @@ def test_the_dashboard_in_chromium(tab: Tab, served: Served) -> None:
     page.goto("/agents")
     page.wait_for_selector("tr[data-agent-id='echo']")
     tab.shot("agents")
+    tour(tab, served)
     assert tab.csp_violations() == []
     assert tab.errors == []
+
+
+def tour(tab: Tab, served: Served) -> None:
+    """The other pages once each, with real data: a screenshot of each, and the events
+    page receiving an event without a reload."""
+    page = tab.page
+    body = {"tasks": [{"type": "nobody-takes-this", "name": "a"},
+                      {"type": "nobody-takes-this", "name": "b", "depends_on": ["a"]}]}  # fmt: skip
+    response = httpx.post(f"{served.url}/api/v1/workflows", json=body, timeout=10)
+    assert response.status_code == 201, response.text
+    workflow_id = response.json()["workflow_id"]
+    for path, ready, name in (
+        ("/workflows", f"tr[data-workflow-id='{workflow_id}']", "workflows"),
+        (f"/workflows/{workflow_id}", "#dag a", "workflow"),
+        ("/learning?task_type=echo", "#predicted-agent", "learning"),
+        ("/teams", "#combinations", "teams"),
+        ("/custody", "#standings", "custody"),
+        ("/proposals", "#proposals", "proposals"),
+    ):
+        page.goto(path)
+        page.wait_for_selector(ready)
+        tab.shot(name)
+    page.goto("/events")
+    page.wait_for_selector("#live.on")
+    later = submit(served, "nobody-takes-this")
+    page.wait_for_selector(f"#live-events a[href='/tasks/{later}']", timeout=LIVE_MS)
+    tab.shot("events")
 
 
 def test_a_read_only_key_sees_no_write_button(
