@@ -127,7 +127,8 @@ async def test_revoking_every_key_keeps_keys_required_until_reset(sqlite_im: Imp
 async def test_the_docs_need_a_key_once_keys_exist_unless_made_public(sqlite_im: Imperium) -> None:
     reader = await key(sqlite_im, Role.READ_ONLY)
     agent = await key(sqlite_im, Role.AGENT, "w")
-    docs = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+    asset = "/docs/static/swagger-init.js"
+    docs = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", asset)
     async with http_for(sqlite_im) as http:
         for path in docs:
             problem(await http.get(path), 401, "requires an API key")

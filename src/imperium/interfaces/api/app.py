@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI
 from starlette.routing import BaseRoute
 
 from imperium import __version__
-from imperium.interfaces.api import middleware, problems
+from imperium.interfaces.api import docs, middleware, problems
 from imperium.interfaces.api.auth import (
     PUBLIC_ROUTES,
     Gate,
@@ -51,6 +51,9 @@ def create_app(
         title="Imperium",
         version=__version__,
         description="Orchestration for fleets of AI agents that learns from every run.",
+        openapi_url=docs.OPENAPI_URL,
+        docs_url=None,  # FastAPI's pages load from a CDN: ours are served from the package
+        redoc_url=None,
     )
     app.state.services = ApiServices.of(runtime)  # what the routes' dependencies hand out
     app.state.auth_required = auth_required
@@ -59,6 +62,7 @@ def create_app(
     problems.install(app)
     document(app)
     app.router.routes.extend(_api_routes())
+    app.router.routes.extend(docs.routes())
     middleware.install(app, runtime.settings, _gate(app, runtime, auth_required, public_routes))
     # Its bus listener holds the metrics weakly: it goes when the app does (no shutdown hook).
     app.state.metrics = ApiMetrics(runtime)
@@ -96,10 +100,11 @@ def _api_routes() -> tuple[BaseRoute, ...]:
 def _gate(
     app: FastAPI, runtime: Imperium, auth_required: bool, extra: frozenset[tuple[str, str]]
 ) -> Gate:
-    docs_paths = (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
-    docs = frozenset(("GET", path) for path in docs_paths if path)
-    public = PUBLIC_ROUTES | docs if runtime.settings.public_docs else PUBLIC_ROUTES
+    pages = frozenset(("GET", path) for path in (*docs.PAGES, docs.OPENAPI_URL))
+    assets = frozenset((method, docs.STATIC_URL) for method in ("GET", "HEAD"))
+    documentation = pages | assets
+    public = PUBLIC_ROUTES | documentation if runtime.settings.public_docs else PUBLIC_ROUTES
     public |= extra
-    gate = Gate(runtime.keys, auth_required, app.state.cors_origins, public, docs)
+    gate = Gate(runtime.keys, auth_required, app.state.cors_origins, public, documentation)
     app.state.gate = gate  # for :func:`authorize`
     return gate

@@ -59,7 +59,7 @@ EXEMPT = frozenset(
     {
         "/api/health", "/api/status", "/api/agents/status",
         "/api/v1/health", "/api/v1/status", "/api/v1/metrics", "/metrics",
-        "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+        "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/docs/static",
     }
 )  # fmt: skip
 UNMATCHED = "(no route)"
