@@ -367,6 +367,25 @@ class OutcomeCount:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class AgentWindow:
+    """An agent's attempts among the newest ones (succeeded or failed: cancelled and
+    interrupted attempts say nothing about it), with nearest-rank duration percentiles
+    and the tokens and cost they recorded (``None`` when none recorded any)."""
+
+    agent_id: str
+    attempts: int
+    succeeded: int
+    p50: float | None
+    p95: float | None
+    tokens: int | None
+    cost: float | None
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.succeeded / self.attempts if self.attempts else None
+
+
 WORKFLOW_SCAN = 5000
 """How many of the newest workflow tasks ``recent_workflows`` looks through."""
 
@@ -387,6 +406,11 @@ class WorkflowSummary:
 class StatisticsStore(Protocol):
     """Aggregates over recent history for the dashboard, computed by the database over
     indexed time ranges (never by loading rows)."""
+
+    async def agent_window(self, window: int) -> dict[str, AgentWindow]:
+        """Per agent, its figures over the newest ``window`` attempts (by ``finished_at``)
+        of all agents: a bounded read, whatever the table holds."""
+        ...
 
     async def recent_workflows(self, limit: int) -> list[WorkflowSummary]:
         """The ``limit`` workflows whose tasks were created most recently (newest first),

@@ -11,13 +11,11 @@ from imperium.domain.auth import Role
 from imperium.domain.models import AgentSpec
 from imperium.domain.proposals import ProposalStatus, new_proposal
 from imperium.domain.specs import TaskSpec, WorkflowSpec
-from imperium.interfaces.dashboard.agents import figures, percentile
 from imperium.interfaces.dashboard.pages import DASHBOARD_CSP
 from imperium.interfaces.dashboard.workflows import depths
 from imperium.runtime import Imperium
 from imperium.services.teams import TeamRequest
 from tests.integration.dashboard.test_pages import Inline, browser, csrf_of, sign_in, text_of
-from tests.integration.storage.storage_factories import make_execution
 
 PAGES = ("/workflows", "/learning", "/teams", "/custody", "/proposals", "/events")
 WAIT = 20
@@ -245,21 +243,6 @@ async def test_agents_are_registered_from_the_page(im: Imperium) -> None:
     assert (stored.type, stored.capabilities, stored.max_concurrency) == (
         "echo", frozenset({"a", "b"}), 3,
     )  # fmt: skip
-
-
-def test_figures_count_succeeded_and_failed_attempts_with_nearest_rank_percentiles() -> None:
-    from imperium.domain.states import Outcome
-
-    rows = [
-        make_execution(f"t{i}", 1, agent_id="a", started_at=0.0, finished_at=float(i),
-                       outcome=Outcome.SUCCEEDED if i % 2 else Outcome.FAILED, tokens=10, cost=0.5)
-        for i in range(1, 11)
-    ] + [make_execution("c", 1, agent_id="a", outcome=Outcome.CANCELLED)]  # fmt: skip
-    found = figures(rows)["a"]
-    assert (found.attempts, found.succeeded, found.success_rate) == (10, 5, 0.5)
-    assert (found.p50, found.p95) == (5.0, 10.0)
-    assert (found.tokens, found.cost) == (100, 5.0)
-    assert percentile([], 0.5) is None
 
 
 async def test_the_events_page_holds_the_live_list(im: Imperium) -> None:

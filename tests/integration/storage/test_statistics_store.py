@@ -95,3 +95,38 @@ async def test_recent_workflows_are_newest_first_with_counts_per_state(locked: S
     assert found[0].tasks == 3
     assert found[1].states == {TaskState.SUCCEEDED: 1, TaskState.FAILED: 1}
     assert [w.workflow_id for w in await locked.recent_workflows(1)] == ["wf-new"]
+
+
+async def test_agent_window_counts_the_newest_attempts_with_nearest_rank_percentiles(
+    locked: Store,
+) -> None:
+    executions = [
+        attempt(f"t{i}", 1, agent_id="a", started_at=T0, finished_at=T0 + i, tokens=10, cost=0.5,
+                outcome=Outcome.SUCCEEDED if i % 2 else Outcome.FAILED)
+        for i in range(1, 11)
+    ] + [
+        attempt("c", 1, agent_id="a", started_at=T0, finished_at=T0 + 11,
+                outcome=Outcome.CANCELLED),
+        attempt("b", 1, agent_id="b", started_at=T0, finished_at=T0 + 12, tokens=None, cost=None,
+                outcome=Outcome.SUCCEEDED),
+        attempt("old", 1, agent_id="old", started_at=T0, finished_at=T0 - 50),
+    ]  # fmt: skip
+    await locked.apply(WriteBatch(executions=executions), OWNER, T0 + 30)
+
+    found = await locked.agent_window(12)  # the oldest is outside the window
+
+    assert set(found) == {"a", "b"}
+    a = found["a"]
+    assert (a.attempts, a.succeeded, a.success_rate) == (10, 5, 0.5)
+    assert (a.p50, a.p95) == (5.0, 10.0)
+    assert a.tokens == 100
+    assert a.cost == pytest.approx(5.0)
+    b = found["b"]
+    assert (b.attempts, b.succeeded, b.p50, b.p95, b.tokens, b.cost) == (
+        1,
+        1,
+        12.0,
+        12.0,
+        None,
+        None,
+    )

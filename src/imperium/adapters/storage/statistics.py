@@ -5,6 +5,8 @@ recent workflows by ``ix_tasks_workflow_created_at``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from imperium.adapters.storage.database import SqlArea
@@ -16,10 +18,11 @@ from imperium.adapters.storage.tables import (
     tasks,
 )
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import WORKFLOW_SCAN, OutcomeCount, WorkflowSummary
+from imperium.ports import WORKFLOW_SCAN, AgentWindow, OutcomeCount, WorkflowSummary
 
 dead_task_events = sa.text(DEAD_TASK_EVENT_SQL)  # literal, so the partial index matches
 in_workflow = sa.text(WORKFLOW_SQL)
+COUNTED = ("succeeded", "failed", "timed_out", "lost")
 
 
 class SqlStatisticsStore(SqlArea):
@@ -77,3 +80,43 @@ class SqlStatisticsStore(SqlArea):
             states[row.workflow_id][TaskState(row.state)] = row.n
             first[row.workflow_id] = min(row.first, first.get(row.workflow_id, row.first))
         return [WorkflowSummary(i, first[i], states[i]) for i in ids if i in first]
+
+    async def agent_window(self, window: int) -> dict[str, AgentWindow]:
+        ex = agent_task_executions
+        recent = (
+            sa.select(ex.c.agent_id, ex.c.outcome, ex.c.duration_seconds, ex.c.tokens, ex.c.cost)
+            .order_by(ex.c.finished_at.desc())
+            .limit(window)
+            .subquery()
+        )
+        ranked = (
+            sa.select(
+                recent,
+                sa.func.row_number()
+                .over(partition_by=recent.c.agent_id, order_by=recent.c.duration_seconds)
+                .label("rank"),
+                sa.func.count().over(partition_by=recent.c.agent_id).label("n"),
+            )
+            .where(recent.c.agent_id.is_not(None), recent.c.outcome.in_(COUNTED))
+            .subquery()
+        )
+
+        def nearest_rank(percent: int) -> sa.ColumnElement[float]:
+            reached = ranked.c.rank * 100 >= ranked.c.n * percent
+            return sa.func.min(sa.case((reached, ranked.c.duration_seconds)))
+
+        query = sa.select(
+            ranked.c.agent_id,
+            sa.func.count().label("attempts"),
+            sa.func.sum(sa.case((ranked.c.outcome == "succeeded", 1), else_=0)).label("ok"),
+            nearest_rank(50).label("p50"),
+            nearest_rank(95).label("p95"),
+            sa.func.sum(ranked.c.tokens).label("tokens"),
+            sa.func.sum(ranked.c.cost).label("cost"),
+        ).group_by(ranked.c.agent_id)
+        return {row.agent_id: _window(row) for row in await self._db.fetch(query)}
+
+
+def _window(row: sa.Row[Any]) -> AgentWindow:
+    tokens = None if row.tokens is None else int(row.tokens)
+    return AgentWindow(row.agent_id, row.attempts, int(row.ok), row.p50, row.p95, tokens, row.cost)

@@ -1,15 +1,13 @@
 """Agents: each registered agent's status, load (from the engine's snapshot), custody
 level and XP, figures over the newest ``WINDOW`` attempts (success rate, duration
-percentiles, tokens and cost: a bounded read over ``ix_agent_task_executions_finished_at``,
-so the page costs the same with millions of attempts), and whether the scheduler could
+percentiles, tokens and cost, aggregated by the database over a bounded read of
+``ix_agent_task_executions_finished_at``, so the page costs the same with millions of
+attempts), and whether the scheduler could
 load its code (``not loaded`` with the reason); pause, resume, retire and register forms."""
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pydantic
@@ -17,8 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from imperium.domain.errors import ImperiumError, NotFoundError
-from imperium.domain.models import Execution
-from imperium.domain.states import AgentStatus, Outcome
+from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.deps import services_of
 from imperium.interfaces.api.schemas import AgentIn
 from imperium.interfaces.dashboard.access import form, viewer, writer
@@ -28,51 +25,6 @@ router = APIRouter(include_in_schema=False)
 
 ACTIONS = {"pause": AgentStatus.PAUSED, "resume": AgentStatus.ACTIVE, "retire": AgentStatus.RETIRED}
 WINDOW = 5000
-FAILED = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
-
-
-@dataclass(frozen=True)
-class Figures:
-    """An agent's recent attempts that say something about it (succeeded or failed)."""
-
-    attempts: int
-    succeeded: int
-    p50: float | None
-    p95: float | None
-    tokens: int | None
-    cost: float | None
-
-    @property
-    def success_rate(self) -> float | None:
-        return self.succeeded / self.attempts if self.attempts else None
-
-
-def percentile(ordered: Sequence[float], q: float) -> float | None:
-    """The nearest-rank percentile of sorted values."""
-    if not ordered:
-        return None
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def figures(executions: Sequence[Execution]) -> dict[str, Figures]:
-    by_agent: dict[str, list[Execution]] = {}
-    for e in executions:
-        if e.agent_id is not None and (e.outcome is Outcome.SUCCEEDED or e.outcome in FAILED):
-            by_agent.setdefault(e.agent_id, []).append(e)
-    out = {}
-    for agent_id, rows in by_agent.items():
-        durations = sorted(e.duration for e in rows)
-        tokens = [e.tokens for e in rows if e.tokens is not None]
-        costs = [e.cost for e in rows if e.cost is not None]
-        out[agent_id] = Figures(
-            attempts=len(rows),
-            succeeded=sum(1 for e in rows if e.outcome is Outcome.SUCCEEDED),
-            p50=percentile(durations, 0.5),
-            p95=percentile(durations, 0.95),
-            tokens=sum(tokens) if tokens else None,
-            cost=sum(costs) if costs else None,
-        )
-    return out
 
 
 @router.get("/agents")
@@ -82,18 +34,17 @@ async def agent_list(request: Request) -> Response:
     registry = services.agents
     specs, recent, loads, custody = await asyncio.gather(
         registry.list(),
-        services.learning_records.recent_executions(WINDOW),
+        services.statistics.agent_window(WINDOW),
         registry.loads(),
         services.custody_records.list_custody(),
     )
     live = services.engine.snapshot()
-    stats = figures(recent)
     levels = {r.agent_id: r for r in custody}
     rows = [
         {
             "spec": spec,
             "live": live.agent(spec.id),
-            "figures": stats.get(spec.id),
+            "figures": recent.get(spec.id),
             "load": loads.get(spec.id),
             "custody": levels.get(spec.id),
         }

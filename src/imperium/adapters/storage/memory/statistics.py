@@ -6,8 +6,11 @@ import math
 from collections import Counter
 
 from imperium.adapters.storage.memory._state import MemoryArea
+from imperium.domain.models import Execution
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import WORKFLOW_SCAN, OutcomeCount, WorkflowSummary
+from imperium.ports import WORKFLOW_SCAN, AgentWindow, OutcomeCount, WorkflowSummary
+
+COUNTED = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
 
 
 class MemoryStatisticsStore(MemoryArea):
@@ -38,3 +41,30 @@ class MemoryStatisticsStore(MemoryArea):
             first = min(t.created_at for t in members)
             out.append(WorkflowSummary(workflow_id, first, dict(states)))
         return out
+
+    async def agent_window(self, window: int) -> dict[str, AgentWindow]:
+        newest = sorted(self.state.executions.values(), key=lambda e: e.finished_at)[-window:]
+        by_agent: dict[str, list[Execution]] = {}
+        for e in newest:
+            if e.agent_id is not None and e.outcome in COUNTED:
+                by_agent.setdefault(e.agent_id, []).append(e)
+        return {agent_id: _window(agent_id, rows) for agent_id, rows in by_agent.items()}
+
+
+def _window(agent_id: str, rows: list[Execution]) -> AgentWindow:
+    durations = sorted(e.duration for e in rows)
+    tokens = [e.tokens for e in rows if e.tokens is not None]
+    costs = [e.cost for e in rows if e.cost is not None]
+
+    def nearest_rank(percent: int) -> float:
+        return durations[max(0, math.ceil(percent * len(durations) / 100) - 1)]
+
+    return AgentWindow(
+        agent_id,
+        attempts=len(rows),
+        succeeded=sum(1 for e in rows if e.outcome is Outcome.SUCCEEDED),
+        p50=nearest_rank(50),
+        p95=nearest_rank(95),
+        tokens=sum(tokens) if tokens else None,
+        cost=sum(costs) if costs else None,
+    )
