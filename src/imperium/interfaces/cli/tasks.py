@@ -28,6 +28,7 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
+from imperium.interfaces.cli._ids import resolve_task_id
 from imperium.interfaces.cli._render import (
     executions_table,
     field_text,
@@ -43,6 +44,9 @@ app = typer.Typer(help="List, inspect, watch, cancel and retry tasks.", no_args_
 
 Database = Annotated[str | None, typer.Option("--database", help="Overrides DATABASE_URL.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+TaskId = Annotated[
+    str, typer.Argument(help="The task's id, or a unique start of it (6 characters or more).")
+]
 
 
 def _priority(text: str) -> PriorityLevel:
@@ -176,6 +180,7 @@ def list_tasks(
 async def _details(database: str | None, task_id: str) -> dict[str, Any]:
     async with offline(settings(database)) as im:
         store = im.store
+        task_id = await resolve_task_id(store, task_id)
         task = await store.get_task(task_id)
         if task is None:
             raise NotFoundError(f"no task with id {task_id}")
@@ -188,7 +193,7 @@ async def _details(database: str | None, task_id: str) -> dict[str, Any]:
 
 
 @app.command()
-def show(task_id: str, database: Database = None, as_json: Json = False) -> None:
+def show(task_id: TaskId, database: Database = None, as_json: Json = False) -> None:
     """Show a task, every attempt and its events."""
     d = run(_details(database, task_id))
     if as_json:
@@ -214,7 +219,7 @@ def show(task_id: str, database: Database = None, as_json: Json = False) -> None
 
 @app.command()
 def watch(
-    task_id: str,
+    task_id: TaskId,
     interval: Annotated[float, typer.Option(min=0.05)] = 0.5,
     database: Database = None,
 ) -> None:
@@ -223,11 +228,12 @@ def watch(
     async def go() -> Task:
         async with offline(settings(database)) as im:
             store = im.store
+            found = await resolve_task_id(store, task_id)
             with Live(Spinner("dots", text="…"), console=console, transient=False) as live:
                 while True:
-                    task = await store.get_task(task_id)
+                    task = await store.get_task(found)
                     if task is None:
-                        raise NotFoundError(f"no task with id {task_id}")
+                        raise NotFoundError(f"no task with id {found}")
                     text = (
                         f"{task.id} {styled_state(str(task.state))} attempt "
                         f"{task.attempts}/{task.max_attempts} agent {task.agent_id or '-'}"
@@ -243,12 +249,12 @@ def watch(
 
 
 @app.command()
-def cancel(task_id: str, database: Database = None) -> None:
+def cancel(task_id: TaskId, database: Database = None) -> None:
     """Cancel a task (the scheduler applies it within a poll interval)."""
 
     async def go() -> Task:
         async with offline(settings(database)) as im:
-            return await im.submissions.cancel(task_id)
+            return await im.submissions.cancel(await resolve_task_id(im.store, task_id))
 
     task = run(go())
     console.print(
@@ -259,24 +265,26 @@ def cancel(task_id: str, database: Database = None) -> None:
 
 @app.command()
 def retry(
-    task_id: str,
+    task_id: TaskId,
     attempts: Annotated[int, typer.Option(min=1, max=100, help="Attempts to add.")] = 1,
     database: Database = None,
 ) -> None:
     """Give a dead, timed-out or failed task more attempts."""
 
-    async def go() -> None:
+    async def go() -> str:
         async with offline(settings(database)) as im:
             store = im.store
-            task = await store.get_task(task_id)
+            found = await resolve_task_id(store, task_id)
+            task = await store.get_task(found)
             if task is None:
-                raise NotFoundError(f"no task with id {task_id}")
-            ok = await store.resubmit(task_id, task.attempts + attempts, time.time())
+                raise NotFoundError(f"no task with id {found}")
+            ok = await store.resubmit(found, task.attempts + attempts, time.time())
             if not ok:
                 raise ConflictError(
-                    f"task {task_id} is {task.state}; only dead, timed_out or failed tasks "
+                    f"task {found} is {task.state}; only dead, timed_out or failed tasks "
                     "can be retried"
                 )
+            return found
 
-    run(go())
+    task_id = run(go())
     console.print(f"task [bold]{task_id}[/] resubmitted with {attempts} more attempt(s)")
