@@ -99,6 +99,10 @@ class _Store:
         return Task(id=task_id, type="echo", created_at=0.0, state=TaskState.SUCCEEDED)
 
 
+def _tasks(count: int) -> list[Task]:
+    return [Task(id=f"t{i}", type="echo", created_at=0.0) for i in range(count)]
+
+
 @dataclass
 class _Services:
     store: _Store
@@ -107,9 +111,9 @@ class _Services:
 def test_waiting_reads_every_task_in_one_query_per_poll(monkeypatch) -> None:
     monkeypatch.setattr(_waiting, "FIRST_POLL", 0.001)
     services = _Services(_Store(polls_to_end=3))
-    ids = [f"t{i}" for i in range(400)]
-    tasks = asyncio.run(_waiting.wait_for(services, ids, None))  # type: ignore[arg-type]
-    assert [t.id for t in tasks] == ids
+    submitted = _tasks(400)
+    tasks = asyncio.run(_waiting.wait_for(services, submitted, None))  # type: ignore[arg-type]
+    assert [t.id for t in tasks] == [t.id for t in submitted]
     assert services.store.queries == [400, 400, 400]
 
 
@@ -118,4 +122,4 @@ def test_waiting_stops_when_the_scheduler_stops(monkeypatch) -> None:
     monkeypatch.setattr(_waiting, "LOCK_CHECK_EVERY", 0.0)
     services = _Services(_Store(polls_to_end=10**6, locked=False))
     with pytest.raises(_waiting.CannotRunError, match="no scheduler is running"):
-        asyncio.run(_waiting.wait_for(services, ["t1"], None))  # type: ignore[arg-type]
+        asyncio.run(_waiting.wait_for(services, _tasks(1), None))  # type: ignore[arg-type]

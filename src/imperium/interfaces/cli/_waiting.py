@@ -3,7 +3,9 @@ on stderr, and poll cheaply (one query for every unfinished task, less often as 
 
 A task the CLI submits runs only when a scheduler (``imperium serve``) holds the lock on the
 same database and a registered agent offers what it needs; without either, waiting would be
-silent and endless, so both are checked before waiting and the lock again while waiting.
+silent and endless, so both are checked before waiting. While waiting, the lock is checked
+again now and then, and so is what holds back tasks that have not started (an agent paused
+or retired since, its code not loaded: :mod:`._reasons`), said on stderr when it changes.
 """
 
 from __future__ import annotations
@@ -12,22 +14,24 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from imperium.domain.errors import ImperiumError
-from imperium.domain.models import AgentSpec, AgentState, Task
-from imperium.domain.selection import could_ever_take
-from imperium.domain.states import AgentStatus
+from imperium.domain.models import Task
+from imperium.domain.states import TaskState
 from imperium.interfaces.cli._common import err_console
+from imperium.interfaces.cli._reasons import unrunnable, why_not_running
 
 if TYPE_CHECKING:
     from imperium.runtime import Offline
 
 FIRST_POLL = 0.05
 LAST_POLL = 1.0
-LOCK_CHECK_EVERY = 5.0  # seconds between checks that the scheduler still runs
+LOCK_CHECK_EVERY = 5.0  # seconds between checks that the scheduler runs and tasks can start
 
 
 class CannotRunError(ImperiumError):
@@ -43,55 +47,6 @@ async def scheduler_running(services: Offline) -> bool:
     """Whether a scheduler holds this database's lock (it renews it while it runs)."""
     lock = await services.store.read_lock()
     return lock is not None and lock.expires_at >= time.time()
-
-
-async def unrunnable(
-    services: Offline, tasks: Sequence[Task], *, when_none_registered: bool = True
-) -> str | None:
-    """Why some of ``tasks`` can never start with the agents registered now, or None.
-    With no agent registered at all (a database no scheduler has started on yet, whose
-    start registers the built-in agents), None unless ``when_none_registered``."""
-    agents = [a for a in await services.store.list_agents() if a.status is not AgentStatus.RETIRED]
-    if not agents and not when_none_registered:
-        return None
-    offered = sorted({c for a in agents for c in a.capabilities})
-    for task in tasks:
-        if task.pinned_agent is not None:
-            continue  # submit checked the pinned agent exists
-        needed = task.required_capabilities
-        able = [a for a in agents if needed <= a.capabilities]
-        if not able:
-            return _no_capability(task, needed, offered)
-        if not any(could_ever_take(AgentState(spec=a), task) for a in able):
-            return _too_big(task, able)
-    return None
-
-
-def _no_capability(task: Task, needed: frozenset[str], offered: list[str]) -> str:
-    missing = ", ".join(sorted(needed - set(offered))) or ", ".join(sorted(needed))
-    known = (
-        f"registered agents offer: {', '.join(offered)}"
-        if offered
-        else "no agent is registered yet (`imperium serve` registers the built-in ones)"
-    )
-    return (
-        f"task {task.id} ({task.type}) cannot run: no registered agent offers "
-        f"capability {missing}; {known}. It stays queued until one is registered "
-        "(`imperium agents register ID --type ... -c CAPABILITY`)"
-    )
-
-
-def _too_big(task: Task, able: list[AgentSpec]) -> str:
-    asked = ", ".join(f"{k}={v:g}" for k, v in sorted(task.resources.items()))
-    offers = "; ".join(
-        f"{a.id} {', '.join(f'{k}={v:g}' for k, v in sorted(a.resources.items())) or 'none'}"
-        for a in able[:5]
-    )
-    return (
-        f"task {task.id} ({task.type}) cannot run: it asks for {asked}, more than any agent "
-        f"able to take it offers ({offers}). It stays queued until one offers enough "
-        "(`imperium agents update ID --resource NAME=AMOUNT`)"
-    )
 
 
 async def check_runnable(services: Offline, tasks: Sequence[Task]) -> None:
@@ -112,10 +67,15 @@ def _stored(tasks: Sequence[Task]) -> str:
     return f"{len(tasks)} tasks are stored"
 
 
-async def wait_for(services: Offline, ids: list[str], wait_seconds: float | None) -> list[Task]:
-    """Poll until every task ended, with progress on stderr; the full tasks at the end."""
+async def wait_for(
+    services: Offline, tasks: Sequence[Task], wait_seconds: float | None
+) -> list[Task]:
+    """Poll until every task ended, with progress on stderr, and say there why tasks do
+    not start when something other than their turn holds them back (an agent paused or
+    retired, its code not loaded…), whenever that changes; the full tasks at the end."""
+    ids = [t.id for t in tasks]
     give_up = None if wait_seconds is None else time.monotonic() + wait_seconds
-    next_lock_check = time.monotonic() + LOCK_CHECK_EVERY
+    next_check, said = time.monotonic(), None  # reasons checked at once, then now and then
     left, interval = list(ids), FIRST_POLL
     with _progress(len(ids)) as progress:
         bar = progress.tasks[0].id
@@ -131,18 +91,39 @@ async def wait_for(services: Offline, ids: list[str], wait_seconds: float | None
             if give_up is not None and now > give_up:
                 raise ImperiumError(
                     f"gave up waiting after {wait_seconds}s; {len(left)} task(s) not ended "
-                    f"({described})"
+                    f"({described}){_because(said)}"
                 )
-            if now > next_lock_check:
-                next_lock_check = now + LOCK_CHECK_EVERY
-                if not await scheduler_running(services):
-                    raise CannotRunError(
-                        f"the scheduler stopped: no scheduler is running on this database, "
-                        f"{len(left)} task(s) not ended; start `imperium serve` again"
-                    )
+            if now >= next_check:
+                next_check = now + LOCK_CHECK_EVERY
+                await _require_scheduler(services, len(left))
+                reason = await why_not_running(services, _current(tasks, states))
+                if reason is not None and reason != said:
+                    progress.console.print(f"[yellow]{escape(reason)}[/]")
+                said = reason
             await asyncio.sleep(interval)
             interval = next_poll(interval)
     return [t for t in [await services.store.get_task(i) for i in ids] if t is not None]
+
+
+async def _require_scheduler(services: Offline, left: int) -> None:
+    if not await scheduler_running(services):
+        raise CannotRunError(
+            f"the scheduler stopped: no scheduler is running on this database, "
+            f"{left} task(s) not ended; start `imperium serve` again"
+        )
+
+
+def _current(tasks: Sequence[Task], states: dict[str, TaskState]) -> list[Task]:
+    """``tasks`` not ended, each in its state now (what they ask for does not change)."""
+    return [
+        replace(t, state=states[t.id])
+        for t in tasks
+        if t.id in states and not states[t.id].is_terminal
+    ]
+
+
+def _because(reason: str | None) -> str:
+    return "" if reason is None else f"; last seen: {reason}"
 
 
 def _progress(total: int) -> Progress:

@@ -29,13 +29,14 @@ from imperium.interfaces.cli._common import (
     settings,
 )
 from imperium.interfaces.cli._ids import resolve_task_id
+from imperium.interfaces.cli._reasons import unrunnable
 from imperium.interfaces.cli._render import (
     executions_table,
     field_text,
     styled_state,
     tasks_table,
 )
-from imperium.interfaces.cli._waiting import check_runnable, unrunnable, wait_for
+from imperium.interfaces.cli._waiting import check_runnable, wait_for
 from imperium.interfaces.records import event_dict, execution_dict, task_dict
 from imperium.interfaces.specs import parse_workflow
 from imperium.ports import TaskFilter
@@ -123,7 +124,7 @@ def submit(
                 wid, tasks = None, await service.submit([spec])
             if wait:
                 await check_runnable(im, tasks)
-                tasks = await wait_for(im, [t.id for t in tasks], wait_timeout)
+                tasks = await wait_for(im, tasks, wait_timeout)
             elif (reason := await unrunnable(im, tasks, when_none_registered=False)) is not None:
                 err_console.print(f"[yellow]warning:[/] {reason}")
             return wid, tasks
