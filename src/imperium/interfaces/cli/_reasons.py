@@ -31,7 +31,14 @@ async def unrunnable(
     """Why some of ``tasks`` can never start with the agents registered now, or None.
     With no agent registered at all (a database no scheduler has started on yet, whose
     start registers the built-in agents), None unless ``when_none_registered``."""
-    agents = [a for a in await services.store.list_agents() if a.status is not AgentStatus.RETIRED]
+    registered = await services.store.list_agents()
+    return _unrunnable(tasks, registered, when_none_registered=when_none_registered)
+
+
+def _unrunnable(
+    tasks: Sequence[Task], registered: list[AgentSpec], *, when_none_registered: bool = True
+) -> str | None:
+    agents = [a for a in registered if a.status is not AgentStatus.RETIRED]
     if not agents and not when_none_registered:
         return None
     offered = sorted({c for a in agents for c in a.capabilities})
@@ -54,10 +61,10 @@ async def why_not_running(services: Offline, tasks: Sequence[Task]) -> str | Non
     waiting = [t for t in tasks if t.state in WAITING_STATES]
     if not waiting:
         return None
-    reason = await unrunnable(services, waiting)
+    agents = await services.store.list_agents()
+    reason = _unrunnable(waiting, agents)
     if reason is not None:
         return reason
-    agents = await services.store.list_agents()
     loads = await services.store.agent_loads()
     for task in waiting:
         reason = _held_back(task, agents, loads)
