@@ -130,3 +130,36 @@ async def test_agent_window_counts_the_newest_attempts_with_nearest_rank_percent
         None,
         None,
     )
+
+
+async def test_a_hex_id_prefix_is_a_range_that_carries(locked: Store) -> None:
+    """The hex range's upper bound is the next hex string (ab9 -> aba, abf -> ac, ff -> none):
+    ids just beyond it must not be listed, ids just inside must."""
+    stored = [
+        "ab8f",
+        "ab90",
+        "ab9f",
+        "aba0",
+        "abef",
+        "abf0",
+        "abff",
+        "ac00",
+        "fe00",
+        "ff00",
+        "ffff",
+    ]
+    tasks = [
+        make_task(id=i, created_at=T0 + n, state=TaskState.QUEUED) for n, i in enumerate(stored)
+    ]
+    await locked.apply(inserting(*tasks), OWNER, T0 + 30)
+
+    async def starting(prefix: str) -> list[str]:
+        return sorted(t.id for t in await locked.list_tasks(TaskFilter(id_prefix=prefix)))
+
+    assert await starting("ab9") == ["ab90", "ab9f"]
+    assert await starting("abf") == ["abf0", "abff"]
+    assert await starting("ab") == [i for i in stored if i.startswith("ab")]
+    assert await starting("ff") == ["ff00", "ffff"]
+    assert await starting("f") == ["fe00", "ff00", "ffff"]
+    assert await starting("abff") == ["abff"]
+    assert await starting("AB") == []  # ids are lower case: no range, an exact comparison

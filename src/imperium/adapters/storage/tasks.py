@@ -195,6 +195,24 @@ class SqlTaskStore(TaskRows):
         return result.rowcount == 1
 
 
+_HEX = "0123456789abcdef"
+
+
+def _prefix(column: sa.ColumnElement[str], prefix: str) -> list[sa.ColumnElement[bool]]:
+    """``column`` starts with ``prefix``. Ids are lower-case hex (``new_id``): a hex
+    prefix is a range over the primary key up to the next hex string of its length, which
+    sorts the same under every collation (digits before letters), unlike an open bound
+    such as U+10FFFF that a linguistic collation may ignore. Anything else, which no
+    generated id starts with, is compared exactly (not LIKE: SQLite's ignores case)."""
+    if prefix.strip(_HEX):
+        return [sa.func.substr(column, 1, len(prefix)) == prefix]
+    stem = prefix.rstrip("f")
+    if not stem:  # ff…f: everything from it on
+        return [column >= prefix]
+    upper = stem[:-1] + _HEX[_HEX.index(stem[-1]) + 1]
+    return [column >= prefix, column < upper]
+
+
 def _time_and_id(flt: TaskFilter) -> list[sa.ColumnElement[bool]]:
     """The time range, id prefix and keyset conditions of ``flt``: each one a range over
     an index (``ix_tasks_created_at``, the primary key)."""
@@ -204,8 +222,8 @@ def _time_and_id(flt: TaskFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(c.created_at >= flt.created_after)
     if flt.created_before is not None:
         conditions.append(c.created_at < flt.created_before)
-    if flt.id_prefix:  # a range, not LIKE: SQLite's LIKE ignores case and skips the index
-        conditions += [c.id >= flt.id_prefix, c.id < flt.id_prefix + "\U0010ffff"]
+    if flt.id_prefix:
+        conditions += _prefix(c.id, flt.id_prefix)
     if flt.after is not None:
         created_at, task_id = flt.after
         conditions.append(
