@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from imperium.domain.dag import dependents_count, validate_workflow
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.models import JSON, Task
-from imperium.domain.states import PriorityLevel, TaskState
+from imperium.domain.states import AgentStatus, PriorityLevel, TaskState
 
 MAX_ATTEMPTS_LIMIT = 100
 
@@ -151,12 +151,26 @@ def external_dependencies(workflow: WorkflowSpec) -> set[str]:
     return {d for t in workflow.tasks for d in t.depends_on if d not in names}
 
 
+@dataclass(frozen=True, slots=True)
+class WorkflowPlan:
+    """A workflow's tasks, dependencies first, and those of them the user named, in the
+    order the workflow lists them (what a submission returns)."""
+
+    workflow_id: str
+    tasks: list[Task]
+    named: list[Task]
+
+    @property
+    def named_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.named)
+
+
 def plan_workflow(
     workflow: WorkflowSpec,
     known: Mapping[str, TaskState],
     new_id: Callable[[], str],
     now: float,
-) -> tuple[str, list[Task]]:
+) -> WorkflowPlan:
     """Validate a workflow and build its tasks, dependencies first.
 
     ``known`` holds the states of the existing tasks it depends on. Raises CycleError
@@ -174,4 +188,20 @@ def plan_workflow(
         spec = by_name[name]
         deps = tuple(ids.get(d, d) for d in spec.depends_on)
         tasks.append(build_task(spec, ids[name], now, deps, workflow_id, counts[name]))
-    return workflow_id, tasks
+    built = {t.name: t for t in tasks}
+    named = [built[spec.name] for spec in workflow.tasks if spec.name]
+    return WorkflowPlan(workflow_id, tasks, named)
+
+
+def check_pinned_agent(spec: TaskSpec, status: AgentStatus | None) -> None:
+    """Refuse a task pinned to an agent that is not registered (``status`` None) or is
+    retired."""
+    if spec.pinned_agent is None:
+        return
+    if status is None:
+        raise NotFoundError(
+            f"the task is pinned to agent '{spec.pinned_agent}', which is not registered; "
+            "register it first or drop --agent"
+        )
+    if status is AgentStatus.RETIRED:
+        raise ConflictError(f"the task is pinned to retired agent '{spec.pinned_agent}'")

@@ -18,11 +18,11 @@ from imperium.domain.specs import (
     WorkflowSpec,
     build_task,
     check_dependencies,
+    check_pinned_agent,
     external_dependencies,
     plan_workflow,
     validate_task_spec,
 )
-from imperium.domain.states import AgentStatus
 from imperium.domain.teams import TeamRun
 from imperium.ports import AgentStore, Clock, QueryStore, SchedulerStore, TeamStore, UnitOfWork
 
@@ -65,30 +65,21 @@ class SubmissionService:
             await self._check_pinned(spec)
         external = external_dependencies(workflow)
         known = await self.store.task_states(list(external)) if external else {}
-        workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
-        by_name = {t.name: t for t in tasks}
-        named = [by_name[s.name] for s in workflow.tasks if s.name]
+        plan = plan_workflow(workflow, known, self.new_id, self.clock.now())
         if team is None:
-            await self._store(tasks)
-            return workflow_id, named
+            await self._store(plan.tasks)
+            return plan.workflow_id, plan.named
         if self.teams is None or self.unit_of_work is None:
             raise RuntimeError("SubmissionService needs a team store and a unit of work for teams")
         async with self.unit_of_work():
-            await self._store(tasks)
-            await self.teams.insert_team(replace(team, task_ids=tuple(t.id for t in named)))
-        return workflow_id, named
+            await self._store(plan.tasks)
+            await self.teams.insert_team(replace(team, task_ids=plan.named_ids))
+        return plan.workflow_id, plan.named
 
     async def _check_pinned(self, spec: TaskSpec) -> None:
-        if spec.pinned_agent is None:
-            return
-        agent = await self.agents.get_agent(spec.pinned_agent)
-        if agent is None:
-            raise NotFoundError(
-                f"the task is pinned to agent '{spec.pinned_agent}', which is not registered; "
-                "register it first or drop --agent"
-            )
-        if agent.status is AgentStatus.RETIRED:
-            raise ConflictError(f"the task is pinned to retired agent '{spec.pinned_agent}'")
+        if spec.pinned_agent is not None:
+            agent = await self.agents.get_agent(spec.pinned_agent)
+            check_pinned_agent(spec, None if agent is None else agent.status)
 
     async def _store(self, tasks: list[Task]) -> None:
         events = [Event("task.submitted", t.created_at, t.id, None, None) for t in tasks]

@@ -30,11 +30,12 @@ from imperium.domain.specs import (
     WorkflowSpec,
     build_task,
     check_dependencies,
+    check_pinned_agent,
     external_dependencies,
     plan_workflow,
     validate_task_spec,
 )
-from imperium.domain.states import AgentStatus, TaskState
+from imperium.domain.states import TaskState
 from imperium.domain.teams import TeamRun
 from imperium.ports import Attempt, Clock, EventSink, Executor, Rng, SchedulerStore
 from imperium.services.engine import recovery, remote
@@ -266,16 +267,14 @@ class Engine:
         for spec in workflow.tasks:
             self._validate(spec)
         known = await self.dependency_states(external_dependencies(workflow))
-        workflow_id, tasks = plan_workflow(workflow, known, self.new_id, self.clock.now())
-        by_name = {t.name: t for t in tasks}
-        named = [by_name[s.name] for s in workflow.tasks if s.name]
-        for task in tasks:
+        plan = plan_workflow(workflow, known, self.new_id, self.clock.now())
+        for task in plan.tasks:
             self.journal.insert(task)
             self.state.admit(task, known)
         if team is not None:
-            self.journal.team(replace(team, task_ids=tuple(t.id for t in named)))
+            self.journal.team(replace(team, task_ids=plan.named_ids))
         await self.journal.commit()
-        return workflow_id, named
+        return plan.workflow_id, plan.named
 
     def _validate(self, spec: TaskSpec) -> None:
         validate_task_spec(spec)
@@ -283,13 +282,7 @@ class Engine:
             raise ValidationError(f"the payload cannot be stored as JSON: {problem}")
         if spec.pinned_agent is not None:
             agent = self.state.agents.get(spec.pinned_agent)
-            if agent is None:
-                raise NotFoundError(
-                    f"the task is pinned to agent '{spec.pinned_agent}', which is not "
-                    "registered; register it first or drop --agent"
-                )
-            if agent.spec.status is AgentStatus.RETIRED:
-                raise ConflictError(f"the task is pinned to retired agent '{spec.pinned_agent}'")
+            check_pinned_agent(spec, None if agent is None else agent.spec.status)
 
     async def dependency_states(self, ids: Iterable[str]) -> dict[str, TaskState]:
         """States of the given tasks as they are when this returns.
