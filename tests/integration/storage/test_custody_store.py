@@ -565,3 +565,24 @@ async def test_upgrade_from_0005_keeps_the_data_and_adds_the_tables(database_url
             await store.insert_proposal(make_proposal("prop-2"))
     finally:
         await store.close()
+
+
+async def test_a_duplicate_inside_a_unit_of_work_is_a_conflict_and_nothing_lands(
+    store: Store,
+) -> None:
+    """On PostgreSQL the refused insert aborts the caller's transaction, so the store must
+    not run its lookup of the live duplicate there: the caller still gets a ConflictError
+    (not the driver's 'transaction is aborted'), and the unit of work writes nothing."""
+    await store.insert_proposal(make_proposal("prop-1"))
+    other = make_proposal("prop-2", title="a different change", at=T0 + 5)
+    assert other.fingerprint != make_proposal("prop-1").fingerprint
+
+    async def both() -> None:
+        async with store.unit_of_work():
+            await store.insert_proposal(other)
+            await store.insert_proposal(make_proposal("prop-3", at=T0 + 9))
+
+    with pytest.raises(ConflictError, match="already exists"):
+        await both()
+
+    assert [p.proposal_id for p in await store.list_proposals()] == ["prop-1"]

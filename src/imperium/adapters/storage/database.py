@@ -60,6 +60,11 @@ class Database:
     async def close(self) -> None:
         await self._engine.dispose()
 
+    @property
+    def in_unit_of_work(self) -> bool:
+        """Whether the caller has a unit of work open (statements join its transaction)."""
+        return self._current.get() is not None
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """The caller's unit of work when one is open; else a transaction of its own,

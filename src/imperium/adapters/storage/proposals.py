@@ -66,7 +66,11 @@ class SqlProposalStore(SqlArea):
 
     async def _proposal_conflict(self, proposal: Proposal, otherwise: str) -> ConflictError:
         """The error for a proposal write the database refused: it names the live proposal
-        with the same fingerprint when there is one (else says ``otherwise``)."""
+        with the same fingerprint when there is one (else says ``otherwise``). Inside a
+        caller's unit of work it does not look: the refused statement has aborted that
+        transaction on PostgreSQL, and the whole unit of work fails anyway."""
+        if self._db.in_unit_of_work:
+            return ConflictError(otherwise)
         p = proposals
         query = (
             sa.select(p.c.proposal_id, p.c.status)
