@@ -61,7 +61,11 @@ def seconds(value: float | None) -> str:
         return "—"
     if value < 1:
         return f"{value * 1000:.1f} ms"
-    return f"{value:.2f} s" if value < 120 else f"{value / 60:.1f} min"
+    if value < 120:
+        return f"{value:.2f} s"
+    if value < 7200:
+        return f"{value / 60:.3g} min"
+    return f"{value / 3600:.3g} h"
 
 
 def percent(value: float | None) -> str:
