@@ -186,3 +186,24 @@ def test_systemd_unit_verify_reports_an_unknown_key(tmp_path: Path) -> None:
     copy.write_text("[Service]\nExecStart=/bin/true\nNoNewPrivilege=yes\n")
     out = run(analyze, "verify", str(copy))
     assert "Unknown key" in out.stderr  # so the check above would see a typo
+
+
+def test_bubblewrap_works_under_the_units_no_new_privileges() -> None:
+    """The unit runs the server as a non-root user with NoNewPrivileges=yes; the Sandbox's
+    bubblewrap must still make its namespaces there (no setuid: user namespaces)."""
+    text = (ROOT / "deploy" / "systemd" / "imperium.service").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    settings = {line.split("=", 1)[0] for line in lines if "=" in line}
+    assert "NoNewPrivileges=yes" in lines
+    assert not settings & {"RestrictNamespaces", "PrivateUsers", "SystemCallFilter"}
+    bwrap = tool("bwrap", "make system-deps (apt-get install bubblewrap)")
+    setpriv = tool("setpriv", "apt-get install util-linux")
+    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    out = run(
+        *as_user, setpriv, "--no-new-privs", bwrap,
+        "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+        "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+        "/bin/sh", "-c", "grep NoNewPrivs /proc/self/status",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["NoNewPrivs:", "1"]
