@@ -187,7 +187,7 @@ def pages(n: int) -> list[str]:
     some_task = task_id(n // 2)
     workflow = f"wf-{(n - QUEUED - 100) // 100 * 10:08d}"
     return [
-        "/", "/ui/overview", "/ui/series?hours=1", "/ui/series?hours=24",
+        "/", "/ui/overview", "/ui/series?hours=1", "/ui/series?hours=24", "/ui/series?hours=168",
         "/tasks", "/ui/tasks", "/tasks?state=dead", "/tasks?type=type-3",
         "/tasks?agent=agent-5", f"/tasks?workflow={workflow}", "/tasks?since=1h",
         f"/tasks/{some_task}", "/workflows", f"/workflows/{workflow}", "/agents",

@@ -186,7 +186,7 @@ agent_task_executions = sa.Table(
     _when("created_at", nullable=False),
     # one row per attempt: a result is recorded once, enforced by the database as well
     sa.UniqueConstraint("task_id", "attempt", name="uq_agent_task_executions_task_id_attempt"),
-    sa.Index("ix_agent_task_executions_finished_at", "finished_at"),
+    sa.Index("ix_agent_task_executions_finished_outcome", "finished_at", "outcome"),
 )
 
 learning_logs = sa.Table(

@@ -1,7 +1,7 @@
 """Agents: each registered agent's status, load (from the engine's snapshot), custody
 level and XP, figures over the newest ``WINDOW`` attempts (success rate, duration
 percentiles, tokens and cost, aggregated by the database over a bounded read of
-``ix_agent_task_executions_finished_at``, so the page costs the same with millions of
+``ix_agent_task_executions_finished_outcome``, so the page costs the same with millions of
 attempts), and whether the scheduler could
 load its code (``not loaded`` with the reason); pause, resume, retire and register forms."""
 

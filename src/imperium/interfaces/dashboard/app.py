@@ -28,6 +28,7 @@ from imperium.interfaces.dashboard import (
 )
 from imperium.interfaces.dashboard.access import SignInRequiredError
 from imperium.interfaces.dashboard.pages import HERE, STATIC_PATH, finish, templates
+from imperium.interfaces.dashboard.series import SeriesCache
 from imperium.interfaces.dashboard.sessions import Sessions
 from imperium.runtime import Imperium
 
@@ -48,6 +49,7 @@ ROUTERS = (
 def create_app(runtime: Imperium, *, auth_required: bool = False) -> FastAPI:
     app = create_api(runtime, auth_required=auth_required, public_routes=public_routes())
     app.state.dashboard_sessions = Sessions()
+    app.state.dashboard_series = SeriesCache()
     app.state.dashboard_templates = templates()
     app.router.routes.extend(_routes())
     app.add_exception_handler(SignInRequiredError, _sign_in)

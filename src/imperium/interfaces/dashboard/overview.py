@@ -17,6 +17,7 @@ from imperium.interfaces.api.deps import ApiServices, services_of
 from imperium.interfaces.api.metrics import DATABASE_TIMEOUT, describe
 from imperium.interfaces.dashboard.access import viewer
 from imperium.interfaces.dashboard.pages import finish, render
+from imperium.interfaces.dashboard.series import SeriesCache
 from imperium.services.engine.census import Census
 
 router = APIRouter(include_in_schema=False)
@@ -143,17 +144,12 @@ async def series(
     bucket = hours * HOUR / BUCKETS
     now = time.time()
     first = (now - hours * HOUR) // bucket * bucket
-    points = await services_of(request.app).statistics.outcome_series(first, bucket)
+    cache: SeriesCache = request.app.state.dashboard_series
+    fetch = services_of(request.app).statistics.outcome_series
+    counts = await cache.counts(fetch, first, bucket, BUCKETS, now)
     starts = [first + i * bucket for i in range(BUCKETS + 1)]
-    succeeded = [0] * len(starts)
-    failed = [0] * len(starts)
-    for point in points:
-        i = round((point.start - first) / bucket)
-        if 0 <= i < len(starts):
-            if point.outcome is Outcome.SUCCEEDED:
-                succeeded[i] += point.count
-            elif point.outcome in FAILED:
-                failed[i] += point.count
+    succeeded = [c.get(Outcome.SUCCEEDED, 0) for c in counts]
+    failed = [sum(c.get(o, 0) for o in FAILED) for c in counts]
     rate = [s / (s + f) if s + f else None for s, f in zip(succeeded, failed, strict=True)]
     body = {
         "bucket_seconds": bucket,
