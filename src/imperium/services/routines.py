@@ -13,6 +13,7 @@ once). A failing action is logged and shown with its error; the routine keeps it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,11 @@ class Routine:
         return self.interval > 0 and self.off_reason is None
 
 
+def _plan_first(routine: Routine, now: float) -> None:
+    delay = routine.interval if routine.first_delay is None else routine.first_delay
+    routine.next_run = now + delay if routine.active else None
+
+
 class Routines:
     def __init__(self, clock: Clock, routines: list[Routine]) -> None:
         self.clock = clock
@@ -59,13 +65,19 @@ class Routines:
     def start(self) -> None:
         now = self.clock.now()
         for routine in self.routines.values():
-            delay = routine.interval if routine.first_delay is None else routine.first_delay
-            routine.next_run = now + delay if routine.active else None
+            _plan_first(routine, now)
         self._task = asyncio.create_task(self._loop())
 
     def add(self, routine: Routine) -> None:
-        """Another routine (before :meth:`start`)."""
+        """Another routine, before or after :meth:`start` (one of the same name is
+        replaced); once started, its first run is one interval (or first delay) away."""
         self.routines[routine.name] = routine
+        if self._task is None:
+            return
+        _plan_first(routine, self.clock.now())
+        if self._task.done():  # the loop ends when no routine is due
+            self._task = asyncio.create_task(self._loop())
+        self._wake.set()
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -99,7 +111,9 @@ class Routines:
             soonest = min(due, key=lambda r: r.next_run or 0.0)
             wait = (soonest.next_run or now) - now
             if wait > 0:
-                await asyncio.sleep(min(wait, 60.0))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):  # woken early by add()
+                    await asyncio.wait_for(self._wake.wait(), min(wait, 60.0))
                 continue
             await self._run(soonest)
             soonest.next_run = self.clock.now() + soonest.interval

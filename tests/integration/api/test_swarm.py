@@ -304,3 +304,44 @@ async def test_optimize_refuses_bad_input(memory_client: httpx.AsyncClient) -> N
     problem(response, 422, "body.apply: Input should be a valid boolean")
     response = await memory_client.post("/api/v1/swarm/optimize", json={"dry_run": True})
     problem(response, 422, "body.dry_run: Extra inputs are not permitted")
+
+
+# ---------------------------------------------------------------------------- autoscaling
+async def test_status_shows_autoscaled_pools_and_scale_and_optimize_act_on_them(
+    client: httpx.AsyncClient,
+) -> None:
+    bounds = {"min": 2, "max": 12, "cooldown_seconds": 60}
+    await register(client, "auto", "echo", max_concurrency=1, config={"autoscale": bounds})
+    await register(client, "broken", "echo", config={"autoscale": {"min": 3}})
+
+    status = (await client.get("/api/v1/swarm/status")).json()
+    assert status["total_bots"] >= 2  # the seed's fields stay
+    pools = {p["agent_id"]: p for p in status["autoscaling"]}
+    assert set(pools) == {"auto", "broken"}  # built-in agents have no autoscale config
+    auto = pools["auto"]
+    assert (auto["min"], auto["max"], auto["current"], auto["running"]) == (2, 12, 1, 0)
+    assert auto["last_decision"] is None
+    assert auto["error"] is None
+    assert "autoscale.max must be a whole number" in pools["broken"]["error"]
+
+    # optimize recommends what the autoscaler's decision function says: into its bounds
+    body = await post(client, "optimize", {"apply": True})
+    [rec] = [r for r in body["recommendations"] if r["agent_id"] == "auto"]
+    assert (rec["action"], rec["target_concurrency"], rec["evidence"]["autoscale"]) == (
+        "scale_up", 2, True,
+    )  # fmt: skip
+    assert {"action": "scale_up", "agent_id": "auto", "ok": True,
+            "detail": "max_concurrency 1 -> 2"} in body["applied"]  # fmt: skip
+
+    # a manual scale is kept within the bounds and starts a cooldown
+    body = await post(client, "scale", {"target_size": 50, "agent_id": "auto"})
+    assert body["changes"] == [{"agent_id": "auto", "from": 2, "to": 12}]
+    assert "autoscaled" in body["message"]
+    [auto] = [p for p in body["current_status"]["autoscaling"] if p["agent_id"] == "auto"]
+    assert auto["current"] == 12
+    assert auto["cooldown_until"] is not None
+    last = auto["last_decision"]
+    assert (last["trigger"], last["before"], last["after"]) == ("manual", 2, 12)
+    assert "kept within 2..12" in last["reason"]
+    agent = (await client.get("/api/v1/agents/auto")).json()
+    assert agent["max_concurrency"] == 12

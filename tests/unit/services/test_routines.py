@@ -84,3 +84,27 @@ async def test_run_now_runs_even_an_inactive_routine() -> None:
     routines = Routines(Clock(), [Routine("manual", 0.0, action, "on demand")])
     routine = await routines.run_now("manual")
     assert (routine.runs, routine.last_status) == (1, "done")
+
+
+async def test_a_routine_added_after_start_runs_without_waiting_for_the_others() -> None:
+    ran = asyncio.Event()
+
+    async def action() -> dict[str, object]:
+        ran.set()
+        return {"status": "ok"}
+
+    async def never() -> dict[str, object]:
+        raise AssertionError("not due")
+
+    routines = Routines(Clock(), [Routine("hourly", 3600.0, never, "once an hour")])
+    routines.start()
+    try:
+        await asyncio.sleep(0.01)  # the loop sleeps towards the hourly run
+        routines.add(Routine("often", 0.01, action, "runs often"))
+        async with asyncio.timeout(5):
+            await ran.wait()
+    finally:
+        await routines.stop()
+    state = {r["name"]: r for r in routines.snapshot()}
+    assert state["often"]["runs"] >= 1
+    assert state["often"]["next_run"] is not None

@@ -52,3 +52,11 @@ def test_shares_add_up_within_bounds_and_follow_size(
         for b in weights:
             if weights[a] > weights[b]:
                 assert shares[a] >= shares[b]  # a larger agent never gets fewer slots
+
+
+def test_agents_with_their_own_bounds_keep_within_them() -> None:
+    bounds = {"auto": (2, 5)}
+    assert distribute(40, {"auto": 1, "b": 1}, 1, CAP, bounds) == {"auto": 5, "b": 35}
+    assert distribute(4, {"auto": 3, "b": 1}, 1, CAP, bounds) == {"auto": 3, "b": 1}
+    with pytest.raises(ConflictError, match="auto within their autoscale bounds"):
+        distribute(2, {"auto": 1, "b": 1}, 1, CAP, bounds)

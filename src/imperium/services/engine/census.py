@@ -90,3 +90,8 @@ class Snapshot:
 
     def queued(self) -> Iterable[Task]:
         return (t for t in self._tasks.values() if t.state is TaskState.QUEUED)
+
+    def ready_tasks(self) -> Iterable[Task]:
+        """The tasks in a ready queue: dispatchable now, waiting for a free agent (their
+        ``ready_at`` says since when)."""
+        return (t for t in self.queued() if t.id in self._queues)

@@ -10,6 +10,9 @@ Retired agents have no slots.
 - ``snapshot``: counts read from the engine and the store (slots, queues, executions).
 - ``scaling``: a target pool size divided among agents (pure).
 - ``advice``: recommendations with their evidence (pure).
+- ``autoscale``: an autoscaled agent's next pool size from its backlog and queue wait (pure).
+- ``autoscaler``: ``Autoscaler`` — applies those decisions (the ``autoscale`` routine,
+  ``scale`` and ``optimize``), each a ``swarm.scaled`` event.
 - ``service``: ``SwarmService`` — dispatch, status, scale, optimize.
 
 May import the domain, the ports, the engine and the agent registry; never FastAPI.

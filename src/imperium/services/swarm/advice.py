@@ -16,8 +16,10 @@ Rules (the seed's "scale on queue length" and "replace low performers", made pre
   not load; remote worker past its heartbeat).
 
 Fewer samples give a note ("insufficient data (n=5, need 20)"), not a recommendation.
-Scale-down is never recommended: a snapshot shows idle slots now, not how many the next
-burst needs, and the engine keeps no history of slot use.
+Scale-down is not recommended for agents without an ``autoscale`` config: a snapshot shows
+idle slots now, not how many the next burst needs. Autoscaled agents' pools follow the
+autoscaler's decision function instead (``autoscale``), which remembers how long a pool
+has been idle; ``SwarmService.optimize`` puts its decisions in place of these.
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ def advise(
     _performance(advice, agents, stats)
     _broken(advice, agents)
     advice.notes.append(
-        "scale-down is not recommended: idle slots of in-process agents cost nothing, and "
-        "a snapshot does not show how many the next burst needs"
+        "scale-down is not recommended for agents without an autoscale config: idle slots "
+        "of in-process agents cost nothing, and a snapshot does not show how many the next "
+        "burst needs"
     )
     return advice
 

@@ -26,10 +26,15 @@ from imperium.interfaces.api.schemas.swarm import (
     SwarmMetricsOut,
     SwarmStatusOut,
 )
-from imperium.interfaces.api.views.swarm import executions_dict, queued_by_priority, tasks_by_state
+from imperium.interfaces.api.views.swarm import (
+    autoscaling,
+    executions_dict,
+    queued_by_priority,
+    tasks_by_state,
+)
 from imperium.interfaces.records import iso
 from imperium.services.swarm.advice import Recommendation
-from imperium.services.swarm.service import Applied
+from imperium.services.swarm.service import Applied, SwarmService
 from imperium.services.swarm.snapshot import UNSUCCESSFUL_STATES, Snapshot
 
 router = APIRouter(prefix="/api/v1/swarm", tags=["swarm"])
@@ -52,10 +57,10 @@ async def dispatch(body: DispatchIn, swarm: Swarm) -> dict[str, Any]:
 
 @router.get("/status", response_model=SwarmStatusOut)
 async def status(swarm: Swarm) -> dict[str, Any]:
-    return status_dict(await swarm.status())
+    return status_dict(await swarm.status(), swarm)
 
 
-def status_dict(snap: Snapshot) -> dict[str, Any]:
+def status_dict(snap: Snapshot, swarm: SwarmService) -> dict[str, Any]:
     executions = snap.executions
     lengths = snap.queue_lengths
     return {
@@ -74,6 +79,7 @@ def status_dict(snap: Snapshot) -> dict[str, Any]:
             "success_rate": executions.success_rate,
         },
         "timestamp": iso(snap.at),
+        "autoscaling": autoscaling(swarm.autoscaler.pools()),
     }
 
 
@@ -135,7 +141,7 @@ async def scale(body: ScaleIn, swarm: Swarm) -> dict[str, Any]:
         "status": "success",
         "message": result.message,
         "changes": changes,
-        "current_status": status_dict(await swarm.status()),
+        "current_status": status_dict(await swarm.status(), swarm),
     }
 
 
@@ -144,7 +150,7 @@ async def optimize(swarm: Swarm, body: OptimizeIn | None = None) -> dict[str, An
     """Recommendations with the numbers behind them; with ``apply`` they are carried out."""
     result = await swarm.optimize(apply=body is not None and body.apply)
     return {
-        "current_state": status_dict(result.before),
+        "current_state": status_dict(result.before, swarm),
         "recommendations": [_recommendation(r) for r in result.advice.recommendations],
         "notes": result.advice.notes,
         "timestamp": iso(result.before.at),

@@ -60,6 +60,37 @@ class DispatchOut(BaseModel):
     task_ids: list[str]
 
 
+class AutoscaleDecisionOut(BaseModel):
+    action: str
+    before: int
+    after: int
+    reason: str
+    trigger: str
+    backlog: float
+    wait_seconds: float
+    running: int
+    at: str | None
+
+
+class AutoscalePoolOut(BaseModel):
+    """An agent with an ``autoscale`` config: its bounds, its pool now and its last change."""
+
+    agent_id: str
+    min: int | None
+    max: int | None
+    cooldown_seconds: float | None
+    target_wait_seconds: float | None
+    idle_seconds: float | None
+    current: int | None
+    running: int | None
+    backlog: float | None
+    wait_seconds: float | None
+    cooldown_until: str | None
+    last_decision: AutoscaleDecisionOut | None
+    error: str | None
+    """Why it is not autoscaled (malformed config, remote agent); None when it is."""
+
+
 class SwarmStatusOut(BaseModel):
     total_bots: int
     bot_status: dict[str, int]
@@ -69,6 +100,8 @@ class SwarmStatusOut(BaseModel):
     failed_tasks: int
     metrics: dict[str, Any]
     timestamp: str | None
+    autoscaling: list[AutoscalePoolOut] = []
+    """Agents with an ``autoscale`` config (an Imperium addition to the seed's fields)."""
 
 
 class AgentSlotsOut(BaseModel):
