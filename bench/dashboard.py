@@ -192,6 +192,8 @@ def pages(n: int) -> list[str]:
         "/tasks?agent=agent-5", f"/tasks?workflow={workflow}", "/tasks?since=1h",
         f"/tasks/{some_task}", "/workflows", f"/workflows/{workflow}", "/agents",
         "/learning", "/learning?task_type=type-3&complexity=2", "/ui/learning/models",
+        "/ui/learning/decisions?task_type=type-3&hours=24",
+        "/ui/learning/decisions?task_type=type-3&hours=168",
         "/teams", "/custody", "/proposals", "/events",
     ]  # fmt: skip
 

@@ -368,6 +368,19 @@ class OutcomeCount:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionCount:
+    """The attempts of one task type that ``agent_id`` got (the router's choices) and that
+    finished in the bucket starting at ``start``: how many, and how many of them succeeded
+    and failed (failed, timed out or lost; cancelled ones are in neither)."""
+
+    start: float
+    agent_id: str
+    attempts: int
+    succeeded: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class AgentWindow:
     """An agent's attempts among the newest ones (succeeded or failed: cancelled and
     interrupted attempts say nothing about it), with nearest-rank duration percentiles
@@ -425,6 +438,14 @@ class StatisticsStore(Protocol):
 
     async def count_dead_since(self, since: float) -> int:
         """Tasks that ended ``dead`` (attempts exhausted) at or after ``since``."""
+        ...
+
+    async def decisions_series(
+        self, task_type: str, since: float, bucket_seconds: float
+    ) -> list[DecisionCount]:
+        """Attempts of ``task_type`` finished at or after ``since``, counted per agent and
+        per bucket of ``bucket_seconds`` (as ``outcome_series``; attempts without an agent
+        are left out): which agent the router chose, over time."""
         ...
 
 

@@ -114,7 +114,12 @@ def tour(tab: Tab, served: Served) -> None:
     for path, ready, name in (
         ("/workflows", f"tr[data-workflow-id='{workflow_id}']", "workflows"),
         (f"/workflows/{workflow_id}", "#dag a", "workflow"),
-        ("/learning?task_type=echo", "#predicted-agent", "learning"),
+        # the prediction, and the router's decisions charted by uPlot
+        (
+            "/learning?task_type=echo",
+            "main:has(#predicted-agent) #decisions-chart canvas",
+            "learning",
+        ),
         ("/teams", "#combinations", "teams"),
         ("/custody", "#standings", "custody"),
         ("/proposals", "#proposals", "proposals"),

@@ -115,6 +115,28 @@ async def test_learning_shows_posteriors_predicts_and_triggers_a_cycle(im: Imper
         assert len(series["t"]) >= 1  # the cycle trained (or fell back) and stored a report
 
 
+async def test_learning_charts_the_routers_decisions_for_the_busiest_type(im: Imperium) -> None:
+    await echo(im, 3)
+    async with browser(im) as http:
+        page = (await http.get("/learning")).text
+        assert '<option value="echo" selected>echo</option>' in page  # the busiest
+        assert 'data-series="/ui/learning/decisions"' in page
+        assert "which agent the router chose" in page.lower()
+        series = (await http.get("/ui/learning/decisions", params={"task_type": "echo"})).json()
+        assert len(series["t"]) == 61  # 60 buckets over 24 h and the one under way
+        assert [a["agent_id"] for a in series["agents"]] == ["echo"]
+        (agent,) = series["agents"]
+        assert sum(agent["attempts"]) == 3
+        assert {r for r in agent["success_rate"] if r is not None} == {1.0}
+        params = {"task_type": "translate", "hours": "168"}
+        other = (await http.get("/ui/learning/decisions", params=params)).json()
+        assert other["agents"] == []
+        assert other["bucket_seconds"] == 168 * 3600 / 60
+        assert (await http.get("/ui/learning/decisions")).status_code == 422
+        chosen = (await http.get("/learning", params={"decisions_type": "translate"})).text
+        assert '<option value="translate" selected>translate</option>' in chosen
+
+
 async def test_teams_and_their_combinations_are_listed(im: Imperium) -> None:
     await im.agents.register(_agent("echo-2"))
     run = await im.teams.submit(TeamRequest(type="echo", members=("echo", "echo-2"), payload=1))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from imperium.domain.models import Execution
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import OutcomeCount, Store, TaskFilter, WriteBatch
+from imperium.ports import DecisionCount, OutcomeCount, Store, TaskFilter, WriteBatch
 from tests.integration.storage.storage_factories import T0, inserting, make_event, make_task
 from tests.integration.storage.storage_factories import make_execution as attempt
 
@@ -38,6 +39,43 @@ async def test_outcomes_are_counted_per_bucket_from_since(locked: Store) -> None
         OutcomeCount(base + 60, Outcome.SUCCEEDED, 1),
     ]
     assert await locked.outcome_series(base + 3600, 60.0) == []
+
+
+async def test_decisions_are_counted_per_bucket_and_agent_for_one_type(locked: Store) -> None:
+    base = 1_800_000_000.0  # a multiple of 60
+
+    def run(
+        task_id: str, agent_id: str | None, at: float, outcome: Outcome, kind: str = "summarise"
+    ) -> Execution:
+        return attempt(task_id, 1, agent_id=agent_id, task_type=kind,
+                       finished_at=base + at, outcome=outcome)  # fmt: skip
+
+    executions = [
+        run("a", "fast", 5, Outcome.SUCCEEDED),
+        run("b", "fast", 30, Outcome.FAILED),
+        run("c", "slow", 59, Outcome.TIMED_OUT),
+        run("d", "fast", 61, Outcome.CANCELLED),  # an attempt, neither succeeded nor failed
+        run("e", "slow", 70, Outcome.SUCCEEDED),
+        run("f", "slow", 80, Outcome.LOST),
+        run("g", "fast", -1, Outcome.SUCCEEDED),  # before since
+        run("h", "fast", 10, Outcome.SUCCEEDED, kind="translate"),  # another type
+        run("i", None, 10, Outcome.SUCCEEDED),  # no agent
+    ]
+    await locked.apply(WriteBatch(executions=executions), OWNER, T0 + 30)
+
+    series = await locked.decisions_series("summarise", base, 60.0)
+
+    assert sorted(series, key=lambda p: (p.start, p.agent_id)) == [
+        DecisionCount(base, "fast", attempts=2, succeeded=1, failed=1),
+        DecisionCount(base, "slow", attempts=1, succeeded=0, failed=1),
+        DecisionCount(base + 60, "fast", attempts=1, succeeded=0, failed=0),
+        DecisionCount(base + 60, "slow", attempts=2, succeeded=1, failed=1),
+    ]
+    assert await locked.decisions_series("translate", base, 60.0) == [
+        DecisionCount(base, "fast", attempts=1, succeeded=1, failed=0)
+    ]
+    assert await locked.decisions_series("summarise", base + 3600, 60.0) == []
+    assert await locked.decisions_series("no-such-type", base - 3600, 60.0) == []
 
 
 async def test_dead_tasks_are_counted_by_their_event_time(locked: Store) -> None:

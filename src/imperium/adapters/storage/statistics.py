@@ -18,21 +18,32 @@ from imperium.adapters.storage.tables import (
     tasks,
 )
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import WORKFLOW_SCAN, AgentWindow, OutcomeCount, WorkflowSummary
+from imperium.ports import (
+    WORKFLOW_SCAN,
+    AgentWindow,
+    DecisionCount,
+    OutcomeCount,
+    WorkflowSummary,
+)
 
 dead_task_events = sa.text(DEAD_TASK_EVENT_SQL)  # literal, so the partial index matches
 in_workflow = sa.text(WORKFLOW_SQL)
-COUNTED = ("succeeded", "failed", "timed_out", "lost")
+FAILED = ("failed", "timed_out", "lost")
+COUNTED = ("succeeded", *FAILED)
 
 
 class SqlStatisticsStore(SqlArea):
+    def _bucket(self, bucket_seconds: float) -> sa.ColumnElement[int]:
+        """The number of the bucket an attempt finished in, rounded down: SQLite's CAST
+        truncates (times are positive), PostgreSQL's rounds; floor() is not in every
+        SQLite build."""
+        ratio = agent_task_executions.c.finished_at / bucket_seconds
+        floored = sa.func.floor(ratio) if self._db.dialect == "postgresql" else ratio
+        return sa.cast(floored, sa.BigInteger)
+
     async def outcome_series(self, since: float, bucket_seconds: float) -> list[OutcomeCount]:
         ex = agent_task_executions
-        ratio = ex.c.finished_at / bucket_seconds
-        # the bucket's number, rounded down: SQLite's CAST truncates (times are positive),
-        # PostgreSQL's rounds; floor() is not in every SQLite build
-        floored = sa.func.floor(ratio) if self._db.dialect == "postgresql" else ratio
-        index = sa.cast(floored, sa.BigInteger)
+        index = self._bucket(bucket_seconds)
         query = (
             sa.select(index.label("bucket"), ex.c.outcome, sa.func.count().label("n"))
             .where(ex.c.finished_at >= since)
@@ -42,6 +53,28 @@ class SqlStatisticsStore(SqlArea):
             OutcomeCount(row.bucket * bucket_seconds, Outcome(row.outcome), row.n)
             for row in await self._db.fetch(query)
         ]
+
+    async def decisions_series(
+        self, task_type: str, since: float, bucket_seconds: float
+    ) -> list[DecisionCount]:
+        ex = agent_task_executions
+        index = self._bucket(bucket_seconds)
+
+        def counting(outcomes: tuple[str, ...]) -> sa.ColumnElement[int]:
+            return sa.func.sum(sa.case((ex.c.outcome.in_(outcomes), 1), else_=0))
+
+        query = (
+            sa.select(index.label("bucket"), ex.c.agent_id, sa.func.count().label("n"),
+                      counting(("succeeded",)).label("ok"), counting(FAILED).label("bad"))
+            .where(ex.c.task_type == task_type, ex.c.finished_at >= since,
+                   ex.c.agent_id.is_not(None))
+            .group_by(index, ex.c.agent_id)
+        )  # fmt: skip
+        return [
+            DecisionCount(row.bucket * bucket_seconds, row.agent_id, row.n, int(row.ok),
+                          int(row.bad))
+            for row in await self._db.fetch(query)
+        ]  # fmt: skip
 
     async def count_dead_since(self, since: float) -> int:
         logs = learning_logs

@@ -8,9 +8,16 @@ from collections import Counter
 from imperium.adapters.storage.memory._state import MemoryArea
 from imperium.domain.models import Execution
 from imperium.domain.states import Outcome, TaskState
-from imperium.ports import WORKFLOW_SCAN, AgentWindow, OutcomeCount, WorkflowSummary
+from imperium.ports import (
+    WORKFLOW_SCAN,
+    AgentWindow,
+    DecisionCount,
+    OutcomeCount,
+    WorkflowSummary,
+)
 
-COUNTED = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
+FAILED = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.LOST})
+COUNTED = FAILED | {Outcome.SUCCEEDED}
 
 
 class MemoryStatisticsStore(MemoryArea):
@@ -24,6 +31,20 @@ class MemoryStatisticsStore(MemoryArea):
             OutcomeCount(index * bucket_seconds, outcome, n)
             for (index, outcome), n in sorted(counts.items())
         ]
+
+    async def decisions_series(
+        self, task_type: str, since: float, bucket_seconds: float
+    ) -> list[DecisionCount]:
+        counts: dict[tuple[int, str], Counter[Outcome]] = {}
+        for e in self.state.executions.values():
+            if e.task_type == task_type and e.finished_at >= since and e.agent_id is not None:
+                key = (math.floor(e.finished_at / bucket_seconds), e.agent_id)
+                counts.setdefault(key, Counter())[e.outcome] += 1
+        return [
+            DecisionCount(index * bucket_seconds, agent_id, c.total(),
+                          c[Outcome.SUCCEEDED], sum(c[o] for o in FAILED))
+            for (index, agent_id), c in sorted(counts.items())
+        ]  # fmt: skip
 
     async def count_dead_since(self, since: float) -> int:
         return sum(

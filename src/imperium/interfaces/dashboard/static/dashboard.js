@@ -129,10 +129,65 @@
       .catch(function () { return null; });
   }
 
+  // ------------------------------------- the router's decisions (learning page)
+  var PALETTE = ["#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f",
+                 "#ad1457", "#4e342e", "#558b2f", "#283593"];
+  var decisions = null;
+
+  function decisionsChart() {
+    var box = document.getElementById("decisions-chart");
+    var type = document.getElementById("decisions-type");
+    if (!box || !type || !window.uPlot) return;
+    var hours = document.getElementById("decisions-hours");
+    var url = box.dataset.series + "?task_type=" + encodeURIComponent(type.value) +
+      "&hours=" + encodeURIComponent(hours ? hours.value : "24");
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) { window.location.reload(); throw new Error("signed out"); }
+        return response.json();
+      })
+      .then(function (data) { drawDecisions(box, data); })
+      .catch(function () { return null; });
+  }
+
+  function drawDecisions(box, data) {
+    var measure = document.getElementById("decisions-measure");
+    var rate = measure && measure.value === "success_rate";
+    var empty = document.getElementById("decisions-empty");
+    if (decisions) { decisions.destroy(); decisions = null; }
+    if (empty) {
+      empty.hidden = data.agents.length > 0;
+      empty.textContent = "No attempt of " + data.task_type + " finished in this range.";
+    }
+    if (!data.agents.length) return;
+    var columns = [data.t];
+    var series = [{}];
+    data.agents.forEach(function (agent, i) {
+      columns.push(rate ? agent.success_rate.map(function (r) { return r === null ? null : r * 100; })
+                        : agent.attempts);
+      series.push({ label: agent.agent_id, stroke: PALETTE[i % PALETTE.length], width: 1.5,
+                    spanGaps: false, points: { show: rate } });
+    });
+    var options = {
+      width: Math.max(box.clientWidth, 300),
+      height: 220,
+      scales: { x: { time: true }, y: rate ? { range: [0, 100] } : {} },
+      series: series,
+      axes: [{}, rate ? { label: "success %" }
+                      : { label: "attempts", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] }],
+    };
+    decisions = new window.uPlot(options, columns, box);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     connect();
     refreshChart();
     modelChart();
+    decisionsChart();
+    ["decisions-type", "decisions-hours", "decisions-measure"].forEach(function (id) {
+      var select = document.getElementById(id);
+      if (select) select.addEventListener("change", decisionsChart);
+    });
     var hours = document.getElementById("chart-hours");
     if (hours) hours.addEventListener("change", function () { chartDue = 0; refreshChart(); });
     document.body.addEventListener("htmx:responseError", function (event) {
