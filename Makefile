@@ -29,10 +29,11 @@ run: $(STAMP) system-deps
 	$(BIN)/imperium serve
 
 ## test: the whole suite, two workers per core (at most 8: many tests wait on real
-## processes), PostgreSQL tests failing instead of skipping when CI is set
+## processes), PostgreSQL tests failing instead of skipping when CI is set; tests marked
+## xdist_group (the Ray tests, sharing one local Ray) each run on one worker (loadgroup)
 TEST_WORKERS ?= $(shell n=$$(( 2 * $$(nproc) )); [ $$n -gt 8 ] && n=8; echo $$n)
 test: $(STAMP) system-deps
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## lint: ruff, formatting, mypy (strict on domain/ and services/) and the layering
 ## contracts (import-linter, [tool.importlinter] in pyproject.toml)

@@ -258,13 +258,31 @@ async def _sqlite_threads_end() -> AsyncIterator[None]:
         )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if not isinstance(item, pytest.Function) or item.get_closest_marker("asyncio") is None:
             continue
         if "_sqlite_threads_end" not in item.fixturenames:  # shared by a test's parameters
             item.fixturenames.insert(0, "_sqlite_threads_end")  # first set up, last torn down
     _spread_slow_tests(items)
+    if getattr(config.option, "loadgroup", False):
+        _group_xdist_tests(items)
+
+
+def _group_xdist_tests(items: list[pytest.Item]) -> None:
+    """Send the tests marked ``xdist_group(name)`` to one worker under ``--dist loadgroup``
+    (e.g. the Ray tests, which share one Ray). pytest-xdist 3.8 does it by appending
+    ``@name`` to ``item._nodeid``, which pytest 9 no longer reads (the id is ``item._id``),
+    so every group was spread over all workers; this appends it where pytest 9 keeps it.
+    A no-op where xdist's own suffix took effect."""
+    from _pytest.nodeid import coerce_node_id  # pytest >= 9
+
+    for item in items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark is None or "@" in item.nodeid:
+            continue
+        name = mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+        item._id = coerce_node_id(f"{item.nodeid}@{name}")  # type: ignore[attr-defined]
 
 
 def _spread_slow_tests(items: list[pytest.Item]) -> None:

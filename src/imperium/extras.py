@@ -9,7 +9,8 @@ heavier parts come with extras, ``pip install 'imperium[NAME]'`` (``all`` is eve
 - ``learning``: scikit-learn, numpy and scipy, the fitted success and duration predictor
   (without them learning cycles use the per-pair rates and say why);
 - ``custody``: jsonschema for the ``json_schema`` checks, and pytest for ``unit_tests``;
-- ``postgres``: asyncpg, the PostgreSQL driver.
+- ``postgres``: asyncpg, the PostgreSQL driver;
+- ``ray``: Ray, for agents registered with runtime ray (run on a Ray cluster).
 
 A module is imported where it is used, never at start-up, so a server without an extra
 starts and only the work that needs it fails, with a message naming the extra. This
@@ -33,6 +34,7 @@ EXTRAS: Mapping[str, str] = {
     "scipy": "learning",
     "jsonschema": "custody",
     "asyncpg": "postgres",
+    "ray": "ray",
 }
 """Top-level module -> the extra that installs it."""
 

@@ -8,7 +8,7 @@ the caller own the transaction across areas."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -676,5 +676,15 @@ class Executor(Protocol):
         ...
 
     def running(self) -> int: ...
+
+    def unplaceable(self, agent_id: str, resources: Mapping[str, float]) -> str | None:
+        """Why the place ``agent_id`` runs (e.g. a Ray cluster) can never give an attempt
+        ``resources``; None when it can, or when the agent's own offer is all that counts."""
+        ...
+
+    def capacity_changed(self) -> bool:
+        """Whether what the executor can place changed since last asked (e.g. a node
+        joined or left); cheap, called at every scheduler poll."""
+        ...
 
     async def close(self) -> None: ...

@@ -26,6 +26,7 @@ from types import TracebackType
 import sqlalchemy as sa
 
 from imperium.adapters.executors.local import LocalExecutor
+from imperium.adapters.executors.runtimes import RuntimeExecutor, runtime_of
 from imperium.adapters.jsonvalues import json_problem
 from imperium.adapters.processes import process_is_gone
 from imperium.adapters.sandbox import SandboxPolicy
@@ -41,7 +42,7 @@ from imperium.domain.models import AgentSpec
 from imperium.domain.retry import RetryPolicy
 from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.teams import TeamRouter
-from imperium.ports import OutcomePredictor, SchedulerStore, Store, TeamStore
+from imperium.ports import Executor, OutcomePredictor, SchedulerStore, Store, TeamStore
 from imperium.services.agents import AgentService
 from imperium.services.analytics import LearningService
 from imperium.services.custody.bank import default_bank
@@ -289,9 +290,27 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def check_agent_type(agent_type: str) -> None:
-    if is_local(agent_type):
-        load_agent_class(agent_type)
+def check_agent_type(spec: AgentSpec, default_runtime: str = "local") -> None:
+    """Refuse an agent whose code cannot be found here, or whose runtime is unknown or
+    not installed (ray without the ray extra), at registration."""
+    if is_local(spec.type):
+        runtime_of(spec, default_runtime)
+        load_agent_class(spec.type)
+
+
+def agent_checker(settings: Settings) -> Callable[[AgentSpec], None]:
+    return functools.partial(check_agent_type, default_runtime=settings.default_runtime)
+
+
+def make_executor(settings: Settings, local: LocalExecutor) -> RuntimeExecutor:
+    """In-process agents run here or on Ray (runtime in their config, else the default)."""
+
+    def make_ray() -> Executor:
+        from imperium.adapters.executors.ray import RayExecutor  # its module imports no Ray
+
+        return RayExecutor(settings.ray_address, settings.ray_num_cpus)
+
+    return RuntimeExecutor(local, make_ray, settings.default_runtime)
 
 
 @dataclass(eq=False)
@@ -347,16 +366,17 @@ class Imperium:
             CycleRunner(lock.owner, scheduler=True, is_dead=holder_is_dead), teams=store,
         )  # fmt: skip
         sandbox = sandbox_policy(settings)
-        executor = LocalExecutor(
+        local = LocalExecutor(
             # lent to the built-in imperium and sandbox agents
             services={"learner": learner, "sandbox_policy": sandbox},
             config_defaults=builtin_config(settings),
         )
+        executor = make_executor(settings, local)
         engine = Engine(
             scheduler, executor, lock, clock, random.Random(), new_id, engine_config(settings),
             policy=learner.router, json_problem=json_problem, events=events,
         )  # fmt: skip
-        agents = AgentService(store, store, clock, check_agent_type, events=events)
+        agents = AgentService(store, store, clock, agent_checker(settings), events=events)
         submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
         keys = KeyService(store, clock)
         engine.min_levels = settings.min_levels
@@ -453,7 +473,7 @@ class Offline:
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         clock = SystemClock()
-        agents = AgentService(store, store, clock, check_agent_type)
+        agents = AgentService(store, store, clock, agent_checker(settings))
         submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
         return cls(store, agents, submissions, KeyService(store, clock))
 

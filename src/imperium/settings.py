@@ -77,6 +77,28 @@ class Settings(BaseSettings):
             "max_attempts); one more and it ends dead."
         ),
     )
+    default_runtime: Literal["local", "ray"] = Field(
+        default="local",
+        validation_alias=AliasChoices("IMPERIUM_DEFAULT_RUNTIME", "default_runtime"),
+        description=(
+            "Where in-process agents run unless their config says `runtime`: local (this "
+            "process) or ray (the cluster IMPERIUM_RAY_ADDRESS names; extra imperium[ray])."
+        ),
+    )
+    ray_address: str = Field(
+        default="local",
+        validation_alias=AliasChoices("IMPERIUM_RAY_ADDRESS", "ray_address"),
+        description=(
+            "The Ray cluster of agents with runtime ray: local starts one on this machine, "
+            "auto joins the one started here with `ray start`, ray://host:10001 a remote one."
+        ),
+    )
+    ray_num_cpus: int = Field(
+        default=2,
+        ge=1,
+        validation_alias=AliasChoices("IMPERIUM_RAY_NUM_CPUS", "ray_num_cpus"),
+        description="CPUs a local Ray instance (IMPERIUM_RAY_ADDRESS=local) may use.",
+    )
     drain_seconds: float = Field(
         default=10.0,
         ge=0,

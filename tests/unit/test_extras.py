@@ -60,6 +60,7 @@ def test_every_extra_is_declared_in_the_package_metadata() -> None:
         "sandbox",
         "learning",
         "custody",
+        "ray",
     }
 
 

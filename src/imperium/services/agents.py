@@ -51,7 +51,7 @@ class AgentService:
         store: AgentStore,
         queries: QueryStore,
         clock: Clock,
-        check_type: Callable[[str], None],
+        check_type: Callable[[AgentSpec], None],
         on_change: Callable[[AgentSpec], None] | None = None,
         events: EventSink | None = None,
     ) -> None:
@@ -67,7 +67,7 @@ class AgentService:
         if not spec.capabilities:
             spec = replace(spec, capabilities=frozenset({spec.id}))
         validate_agent(spec)
-        self._check_type(spec.type)
+        self._check_type(spec)
         now = self._clock.now()
         spec = replace(spec, status=AgentStatus.ACTIVE, created_at=now, updated_at=now)
         await self._store.insert_agent(spec)

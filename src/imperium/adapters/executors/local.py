@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from imperium.adapters.jsonvalues import json_problem
@@ -196,6 +197,12 @@ class LocalExecutor:
 
     def running(self) -> int:
         return len(self._running)
+
+    def unplaceable(self, agent_id: str, resources: Mapping[str, float]) -> str | None:
+        return None  # in this process: the agent's own offer of resources is all that counts
+
+    def capacity_changed(self) -> bool:
+        return False
 
     async def close(self) -> None:
         for task in list(self._running.values()):

@@ -3,6 +3,8 @@ when and how each one ends."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from imperium.domain.models import AgentSpec, AttemptResult
 from imperium.domain.states import Outcome
 from imperium.ports import Attempt, AttemptReporter
@@ -51,6 +53,12 @@ class StubExecutor:
             task_id,
             AttemptResult(Outcome.FAILED, error_kind=kind, error_message=kind, retryable=retryable),
         )
+
+    def unplaceable(self, agent_id: str, resources: Mapping[str, float]) -> str | None:
+        return None  # in this process: the agent's own offer of resources is all that counts
+
+    def capacity_changed(self) -> bool:
+        return False
 
     async def close(self) -> None:
         self.closed = True

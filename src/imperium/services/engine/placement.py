@@ -32,6 +32,9 @@ class Placement:
         self._parked: dict[str, Task] = {}
         self._placeable: dict[QueueKey, str] = {}  # per queue, the top task found placeable
         self._serving: dict[QueueKey, list[AgentState]] = {}
+        self.runtime_limit: Callable[[AgentState, Task], str | None] = _no_limit
+        """Why the place an agent runs (its executor's cluster) can never hold the task's
+        resources, or None (set by the engine from its executor)."""
 
     def next_ready(
         self, able: Callable[[AgentState], bool], only: AgentState | None = None
@@ -118,16 +121,21 @@ class Placement:
                 for a in self._serving_agents(key)
                 if a.spec.status is not AgentStatus.RETIRED and could_ever_take(a, top[1])
             ]
-            if any(self.qualified(a, top[1]) for a in able):
+            limits = [self.runtime_limit(a, top[1]) for a in able]
+            fitting = [a for a, why in zip(able, limits, strict=True) if why is None]
+            if any(self.qualified(a, top[1]) for a in fitting):
                 self._placeable[key] = top[1].id
                 return top
-            self._park(top[1], gated=bool(able))
+            reason = None if fitting else next((why for why in limits if why), None)
+            self._park(top[1], gated=bool(fitting), reason=reason)
         return None
 
-    def _park(self, task: Task, *, gated: bool) -> None:
+    def _park(self, task: Task, *, gated: bool, reason: str | None = None) -> None:
         self.queues.remove(task.id)
         self._parked[task.id] = task
-        if gated:
+        if reason is not None:
+            reason += "; it waits until the cluster grows or an agent able to take it changes"
+        elif gated:
             reason = (
                 f"task type '{task.type}' requires custody level "
                 f"{self._min_levels.get(task.type)}, which none of the agents able to "
@@ -139,3 +147,7 @@ class Placement:
                 "it waits until one is registered or updated"
             )
         self._announce(task, reason)
+
+
+def _no_limit(agent: AgentState, task: Task) -> str | None:
+    return None

@@ -80,6 +80,10 @@ def apply_agent(engine: Engine, spec: AgentSpec) -> None:
 async def recover(engine: Engine) -> None:
     """Load agents and active tasks; re-queue attempts the previous scheduler left running."""
     state = engine.state
+    executor = engine.executor
+    state.placement.runtime_limit = lambda agent, task: (
+        None if agent.remote else executor.unplaceable(agent.spec.id, task.resources)
+    )
     for spec in await engine.store.load_agents():
         apply_agent(engine, spec)
     engine.poller.agents_seen = max((a.spec.updated_at for a in state.agents.values()), default=0.0)
@@ -140,6 +144,8 @@ class Poller:
             ):
                 engine.apply_agent(spec)
         self._check_remote_agents()
+        if engine.executor.capacity_changed():  # e.g. a Ray node joined: parked tasks may fit
+            state.capacity_changed()
 
     async def _admit_submitted(self) -> None:
         engine, state = self._engine, self._engine.state

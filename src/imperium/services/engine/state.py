@@ -477,6 +477,10 @@ class SchedulerState:
         self._unpark()
         self.wake()
 
+    def capacity_changed(self) -> None:
+        """What the executor can place changed: parked tasks are examined again."""
+        self._agents_changed()
+
     def _agents_changed(self) -> None:
         self.placement.agents_changed()
         self._unpark()

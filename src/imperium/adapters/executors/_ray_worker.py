@@ -1,0 +1,59 @@
+"""What runs inside Ray's worker processes: one attempt of an agent, as a Ray task (a
+stateless agent) or on a Ray actor (a stateful one, set up once per actor).
+
+Imported by Ray workers by reference (the same installed package), so nothing here
+imports Ray. A worker process keeps the agents it has set up (code, not task state) so
+that a stateless agent's setup is not paid on every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from imperium.adapters.executors.local import run_attempt
+from imperium.agents.base import Agent, TaskContext
+from imperium.agents.loader import load_agent_class
+from imperium.domain.models import AttemptResult
+
+_agents: dict[tuple[str, str, str], Agent] = {}  # (agent id, type, config) -> set-up agent
+
+
+def run_task(agent_type: str, config: dict[str, Any], fields: dict[str, Any]) -> AttemptResult:
+    """A Ray task: one attempt of a stateless agent."""
+    key = (fields["agent_id"], agent_type, repr(sorted(config.items())))
+    agent = _agents.get(key)
+    fresh = agent is None
+    if agent is None:
+        agent = load_agent_class(agent_type)(config)
+    return asyncio.run(_attempt(agent, fields, config, setup=fresh, keep=key))
+
+
+async def _attempt(
+    agent: Agent,
+    fields: dict[str, Any],
+    config: dict[str, Any],
+    *,
+    setup: bool,
+    keep: tuple[str, str, str] | None = None,
+) -> AttemptResult:
+    if setup:
+        await agent.setup()
+        if keep is not None:
+            _agents[keep] = agent
+    return await run_attempt(agent, TaskContext(**fields, config=config))
+
+
+class AgentActor:
+    """A Ray actor: one stateful agent, set up at its first attempt and kept between
+    attempts (a model loaded once). Ray runs one attempt at a time on it."""
+
+    def __init__(self, agent_type: str, config: dict[str, Any]) -> None:
+        self._agent = load_agent_class(agent_type)(config)
+        self._config = config
+        self._ready = False
+
+    def run(self, fields: dict[str, Any]) -> AttemptResult:
+        result = asyncio.run(_attempt(self._agent, fields, self._config, setup=not self._ready))
+        self._ready = True
+        return result

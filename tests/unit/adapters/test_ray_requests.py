@@ -1,0 +1,76 @@
+"""A task's resources as a Ray request, and whether a cluster's totals can ever hold it
+(no Ray needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imperium.adapters.executors.ray import lost_kind
+from imperium.adapters.executors.ray_requests import MIB, ray_options, ray_request, shortfall
+
+
+@pytest.mark.parametrize(
+    ("resources", "options"),
+    [
+        ({}, {"num_cpus": 1}),
+        ({"cpu": 2}, {"num_cpus": 2}),
+        ({"cpu": 0.5, "gpu": 1}, {"num_cpus": 0.5, "num_gpus": 1}),
+        ({"memory_mb": 512}, {"num_cpus": 1, "memory": 512 * MIB}),
+        ({"A100": 1, "gpu": 0}, {"num_cpus": 1, "resources": {"A100": 1}}),
+    ],
+)
+def test_resources_become_ray_options(resources: dict[str, float], options: dict) -> None:
+    assert ray_options(resources, default_cpus=1) == options
+
+
+def test_an_actor_holds_no_cpu_unless_asked() -> None:
+    assert ray_options({}, default_cpus=0) == {"num_cpus": 0}
+
+
+TOTALS = {"CPU": 4.0, "memory": 8 * 1024 * MIB, "A": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("resources", "reason"),
+    [
+        ({"cpu": 4, "A": 1, "memory_mb": 1024}, None),
+        ({"gpu": 0}, None),
+        ({"gpu": 1}, "it needs GPU=1 (the cluster has GPU=0)"),
+        ({"cpu": 8, "B": 1}, "it needs CPU=8 (the cluster has CPU=4), B=1 (the cluster has B=0)"),
+        ({"memory_mb": 16384}, "it needs memory_mb=16384 (the cluster has memory_mb=8192)"),
+    ],
+)
+def test_shortfall_names_what_no_node_has(resources: dict[str, float], reason: str | None) -> None:
+    found = shortfall(resources, TOTALS)
+    if reason is None:
+        assert found is None
+    else:
+        assert found == f"no node of the Ray cluster can satisfy it: {reason}"
+
+
+def test_ray_request_keeps_custom_names() -> None:
+    assert ray_request({"cpu": 1, "TPU-v4": 2}) == {"CPU": 1, "TPU-v4": 2}
+
+
+class WorkerCrashedError(Exception):
+    pass
+
+
+class RayActorError(Exception):
+    pass
+
+
+class ActorDiedError(RayActorError):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (WorkerCrashedError(), "ray_worker_died"),
+        (ActorDiedError(), "ray_actor_died"),  # by its base class's name
+        (ValueError(), None),
+    ],
+)
+def test_lost_kinds_by_ray_error(exc: Exception, kind: str | None) -> None:
+    assert lost_kind(exc) == kind
