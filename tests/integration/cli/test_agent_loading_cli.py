@@ -97,3 +97,22 @@ def test_register_reports_a_running_scheduler_that_cannot_load_it(
     assert "registered, but the running scheduler could not load it" in registered.output
     assert "not loaded" in registered.output
     assert "No module named 'myagents'" in registered.output
+
+
+def test_register_with_runtime_ray_stores_it_or_names_the_extra(
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imperium.adapters.executors import runtimes
+
+    registered = cli("agents", "register", "r1", "--type", "echo", "--runtime", "ray",
+                     "--stateful", "--json")  # fmt: skip
+    assert registered.exit_code == 0, registered.output
+    assert json.loads(registered.stdout)["config"] == {"runtime": "ray", "stateful": True}
+    monkeypatch.setattr(runtimes, "missing", lambda *modules: modules)  # as without ray
+    refused = cli("agents", "register", "r2", "--type", "echo", "--runtime", "ray")
+    assert refused.exit_code == 1
+    assert "needs ray, which is not installed: pip install 'imperium[ray]'" in " ".join(
+        refused.output.split()
+    )
+    unknown = cli("agents", "register", "r3", "--type", "echo", "--runtime", "k8s")
+    assert "unknown runtime 'k8s'" in unknown.output

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from imperium.domain.errors import ImperiumError
 from imperium.settings import Settings
@@ -35,8 +36,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine, turning the errors a user can cause into a message and exit 1."""
     try:
         return asyncio.run(coro)
-    except ImperiumError as exc:
-        raise fail(str(exc)) from None
+    except ImperiumError as exc:  # plain text: "imperium[ray]" is not Rich markup
+        raise fail(escape(str(exc))) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (OSError, ConnectionError) as exc:

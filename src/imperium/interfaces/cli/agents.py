@@ -96,11 +96,22 @@ def register(
     ] = None,
     config: Annotated[str | None, typer.Option(help="JSON object passed to the agent.")] = None,
     description: Annotated[str, typer.Option()] = "",
+    runtime: Annotated[
+        str | None,
+        typer.Option(help="local (in the server) or ray (IMPERIUM_RAY_ADDRESS's cluster)."),
+    ] = None,
+    stateful: Annotated[
+        bool, typer.Option("--stateful", help="On Ray: a pool of actors kept between tasks.")
+    ] = False,
     database: Database = None,
     as_json: Json = False,
 ) -> None:
     """Register an agent. Capabilities default to the agent id."""
     cfg = {} if config is None else parse_json_option(config, "--config")
+    if runtime is not None:
+        cfg["runtime"] = runtime  # stored in its config, as "runtime": "ray" would be
+    if stateful:
+        cfg["stateful"] = True
     spec = AgentSpec(
         id=agent_id,
         type=agent_type,
