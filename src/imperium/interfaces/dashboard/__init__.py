@@ -11,8 +11,8 @@ SQL aggregates; nothing here reaches into the engine's privates.
 - ``sessions``, ``access``: sign-in with an API key (when keys are in force), the session
   cookie, CSRF tokens, and what the signed-in role may do.
 - ``pages``: rendering (templates, the CSP); ``overview``, ``tasks``, ``workflows``,
-  ``agents``, ``learning``, ``teams``, ``custody`` (and proposals), ``events``: the pages;
-  ``stream``: the live event stream.
+  ``agents`` (with ``autoscaling``, its panel), ``learning``, ``teams``, ``custody`` (and
+  proposals), ``events``: the pages; ``stream``: the live event stream.
 
 It may import the API's wiring (``interfaces.api``: deps, auth, metrics) and everything
 below the interfaces; the API never imports it.

@@ -3,7 +3,8 @@ level and XP, figures over the newest ``WINDOW`` attempts (success rate, duratio
 percentiles, tokens and cost, aggregated by the database over a bounded read of
 ``ix_agent_task_executions_finished_outcome``, so the page costs the same with millions of
 attempts), and whether the scheduler could
-load its code (``not loaded`` with the reason); pause, resume, retire and register forms."""
+load its code (``not loaded`` with the reason); the Autoscaling panel (``autoscaling``);
+pause, resume, retire and register forms."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.deps import services_of
 from imperium.interfaces.api.schemas import AgentIn
 from imperium.interfaces.dashboard.access import form, viewer, writer
+from imperium.interfaces.dashboard.autoscaling import autoscaling
 from imperium.interfaces.dashboard.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,11 +34,12 @@ async def agent_list(request: Request) -> Response:
     who = await viewer(request)
     services = services_of(request.app)
     registry = services.agents
-    specs, recent, loads, custody = await asyncio.gather(
+    specs, recent, loads, custody, scaling = await asyncio.gather(
         registry.list(),
         services.statistics.agent_window(WINDOW),
         registry.loads(),
         services.custody_records.list_custody(),
+        autoscaling(services),
     )
     live = services.engine.snapshot()
     levels = {r.agent_id: r for r in custody}
@@ -56,6 +59,7 @@ async def agent_list(request: Request) -> Response:
         "agents.html",
         rows=rows,
         window=WINDOW,
+        autoscaling=scaling,
         notice=request.query_params.get("notice", "")[:300],
     )
 
