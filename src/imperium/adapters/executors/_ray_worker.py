@@ -9,6 +9,7 @@ that a stateless agent's setup is not paid on every attempt.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from imperium.adapters.executors.local import run_attempt
@@ -17,6 +18,16 @@ from imperium.agents.loader import load_agent_class
 from imperium.domain.models import AttemptResult
 
 _agents: dict[tuple[str, str, str], Agent] = {}  # (agent id, type, config) -> set-up agent
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _run(coro: Coroutine[Any, Any, AttemptResult]) -> AttemptResult:
+    """Run ``coro`` on this worker's one event loop: asyncio.run's new loop per attempt
+    cost more than a no-op attempt itself (bench/ray_overhead.py)."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop.run_until_complete(coro)
 
 
 def run_task(agent_type: str, config: dict[str, Any], fields: dict[str, Any]) -> AttemptResult:
@@ -26,7 +37,7 @@ def run_task(agent_type: str, config: dict[str, Any], fields: dict[str, Any]) ->
     fresh = agent is None
     if agent is None:
         agent = load_agent_class(agent_type)(config)
-    return asyncio.run(_attempt(agent, fields, config, setup=fresh, keep=key))
+    return _run(_attempt(agent, fields, config, setup=fresh, keep=key))
 
 
 async def _attempt(
@@ -54,6 +65,6 @@ class AgentActor:
         self._ready = False
 
     def run(self, fields: dict[str, Any]) -> AttemptResult:
-        result = asyncio.run(_attempt(self._agent, fields, self._config, setup=not self._ready))
+        result = _run(_attempt(self._agent, fields, self._config, setup=not self._ready))
         self._ready = True
         return result

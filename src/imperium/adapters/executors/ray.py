@@ -113,6 +113,7 @@ class RayExecutor:
         self._num_cpus = num_cpus
         self._ray: Any = None
         self._task_fn: Any = None
+        self._task_fns: dict[tuple[tuple[str, float], ...], Any] = {}
         self._actor_cls: Any = None
         self._specs: dict[str, AgentSpec] = {}
         self._pools: dict[str, _ActorPool] = {}
@@ -163,12 +164,23 @@ class RayExecutor:
             actor = pool.take()
             running = _Running(actor.run.remote(fields), actor, pool)
         else:
-            options = ray_options(attempt.resources, default_cpus=1)
-            ref = self._task_fn.options(**options).remote(spec.type, dict(spec.config), fields)
+            ref = self._task_for(attempt.resources).remote(spec.type, spec.config, fields)
             running = _Running(ref)
         self._running[attempt.task_id] = running
         loop = asyncio.get_running_loop()
         running.waiter = loop.create_task(self._wait(attempt, running, report))
+
+    def _task_for(self, resources: Mapping[str, float]) -> Any:
+        """The Ray remote function with this resource request (``.options`` is paid once
+        per distinct request, not per attempt)."""
+        key = tuple(sorted(resources.items()))
+        task_fn = self._task_fns.get(key)
+        if task_fn is None:
+            if len(self._task_fns) > 1000:
+                self._task_fns.clear()
+            task_fn = self._task_fn.options(**ray_options(resources, default_cpus=1))
+            self._task_fns[key] = task_fn
+        return task_fn
 
     async def _wait(self, attempt: Attempt, running: _Running, report: AttemptReporter) -> None:
         try:
