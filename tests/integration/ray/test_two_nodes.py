@@ -1,7 +1,8 @@
 """Two Ray nodes on this machine: the session's head (custom resource ``A``) and a second
 node started with ``ray start --address=... --resources '{"B": 1}'``; a task needing A
 runs on the head, one needing B on the other node (each reports its node id). The B task
-is submitted before that node exists: unplaceable until it joins, then placed."""
+is submitted before that node exists: unplaceable until it joins, then placed. And a
+server in another process joins a running cluster by IMPERIUM_RAY_ADDRESS."""
 
 from __future__ import annotations
 
@@ -74,3 +75,45 @@ async def unplaceable_reason(im: Imperium, task_id: str) -> str:
                 return str(event.data["reason"])
         await asyncio.sleep(0.05)
     raise AssertionError("the task was never reported unplaceable")
+
+
+JOIN_SCRIPT = """
+import asyncio, json, sys
+import ray
+from imperium.domain.models import AgentSpec
+from imperium.domain.specs import TaskSpec
+from imperium.runtime import Imperium
+from imperium.settings import Settings
+
+async def main():
+    im = await Imperium.open(Settings(database_url=sys.argv[1], builtin_agents="none"))
+    await im.start()
+    try:
+        await im.agents.register(AgentSpec(id="e", type="echo", capabilities=frozenset({"e"}),
+                                           config={"runtime": "ray"}))
+        task = await im.engine.submit(TaskSpec(type="e", payload=7, resources={"A": 1}))
+        done = await asyncio.wait_for(im.engine.wait_for(task.id), 30)
+        rows = await im.store.executions_for(task.id)
+        print(json.dumps({"state": done.state, "result": done.result,
+                          "outcomes": [r.outcome for r in rows],
+                          "gcs": ray.get_runtime_context().gcs_address}))
+    finally:
+        await im.close()
+
+asyncio.run(main())
+"""
+
+
+def test_a_server_joins_the_cluster_ray_address_names(ray_cluster: Any, tmp_path: Path) -> None:
+    """IMPERIUM_RAY_ADDRESS set to a running cluster's address: the server joins it (a
+    separate process, as `imperium serve` would) and its agent's task runs there."""
+    import json
+
+    gcs = ray_cluster.get_runtime_context().gcs_address
+    env = dict(os.environ, IMPERIUM_RAY_ADDRESS=gcs, RAY_USAGE_STATS_ENABLED="0")
+    database = f"sqlite+aiosqlite:///{tmp_path / 'join.db'}"
+    ran = subprocess.run([sys.executable, "-c", JOIN_SCRIPT, database], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    report = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert report == {"state": "succeeded", "result": 7, "outcomes": ["succeeded"], "gcs": gcs}
