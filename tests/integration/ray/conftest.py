@@ -7,7 +7,9 @@ skipped, or fail when ``CI`` is set."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,19 @@ def ray_cluster() -> Iterator[Any]:
         # the workers import the tests' agents from the repository's root
         runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
     )
+    gcs_address = ray.get_runtime_context().gcs_address
     yield ray
     ray.shutdown()
+    _forget_cluster(gcs_address)
+
+
+def _forget_cluster(gcs_address: str) -> None:
+    """Ray leaves this (stopped) head's address in /tmp/ray/ray_current_cluster, which a
+    later `ray.init()` or `ray start --address=auto` on this machine would try to join."""
+    current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    with contextlib.suppress(OSError):
+        if current.read_text().strip() == gcs_address:
+            current.unlink()
 
 
 @pytest.fixture
