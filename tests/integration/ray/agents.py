@@ -3,6 +3,7 @@ worker processes, which import this module from the repository's root."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -40,11 +41,16 @@ def _write(path: str, text: str) -> None:
 
 
 class Counter(Agent):
-    """A stateful agent: counts its attempts in its own memory."""
+    """A stateful agent: counts its attempts in its own memory; with ``payload['sleep']``
+    it first writes ``payload['started_file']`` and sleeps."""
 
     async def setup(self) -> None:
         self.count = 0
 
     async def run(self, ctx: TaskContext) -> dict[str, int]:
         self.count += 1
+        payload = ctx.payload or {}
+        if payload.get("sleep"):
+            _write(payload["started_file"], f"{os.getpid()}\n")
+            await asyncio.sleep(float(payload["sleep"]))
         return {"count": self.count, "pid": os.getpid()}

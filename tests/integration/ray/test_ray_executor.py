@@ -138,6 +138,23 @@ async def test_a_stateful_agent_keeps_state_on_its_actor_and_a_dead_actor_is_rep
     ]
 
 
+async def test_cancelling_an_actor_attempt_kills_the_actor_and_a_fresh_one_serves_next(
+    im: Imperium, tmp_path: Path
+) -> None:
+    await register(im, "counter", "Counter", stateful=True, max_concurrency=1)
+    first = await ended(im, await submit(im, "counter"))
+    started = tmp_path / "started"
+    slow = await submit(im, "counter", {"sleep": 60, "started_file": str(started)})
+    pid = int((await read_when_written(started)).split()[0])
+    assert pid == first.result["pid"]  # the same actor, its second attempt
+    await im.engine.cancel(slow.id)
+    assert _gone(pid)  # the actor process is killed, not left running the attempt
+    after = await ended(im, await submit(im, "counter"))
+    assert (after.state, after.result["count"]) == (TaskState.SUCCEEDED, 1)  # a fresh actor
+    rows = await im.store.executions_for(after.id)
+    assert [r.outcome for r in rows] == [Outcome.SUCCEEDED]  # not sent to the killed one
+
+
 def _text(path: Path) -> str:
     return path.read_text().strip() if path.exists() else ""
 
