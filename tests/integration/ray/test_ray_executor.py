@@ -90,6 +90,24 @@ async def test_resources_no_node_has_make_the_task_unplaceable(im: Imperium) -> 
     assert fits.state is TaskState.SUCCEEDED
 
 
+async def test_a_stateful_agent_whose_actors_need_what_no_node_has_is_unplaceable(
+    im: Imperium,
+) -> None:
+    await register(im, "gpu-model", "Counter", stateful=True, actor_resources={"gpu": 1})
+    task = await submit(im, "gpu-model")
+    reason = await _unplaceable_reason(im, task.id)
+    assert reason.startswith("no node of the Ray cluster can satisfy it: it needs GPU=1 (the")
+
+
+async def _unplaceable_reason(im: Imperium, task_id: str) -> str:
+    for _ in range(200):
+        for event in await im.store.events_for(task_id):
+            if event.event_type == "task.unplaceable":
+                return str(event.data["reason"])
+        await asyncio.sleep(0.05)
+    raise AssertionError("the task was never reported unplaceable")
+
+
 async def test_cancelling_a_running_attempt_stops_the_ray_task(
     im: Imperium, tmp_path: Path
 ) -> None:

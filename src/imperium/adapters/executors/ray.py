@@ -2,7 +2,9 @@
 
 A stateless agent runs each attempt as a Ray task; a stateful one (``"stateful": true``
 in its config) on a pool of ``max_concurrency`` Ray actors, created when first needed and
-replaced when one dies. A task's resources become the Ray request (``ray_requests``).
+replaced when one dies. A task's resources become the Ray task's request
+(``ray_requests``); an actor, made before any task, requests its agent's
+``"actor_resources"`` (e.g. ``{"gpu": 1}``; none: no CPU held while it waits).
 
 Ray owns no task state: Ray's own retries are off, and every outcome is reported to the
 engine through the same callback the in-process executor uses, so it lands in the same
@@ -135,12 +137,13 @@ class RayExecutor:
     # ------------------------------------------------------------------ agents
     def prepare(self, spec: AgentSpec) -> None:
         load_agent_class(spec.type)  # the driver must find it too: an error says so here
+        stateful = spec.config.get("stateful") is True
+        options = ray_options(_actor_resources(spec), default_cpus=0) if stateful else {}
         self._connect()
         self.forget(spec.id)
         self._specs[spec.id] = spec
-        if spec.config.get("stateful") is True:
+        if stateful:
             config = dict(spec.config)
-            options = ray_options(spec.resources, default_cpus=0)
             self._pools[spec.id] = _ActorPool(
                 lambda: self._actor_cls.options(**options).remote(spec.type, config),
                 spec.max_concurrency,
@@ -201,8 +204,8 @@ class RayExecutor:
         try:
             result: AttemptResult = await ref
             return result
-        except ray.exceptions.TaskCancelledError:
-            raise asyncio.CancelledError from None
+        except ray.exceptions.TaskCancelledError as exc:  # not by cancel(): it stops waiting
+            return AttemptResult(Outcome.LOST, error_kind="ray_cancelled", error_message=str(exc))
         except ray.exceptions.RayTaskError as exc:  # the agent's setup or loading raised
             return to_failure(exc.cause if exc.cause is not None else exc)
         except Exception as exc:
@@ -230,9 +233,14 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ placement
     def unplaceable(self, agent_id: str, resources: Mapping[str, float]) -> str | None:
-        if agent_id not in self._specs:
+        spec = self._specs.get(agent_id)
+        if spec is None:
             return None
         self._refresh_totals()
+        if agent_id in self._pools:  # the actor's request must fit as well as the task's
+            return shortfall(_actor_resources(spec), self._totals) or shortfall(
+                resources, self._totals
+            )
         return shortfall(resources, self._totals)
 
     def capacity_changed(self) -> bool:
@@ -257,6 +265,18 @@ class RayExecutor:
         for agent_id in list(self._pools):
             self.forget(agent_id)
         self._specs.clear()
+
+
+def _actor_resources(spec: AgentSpec) -> dict[str, float]:
+    wanted = spec.config.get("actor_resources") or {}
+    if not isinstance(wanted, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in wanted.values()
+    ):
+        raise AgentLoadError(
+            f'"actor_resources" must map resource names to numbers, e.g. {{"gpu": 1}}; '
+            f"got {wanted!r}"
+        )
+    return {str(k): float(v) for k, v in wanted.items()}
 
 
 def _fields(attempt: Attempt) -> dict[str, Any]:
