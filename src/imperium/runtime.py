@@ -57,6 +57,7 @@ from imperium.services.proposals import ProposalService
 from imperium.services.routines import Routine, Routines
 from imperium.services.schedule import ScheduleConfig, build_routines
 from imperium.services.submission import SubmissionService
+from imperium.services.swarm.autoscaler import Autoscaler, autoscale_routine
 from imperium.services.teams import SubmitWorkflow, TaskReader, TeamService
 from imperium.settings import Settings
 
@@ -330,6 +331,11 @@ class Imperium:
     database_reports: ReportCache | None = None
     """The database's diagnostics (``/api/database/health``); None on in-memory stores."""
     routines: Routines | None = field(default=None, init=False, repr=False)
+    autoscaler: Autoscaler = field(init=False, repr=False)
+    """Agents' pools (``autoscale`` config): the routine and ``/swarm`` share it."""
+
+    def __post_init__(self) -> None:
+        self.autoscaler = Autoscaler(self.engine, self.agents, self.store, self.events)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Imperium:
@@ -421,6 +427,7 @@ class Imperium:
                 "learns from them",
             )
         )  # fmt: skip
+        self.routines.add(autoscale_routine(self.autoscaler, self.settings.autoscale_interval))
         self.routines.start()
 
     async def _refresh_levels(self) -> dict[str, object]:

@@ -297,6 +297,9 @@ class Settings(BaseSettings):
         "the Sandbox runs code with NO isolation, as the server's user, instead of refusing; "
         "its results say 'unsafe: no isolation'. Only for trusted code.",
     )
+    autoscale_interval: float = _interval(
+        "IMPERIUM_AUTOSCALE_INTERVAL", 5.0, "autoscaling decisions for agents' pools"
+    )
     cache_interval: float = _interval(
         "IMPERIUM_CACHE_INTERVAL", 3600.0, "pruning the router's memory of removed agents"
     )

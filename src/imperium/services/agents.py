@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from imperium.domain.autoscale import policy_of
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.models import AgentSpec, Event
 from imperium.domain.states import AgentStatus
@@ -43,6 +44,7 @@ def validate_agent(spec: AgentSpec) -> None:
         raise ValidationError("agent resources must map names to amounts, e.g. cpu=4")
     if any(not c.strip() for c in spec.capabilities):
         raise ValidationError("capabilities must be non-empty strings")
+    policy_of(spec.config, MAX_CONCURRENCY_LIMIT)  # a malformed autoscale config is refused
 
 
 class AgentService:

@@ -312,17 +312,20 @@ async def test_status_shows_autoscaled_pools_and_scale_and_optimize_act_on_them(
 ) -> None:
     bounds = {"min": 2, "max": 12, "cooldown_seconds": 60}
     await register(client, "auto", "echo", max_concurrency=1, config={"autoscale": bounds})
-    await register(client, "broken", "echo", config={"autoscale": {"min": 3}})
+    refused = await client.post(
+        "/api/v1/agents",
+        json={"agent_id": "broken", "type": "echo", "config": {"autoscale": {"min": 3}}},
+    )
+    problem(refused, 422, "autoscale.max must be a whole number")
 
     status = (await client.get("/api/v1/swarm/status")).json()
     assert status["total_bots"] >= 2  # the seed's fields stay
     pools = {p["agent_id"]: p for p in status["autoscaling"]}
-    assert set(pools) == {"auto", "broken"}  # built-in agents have no autoscale config
+    assert set(pools) == {"auto"}  # built-in agents have no autoscale config
     auto = pools["auto"]
     assert (auto["min"], auto["max"], auto["current"], auto["running"]) == (2, 12, 1, 0)
     assert auto["last_decision"] is None
     assert auto["error"] is None
-    assert "autoscale.max must be a whole number" in pools["broken"]["error"]
 
     # optimize recommends what the autoscaler's decision function says: into its bounds
     body = await post(client, "optimize", {"apply": True})

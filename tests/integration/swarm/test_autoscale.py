@@ -14,7 +14,6 @@ from imperium.domain.models import AgentSpec, Event
 from imperium.domain.specs import TaskSpec
 from imperium.domain.states import TaskState
 from imperium.runtime import Imperium
-from imperium.services.swarm.autoscaler import Autoscaler, autoscale_routine
 from imperium.settings import Settings
 
 BOUNDS = {"min": 1, "max": 4, "cooldown_seconds": 0.2, "target_wait_seconds": 0.1,
@@ -25,7 +24,10 @@ BURST = 12
 @pytest.fixture
 async def im(make_migrated_database_url: Callable[[str], str]) -> AsyncIterator[Imperium]:
     settings = Settings(
-        database_url=make_migrated_database_url("sqlite"), poll_interval=0.05, drain_seconds=0.2
+        database_url=make_migrated_database_url("sqlite"),
+        poll_interval=0.05,
+        drain_seconds=0.2,
+        autoscale_interval=0.05,
     )
     runtime = await Imperium.open(settings, migrate=False)
     await runtime.start()
@@ -52,9 +54,7 @@ async def test_a_burst_grows_the_pool_and_idling_shrinks_it_with_no_task_lost(
     im.events.listen(
         lambda events: scaled.extend(e for e in events if e.event_type == "swarm.scaled")
     )
-    autoscaler = Autoscaler(im.engine, im.agents, im.store, im.events)
-    assert im.routines is not None
-    im.routines.add(autoscale_routine(autoscaler, 0.05))
+    autoscaler = im.autoscaler  # the server's routine runs it every autoscale_interval
     sizes: list[tuple[int, int]] = []  # (pool, running) seen on every tick of the loop
 
     def size() -> int:
@@ -98,6 +98,7 @@ async def test_a_burst_grows_the_pool_and_idling_shrinks_it_with_no_task_lost(
     [pool] = autoscaler.pools()
     assert pool.last is not None
     assert pool.last.decision.action == "shrink"
+    assert im.routines is not None
     routine = {r["name"]: r for r in im.routines.snapshot()}["autoscale"]
     assert routine["runs"]
     assert routine["next_run"] is not None

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imperium.domain.autoscale import Memory, Policy, Reading, decide, policy_of, readings
 from imperium.domain.errors import ValidationError
 from imperium.domain.models import AgentSpec, AgentState, Task
-from imperium.services.swarm.autoscale import Memory, Policy, Reading, decide, policy_of, readings
 
 POLICY = Policy(minimum=1, maximum=8, cooldown=10.0, target_wait=5.0, idle=20.0)
 

@@ -31,7 +31,6 @@ from imperium.services.learning.service import Learner, LearnerStore
 from imperium.services.planning.service import PlanningService
 from imperium.services.proposals import ProposalService
 from imperium.services.routines import Routines
-from imperium.services.swarm.autoscaler import Autoscaler
 from imperium.services.swarm.service import SwarmService
 from imperium.services.teams import TeamService
 from imperium.settings import Settings
@@ -84,9 +83,7 @@ class ApiServices:
             custody=runtime.custody,
             proposals=runtime.proposals,
             teams=runtime.teams,
-            swarm=SwarmService(
-                engine, agents, store, Autoscaler(engine, agents, store, runtime.events)
-            ),
+            swarm=SwarmService(engine, agents, store, runtime.autoscaler),
             planning=PlanningService(engine, agents, store),
             seed=SeedSources(
                 agents=agents,

@@ -15,13 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from imperium.domain.errors import ValidationError
-from imperium.domain.models import JSON, AgentState, Event
-from imperium.ports import AgentStore, EventSink
-from imperium.services.agents import MAX_CONCURRENCY_LIMIT, AgentService
-from imperium.services.engine import Engine
-from imperium.services.routines import Routine
-from imperium.services.swarm.autoscale import (
+from imperium.domain.autoscale import (
     Decision,
     Memory,
     Policy,
@@ -30,6 +24,12 @@ from imperium.services.swarm.autoscale import (
     policy_of,
     readings,
 )
+from imperium.domain.errors import ValidationError
+from imperium.domain.models import JSON, AgentState, Event
+from imperium.ports import AgentStore, EventSink
+from imperium.services.agents import MAX_CONCURRENCY_LIMIT, AgentService
+from imperium.services.engine import Engine
+from imperium.services.routines import Routine
 
 log = logging.getLogger(__name__)
 
