@@ -393,6 +393,8 @@ class AgentWindow:
     p95: float | None
     tokens: int | None
     cost: float | None
+    by_type: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Task type -> (attempts, succeeded) among the same attempts."""
 
     @property
     def success_rate(self) -> float | None:

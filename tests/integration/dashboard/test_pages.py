@@ -212,3 +212,16 @@ async def test_agents_show_whether_their_code_loaded_and_can_be_paused(im: Imper
         response = await http.post("/agents/echo/pause", data={"csrf": csrf_of(page)})
         assert response.status_code == 303
     assert (await im.agents.get("echo")).status == "paused"
+
+
+async def test_agents_show_their_success_per_task_type(im: Imperium) -> None:
+    ids = [await submit(im, "echo", payload=n) for n in range(3)]
+    for task_id in ids:
+        assert (await im.engine.wait_for(task_id)).state is TaskState.SUCCEEDED
+    async with browser(im) as http:
+        page = (await http.get("/agents")).text
+    echo = re.search(r'data-agent-id="echo".*?</tr>', page, re.S)
+    assert echo
+    rate = re.search(r'data-task-type="echo">([^<]*)<', echo.group(0))
+    assert rate
+    assert rate.group(1) == "echo 100.0% of 3"

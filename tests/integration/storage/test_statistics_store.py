@@ -140,7 +140,8 @@ async def test_agent_window_counts_the_newest_attempts_with_nearest_rank_percent
 ) -> None:
     executions = [
         attempt(f"t{i}", 1, agent_id="a", started_at=T0, finished_at=T0 + i, tokens=10, cost=0.5,
-                outcome=Outcome.SUCCEEDED if i % 2 else Outcome.FAILED)
+                outcome=Outcome.SUCCEEDED if i % 2 else Outcome.FAILED,
+                task_type="echo" if i <= 5 else "review")
         for i in range(1, 11)
     ] + [
         attempt("c", 1, agent_id="a", started_at=T0, finished_at=T0 + 11,
@@ -156,6 +157,8 @@ async def test_agent_window_counts_the_newest_attempts_with_nearest_rank_percent
     assert set(found) == {"a", "b"}
     a = found["a"]
     assert (a.attempts, a.succeeded, a.success_rate) == (10, 5, 0.5)
+    assert a.by_type == {"echo": (5, 3), "review": (5, 2)}
+    assert found["b"].by_type == {"summarise": (1, 1)}
     assert (a.p50, a.p95) == (5.0, 10.0)
     assert a.tokens == 100
     assert a.cost == pytest.approx(5.0)

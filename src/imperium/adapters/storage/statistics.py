@@ -117,7 +117,14 @@ class SqlStatisticsStore(SqlArea):
     async def agent_window(self, window: int) -> dict[str, AgentWindow]:
         ex = agent_task_executions
         recent = (
-            sa.select(ex.c.agent_id, ex.c.outcome, ex.c.duration_seconds, ex.c.tokens, ex.c.cost)
+            sa.select(
+                ex.c.agent_id,
+                ex.c.task_type,
+                ex.c.outcome,
+                ex.c.duration_seconds,
+                ex.c.tokens,
+                ex.c.cost,
+            )
             .order_by(ex.c.finished_at.desc())
             .limit(window)
             .subquery()
@@ -147,9 +154,21 @@ class SqlStatisticsStore(SqlArea):
             sa.func.sum(ranked.c.tokens).label("tokens"),
             sa.func.sum(ranked.c.cost).label("cost"),
         ).group_by(ranked.c.agent_id)
-        return {row.agent_id: _window(row) for row in await self._db.fetch(query)}
+        succeeded = sa.func.sum(sa.case((recent.c.outcome == "succeeded", 1), else_=0))
+        per_type = (
+            sa.select(recent.c.agent_id, recent.c.task_type, sa.func.count(), succeeded)
+            .where(recent.c.agent_id.is_not(None), recent.c.outcome.in_(COUNTED))
+            .group_by(recent.c.agent_id, recent.c.task_type)
+        )
+        by_type: dict[str, dict[str, tuple[int, int]]] = {}
+        for agent_id, task_type, attempts, ok in await self._db.fetch(per_type):
+            by_type.setdefault(agent_id, {})[task_type] = (int(attempts), int(ok))
+        rows = await self._db.fetch(query)
+        return {row.agent_id: _window(row, by_type.get(row.agent_id, {})) for row in rows}
 
 
-def _window(row: sa.Row[Any]) -> AgentWindow:
+def _window(row: sa.Row[Any], by_type: dict[str, tuple[int, int]]) -> AgentWindow:
     tokens = None if row.tokens is None else int(row.tokens)
-    return AgentWindow(row.agent_id, row.attempts, int(row.ok), row.p50, row.p95, tokens, row.cost)
+    return AgentWindow(
+        row.agent_id, row.attempts, int(row.ok), row.p50, row.p95, tokens, row.cost, by_type
+    )

@@ -88,4 +88,13 @@ def _window(agent_id: str, rows: list[Execution]) -> AgentWindow:
         p95=nearest_rank(95),
         tokens=sum(tokens) if tokens else None,
         cost=sum(costs) if costs else None,
+        by_type=_by_type(rows),
     )
+
+
+def _by_type(rows: list[Execution]) -> dict[str, tuple[int, int]]:
+    counts: dict[str, tuple[int, int]] = {}
+    for e in rows:
+        attempts, succeeded = counts.get(e.task_type, (0, 0))
+        counts[e.task_type] = (attempts + 1, succeeded + (e.outcome is Outcome.SUCCEEDED))
+    return counts
