@@ -116,6 +116,10 @@ class Memory:
 
     last_change: float | None = None
     underused_since: float | None = None
+    last_size: int | None = None
+    """The pool's size when the last decision was made: a different size now means someone
+    resized it by hand (``agents update``, ``PATCH``), which starts a cooldown instead of
+    being undone at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,16 @@ class Decision:
 
 
 def decide(policy: Policy, reading: Reading, memory: Memory, now: float) -> tuple[Decision, Memory]:
+    """The decision for one pool now, and what to remember for the next one."""
+    if memory.last_size is not None and memory.last_size != reading.size:
+        memory = Memory(last_change=now)  # resized by hand: leave it be for a cooldown
+    decision, memory = _decide(policy, reading, memory, now)
+    return decision, replace(memory, last_size=decision.after)
+
+
+def _decide(
+    policy: Policy, reading: Reading, memory: Memory, now: float
+) -> tuple[Decision, Memory]:
     size = reading.size
     underused = reading.backlog == 0 and reading.running <= size * IDLE_SHARE
     since = (

@@ -186,3 +186,28 @@ def test_readings_share_a_task_among_the_agents_able_to_take_it() -> None:
     found = readings([a, b], tasks, now=100.0)
     assert found["a"] == Reading(2, 2, 1.5, 10.0)
     assert found["b"] == Reading(2, 1, 0.5, 10.0)
+
+
+def test_a_pool_resized_by_hand_is_left_alone_for_a_cooldown() -> None:
+    """An operator raises an idle pool ahead of a burst (agents update): the autoscaler
+    does not halve it at its next tick, only after the cooldown and the idle time."""
+    policy = Policy(minimum=2, maximum=8, cooldown=10.0, target_wait=5.0, idle=20.0)
+    idle = Reading(2, 0, 0.0, 0.0)
+    memory = Memory()
+    for now in (0.0, 30.0):  # idle at its minimum for a long time
+        decision, memory = decide(policy, idle, memory, now)
+        assert decision.action == "hold"
+    by_hand = Reading(8, 0, 0.0, 0.0)
+    decision, memory = decide(policy, by_hand, memory, 31.0)
+    assert (decision.action, decision.after) == ("hold", 8)
+    assert decision.reason.startswith("cooldown")
+    decision, memory = decide(policy, by_hand, memory, 31.0 + policy.cooldown + 1)
+    assert decision.action == "hold"  # the idle clock started again at the change
+    decision, _ = decide(policy, by_hand, memory, 31.0 + policy.idle + 1)
+    assert (decision.action, decision.after) == ("shrink", 4)
+
+
+def test_a_size_out_of_bounds_set_by_hand_is_corrected_at_once() -> None:
+    _, memory = decide(POLICY, Reading(2, 0, 0.0, 0.0), Memory(), 0.0)
+    decision, _ = decide(POLICY, Reading(50, 0, 0.0, 0.0), memory, 1.0)
+    assert (decision.action, decision.after) == ("shrink", 8)

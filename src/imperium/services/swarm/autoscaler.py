@@ -24,7 +24,7 @@ from imperium.domain.autoscale import (
     policy_of,
     readings,
 )
-from imperium.domain.errors import ValidationError
+from imperium.domain.errors import ImperiumError, ValidationError
 from imperium.domain.models import JSON, AgentState, Event
 from imperium.ports import AgentStore, EventSink
 from imperium.services.agents import MAX_CONCURRENCY_LIMIT, AgentService
@@ -128,9 +128,12 @@ class Autoscaler:
 
     def plan(self) -> list[Planned]:
         """The decision for every autoscaled agent now, changing nothing."""
+        scalable = self._scalable()
+        if not scalable:
+            return []
         now, found = self._engine.clock.now(), self._readings()
         planned = []
-        for agent, policy in self._scalable():
+        for agent, policy in scalable:
             reading = found[agent.spec.id]
             memory = self._memory.get(agent.spec.id, Memory())
             decision, _ = decide(policy, reading, memory, now)
@@ -140,17 +143,28 @@ class Autoscaler:
     async def run(self) -> dict[str, object]:
         """One round: decide for every autoscaled agent and apply the changes (the
         routine's action)."""
+        scalable = self._scalable()
+        if not scalable:  # nothing to decide: skip the pass over the ready queues
+            return {"status": "ok", "autoscaled_agents": 0, "changes": []}
         now, found = self._engine.clock.now(), self._readings()
         changed: list[str] = []
-        scalable = self._scalable()
+        failed: list[str] = []
         for agent, policy in scalable:
             memory = self._memory.get(agent.spec.id, Memory())
             reading = found[agent.spec.id]
             decision, self._memory[agent.spec.id] = decide(policy, reading, memory, now)
-            if decision.changes:
+            if not decision.changes:
+                continue
+            try:
                 await self._commit(agent.spec.id, policy, decision, reading, "autoscale")
-                changed.append(f"{agent.spec.id} {decision.before}->{decision.after}")
-        return {"status": "ok", "autoscaled_agents": len(scalable), "changes": changed}
+            except ImperiumError as exc:  # e.g. retired or removed meanwhile: the others go on
+                log.warning("autoscaling agent %s failed: %s", agent.spec.id, exc)
+                failed.append(f"{agent.spec.id}: {exc}")
+                continue
+            changed.append(f"{agent.spec.id} {decision.before}->{decision.after}")
+        status = "ok" if not failed else "partial"
+        return {"status": status, "autoscaled_agents": len(scalable), "changes": changed,
+                "failed": failed}  # fmt: skip
 
     async def set_size(self, agent_id: str, target: int, trigger: str, reason: str) -> Decision:
         """Set an autoscaled agent's pool to ``target`` within its bounds, and start its
@@ -177,7 +191,9 @@ class Autoscaler:
         if decision.changes:
             await self._agents.update(agent_id, {"max_concurrency": decision.after})
         underused = now if decision.action == "shrink" else None
-        self._memory[agent_id] = Memory(last_change=now, underused_since=underused)
+        self._memory[agent_id] = Memory(
+            last_change=now, underused_since=underused, last_size=decision.after
+        )
         scaled = Scaled(agent_id, decision, reading, trigger, now)
         self._last[agent_id] = scaled
         event = Event("swarm.scaled", now, agent_id=agent_id, data=scaled.data(policy))
