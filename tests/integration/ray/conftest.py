@@ -40,8 +40,8 @@ def ray_cluster() -> Iterator[Any]:
         object_store_memory=100 * 1024 * 1024,
         log_to_driver=False,
         configure_logging=False,
-        # the workers import the tests' agents from the repository's root
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        # the workers import this checkout's imperium (src/) and the tests' agents (root)
+        runtime_env={"env_vars": {"PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}},
     )
     gcs_address = ray.get_runtime_context().gcs_address
     yield ray

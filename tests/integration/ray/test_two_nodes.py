@@ -29,7 +29,9 @@ pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.slow]
 def second_node(ray: Any) -> Iterator[subprocess.Popen[bytes]]:
     """A second node joined to the session's Ray, with resource B; stopped afterwards."""
     ray_cli = Path(sys.executable).with_name("ray")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), RAY_USAGE_STATS_ENABLED="0")
+    env = dict(
+        os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}", RAY_USAGE_STATS_ENABLED="0"
+    )
     node = subprocess.Popen(
         [str(ray_cli), "start", "--block", "--address", ray.get_runtime_context().gcs_address,
          "--num-cpus", "1", "--resources", '{"B": 1}',
@@ -56,7 +58,7 @@ async def test_tasks_land_on_the_node_that_has_their_resource(
     await register(im, "where", "where", max_concurrency=4)
     waiting = await submit(im, "where", resources={"B": 1, "cpu": 0.5})
     assert await unplaceable_reason(im, waiting.id) == (
-        "no node of the Ray cluster can satisfy it: it needs B=1 (the cluster has B=0); "
+        "no node of the Ray cluster can satisfy it: it needs B=1 (the largest node has B=0); "
         "it waits until the cluster grows or an agent able to take it changes"
     )
     with second_node(ray):

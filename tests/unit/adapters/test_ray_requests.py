@@ -35,13 +35,16 @@ TOTALS = {"CPU": 4.0, "memory": 8 * 1024 * MIB, "A": 1.0}
     [
         ({"cpu": 4, "A": 1, "memory_mb": 1024}, None),
         ({"gpu": 0}, None),
-        ({"gpu": 1}, "it needs GPU=1 (the cluster has GPU=0)"),
-        ({"cpu": 8, "B": 1}, "it needs CPU=8 (the cluster has CPU=4), B=1 (the cluster has B=0)"),
-        ({"memory_mb": 16384}, "it needs memory_mb=16384 (the cluster has memory_mb=8192)"),
+        ({"gpu": 1}, "it needs GPU=1 (the largest node has GPU=0)"),
+        (
+            {"cpu": 8, "B": 1},
+            "it needs CPU=8 (the largest node has CPU=4), B=1 (the largest node has B=0)",
+        ),
+        ({"memory_mb": 16384}, "it needs memory_mb=16384 (the largest node has memory_mb=8192)"),
     ],
 )
 def test_shortfall_names_what_no_node_has(resources: dict[str, float], reason: str | None) -> None:
-    found = shortfall(resources, TOTALS)
+    found = shortfall(resources, [TOTALS])
     if reason is None:
         assert found is None
     else:
@@ -74,3 +77,30 @@ class ActorDiedError(RayActorError):
 )
 def test_lost_kinds_by_ray_error(exc: Exception, kind: str | None) -> None:
     assert lost_kind(exc) == kind
+
+
+TWO_NODES = [{"CPU": 2.0, "GPU": 1.0}, {"CPU": 2.0, "GPU": 1.0, "A": 1.0}]
+
+
+@pytest.mark.parametrize(
+    ("resources", "reason"),
+    [
+        ({"gpu": 1, "A": 1}, None),
+        ({"gpu": 2}, "it needs GPU=2 (the largest node has GPU=1)"),  # 2 in all, 1 per node
+        ({"cpu": 3}, "it needs CPU=3 (the largest node has CPU=2)"),
+        ({}, None),
+    ],
+)
+def test_a_request_must_fit_one_node(resources: dict[str, float], reason: str | None) -> None:
+    found = shortfall(resources, TWO_NODES)
+    assert found == (
+        None if reason is None else f"no node of the Ray cluster can satisfy it: {reason}"
+    )
+
+
+def test_a_request_split_over_nodes_names_it() -> None:
+    nodes = [{"CPU": 1.0, "GPU": 1.0}, {"CPU": 1.0, "A": 1.0}]
+    assert shortfall({"gpu": 1, "A": 1}, nodes) == (
+        "no node of the Ray cluster can satisfy it: it needs GPU=1, A=1 on one node, "
+        "and no node has all of it"
+    )

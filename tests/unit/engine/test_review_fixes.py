@@ -378,6 +378,20 @@ async def test_a_changed_agent_config_prepares_the_agent_again(
     assert executor.running_ids() == [task.id]
 
 
+async def test_a_new_max_concurrency_reaches_the_executor_without_a_reload(
+    engine: Engine, executor: StubExecutor
+) -> None:
+    """So that a Ray actor pool takes the size the autoscaler or ``agents update`` set."""
+    spec = agent_spec(max_concurrency=1)
+    engine.apply_agent(spec)
+    task = await engine.submit(job())
+    await settle(engine)
+    wider = dataclasses.replace(spec, max_concurrency=3, updated_at=5.0)
+    engine.apply_agent(wider)
+    assert executor.prepared["agent-1"] == wider
+    assert executor.running_ids() == [task.id]  # not reloaded: the attempt runs on
+
+
 async def test_an_agent_that_fails_to_load_goes_offline_until_a_fixed_spec_loads(
     make_engine: MakeEngine, probe: ProbeStore
 ) -> None:

@@ -64,6 +64,10 @@ class AgentActor:
         self._config = config
         self._ready = False
 
+    def alive(self) -> bool:
+        """Answers while the actor lives: sent before an attempt to an actor left idle."""
+        return True
+
     def run(self, fields: dict[str, Any]) -> AttemptResult:
         result = _run(_attempt(self._agent, fields, self._config, setup=not self._ready))
         self._ready = True

@@ -117,6 +117,9 @@ class LocalExecutor:
         self.forget(spec.id)
         self._agents[spec.id] = (instance, config)
 
+    def update(self, spec: AgentSpec) -> None:
+        """Nothing to do: the engine alone limits how many attempts run at once."""
+
     def forget(self, agent_id: str) -> None:
         entry = self._agents.pop(agent_id, None)
         self._ready.discard(agent_id)

@@ -78,6 +78,7 @@ class _Running:
     actor: Any = None
     pool: _ActorPool | None = None
     waiter: asyncio.Task[None] | None = None
+    alive: Any = None  # a reused actor's liveness check, sent just before the attempt
 
 
 class _ActorPool:
@@ -85,23 +86,39 @@ class _ActorPool:
 
     def __init__(self, make: Any, size: int) -> None:
         self._make = make
-        self._size = size
+        self.size = size
         self._idle: list[Any] = []
         self._busy = 0
 
-    def take(self) -> Any:
-        self._busy += 1
-        return self._idle.pop() if self._idle else self._make()
+    def take(self) -> tuple[Any, bool]:
+        """An actor for one attempt, and whether it ran attempts before (it may have died
+        since, while idle)."""
+        reused = bool(self._idle)
+        actor = self._idle.pop() if reused else self._make()
+        self._busy += 1  # counted once the actor exists: a failed creation holds nothing
+        return actor, reused
 
     def give_back(self, actor: Any) -> None:
         self._busy -= 1
-        if len(self._idle) + self._busy < self._size:
+        if len(self._idle) + self._busy < self.size:
             self._idle.append(actor)
 
     def discard(self, ray: Any, actor: Any) -> None:
         """The actor died or is being stopped; a fresh one replaces it when next needed."""
         self._busy -= 1
         ray.kill(actor, no_restart=True)
+
+    def resize(self, ray: Any, size: int) -> None:
+        """A new ``max_concurrency``: idle actors beyond it are stopped (busy ones are not
+        given back once the pool is full), a larger pool keeps the actors it has."""
+        self.size = size
+        while self._idle and len(self._idle) + self._busy > size:
+            ray.kill(self._idle.pop(), no_restart=True)
+
+    def drop_idle(self, ray: Any) -> None:
+        """Stop the idle actors (an actor of this pool died: its node or its neighbours may
+        have too); fresh ones are made when next needed."""
+        self.close(ray)
 
     def close(self, ray: Any) -> None:
         for actor in self._idle:
@@ -120,8 +137,10 @@ class RayExecutor:
         self._specs: dict[str, AgentSpec] = {}
         self._pools: dict[str, _ActorPool] = {}
         self._running: dict[str, _Running] = {}
-        self._totals: dict[str, float] = {}
-        self._totals_at = -CAPACITY_REFRESH_SECONDS
+        self._nodes: list[dict[str, float]] = []  # the resources of each alive node
+        self._nodes_at = 0.0
+        self._nodes_changed = False  # sticky until capacity_changed() reports it
+        self._refreshing: asyncio.Task[None] | None = None
 
     def _connect(self) -> Any:
         if self._ray is None:
@@ -132,6 +151,7 @@ class RayExecutor:
             self._task_fn = ray.remote(max_retries=0)(_ray_worker.run_task)
             self._actor_cls = ray.remote(max_restarts=0, max_task_retries=0)(_ray_worker.AgentActor)
             self._ray = ray
+            self._set_nodes(alive_nodes(ray))
         return self._ray
 
     # ------------------------------------------------------------------ agents
@@ -149,6 +169,16 @@ class RayExecutor:
                 spec.max_concurrency,
             )
 
+    def update(self, spec: AgentSpec) -> None:
+        """The agent changed in what needs no reload (``max_concurrency``): its actor pool
+        takes the new size."""
+        if spec.id not in self._specs:
+            return
+        self._specs[spec.id] = spec
+        pool = self._pools.get(spec.id)
+        if pool is not None:
+            pool.resize(self._ray, spec.max_concurrency)
+
     def forget(self, agent_id: str) -> None:
         self._specs.pop(agent_id, None)
         pool = self._pools.pop(agent_id, None)
@@ -161,17 +191,31 @@ class RayExecutor:
         if spec is None:
             report(attempt.task_id, attempt.token, _unavailable(attempt.agent_id))
             return
-        fields = _fields(attempt)
-        pool = self._pools.get(attempt.agent_id)
-        if pool is not None:
-            actor = pool.take()
-            running = _Running(actor.run.remote(fields), actor, pool)
-        else:
-            ref = self._task_for(attempt.resources).remote(spec.type, spec.config, fields)
-            running = _Running(ref)
+        try:
+            running = self._submit(spec, attempt)
+        except Exception as exc:  # a request Ray refuses, a dropped ray:// connection...
+            log.warning("could not submit task %s to Ray: %s", attempt.task_id, exc)
+            report(attempt.task_id, attempt.token, _submit_failed(exc))
+            return
         self._running[attempt.task_id] = running
         loop = asyncio.get_running_loop()
         running.waiter = loop.create_task(self._wait(attempt, running, report))
+
+    def _submit(self, spec: AgentSpec, attempt: Attempt) -> _Running:
+        fields = _fields(attempt)
+        pool = self._pools.get(attempt.agent_id)
+        if pool is None:
+            return _Running(
+                self._task_for(attempt.resources).remote(spec.type, spec.config, fields)
+            )
+        actor, reused = pool.take()
+        try:
+            # an idle actor may have died since its last attempt: checked first, in order
+            alive = actor.alive.remote() if reused else None
+            return _Running(actor.run.remote(fields), actor, pool, alive=alive)
+        except BaseException:
+            pool.discard(self._ray, actor)
+            raise
 
     def _task_for(self, resources: Mapping[str, float]) -> Any:
         """The Ray remote function with this resource request (``.options`` is paid once
@@ -187,17 +231,42 @@ class RayExecutor:
 
     async def _wait(self, attempt: Attempt, running: _Running, report: AttemptReporter) -> None:
         try:
+            if running.alive is not None and not await self._still_alive(running):
+                self._replace_actor(running, attempt)
             result = await self._outcome(running.ref)
         except asyncio.CancelledError:
             return  # cancelled here: cancel() stopped it in Ray and reports nothing
+        except Exception as exc:  # a fresh actor could not be made
+            result = _submit_failed(exc)
         finally:
-            self._running.pop(attempt.task_id, None)
-        if running.pool is not None:
+            if self._running.get(attempt.task_id) is running:
+                del self._running[attempt.task_id]
+        if running.pool is not None and running.actor is not None:
             if result.outcome is Outcome.LOST:
                 running.pool.discard(self._ray, running.actor)
+                running.pool.drop_idle(self._ray)
             else:
                 running.pool.give_back(running.actor)
         report(attempt.task_id, attempt.token, result)
+
+    async def _still_alive(self, running: _Running) -> bool:
+        """Whether the reused actor answered before the attempt sent to it: one that died
+        idle never started it, so the attempt goes to a fresh actor, uncharged."""
+        try:
+            await running.alive
+        except Exception as exc:
+            if lost_kind(exc) is None:
+                raise
+            return False
+        return True
+
+    def _replace_actor(self, running: _Running, attempt: Attempt) -> None:
+        assert running.pool is not None
+        running.pool.discard(self._ray, running.actor)
+        running.pool.drop_idle(self._ray)
+        running.actor = None  # held by the pool no more, even if no fresh one can be made
+        running.actor, _ = running.pool.take()
+        running.ref = running.actor.run.remote(_fields(attempt))
 
     async def _outcome(self, ref: Any) -> AttemptResult:
         ray = self._ray
@@ -223,48 +292,71 @@ class RayExecutor:
             return
         if running.waiter is not None:
             running.waiter.cancel()
-        if running.pool is not None:  # the attempt's state dies with its actor
-            running.pool.discard(self._ray, running.actor)
-        else:
+        if running.pool is None:
             self._ray.cancel(running.ref, force=True)
+        elif running.actor is not None:  # the attempt's state dies with its actor
+            running.pool.discard(self._ray, running.actor)
 
     def running(self) -> int:
         return len(self._running)
 
     # ------------------------------------------------------------------ placement
     def unplaceable(self, agent_id: str, resources: Mapping[str, float]) -> str | None:
+        """From the node totals last read (never a call to Ray on the dispatch path)."""
         spec = self._specs.get(agent_id)
         if spec is None:
             return None
-        self._refresh_totals()
         if agent_id in self._pools:  # the actor's request must fit as well as the task's
-            return shortfall(_actor_resources(spec), self._totals) or shortfall(
-                resources, self._totals
+            return shortfall(_actor_resources(spec), self._nodes) or shortfall(
+                resources, self._nodes
             )
-        return shortfall(resources, self._totals)
+        return shortfall(resources, self._nodes)
 
     def capacity_changed(self) -> bool:
-        if not self._specs:
+        """Whether the alive nodes' resources changed since last asked. They are re-read
+        every few seconds in a thread (a call to Ray's GCS), not on the event loop."""
+        if not self._specs or self._ray is None:
             return False
-        return self._refresh_totals()
-
-    def _refresh_totals(self) -> bool:
-        """Re-read the cluster's totals, at most every few seconds; True if they changed."""
         now = time.monotonic()
-        if now - self._totals_at < CAPACITY_REFRESH_SECONDS:
-            return False
-        self._totals_at = now
-        totals = {k: float(v) for k, v in self._ray.cluster_resources().items()}
-        changed = totals != self._totals
-        self._totals = totals
+        if now - self._nodes_at >= CAPACITY_REFRESH_SECONDS and self._refreshing is None:
+            self._nodes_at = now
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_nodes())
+        changed, self._nodes_changed = self._nodes_changed, False
         return changed
 
+    async def _refresh_nodes(self) -> None:
+        try:
+            self._set_nodes(await asyncio.to_thread(alive_nodes, self._ray))
+        except Exception as exc:  # the cluster may be unreachable for a while: keep the last
+            log.warning("could not read the Ray cluster's nodes: %s", exc)
+        finally:
+            self._refreshing = None
+
+    def _set_nodes(self, nodes: list[dict[str, float]]) -> None:
+        if nodes != self._nodes:
+            self._nodes = nodes
+            self._nodes_changed = True
+        self._nodes_at = time.monotonic()
+
     async def close(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
         for task_id in list(self._running):
             self.cancel(task_id)
         for agent_id in list(self._pools):
             self.forget(agent_id)
         self._specs.clear()
+
+
+def alive_nodes(ray: Any) -> list[dict[str, float]]:
+    """The resources of each alive node of the cluster (``ray.nodes()``), sorted so that
+    the same cluster reads the same."""
+    nodes = [
+        {str(k): float(v) for k, v in node.get("Resources", {}).items()}
+        for node in ray.nodes()
+        if node.get("Alive")
+    ]
+    return sorted(nodes, key=lambda n: sorted(n.items()))
 
 
 def _actor_resources(spec: AgentSpec) -> dict[str, float]:
@@ -297,6 +389,12 @@ def _unavailable(agent_id: str) -> AttemptResult:
         Outcome.FAILED,
         error_kind="agent_unavailable",
         error_message=f"agent {agent_id} has no loaded implementation",
+    )
+
+
+def _submit_failed(exc: BaseException) -> AttemptResult:
+    return AttemptResult(
+        Outcome.LOST, error_kind="ray_submit_failed", error_message=_first_line(exc)
     )
 
 

@@ -3,7 +3,7 @@ grant one. Pure functions over plain dicts: no Ray import here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 MIB = 1024 * 1024
 
@@ -37,18 +37,27 @@ def ray_options(resources: Mapping[str, float], *, default_cpus: float) -> dict[
     return options
 
 
-def shortfall(resources: Mapping[str, float], totals: Mapping[str, float]) -> str | None:
-    """Why a cluster whose nodes total ``totals`` cannot hold ``resources`` (None if it
-    may). Ray places a task on one node, so a request above the cluster's total never
-    fits; one within it may still wait for a node with room."""
-    missing = []
-    for name, amount in ray_request(resources).items():
-        have = totals.get(name, 0.0)
-        if amount > have + 1e-9:
-            missing.append(f"{_shown(name, amount)} (the cluster has {_shown(name, have)})")
-    if not missing:
+def shortfall(resources: Mapping[str, float], nodes: Sequence[Mapping[str, float]]) -> str | None:
+    """Why no node of a cluster whose alive nodes have ``nodes`` can hold ``resources``
+    (None if one may). Ray places a task on one node, so the request must fit one node's
+    total, not the cluster's sum; a node that fits may still be busy for a while."""
+    request = ray_request(resources)
+    if not request or any(_fits(request, node) for node in nodes):
         return None
+    largest = {name: max((n.get(name, 0.0) for n in nodes), default=0.0) for name in request}
+    missing = [
+        f"{_shown(name, amount)} (the largest node has {_shown(name, largest[name])})"
+        for name, amount in request.items()
+        if amount > largest[name] + 1e-9
+    ]
+    if not missing:  # each amount exists somewhere, never all on one node
+        wanted = ", ".join(_shown(name, amount) for name, amount in request.items())
+        missing = [f"{wanted} on one node, and no node has all of it"]
     return "no node of the Ray cluster can satisfy it: it needs " + ", ".join(missing)
+
+
+def _fits(request: Mapping[str, float], node: Mapping[str, float]) -> bool:
+    return all(amount <= node.get(name, 0.0) + 1e-9 for name, amount in request.items())
 
 
 def _shown(name: str, amount: float) -> str:

@@ -47,6 +47,11 @@ class RuntimeExecutor:
         executor.prepare(spec)
         self._by_agent[spec.id] = executor
 
+    def update(self, spec: AgentSpec) -> None:
+        executor = self._by_agent.get(spec.id)
+        if executor is not None:
+            executor.update(spec)
+
     def forget(self, agent_id: str) -> None:
         executor = self._by_agent.pop(agent_id, None)
         if executor is not None:

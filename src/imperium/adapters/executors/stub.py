@@ -26,6 +26,10 @@ class StubExecutor:
             raise AgentLoadError(f"unknown agent type '{spec.type}'")
         self.prepared[spec.id] = spec
 
+    def update(self, spec: AgentSpec) -> None:
+        if spec.id in self.prepared:
+            self.prepared[spec.id] = spec
+
     def forget(self, agent_id: str) -> None:
         self.prepared.pop(agent_id, None)
 

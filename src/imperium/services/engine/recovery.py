@@ -54,6 +54,8 @@ def apply_agent(engine: Engine, spec: AgentSpec) -> None:
     )
     if current is not None and not reload:
         current.spec = spec
+        if not remote:  # e.g. a new max_concurrency: a Ray actor pool takes its size
+            engine.executor.update(spec)
         state.put_agent(current)
         return
     if current is not None and not current.remote:

@@ -1,0 +1,230 @@
+"""The Ray executor's bookkeeping against a fake ``ray`` module (no Ray needed): a submit
+Ray refuses, node totals, actor pools that resize and skip actors that died idle."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from imperium.adapters.executors import ray as ray_executor
+from imperium.adapters.executors.ray import RayExecutor
+from imperium.domain.models import AgentSpec, AttemptResult
+from imperium.domain.states import Outcome
+from imperium.ports import Attempt
+
+
+class ActorDiedError(Exception):
+    """Named as Ray's: an actor that died."""
+
+
+class Ref:
+    """An awaitable Ray object reference; ``pending`` ones never resolve."""
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value, self.error = value, error
+        self.pending = asyncio.get_running_loop().create_future() if value is None else None
+
+    def __await__(self) -> Any:
+        return self._get().__await__()
+
+    async def _get(self) -> Any:
+        if self.pending is not None:
+            await self.pending
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Actor:
+    def __init__(self, ray: FakeRay) -> None:
+        self.ray, self.dead = ray, False
+        self.run = SimpleNamespace(remote=self._run)
+        self.alive = SimpleNamespace(remote=lambda: self._answer(True))
+
+    def _run(self, fields: dict[str, Any]) -> Ref:
+        return self._answer(AttemptResult(Outcome.SUCCEEDED, {"actor": id(self)}))
+
+    def _answer(self, value: Any) -> Ref:
+        return Ref(value, ActorDiedError("the actor died") if self.dead else None)
+
+
+class Remote:
+    def __init__(self, ray: FakeRay, target: Any) -> None:
+        self.ray, self.target = ray, target
+
+    def options(self, **options: Any) -> Remote:
+        if options.get("num_cpus", 0) and options["num_cpus"] < 0.0001:
+            raise ValueError("The precision of the fractional quantity of resource CPU "
+                             "cannot go beyond 0.0001")  # fmt: skip
+        return self
+
+    def remote(self, *args: Any) -> Any:
+        if isinstance(self.target, type):
+            if self.ray.creation_fails:
+                raise RuntimeError("actor creation failed")
+            self.ray.actors.append(Actor(self.ray))
+            return self.ray.actors[-1]
+        if self.ray.hold:
+            return Ref()
+        return Ref(AttemptResult(Outcome.SUCCEEDED, args[2]["payload"]))
+
+
+class FakeRay:
+    exceptions = SimpleNamespace(TaskCancelledError=type("TCE", (Exception,), {}),
+                                 RayTaskError=type("RTE", (Exception,), {}))  # fmt: skip
+
+    def __init__(self) -> None:
+        self.node_resources = [{"CPU": 2.0, "GPU": 1.0}, {"CPU": 2.0, "GPU": 1.0}]
+        self.actors: list[Actor] = []
+        self.killed: list[Actor] = []
+        self.creation_fails = False
+        self.hold = False
+
+    def remote(self, **_: Any) -> Any:
+        return lambda target: Remote(self, target)
+
+    def cancel(self, ref: Ref, force: bool) -> None:
+        pass
+
+    def kill(self, actor: Actor, no_restart: bool) -> None:
+        self.killed.append(actor)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [{"Alive": True, "Resources": r} for r in self.node_resources]
+
+    def cluster_resources(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for node in self.node_resources:
+            for name, amount in node.items():
+                totals[name] = totals.get(name, 0.0) + amount
+        return totals
+
+
+@pytest.fixture
+def ray(monkeypatch: pytest.MonkeyPatch) -> FakeRay:
+    fake = FakeRay()
+    monkeypatch.setattr(ray_executor, "connect_ray", lambda *_: fake)
+    return fake
+
+
+def spec(max_concurrency: int = 1, **config: Any) -> AgentSpec:
+    return AgentSpec(id="a", type="echo", max_concurrency=max_concurrency, config=config)
+
+
+def attempt(task_id: str, resources: dict[str, float] | None = None, token: int = 1) -> Attempt:
+    return Attempt(task_id, "t", task_id, 1, token, "a", 1.0, None, resources or {})
+
+
+class Reports(list[tuple[str, AttemptResult]]):
+    def __call__(self, task_id: str, token: int, result: AttemptResult) -> None:
+        self.append((task_id, result))
+
+    async def count(self, n: int) -> None:
+        for _ in range(100):
+            if len(self) >= n:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"{len(self)} reports, expected {n}")
+
+
+async def test_a_request_ray_refuses_is_reported_lost_at_once(ray: FakeRay) -> None:
+    executor, reports = RayExecutor(), Reports()
+    executor.prepare(spec())
+    executor.start(attempt("t1", {"cpu": 0.00005}), reports)
+    assert [(t, r.outcome, r.error_kind) for t, r in reports] == [
+        ("t1", Outcome.LOST, "ray_submit_failed")
+    ]
+    assert "cannot go beyond 0.0001" in (reports[0][1].error_message or "")
+    assert executor.running() == 0
+
+
+async def test_an_actor_that_cannot_be_made_holds_no_place_in_its_pool(ray: FakeRay) -> None:
+    executor, reports = RayExecutor(), Reports()
+    executor.prepare(spec(stateful=True))
+    ray.creation_fails = True
+    executor.start(attempt("t1"), reports)
+    assert (reports[0][1].outcome, reports[0][1].error_kind) == (Outcome.LOST, "ray_submit_failed")
+    ray.creation_fails = False
+    for n, task_id in enumerate(["t2", "t3"], start=2):
+        executor.start(attempt(task_id), reports)
+        await reports.count(n)
+    assert len(ray.actors) == 1  # the pool of one kept its actor: t3 ran on t2's
+
+
+async def test_a_node_change_is_reported_even_if_placement_read_it_first(
+    ray: FakeRay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ray_executor, "CAPACITY_REFRESH_SECONDS", 0.0)
+    executor = RayExecutor()
+    executor.prepare(spec())
+    executor.capacity_changed()
+    ray.node_resources.append({"CPU": 1.0, "B": 1.0})
+    changed = False
+    for _ in range(20):
+        executor.unplaceable("a", {"B": 1})
+        await asyncio.sleep(0.01)
+        changed = changed or executor.capacity_changed()
+    assert changed
+    assert executor.unplaceable("a", {"B": 1}) is None
+
+
+async def test_a_request_must_fit_one_node_not_the_cluster_sum(ray: FakeRay) -> None:
+    executor = RayExecutor()
+    executor.prepare(spec())
+    assert executor.unplaceable("a", {"gpu": 1}) is None
+    assert executor.unplaceable("a", {"gpu": 2}) == (
+        "no node of the Ray cluster can satisfy it: it needs GPU=2 (the largest node has GPU=1)"
+    )
+
+
+async def test_a_grown_pool_keeps_its_actors_and_a_shrunk_one_stops_the_surplus(
+    ray: FakeRay,
+) -> None:
+    executor, reports = RayExecutor(), Reports()
+    executor.prepare(spec(stateful=True))
+    executor.update(spec(2, stateful=True))
+    for n, round_ in enumerate(range(2)):
+        executor.start(attempt(f"x{round_}"), reports)
+        executor.start(attempt(f"y{round_}"), reports)
+        await reports.count(2 * n + 2)
+    assert len(ray.actors) == 2  # the second round ran on the first round's actors
+    executor.update(spec(1, stateful=True))
+    assert len(ray.killed) == 1  # one idle actor beyond the new size
+    executor.start(attempt("z"), reports)
+    await reports.count(5)
+    assert len(ray.actors) == 2
+
+
+async def test_an_actor_that_died_idle_is_replaced_before_the_attempt_runs(ray: FakeRay) -> None:
+    executor, reports = RayExecutor(), Reports()
+    executor.prepare(spec(stateful=True))
+    executor.start(attempt("t1"), reports)
+    await reports.count(1)
+    ray.actors[0].dead = True
+    executor.start(attempt("t2"), reports)
+    await reports.count(2)
+    assert [(t, r.outcome) for t, r in reports] == [
+        ("t1", Outcome.SUCCEEDED),
+        ("t2", Outcome.SUCCEEDED),
+    ]
+    assert len(ray.actors) == 2
+    assert reports[1][1].result == {"actor": id(ray.actors[1])}  # on the fresh actor
+
+
+async def test_a_cancelled_attempt_does_not_forget_the_next_one_of_its_task(
+    ray: FakeRay,
+) -> None:
+    executor, reports = RayExecutor(), Reports()
+    executor.prepare(spec())
+    ray.hold = True
+    executor.start(attempt("t1", token=1), reports)
+    await asyncio.sleep(0)
+    executor.cancel("t1")
+    executor.start(attempt("t1", token=2), reports)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert executor.running() == 1
+    await executor.close()
