@@ -4,13 +4,16 @@ Ray refuses, node totals, actor pools that resize and skip actors that died idle
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from imperium.adapters.executors import ray as ray_executor
+from imperium.adapters.executors import ray_connection
 from imperium.adapters.executors.ray import RayExecutor
+from imperium.domain.errors import AgentLoadError
 from imperium.domain.models import AgentSpec, AttemptResult
 from imperium.domain.states import Outcome
 from imperium.ports import Attempt
@@ -103,11 +106,33 @@ class FakeRay:
         return totals
 
 
+@pytest.fixture(autouse=True)
+def no_sleep_between_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ray_connection, "FIRST_RETRY_SECONDS", 0.05)
+
+
 @pytest.fixture
 def ray(monkeypatch: pytest.MonkeyPatch) -> FakeRay:
     fake = FakeRay()
     monkeypatch.setattr(ray_executor, "connect_ray", lambda *_: fake)
     return fake
+
+
+async def prepared(executor: RayExecutor, agent: AgentSpec) -> None:
+    """Prepare ``agent``, as the scheduler does: refused until Ray is connected (in a
+    thread), then loaded again when the executor names it reloadable."""
+    try:
+        executor.prepare(agent)
+        return
+    except AgentLoadError:
+        pass
+    for _ in range(200):
+        if executor.reloadable() == [agent.id]:
+            executor.prepare(agent)
+            return
+        executor.capacity_changed()
+        await asyncio.sleep(0.01)
+    raise AssertionError("never connected")
 
 
 def spec(max_concurrency: int = 1, **config: Any) -> AgentSpec:
@@ -132,7 +157,7 @@ class Reports(list[tuple[str, AttemptResult]]):
 
 async def test_a_request_ray_refuses_is_reported_lost_at_once(ray: FakeRay) -> None:
     executor, reports = RayExecutor(), Reports()
-    executor.prepare(spec())
+    await prepared(executor, spec())
     executor.start(attempt("t1", {"cpu": 0.00005}), reports)
     assert [(t, r.outcome, r.error_kind) for t, r in reports] == [
         ("t1", Outcome.LOST, "ray_submit_failed")
@@ -143,7 +168,7 @@ async def test_a_request_ray_refuses_is_reported_lost_at_once(ray: FakeRay) -> N
 
 async def test_an_actor_that_cannot_be_made_holds_no_place_in_its_pool(ray: FakeRay) -> None:
     executor, reports = RayExecutor(), Reports()
-    executor.prepare(spec(stateful=True))
+    await prepared(executor, spec(stateful=True))
     ray.creation_fails = True
     executor.start(attempt("t1"), reports)
     assert (reports[0][1].outcome, reports[0][1].error_kind) == (Outcome.LOST, "ray_submit_failed")
@@ -159,7 +184,7 @@ async def test_a_node_change_is_reported_even_if_placement_read_it_first(
 ) -> None:
     monkeypatch.setattr(ray_executor, "CAPACITY_REFRESH_SECONDS", 0.0)
     executor = RayExecutor()
-    executor.prepare(spec())
+    await prepared(executor, spec())
     executor.capacity_changed()
     ray.node_resources.append({"CPU": 1.0, "B": 1.0})
     changed = False
@@ -173,7 +198,7 @@ async def test_a_node_change_is_reported_even_if_placement_read_it_first(
 
 async def test_a_request_must_fit_one_node_not_the_cluster_sum(ray: FakeRay) -> None:
     executor = RayExecutor()
-    executor.prepare(spec())
+    await prepared(executor, spec())
     assert executor.unplaceable("a", {"gpu": 1}) is None
     assert executor.unplaceable("a", {"gpu": 2}) == (
         "no node of the Ray cluster can satisfy it: it needs GPU=2 (the largest node has GPU=1)"
@@ -184,7 +209,7 @@ async def test_a_grown_pool_keeps_its_actors_and_a_shrunk_one_stops_the_surplus(
     ray: FakeRay,
 ) -> None:
     executor, reports = RayExecutor(), Reports()
-    executor.prepare(spec(stateful=True))
+    await prepared(executor, spec(stateful=True))
     executor.update(spec(2, stateful=True))
     for n, round_ in enumerate(range(2)):
         executor.start(attempt(f"x{round_}"), reports)
@@ -200,7 +225,7 @@ async def test_a_grown_pool_keeps_its_actors_and_a_shrunk_one_stops_the_surplus(
 
 async def test_an_actor_that_died_idle_is_replaced_before_the_attempt_runs(ray: FakeRay) -> None:
     executor, reports = RayExecutor(), Reports()
-    executor.prepare(spec(stateful=True))
+    await prepared(executor, spec(stateful=True))
     executor.start(attempt("t1"), reports)
     await reports.count(1)
     ray.actors[0].dead = True
@@ -218,7 +243,7 @@ async def test_a_cancelled_attempt_does_not_forget_the_next_one_of_its_task(
     ray: FakeRay,
 ) -> None:
     executor, reports = RayExecutor(), Reports()
-    executor.prepare(spec())
+    await prepared(executor, spec())
     ray.hold = True
     executor.start(attempt("t1", token=1), reports)
     await asyncio.sleep(0)
@@ -228,3 +253,50 @@ async def test_a_cancelled_attempt_does_not_forget_the_next_one_of_its_task(
         await asyncio.sleep(0)
     assert executor.running() == 1
     await executor.close()
+
+
+async def test_ray_is_connected_in_a_thread_and_a_failed_connect_is_tried_again(
+    ray: FakeRay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[bool] = []
+
+    def connect(address: str, num_cpus: int) -> FakeRay:
+        threads.append(threading.current_thread() is threading.main_thread())
+        if len(threads) == 1:
+            raise ConnectionError("the head is down")
+        return ray
+
+    monkeypatch.setattr(ray_executor, "connect_ray", connect)
+    monkeypatch.setattr(ray_connection, "FIRST_RETRY_SECONDS", 0.5)
+    executor = RayExecutor("ray://head:10001")
+    with pytest.raises(AgentLoadError, match=r"^connecting to Ray at ray://head:10001; the agent"):
+        executor.prepare(spec())
+    assert str(await _refusal_after(executor, "cannot connect")) == (
+        "cannot connect to Ray at ray://head:10001: the head is down; trying again in 0.5 s; "
+        "the agent loads once connected"
+    )
+    assert executor.reloadable() == []
+    await prepared(executor, spec())
+    assert threads == [False, False]  # both tries off the event loop's thread
+    assert executor.unplaceable("a", {"gpu": 1}) is None  # the nodes were read on connecting
+
+
+async def _refusal_after(executor: RayExecutor, starting: str) -> AgentLoadError:
+    for _ in range(200):
+        try:
+            executor.prepare(spec())
+        except AgentLoadError as exc:
+            if str(exc).startswith(starting):
+                return exc
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never refused with {starting!r}")
+
+
+@pytest.mark.parametrize(
+    ("failures", "delay"), [(1, 1.0), (2, 2.0), (4, 8.0), (7, 60.0), (50, 60.0)]
+)
+def test_connecting_again_waits_twice_as_long_each_time_at_most_a_minute(
+    failures: int, delay: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ray_connection, "FIRST_RETRY_SECONDS", 1.0)
+    assert ray_connection.retry_delay(failures) == delay

@@ -439,6 +439,25 @@ async def test_an_agent_that_failed_to_load_is_loaded_again_on_any_change(
     assert len(load_failures(probe, "agent-1")) == 1
 
 
+async def test_an_agent_the_executor_names_reloadable_is_loaded_at_the_next_poll(
+    make_engine: MakeEngine, probe: ProbeStore
+) -> None:
+    """E.g. a Ray agent refused while the connection to Ray was being made."""
+    executor = FlakyPrepare()
+    engine = await make_engine(store=probe, executor=executor)
+    executor.failing = True
+    engine.apply_agent(agent_spec())
+    task = await engine.submit(job())
+    executor.failing = False
+    await engine.poller.poll()
+    assert engine.state.agents["agent-1"].online is False  # not named: it waits for a change
+    executor.reloadable = lambda: ["agent-1"]  # type: ignore[method-assign]
+    await engine.poller.poll()
+    assert engine.state.agents["agent-1"].online is True
+    await settle(engine)
+    assert started_ids(executor) == [task.id]
+
+
 async def test_a_stored_agent_that_fails_to_load_does_not_stop_the_scheduler_starting(
     make_engine: MakeEngine, probe: ProbeStore
 ) -> None:

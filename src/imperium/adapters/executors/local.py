@@ -120,6 +120,9 @@ class LocalExecutor:
     def update(self, spec: AgentSpec) -> None:
         """Nothing to do: the engine alone limits how many attempts run at once."""
 
+    def reloadable(self) -> list[str]:
+        return []  # a load here fails for the agent's own reasons: it waits for a change
+
     def forget(self, agent_id: str) -> None:
         entry = self._agents.pop(agent_id, None)
         self._ready.discard(agent_id)

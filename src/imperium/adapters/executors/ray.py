@@ -25,12 +25,12 @@ from typing import Any
 
 from imperium.adapters.executors import _ray_worker
 from imperium.adapters.executors.local import to_failure
+from imperium.adapters.executors.ray_connection import RayConnection, connect_ray
 from imperium.adapters.executors.ray_requests import ray_options, shortfall
 from imperium.agents.loader import load_agent_class
 from imperium.domain.errors import AgentLoadError
 from imperium.domain.models import AgentSpec, AttemptResult
 from imperium.domain.states import Outcome
-from imperium.extras import MissingExtraError, require
 from imperium.ports import Attempt, AttemptReporter
 
 log = logging.getLogger(__name__)
@@ -57,19 +57,6 @@ def lost_kind(exc: BaseException) -> str | None:
         if cls.__name__ in _LOST_KINDS:
             return _LOST_KINDS[cls.__name__]
     return None
-
-
-def connect_ray(address: str, num_cpus: int) -> Any:
-    """The ``ray`` module, connected: ``local`` starts an instance on this machine with
-    ``num_cpus`` CPUs, anything else (``auto``, ``ray://host:10001``) joins a cluster."""
-    ray = require("ray", "an agent with runtime ray")
-    if not ray.is_initialized():
-        options: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
-        options["address"] = address  # local: a new instance, even if `ray start` ran here
-        if address == "local":
-            options |= {"num_cpus": num_cpus, "include_dashboard": False}
-        ray.init(**options)
-    return ray
 
 
 @dataclass(eq=False)
@@ -128,8 +115,6 @@ class _ActorPool:
 
 class RayExecutor:
     def __init__(self, address: str = "local", num_cpus: int = 2) -> None:
-        self._address = address
-        self._num_cpus = num_cpus
         self._ray: Any = None
         self._task_fn: Any = None
         self._task_fns: dict[tuple[tuple[str, float], ...], Any] = {}
@@ -141,25 +126,31 @@ class RayExecutor:
         self._nodes_at = 0.0
         self._nodes_changed = False  # sticky until capacity_changed() reports it
         self._refreshing: asyncio.Task[None] | None = None
+        self._connection = RayConnection(address, num_cpus, self._open)
+        self._connection.on_connected = self._connected
+        self._first_nodes: list[dict[str, float]] = []
+        self._waiting: set[str] = set()  # agents refused while Ray was not connected
 
-    def _connect(self) -> Any:
-        if self._ray is None:
-            try:
-                ray = connect_ray(self._address, self._num_cpus)
-            except MissingExtraError as exc:
-                raise AgentLoadError(str(exc)) from exc
-            self._task_fn = ray.remote(max_retries=0)(_ray_worker.run_task)
-            self._actor_cls = ray.remote(max_restarts=0, max_task_retries=0)(_ray_worker.AgentActor)
-            self._ray = ray
-            self._set_nodes(alive_nodes(ray))
-        return self._ray
+    def _open(self, address: str, num_cpus: int) -> Any:
+        """Connect and read the nodes: blocking calls, made in a worker thread."""
+        ray = connect_ray(address, num_cpus)
+        self._first_nodes = alive_nodes(ray)
+        return ray
+
+    def _connected(self, ray: Any) -> None:
+        self._task_fn = ray.remote(max_retries=0)(_ray_worker.run_task)
+        self._actor_cls = ray.remote(max_restarts=0, max_task_retries=0)(_ray_worker.AgentActor)
+        self._ray = ray
+        self._set_nodes(self._first_nodes)
 
     # ------------------------------------------------------------------ agents
     def prepare(self, spec: AgentSpec) -> None:
         load_agent_class(spec.type)  # the driver must find it too: an error says so here
         stateful = spec.config.get("stateful") is True
         options = ray_options(_actor_resources(spec), default_cpus=0) if stateful else {}
-        self._connect()
+        if self._connection.ensure() is None:  # not blocking the loop: retried when connected
+            self._waiting.add(spec.id)
+            raise AgentLoadError(f"{self._connection.reason}; the agent loads once connected")
         self.forget(spec.id)
         self._specs[spec.id] = spec
         if stateful:
@@ -179,7 +170,15 @@ class RayExecutor:
         if pool is not None:
             pool.resize(self._ray, spec.max_concurrency)
 
+    def reloadable(self) -> list[str]:
+        """The agents refused while Ray was not connected, once it is."""
+        if self._ray is None or not self._waiting:
+            return []
+        agent_ids, self._waiting = sorted(self._waiting), set()
+        return agent_ids
+
     def forget(self, agent_id: str) -> None:
+        self._waiting.discard(agent_id)
         self._specs.pop(agent_id, None)
         pool = self._pools.pop(agent_id, None)
         if pool is not None:
@@ -315,7 +314,11 @@ class RayExecutor:
     def capacity_changed(self) -> bool:
         """Whether the alive nodes' resources changed since last asked. They are re-read
         every few seconds in a thread (a call to Ray's GCS), not on the event loop."""
-        if not self._specs or self._ray is None:
+        if self._ray is None:
+            if self._waiting:  # try again, after the last failure's wait
+                self._connection.ensure()
+            return False
+        if not self._specs:
             return False
         now = time.monotonic()
         if now - self._nodes_at >= CAPACITY_REFRESH_SECONDS and self._refreshing is None:
@@ -339,6 +342,7 @@ class RayExecutor:
         self._nodes_at = time.monotonic()
 
     async def close(self) -> None:
+        self._connection.close()
         if self._refreshing is not None:
             self._refreshing.cancel()
         for task_id in list(self._running):

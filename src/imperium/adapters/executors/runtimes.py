@@ -52,6 +52,9 @@ class RuntimeExecutor:
         if executor is not None:
             executor.update(spec)
 
+    def reloadable(self) -> list[str]:
+        return [a for e in self._executors.values() for a in e.reloadable()]
+
     def forget(self, agent_id: str) -> None:
         executor = self._by_agent.pop(agent_id, None)
         if executor is not None:

@@ -30,6 +30,9 @@ class StubExecutor:
         if spec.id in self.prepared:
             self.prepared[spec.id] = spec
 
+    def reloadable(self) -> list[str]:
+        return []
+
     def forget(self, agent_id: str) -> None:
         self.prepared.pop(agent_id, None)
 

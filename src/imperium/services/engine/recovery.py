@@ -148,6 +148,10 @@ class Poller:
         self._check_remote_agents()
         if engine.executor.capacity_changed():  # e.g. a Ray node joined: parked tasks may fit
             state.capacity_changed()
+        for agent_id in engine.executor.reloadable():  # e.g. connected to Ray since
+            agent = state.agents.get(agent_id)
+            if agent is not None and not agent.remote and not agent.online:
+                engine.apply_agent(agent.spec)
 
     async def _admit_submitted(self) -> None:
         engine, state = self._engine, self._engine.state
