@@ -100,16 +100,8 @@ def _agents(services: ApiServices) -> dict[str, int]:
 
 def _scheduler(services: ApiServices, lock: Any) -> dict[str, Any]:
     engine = services.engine
-    if engine.failed.is_set():
-        status = "failed"
-    elif engine.stopped.is_set():
-        status = "stopped"
-    elif lock is not None and lock.owner == engine.lock.owner:
-        status = "running"
-    else:
-        status = "standby"
     return {
-        "status": status,
+        "status": engine.scheduler_status(lock.owner if lock is not None else None),
         "owner": engine.lock.owner,
         "holder": lock.owner if lock is not None else None,
         "expires_at": lock.expires_at if lock is not None else None,

@@ -133,6 +133,15 @@ class Engine:
         """Handing out work: started, not stopping, and the database takes writes."""
         return self._dispatching and self.journal.outage is None
 
+    def scheduler_status(self, holder: str | None) -> str:
+        """``running`` (``holder``, the lock's owner as stored, is this scheduler),
+        ``standby`` (another holds it), ``stopped`` or ``failed``."""
+        if self.failed.is_set():
+            return "failed"
+        if self.stopped.is_set():
+            return "stopped"
+        return "running" if holder == self.lock.owner else "standby"
+
     @property
     def policy(self) -> SelectionPolicy:
         return self.state.policy

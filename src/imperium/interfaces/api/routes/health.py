@@ -174,14 +174,7 @@ def _schedules(routines: Routines | None) -> list[dict[str, Any]]:
 
 def _scheduler(engine: Engine, lock: LockInfo | None) -> dict[str, Any]:
     """running (holds the lock), standby (another process holds it), stopped or failed."""
-    if engine.failed.is_set():
-        state = "failed"
-    elif engine.stopped.is_set():
-        state = "stopped"
-    elif lock is not None and lock.owner == engine.lock.owner:
-        state = "running"
-    else:
-        state = "standby"
+    state = engine.scheduler_status(lock.owner if lock is not None else None)
     failure = engine.journal.failed
     return {
         "status": state,
