@@ -397,3 +397,30 @@ team_runs = sa.Table(
     sa.Index("ix_team_runs_state_created_at", "state", "created_at"),
     sa.Index("ix_team_runs_task_type_created_at", "task_type", "created_at"),
 )
+
+# -- alerts: rules (admin-defined) and every delivery attempt ---------------------------------
+
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("spec", sa.JSON(), nullable=False),  # event types, targets, cooldown, queue wait
+    _when("created_at", nullable=False),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("rule_id", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(500), nullable=False),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("delivered", sa.Boolean(), nullable=False),
+    _when("created_at", nullable=False),
+    sa.Index("ix_alert_deliveries_created_at", "created_at"),
+)

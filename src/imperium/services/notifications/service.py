@@ -1,0 +1,182 @@
+"""``AlertService``: events and the queue's wait matched to rules, and delivered.
+
+The service listens on the event bus (so it sees only committed events), matches each
+event to the enabled rules, drops an alert sent for the same rule and subject within the
+rule's cooldown, and delivers the rest in background tasks: every target separately, each
+try recorded as a :class:`DeliveryAttempt`, failed tries retried with exponential backoff
+(longer when the receiver sends ``Retry-After``) up to ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from imperium.domain.alerts import (
+    QUEUE_WAIT,
+    Alert,
+    AlertRule,
+    AlertTarget,
+    Cooldown,
+    DeliveryAttempt,
+    TargetKind,
+    retry_delay,
+    subject_of,
+)
+from imperium.domain.errors import ValidationError
+from imperium.domain.models import Event
+from imperium.ports import Clock
+from imperium.services.notifications.ports import AlertStore, Sender, SendResult
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    max_attempts: int = 5
+    backoff_base: float = 1.0  # seconds before the second try; doubles each time
+    backoff_cap: float = 300.0
+
+
+class AlertService:
+    def __init__(
+        self,
+        store: AlertStore,
+        senders: Mapping[TargetKind, Sender],
+        clock: Clock,
+        config: DeliveryConfig = DeliveryConfig(),
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._store, self._senders, self._clock = store, senders, clock
+        self._config, self._sleep = config, sleep
+        self._rules: tuple[AlertRule, ...] = ()
+        self._cooldown = Cooldown()
+        self._deliveries: set[asyncio.Task[None]] = set()
+
+    @property
+    def rules(self) -> tuple[AlertRule, ...]:
+        return self._rules
+
+    async def load(self) -> None:
+        self._rules = tuple(await self._store.list_rules())
+
+    async def save_rule(self, rule: AlertRule) -> None:
+        self._check_targets(rule.targets)
+        await self._store.save_rule(rule)
+        await self.load()
+
+    async def delete_rule(self, rule_id: str) -> bool:
+        deleted = await self._store.delete_rule(rule_id)
+        await self.load()
+        return deleted
+
+    def _check_targets(self, targets: Sequence[AlertTarget]) -> None:
+        missing = sorted({t.kind.value for t in targets if t.kind not in self._senders})
+        if missing:
+            raise AlertConfigError(
+                f"no sender for {', '.join(missing)} targets: configure IMPERIUM_SMTP_HOST "
+                "to send email"
+            )
+
+    def on_events(self, events: Sequence[Event]) -> None:
+        """The bus listener: cheap, so it only matches and starts deliveries."""
+        for event in events:
+            for rule in self._rules:
+                if event.event_type != QUEUE_WAIT and rule.matches(event.event_type):
+                    subject = subject_of(event.event_type, event.task_id, event.agent_id)
+                    self.raise_alert(rule, event.event_type, subject, _data(event))
+
+    def check_queue_wait(self, oldest_ready_at: float | None) -> int:
+        """Alerts for the rules whose queue wait the oldest ready task has exceeded."""
+        if oldest_ready_at is None:
+            return 0
+        waited = self._clock.now() - oldest_ready_at
+        raised = 0
+        for rule in self._rules:
+            limit = rule.queue_wait_seconds
+            if limit is not None and waited > limit and rule.matches(QUEUE_WAIT):
+                data: dict[str, object] = {
+                    "waited_seconds": round(waited, 1),
+                    "limit_seconds": limit,
+                }
+                raised += self.raise_alert(rule, QUEUE_WAIT, QUEUE_WAIT, data)
+        return raised
+
+    def raise_alert(
+        self, rule: AlertRule, event_type: str, subject: str, data: dict[str, object]
+    ) -> bool:
+        now = self._clock.now()
+        if not self._cooldown.allow(rule, subject, now):
+            return False
+        alert = Alert(rule.id, rule.name, event_type, subject, now, data)
+        for target in rule.targets:
+            task = asyncio.get_running_loop().create_task(self._deliver(target, alert))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        return True
+
+    async def _deliver(self, target: AlertTarget, alert: Alert) -> None:
+        for attempt in range(1, self._config.max_attempts + 1):
+            result = await self._try(target, alert)
+            await self._record(target, alert, attempt, result)
+            if result.delivered or not result.retryable:
+                return
+            if attempt < self._config.max_attempts:
+                c = self._config
+                await self._sleep(
+                    retry_delay(attempt, c.backoff_base, c.backoff_cap, result.retry_after)
+                )
+        log.warning(
+            "alert %s to %s not delivered after %d tries", alert.event_type,
+            target.describe(), self._config.max_attempts,
+            extra={"action": "alert.undelivered", "rule_id": alert.rule_id},
+        )  # fmt: skip
+
+    async def _try(self, target: AlertTarget, alert: Alert) -> SendResult:
+        sender = self._senders.get(target.kind)
+        if sender is None:
+            return SendResult(False, error=f"no sender for {target.kind.value}", retryable=False)
+        try:
+            return await sender.send(target, alert)
+        except Exception as exc:  # a sender's bug must not end the deliveries
+            log.exception("alert sender failed", extra={"action": "alert.send"})
+            return SendResult(False, error=f"{type(exc).__name__}: {exc}")
+
+    async def _record(
+        self, target: AlertTarget, alert: Alert, attempt: int, result: SendResult
+    ) -> None:
+        record = DeliveryAttempt(
+            alert.rule_id, target.describe(), alert.event_type, alert.subject, attempt,
+            self._clock.now(), result.status_code, result.error, result.delivered,
+        )  # fmt: skip
+        try:
+            await self._store.record_attempts([record])
+        except Exception:
+            log.exception("could not record an alert delivery", extra={"action": "alert.record"})
+
+    async def drain(self) -> None:
+        """Wait for the deliveries under way (tests; a clean stop)."""
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in self._deliveries:
+            task.cancel()
+        await self.drain()
+
+
+class AlertConfigError(ValidationError):
+    """A rule names a target this server cannot reach (e.g. email without SMTP)."""
+
+
+def _data(event: Event) -> dict[str, object]:
+    data: dict[str, object] = dict(event.data or {})
+    if event.task_id is not None:
+        data.setdefault("task_id", event.task_id)
+    if event.agent_id is not None:
+        data.setdefault("agent_id", event.agent_id)
+    return data
