@@ -15,6 +15,7 @@ from typing import NamedTuple, Protocol
 
 from imperium.domain.auth import ApiKey
 from imperium.domain.custody import CustodyRecord, CustodyResult
+from imperium.domain.feedback import Feedback
 from imperium.domain.learning import (
     AgentFigures,
     CycleStatus,
@@ -608,6 +609,22 @@ class TeamStore(Protocol):
         ...
 
 
+class FeedbackStore(Protocol):
+    """People's ratings of tasks' results (``task_feedback``)."""
+
+    async def add_feedback(self, feedback: Feedback) -> None:
+        """Raises ConflictError when its id exists."""
+        ...
+
+    async def feedback_for(self, task_id: str) -> list[Feedback]:
+        """The task's ratings, oldest first."""
+        ...
+
+    async def recent_feedback(self, limit: int) -> list[Feedback]:
+        """The ``limit`` newest ratings, oldest first (the order they are replayed in)."""
+        ...
+
+
 class OutcomePredictor(Protocol):
     """Predicts success probability and duration of an agent on a task."""
 
@@ -633,6 +650,7 @@ class Store(
     TeamStore,
     KeyStore,
     StatisticsStore,
+    FeedbackStore,
     Protocol,
 ):
     """Every area over one database (``SqlStore``, ``MemoryStore``): what the composition

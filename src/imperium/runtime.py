@@ -51,6 +51,7 @@ from imperium.services.custody.service import Engine as CustodyEngine
 from imperium.services.engine import Engine, EngineConfig
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.events import EventBus
+from imperium.services.feedback import FeedbackService
 from imperium.services.keys import KeyService
 from imperium.services.learning.service import CycleRunner, Learner, LearnerConfig, LearnerStore
 from imperium.services.proposals import ProposalService
@@ -244,6 +245,7 @@ def make_learner(
             enabled=settings.learning_enabled,
             mode=RouterMode(settings.learning_mode),
             forgetting=settings.router_forgetting,
+            feedback_weight=settings.feedback_weight,
         ),
     )
     clock = SystemClock()
@@ -328,6 +330,8 @@ class Imperium:
     custody: CustodyService
     proposals: ProposalService
     teams: TeamService
+    feedback: FeedbackService
+    """Ratings of tasks' results; the live router learns from them at once."""
     database_reports: ReportCache | None = None
     """The database's diagnostics (``/api/database/health``); None on in-memory stores."""
     routines: Routines | None = field(default=None, init=False, repr=False)
@@ -371,6 +375,8 @@ class Imperium:
             settings, store, events,
             CycleRunner(lock.owner, scheduler=True, is_dead=holder_is_dead), teams=store,
         )  # fmt: skip
+        learner.feedback = store
+        feedback = FeedbackService(store, clock, new_id, learner.router)
         sandbox = sandbox_policy(settings)
         local = LocalExecutor(
             # lent to the built-in imperium and sandbox agents
@@ -397,7 +403,7 @@ class Imperium:
         )  # fmt: skip
         return cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,
-            proposals, teams, database_reports,
+            proposals, teams, feedback, database_reports,
         )  # fmt: skip
 
     async def start(self, *, standby: bool = False) -> None:
@@ -472,6 +478,8 @@ class Offline:
     agents: AgentService
     submissions: SubmissionService
     keys: KeyService
+    feedback: FeedbackService
+    """Ratings recorded here reach routing at the scheduler's next learning cycle or start."""
 
     @classmethod
     async def open(cls, settings: Settings) -> Offline:
@@ -482,7 +490,8 @@ class Offline:
         clock = SystemClock()
         agents = AgentService(store, store, clock, agent_checker(settings))
         submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
-        return cls(store, agents, submissions, KeyService(store, clock))
+        feedback = FeedbackService(store, clock, new_id)
+        return cls(store, agents, submissions, KeyService(store, clock), feedback)
 
     async def close(self) -> None:
         await self.store.close()

@@ -247,6 +247,15 @@ class Settings(BaseSettings):
         "task type, so agents it stopped choosing are retried (notices improvements; costs "
         "steady exploration). 1: remember everything.",
     )
+    feedback_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("IMPERIUM_FEEDBACK_WEIGHT", "feedback_weight"),
+        description="How much people's ratings of a task's result count in the router's "
+        "reward for that attempt: (1 - weight) · success + weight · mean rating. 0: ratings "
+        "are stored and shown, but do not change routing.",
+    )
 
     @field_validator("learning_mode", mode="before")
     @classmethod

@@ -95,6 +95,8 @@ class InsightType(StrEnum):
     AVOID_PATTERN = "avoid_pattern"
     BOTTLENECK = "bottleneck"
     DRIFT = "drift"
+    FEEDBACK = "feedback"
+    """An agent's share of positive user ratings on a task type (domain/feedback.py)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,14 @@ stopped choosing fades and it is tried again now and then. That notices an agent
 *improved* while unused (drift alone cannot: an unused agent produces no outcomes), at
 the price of steady exploration; ``bench/learning.py`` measures both sides.
 
-Everything is in memory and rebuilt from ``agent_task_executions`` at start
-(:meth:`Router.observe` on the history, oldest first). Pure: randomness comes in as an
-argument.
+User feedback (``feedback_weight``, 0.5 by default): a rating of an attempt's result moves
+that attempt's reward from its bare success to ``(1 - weight) · success + weight · mean
+score`` of its ratings (:meth:`Router.rate`), in the posterior's success count only (the
+drift test watches bare outcomes).
+
+Everything is in memory and rebuilt from ``agent_task_executions`` and ``task_feedback``
+at start (:meth:`Router.observe` and :meth:`Router.rate` on the history, oldest first).
+Pure: randomness comes in as an argument.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from imperium.domain.feedback import Feedback
 from imperium.domain.learning import RouterMode, counts, succeeded
 from imperium.domain.models import AgentState, Execution, Task
 from imperium.domain.selection import LeastLoaded
@@ -63,6 +69,7 @@ class RouterConfig:
     drift_z: float = 5.0
     forgetting: float = 1.0
     max_alarms: int = 1000
+    feedback_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.drift_window < 5:
@@ -75,6 +82,8 @@ class RouterConfig:
             raise ValueError("forgetting must be between 0.9 and 1 (1: remember everything)")
         if self.duration_weight < 0 or self.cost_weight < 0:
             raise ValueError("duration_weight and cost_weight must not be negative")
+        if not 0.0 <= self.feedback_weight <= 1.0:
+            raise ValueError("feedback_weight must be between 0 and 1 (0: ratings are ignored)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +186,9 @@ class Router:
         self.alarms: deque[DriftAlarm] = deque(maxlen=self.config.max_alarms)
         self.alarms_raised = 0  # ever, also those the bounded deque has let go
         self.decisions = 0
-        self._recording: list[Execution] | None = None
+        self.ratings: dict[tuple[str, int], tuple[float, int]] = {}
+        """(task id, attempt) → (sum of scores, ratings) of the attempts rated so far."""
+        self._recording: list[Execution | Feedback] | None = None
         self._fallback = LeastLoaded()
 
     def agents(self) -> set[str]:
@@ -232,11 +243,44 @@ class Router:
         for execution in executions:
             self.observe(execution)
 
+    def rate(self, rating: Feedback) -> float:
+        """Learn from a person's rating of an attempt the router observed: the attempt's
+        reward becomes ``(1 - w) · success + w · mean score`` of its ratings so far. Returns
+        the change to the posterior's success count (0 when the attempt's agent and type
+        are unknown, learning is off or the weight is 0)."""
+        if not self.config.enabled:
+            return 0.0
+        if self._recording is not None:
+            self._recording.append(rating)
+        key = (rating.task_id, rating.attempt)
+        total, n = self.ratings.get(key, (0.0, 0))
+        self.ratings[key] = (total + rating.score, n + 1)
+        arm = self.arms.get((rating.task_type, rating.agent_id))
+        weight = self.config.feedback_weight
+        if arm is None or weight == 0:
+            return 0.0
+        before = total / n if n else float(rating.success)
+        after = (total + rating.score) / (n + 1)
+        tick = self.seen.get(rating.task_type, 0)
+        successes, attempts = arm.evidence(tick, self.config.forgetting)
+        moved = min(attempts, max(0.0, successes + weight * (after - before)))
+        arm.post_successes, arm.post_n, arm.tick = moved, attempts, tick
+        return moved - successes
+
+    def replay(self, history: Iterable[Execution | Feedback]) -> None:
+        """Replay executions and ratings (oldest first, as they happened)."""
+        for item in history:
+            if isinstance(item, Feedback):
+                self.rate(item)
+            else:
+                self.observe(item)
+
     def record(self) -> None:
-        """Start keeping every execution observed from now on (see :meth:`recorded`)."""
+        """Start keeping every execution and rating observed from now on (see
+        :meth:`recorded`)."""
         self._recording = []
 
-    def recorded(self) -> list[Execution]:
+    def recorded(self) -> list[Execution | Feedback]:
         """What was observed since :meth:`record`; recording stops."""
         taken, self._recording = self._recording or [], None
         return taken
@@ -251,6 +295,7 @@ class Router:
         onto ``rebuilt`` too (:meth:`record` / :meth:`recorded`), or it is lost."""
         self.arms = rebuilt.arms
         self.seen = rebuilt.seen
+        self.ratings = rebuilt.ratings
         latest = max((a.at for a in self.alarms), default=-math.inf)
         fresh = [a for a in rebuilt.alarms if a.at > latest]
         self.alarms.extend(fresh)

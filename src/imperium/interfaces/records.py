@@ -17,6 +17,7 @@ from imperium.domain.custody import (
     can_level_up,
     eligibility_reason,
 )
+from imperium.domain.feedback import Feedback
 from imperium.domain.learning import Insight, LearningCycle, ModelReport
 from imperium.domain.models import AgentSpec, Event, Execution, Task
 from imperium.domain.proposals import Proposal
@@ -361,4 +362,20 @@ def team_estimate_dict(task_type: str, e: TeamEstimate) -> dict[str, Any]:
         "prior_from_members": round(e.prior, 6),
         "success_interval": [round(e.lower, 6), round(e.upper, 6)],
         "sample_size": e.samples,
+    }
+
+
+def feedback_dict(feedback: Feedback) -> dict[str, object]:
+    return {
+        "feedback_id": feedback.feedback_id,
+        "task_id": feedback.task_id,
+        "attempt": feedback.attempt,
+        "agent_id": feedback.agent_id,
+        "task_type": feedback.task_type,
+        "success": feedback.success,
+        "score": feedback.score,
+        "positive": feedback.positive,
+        "comment": feedback.comment,
+        "given_by": feedback.given_by,
+        "created_at": feedback.created_at,
     }

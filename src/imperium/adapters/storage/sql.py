@@ -26,6 +26,7 @@ from imperium.adapters.storage.agents import SqlAgentStore
 from imperium.adapters.storage.custody import SqlCustodyStore
 from imperium.adapters.storage.cycles import SqlCycleStore
 from imperium.adapters.storage.database import Database
+from imperium.adapters.storage.feedback import SqlFeedbackStore
 from imperium.adapters.storage.keys import SqlKeyStore
 from imperium.adapters.storage.learning import SqlLearningStore
 from imperium.adapters.storage.proposals import SqlProposalStore
@@ -46,6 +47,7 @@ class SqlStore(
     SqlTeamStore,
     SqlKeyStore,
     SqlStatisticsStore,
+    SqlFeedbackStore,
 ):
     """The ``Store`` port; build it with :meth:`connect` or from a ``Database``."""
 

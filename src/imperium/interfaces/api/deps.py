@@ -26,6 +26,7 @@ from imperium.services.analytics import LearningService
 from imperium.services.custody.service import CustodyService
 from imperium.services.engine import Engine
 from imperium.services.events import EventBus
+from imperium.services.feedback import FeedbackService
 from imperium.services.keys import KeyService
 from imperium.services.learning.service import Learner, LearnerStore
 from imperium.services.planning.service import PlanningService
@@ -56,6 +57,8 @@ class ApiServices:
     custody: CustodyService
     proposals: ProposalService
     teams: TeamService
+    feedback: FeedbackService
+    """Ratings of tasks' results (the live router learns from them)."""
     swarm: SwarmService
     planning: PlanningService
     seed: SeedSources
@@ -83,6 +86,7 @@ class ApiServices:
             custody=runtime.custody,
             proposals=runtime.proposals,
             teams=runtime.teams,
+            feedback=runtime.feedback,
             swarm=SwarmService(engine, agents, store, runtime.autoscaler),
             planning=PlanningService(engine, agents, store),
             seed=SeedSources(
@@ -151,6 +155,14 @@ async def get_queries(request: Request) -> QueryStore:
 
 Queries = Annotated[QueryStore, Depends(get_queries)]
 """Reads of tasks, their attempts and events, and counts (what is durable)."""
+
+
+async def get_ratings(request: Request) -> FeedbackService:
+    return services_of(request.app).feedback
+
+
+Ratings = Annotated[FeedbackService, Depends(get_ratings)]
+"""People's ratings of tasks' results."""
 
 
 async def get_locks(request: Request) -> SchedulerStore:

@@ -37,7 +37,7 @@ from imperium.interfaces.cli._render import (
     tasks_table,
 )
 from imperium.interfaces.cli._waiting import check_runnable, wait_for
-from imperium.interfaces.records import event_dict, execution_dict, task_dict
+from imperium.interfaces.records import event_dict, execution_dict, feedback_dict, task_dict
 from imperium.interfaces.specs import parse_workflow
 from imperium.ports import TaskFilter
 
@@ -289,3 +289,40 @@ def retry(
 
     task_id = run(go())
     console.print(f"task [bold]{task_id}[/] resubmitted with {attempts} more attempt(s)")
+
+
+@app.command()
+def rate(
+    task_id: TaskId,
+    up: Annotated[bool, typer.Option("--up", help="Thumbs up (score 1).")] = False,
+    down: Annotated[bool, typer.Option("--down", help="Thumbs down (score 0).")] = False,
+    score: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="A score from 0 (bad) to 1 (good).")
+    ] = None,
+    comment: Annotated[str | None, typer.Option(help="What was good or bad about it.")] = None,
+    database: Database = None,
+    as_json: Json = False,
+) -> None:
+    """Rate the result of a task that has ended (--up, --down or --score). The rating is
+    blended with the attempt's success in what the router learns about its agent."""
+    if up + down + (score is not None) != 1:
+        raise fail("give one of --up, --down or --score 0..1")
+    thumbs = "up" if up else "down" if down else None
+
+    async def go() -> dict[str, Any]:
+        async with offline(settings(database)) as im:
+            found = await resolve_task_id(im.store, task_id)
+            feedback = await im.feedback.rate(
+                found, score=score, thumbs=thumbs, comment=comment, given_by="cli"
+            )
+            return feedback_dict(feedback)
+
+    rated = run(go())
+    if as_json:
+        print_json(rated)
+        return
+    console.print(
+        f"rated task [bold]{rated['task_id']}[/] {rated['score']:g} "
+        f"(attempt {rated['attempt']} by {rated['agent_id']}); a running `imperium serve` "
+        "learns from it at its next learning cycle or start"
+    )

@@ -7,10 +7,12 @@ tasks (``services/schedule.py``). A learning cycle reads the newest
 executions and, from them only:
 
 1. refits the success/duration predictor, measuring it on held-out data first;
-2. generates insights (best combinations, patterns to avoid, bottlenecks, drift);
+2. generates insights (best combinations, patterns to avoid, bottlenecks, drift, and
+   people's feedback per agent when there is enough of it);
 3. recomputes every registered agent's learning columns in ``agent_metrics``;
-4. rebuilds the router's posteriors from the same executions, so that executions other
-   processes recorded (an import, another scheduler before a fail-over) count too;
+4. rebuilds the router's posteriors from the same executions and the stored ratings of
+   their results, so that what other processes recorded (an import, another scheduler
+   before a fail-over, a rating given with the CLI) counts too;
 5. stores a ``learning_cycles`` row (participants, counts, the model version and its
    scores, the router's drift alarms since the previous cycle), the insights and the model
    report, and logs a ``learning_cycle.completed`` learning event.
@@ -35,6 +37,12 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
+from imperium.domain.feedback import (
+    Feedback,
+    feedback_insights,
+    feedback_summary,
+    in_time_order,
+)
 from imperium.domain.insights import agent_figures, generate_insights, insight_order
 from imperium.domain.learning import (
     AgentFigures,
@@ -57,6 +65,7 @@ from imperium.ports import (
     AgentStore,
     Clock,
     CycleStore,
+    FeedbackStore,
     LearningLog,
     LearningStore,
     OutcomePredictor,
@@ -156,6 +165,9 @@ class Learner:
         self._background: set[asyncio.Task[LearningCycle]] = set()
         self.teams: TeamStore | None = None
         """Where team tasks are recorded: a cycle then also finds combination insights."""
+        self.feedback: FeedbackStore | None = None
+        """Where people's ratings are stored: replayed into the router with the executions
+        they rate, and summed up in insights."""
 
     @property
     def enabled(self) -> bool:
@@ -180,7 +192,7 @@ class Learner:
             return 0
         await self._reap()
         executions = await self.store.recent_executions(self.config.history)
-        self.router.observe_all(executions)
+        self.router.replay(in_time_order(executions, await self._ratings()))
         self._alarms_reported = self.router.alarms_raised
         if fit and executions:
             predictor = self.make_predictor()
@@ -297,11 +309,12 @@ class Learner:
         self.router.record()  # what the engine reports while we read and fit
         try:
             executions = await self.store.recent_executions(self.config.history)
+            ratings = await self._ratings()
             specs = await self.store.list_agents()
             predictor = self.make_predictor()
             replay = Router(self.router.rng, self.router.config)
             report, insights, figures = await asyncio.to_thread(
-                _compute, predictor, replay, executions, [s.id for s in specs], now
+                _compute, predictor, replay, (executions, ratings), [s.id for s in specs], now
             )
         finally:
             observed = self.router.recorded()
@@ -309,7 +322,16 @@ class Learner:
             runs = await self.teams.list_teams(limit=self.config.history)
             insights = sorted([*insights, *team_insights(runs, now)], key=insight_order)
         read = {(e.task_id, e.attempt) for e in executions}
-        replay.observe_all(e for e in observed if (e.task_id, e.attempt) not in read)
+        rated = {f.feedback_id for f in ratings}
+        replay.replay(
+            item
+            for item in observed
+            if (
+                item.feedback_id not in rated
+                if isinstance(item, Feedback)
+                else (item.task_id, item.attempt) not in read
+            )
+        )
         self.predictor = predictor
         self.router.adopt(replay)
         learned = [e for e in executions if counts(e)]
@@ -336,6 +358,8 @@ class Learner:
                 "model": model_dict(report),
                 "drift_alarms": [alarm_dict(a) for a in alarms],
                 "insight_types": _type_counts(insights),
+                "feedback_read": len(ratings),
+                "feedback": feedback_summary(ratings),
                 "seconds": round(end - now, 3),
             },
         )
@@ -355,6 +379,11 @@ class Learner:
             event_data={"cycle_id": done.cycle_id, "model_version": report.version},
         )
         return done, announcement
+
+    async def _ratings(self) -> list[Feedback]:
+        if self.feedback is None:
+            return []
+        return await self.feedback.recent_feedback(self.config.history)
 
     def _runner_fields(self) -> dict[str, object]:
         if self.runner is None:
@@ -531,14 +560,18 @@ def able(spec: AgentSpec, task_type: str) -> bool:
 def _compute(
     predictor: OutcomePredictor,
     replay: Router,
-    executions: Sequence[Execution],
+    history: tuple[Sequence[Execution], Sequence[Feedback]],
     agent_ids: list[str],
     now: float,
 ) -> tuple[ModelReport, list[Insight], list[AgentFigures]]:
     """The CPU-heavy part of a cycle (runs in a worker thread)."""
-    replay.observe_all(executions)
+    executions, ratings = history
+    replay.replay(in_time_order(executions, ratings))
     report = predictor.fit(executions, now)
     insights = generate_insights(executions, now)
+    if ratings:
+        rated = feedback_insights(executions, ratings, now)
+        insights = sorted([*insights, *rated], key=insight_order)
     figures = agent_figures(executions, agent_ids, insights)
     return report, insights, list(figures)
 

@@ -19,6 +19,7 @@ from imperium.adapters.storage.memory._state import MemoryState
 from imperium.adapters.storage.memory.agents import MemoryAgentStore
 from imperium.adapters.storage.memory.custody import MemoryCustodyStore
 from imperium.adapters.storage.memory.cycles import MemoryCycleStore
+from imperium.adapters.storage.memory.feedback import MemoryFeedbackStore
 from imperium.adapters.storage.memory.keys import MemoryKeyStore
 from imperium.adapters.storage.memory.learning import MemoryLearningStore
 from imperium.adapters.storage.memory.proposals import MemoryProposalStore
@@ -31,6 +32,7 @@ __all__ = [
     "MemoryAgentStore",
     "MemoryCustodyStore",
     "MemoryCycleStore",
+    "MemoryFeedbackStore",
     "MemoryKeyStore",
     "MemoryLearningStore",
     "MemoryProposalStore",
@@ -54,6 +56,7 @@ class MemoryStore(
     MemoryTeamStore,
     MemoryKeyStore,
     MemoryStatisticsStore,
+    MemoryFeedbackStore,
 ):
     """Every area store over one ``MemoryState`` (a fresh one unless given)."""
 

@@ -18,6 +18,7 @@ import orjson
 
 from imperium.domain.auth import ApiKey
 from imperium.domain.custody import CustodyRecord, CustodyResult
+from imperium.domain.feedback import Feedback
 from imperium.domain.learning import Insight, LearningCycle, ModelReport
 from imperium.domain.models import AgentSpec, Event, Execution, Task
 from imperium.domain.proposals import Proposal
@@ -66,6 +67,7 @@ class MemoryState:
     proposals: dict[str, Proposal] = dataclasses.field(default_factory=dict)
     teams: dict[str, TeamRun] = dataclasses.field(default_factory=dict)
     keys: dict[str, ApiKey] = dataclasses.field(default_factory=dict)
+    feedback: list[Feedback] = dataclasses.field(default_factory=list)
     lock: LockInfo | None = None
     _in_unit: bool = False
 

@@ -1,4 +1,5 @@
-"""/api/v1/tasks: submit, list, show, cancel and retry tasks; their attempts and events.
+"""/api/v1/tasks: submit, list, show, cancel and retry tasks; their attempts, events and
+people's ratings of their results (feedback).
 
 Reads come from the database, so they show what is durable; writes go through the engine.
 """
@@ -13,7 +14,8 @@ from fastapi import APIRouter, Query
 from imperium.domain.errors import NotFoundError
 from imperium.domain.models import Task
 from imperium.domain.states import TaskState
-from imperium.interfaces.api.deps import Queries, Scheduler
+from imperium.interfaces.api.auth import CurrentPrincipal
+from imperium.interfaces.api.deps import Queries, Ratings, Scheduler
 from imperium.interfaces.api.schemas import (
     EventList,
     ExecutionList,
@@ -23,7 +25,8 @@ from imperium.interfaces.api.schemas import (
     problems,
     task_spec,
 )
-from imperium.interfaces.records import event_dict, execution_dict, task_dict
+from imperium.interfaces.api.schemas.feedback import FeedbackIn, FeedbackList, FeedbackOut
+from imperium.interfaces.records import event_dict, execution_dict, feedback_dict, task_dict
 from imperium.interfaces.specs import TaskIn
 from imperium.ports import QueryStore, TaskFilter
 from imperium.services.engine import Engine
@@ -119,3 +122,28 @@ async def task_events(
     """The task's first ``limit`` events, oldest first."""
     await _stored(queries, task_id)
     return {"items": [event_dict(e) for e in await queries.events_for(task_id, limit)]}
+
+
+@router.post(
+    "/{task_id}/feedback",
+    status_code=201,
+    response_model=FeedbackOut,
+    responses=problems(404, 409, 422),
+)
+async def rate_task(
+    task_id: str, body: FeedbackIn, ratings: Ratings, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Rate the result of a task that has ended: ``score`` from 0 to 1 or ``thumbs``
+    up/down, and an optional comment. The rating is blended with the attempt's success in
+    the router's reward (``IMPERIUM_FEEDBACK_WEIGHT``)."""
+    given_by = f"api key {principal.key_id}" if principal.key_id else "api (no keys)"
+    feedback = await ratings.rate(
+        task_id, score=body.score, thumbs=body.thumbs, comment=body.comment, given_by=given_by
+    )
+    return feedback_dict(feedback)
+
+
+@router.get("/{task_id}/feedback", response_model=FeedbackList, responses=problems(404, 422))
+async def task_feedback(task_id: str, ratings: Ratings) -> dict[str, Any]:
+    """The task's ratings, oldest first."""
+    return {"items": [feedback_dict(f) for f in await ratings.for_task(task_id)]}
