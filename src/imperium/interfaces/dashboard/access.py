@@ -44,6 +44,13 @@ class Viewer:
     def can_write(self) -> bool:
         return self.principal.role is Role.ADMIN
 
+    @property
+    def acting_as(self) -> str:
+        """Who a form acts as, as the API records it: the signed-in key, or the dashboard
+        on a server without keys (a loopback address: whoever sits at the machine)."""
+        key_id = self.principal.key_id
+        return f"key:{key_id}" if key_id is not None else "dashboard (no keys in force)"
+
 
 def sessions_of(request: Request) -> Sessions:
     sessions: Sessions = request.app.state.dashboard_sessions

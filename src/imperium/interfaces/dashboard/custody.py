@@ -14,7 +14,7 @@ from imperium.domain.custody import can_create_proposals, eligibility_reason
 from imperium.domain.errors import ImperiumError, NotFoundError
 from imperium.domain.proposals import ProposalStatus
 from imperium.interfaces.api.deps import services_of
-from imperium.interfaces.dashboard.access import Viewer, form, viewer, writer
+from imperium.interfaces.dashboard.access import form, viewer, writer
 from imperium.interfaces.dashboard.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -60,13 +60,6 @@ async def proposal_page(request: Request) -> Response:
     )
 
 
-def decided_by(who: Viewer) -> str:
-    """Who decides, as the API records it: the signed-in key, or the dashboard on a
-    server without keys (a loopback address: whoever sits at the machine)."""
-    key_id = who.principal.key_id
-    return f"key:{key_id}" if key_id is not None else "dashboard (no keys in force)"
-
-
 @router.post("/proposals/{proposal_id}/{decision}")
 async def decide(request: Request, proposal_id: str, decision: str) -> Response:
     who = await writer(request)
@@ -76,7 +69,7 @@ async def decide(request: Request, proposal_id: str, decision: str) -> Response:
     note = (await form(request)).get("note", "").strip()[:MAX_NOTE] or None
     proposals = services_of(request.app).proposals
     try:
-        await proposals.decide(proposal_id, to, decided_by(who), note)
+        await proposals.decide(proposal_id, to, who.acting_as, note)
     except NotFoundError:
         raise
     except ImperiumError as exc:

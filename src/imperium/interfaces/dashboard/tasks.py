@@ -1,6 +1,7 @@
 """Tasks: the filtered list (newest first, keyset pages over ``ix_tasks_created_at``), a
-task's page (payload, result, attempts on a timeline, events) and its Cancel and Retry
-forms, which call the engine as the API's routes do."""
+task's page (payload, result, attempts on a timeline, events, people's ratings) and its
+Cancel and Retry forms, which call the engine as the API's routes do, and its "Rate this
+result" form, which calls the feedback service as the signed-in key."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from imperium.domain.errors import ImperiumError, NotFoundError
+from imperium.domain.errors import ImperiumError, NotFoundError, ValidationError
+from imperium.domain.feedback import MAX_COMMENT, Feedback, rated_attempt
 from imperium.domain.models import Execution, Task
 from imperium.domain.states import TaskState
 from imperium.interfaces.api.deps import services_of
-from imperium.interfaces.dashboard.access import viewer, writer
+from imperium.interfaces.dashboard.access import Viewer, form, viewer, writer
 from imperium.interfaces.dashboard.pages import redirect, render
 from imperium.ports import TaskFilter
 
@@ -152,7 +154,8 @@ async def _task(request: Request, task_id: str) -> Task:
 @router.get("/tasks/{task_id}")
 async def task_page(request: Request, task_id: str) -> Response:
     who = await viewer(request)
-    queries = services_of(request.app).queries
+    services = services_of(request.app)
+    queries = services.queries
     task = await _task(request, task_id)
     executions = await queries.executions_for(task_id)
     return render(
@@ -166,6 +169,9 @@ async def task_page(request: Request, task_id: str) -> Response:
         events=await queries.events_for(task_id),
         can_cancel=task.state not in ENDED,
         can_retry=task.state in RETRYABLE,
+        can_rate=rateable(task, executions),
+        ratings=await services.feedback.for_task(task_id),
+        max_comment=MAX_COMMENT,
         notice=request.query_params.get("notice", "")[:MAX_TEXT],
     )
 
@@ -194,3 +200,40 @@ async def _act(action: Awaitable[object], done: str) -> str:
     except ImperiumError as exc:
         return str(exc)
     return done
+
+
+def rateable(task: Task, executions: list[Execution]) -> bool:
+    """Whether the task's result can be rated (what the feedback service accepts): it has
+    ended with a result, produced by an agent's attempt."""
+    has_result = task.state is TaskState.SUCCEEDED or task.result is not None
+    return task.state.is_terminal and has_result and rated_attempt(executions) is not None
+
+
+@router.post("/tasks/{task_id}/feedback")
+async def rate(request: Request, task_id: str) -> Response:
+    who = await writer(request)
+    await _task(request, task_id)
+    try:
+        rated = await _rate(request, task_id, who)
+    except ImperiumError as exc:  # not ended, no result, a bad score: told, not raised
+        notice = str(exc)
+    else:
+        notice = f"rated {rated.score:g} as {rated.given_by}"
+    return redirect(request, who, f"/tasks/{task_id}?{urlencode({'notice': notice})}")
+
+
+async def _rate(request: Request, task_id: str, who: Viewer) -> Feedback:
+    """The form's rating: a thumbs button, or the score field with the score button."""
+    fields = await form(request)
+    text = fields.get("score", "").strip()
+    try:
+        score = float(text) if text else None
+    except ValueError:
+        raise ValidationError(f"score must be a number from 0 to 1, got {text[:20]!r}") from None
+    return await services_of(request.app).feedback.rate(
+        task_id,
+        score=score,
+        thumbs=fields.get("thumbs") or None,
+        comment=fields.get("comment"),
+        given_by=who.acting_as,
+    )
