@@ -28,15 +28,20 @@ import sqlalchemy as sa
 from imperium.adapters.executors.local import LocalExecutor
 from imperium.adapters.executors.runtimes import RuntimeExecutor, runtime_of
 from imperium.adapters.jsonvalues import json_problem
+from imperium.adapters.notify.smtp import SmtpConfig, SmtpSender
+from imperium.adapters.notify.webhook import WebhookSender
 from imperium.adapters.processes import process_is_gone
 from imperium.adapters.sandbox import SandboxPolicy
+from imperium.adapters.storage.alerts import SqlAlertStore
 from imperium.adapters.storage.database import Database
 from imperium.adapters.storage.diagnostics import ReportCache
+from imperium.adapters.storage.memory.alerts import MemoryAlertStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.scheduler import SqlSchedulerStore
 from imperium.adapters.storage.sql import SqlStore
 from imperium.agents._file_access import database_files
 from imperium.agents.loader import is_local, load_agent_class
+from imperium.domain.alerts import TargetKind
 from imperium.domain.learning import RouterMode
 from imperium.domain.models import AgentSpec
 from imperium.domain.retry import RetryPolicy
@@ -54,6 +59,9 @@ from imperium.services.events import EventBus
 from imperium.services.feedback import FeedbackService
 from imperium.services.keys import KeyService
 from imperium.services.learning.service import CycleRunner, Learner, LearnerConfig, LearnerStore
+from imperium.services.notifications.ports import Sender
+from imperium.services.notifications.queue_wait import queue_wait_routine
+from imperium.services.notifications.service import AlertService
 from imperium.services.proposals import ProposalService
 from imperium.services.routines import Routine, Routines
 from imperium.services.schedule import ScheduleConfig, build_routines
@@ -281,6 +289,31 @@ def make_teams(
     )  # fmt: skip
 
 
+def alert_senders(settings: Settings, clock: SystemClock) -> dict[TargetKind, Sender]:
+    """Webhooks always; email only when an SMTP server is configured."""
+    webhook = WebhookSender(clock)
+    senders: dict[TargetKind, Sender] = {TargetKind.WEBHOOK: webhook, TargetKind.SLACK: webhook}
+    if settings.smtp_host:
+        senders[TargetKind.EMAIL] = SmtpSender(
+            SmtpConfig(
+                settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                security=settings.smtp_security, user=settings.smtp_user or None,
+                password_env=settings.smtp_password_env or None,
+            )
+        )  # fmt: skip
+    return senders
+
+
+def make_alerts(settings: Settings, store: Store, clock: SystemClock) -> AlertService:
+    """Alert rules and deliveries kept beside ``store`` (its database, or memory)."""
+    kept = SqlAlertStore(store.database) if isinstance(store, SqlStore) else MemoryAlertStore()
+    return AlertService(kept, alert_senders(settings, clock), clock, new_id=new_id)
+
+
+ALERT_CLOSE_GRACE = 2.0
+"""Seconds deliveries under way may finish when the server stops (then cancelled)."""
+
+
 def engine_config(settings: Settings) -> EngineConfig:
     return EngineConfig(
         lease_seconds=settings.lease_seconds,
@@ -332,11 +365,14 @@ class Imperium:
     teams: TeamService
     feedback: FeedbackService
     """Ratings of tasks' results; the live router learns from them at once."""
+    alerts: AlertService
+    """Alert rules, matched to committed events and the queue's wait, and delivered."""
     database_reports: ReportCache | None = None
     """The database's diagnostics (``/api/database/health``); None on in-memory stores."""
     routines: Routines | None = field(default=None, init=False, repr=False)
     autoscaler: Autoscaler = field(init=False, repr=False)
     """Agents' pools (``autoscale`` config): the routine and ``/swarm`` share it."""
+    _stop_alerts: Callable[[], None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.autoscaler = Autoscaler(self.engine, self.agents, self.store, self.events)
@@ -403,7 +439,7 @@ class Imperium:
         )  # fmt: skip
         return cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,
-            proposals, teams, feedback, database_reports,
+            proposals, teams, feedback, make_alerts(settings, store, clock), database_reports,
         )  # fmt: skip
 
     async def start(self, *, standby: bool = False) -> None:
@@ -434,7 +470,20 @@ class Imperium:
             )
         )  # fmt: skip
         self.routines.add(autoscale_routine(self.autoscaler, self.settings.autoscale_interval))
+        await self._start_alerts(self.routines)
         self.routines.start()
+
+    async def _start_alerts(self, routines: Routines) -> None:
+        """Rules from the store; committed events from the bus; the queue-wait routine.
+        Deliveries run in background tasks: the bus only matches and starts them."""
+        await self.alerts.load()
+        self._stop_alerts = self.events.listen(self.alerts.on_events)
+        routines.add(
+            queue_wait_routine(
+                self.alerts, lambda: self.engine.snapshot().ready_tasks(),
+                self.settings.alert_queue_interval,
+            )
+        )  # fmt: skip
 
     async def _refresh_levels(self) -> dict[str, object]:
         levels = await self.custody.levels()
@@ -450,6 +499,10 @@ class Imperium:
         routines, self.routines = self.routines, None
         if routines is not None:
             await routines.stop()
+        stop_alerts, self._stop_alerts = self._stop_alerts, None
+        if stop_alerts is not None:
+            stop_alerts()
+        await self.alerts.close(grace=ALERT_CLOSE_GRACE)
         await self.learner.close()
         if self.agents.on_change is not None:
             self.agents.on_change = None

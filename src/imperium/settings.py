@@ -315,6 +315,46 @@ class Settings(BaseSettings):
     cleanup_interval: float = _interval(
         "IMPERIUM_CLEANUP_INTERVAL", 86400.0, "deleting events older than the retention"
     )
+    alert_queue_interval: float = _interval(
+        "IMPERIUM_ALERT_QUEUE_INTERVAL", 15.0,
+        "checks of the oldest ready task's wait against the queue.wait alert rules",
+    )  # fmt: skip
+    smtp_host: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_SMTP_HOST", "smtp_host"),
+        description="The SMTP server alerts with email targets go through (empty: no email; "
+        "a rule with an email target is refused).",
+    )
+    smtp_port: int = Field(
+        default=587,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("IMPERIUM_SMTP_PORT", "smtp_port"),
+        description="Its port: 587 for starttls, 465 for ssl, 25 for a local relay.",
+    )
+    smtp_from: str = Field(
+        default="imperium@localhost",
+        validation_alias=AliasChoices("IMPERIUM_SMTP_FROM", "smtp_from"),
+        description="The From address of alert emails.",
+    )
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls",
+        validation_alias=AliasChoices("IMPERIUM_SMTP_SECURITY", "smtp_security"),
+        description="starttls (upgrade a plain connection), ssl (TLS from the start) or none "
+        "(a local relay only: the mail and any password travel in clear).",
+    )
+    smtp_user: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_SMTP_USER", "smtp_user"),
+        description="The user to log in as (empty: no login).",
+    )
+    smtp_password_env: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_SMTP_PASSWORD_ENV", "smtp_password_env"),
+        description="The NAME of the environment variable holding the SMTP password, read "
+        "at each send and never stored (e.g. SMTP_PASSWORD).",
+    )
+
     log_retention_days: float = Field(
         default=30.0,
         gt=0,

@@ -54,9 +54,10 @@ async def test_status_shows_every_routine_with_its_interval(client: httpx.AsyncC
     schedules = {s["name"]: s for s in body["schedules"]}
     assert set(schedules) == {
         "learning", "security_scan", "performance_analysis", "experiments", "cache", "cleanup",
-        "custody_levels", "teams", "autoscale",
+        "custody_levels", "teams", "autoscale", "alert_queue_wait",
     }  # fmt: skip
     assert schedules["teams"]["interval_seconds"] == 1
+    assert schedules["alert_queue_wait"]["interval_seconds"] == 15
     assert schedules["autoscale"]["interval_seconds"] == 5
     assert schedules["learning"]["interval_seconds"] == 1800
     assert schedules["security_scan"]["interval_seconds"] == 600  # configured

@@ -2,8 +2,8 @@
 a thread (the event loop never waits on the mail server).
 
 ``security`` is ``starttls`` (upgrade a plain connection, port 587), ``ssl`` (TLS from the
-start, port 465) or ``none`` (a local relay). The user and password are read from the
-environment variables the settings name, when the send happens, never stored.
+start, port 465) or ``none`` (a local relay). The password is read from the environment
+variable the settings name, when the send happens: it is never stored or logged.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class SmtpConfig:
     port: int
     sender: str
     security: str = "starttls"  # starttls, ssl or none
-    user_env: str | None = None
+    user: str | None = None  # log in as this user (None: no login)
     password_env: str | None = None
     timeout: float = 30.0
 
@@ -63,7 +63,6 @@ class SmtpSender:
         with client:
             if c.security == "starttls":
                 client.starttls(context=ssl.create_default_context())
-            user = os.environ.get(c.user_env) if c.user_env else None
-            if user:
-                client.login(user, os.environ.get(c.password_env or "", ""))
+            if c.user:
+                client.login(c.user, os.environ.get(c.password_env or "", ""))
             client.send_message(message)

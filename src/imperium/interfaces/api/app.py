@@ -20,6 +20,7 @@ from imperium.interfaces.api.deps import ApiServices
 from imperium.interfaces.api.metrics import ApiMetrics, HttpMetricsMiddleware
 from imperium.interfaces.api.routes import (
     agents,
+    alerts,
     custody,
     events_ws,
     health,
@@ -82,7 +83,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     assembly = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     before = len(assembly.router.routes)
     routers = (health, metrics, agents, tasks, teams, workflows, remote, imperium_seed, events_ws)
-    for module in (*routers, l20, swarm, orchestrate, learning):
+    for module in (*routers, l20, swarm, orchestrate, learning, alerts):
         assembly.include_router(module.router, dependencies=[Depends(authorize)])
     for router in (
         orchestrate.health_alias(health.health),

@@ -29,6 +29,7 @@ from imperium.services.events import EventBus
 from imperium.services.feedback import FeedbackService
 from imperium.services.keys import KeyService
 from imperium.services.learning.service import Learner, LearnerStore
+from imperium.services.notifications.service import AlertService
 from imperium.services.planning.service import PlanningService
 from imperium.services.proposals import ProposalService
 from imperium.services.routines import Routines
@@ -59,6 +60,7 @@ class ApiServices:
     teams: TeamService
     feedback: FeedbackService
     """Ratings of tasks' results (the live router learns from them)."""
+    alerts: AlertService
     swarm: SwarmService
     planning: PlanningService
     seed: SeedSources
@@ -87,6 +89,7 @@ class ApiServices:
             proposals=runtime.proposals,
             teams=runtime.teams,
             feedback=runtime.feedback,
+            alerts=runtime.alerts,
             swarm=SwarmService(engine, agents, store, runtime.autoscaler),
             planning=PlanningService(engine, agents, store),
             seed=SeedSources(
@@ -163,6 +166,14 @@ async def get_ratings(request: Request) -> FeedbackService:
 
 Ratings = Annotated[FeedbackService, Depends(get_ratings)]
 """People's ratings of tasks' results."""
+
+
+async def get_alerts(request: Request) -> AlertService:
+    return services_of(request.app).alerts
+
+
+Alerts = Annotated[AlertService, Depends(get_alerts)]
+"""Alert rules (changes apply at once) and the record of their deliveries."""
 
 
 async def get_locks(request: Request) -> SchedulerStore:

@@ -10,9 +10,12 @@ try recorded as a :class:`DeliveryAttempt`, failed tries retried with exponentia
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from imperium.domain.alerts import (
     QUEUE_WAIT,
@@ -25,7 +28,7 @@ from imperium.domain.alerts import (
     retry_delay,
     subject_of,
 )
-from imperium.domain.errors import ValidationError
+from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.models import Event
 from imperium.ports import Clock
 from imperium.services.notifications.ports import AlertStore, Sender, SendResult
@@ -50,8 +53,9 @@ class AlertService:
         clock: Clock,
         config: DeliveryConfig = DeliveryConfig(),
         sleep: Sleep = asyncio.sleep,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        self._store, self._senders, self._clock = store, senders, clock
+        self._store, self._senders, self._clock, self._new_id = store, senders, clock, new_id
         self._config, self._sleep = config, sleep
         self._rules: tuple[AlertRule, ...] = ()
         self._cooldown = Cooldown()
@@ -64,8 +68,28 @@ class AlertService:
     async def load(self) -> None:
         self._rules = tuple(await self._store.list_rules())
 
+    async def rule(self, rule_id: str) -> AlertRule:
+        rule = await self._store.get_rule(rule_id)
+        if rule is None:
+            raise NotFoundError(f"no alert rule with id {rule_id}")
+        return rule
+
+    async def deliveries(
+        self, rule_id: str | None = None, limit: int = 100
+    ) -> list[DeliveryAttempt]:
+        """Delivery attempts, newest first."""
+        return await self._store.list_attempts(rule_id=rule_id, limit=limit)
+
+    async def create_rule(self, **fields: Any) -> AlertRule:
+        """A new rule (``AlertRule``'s fields but its id and creation time), saved."""
+        rule = AlertRule(id=self._new_id(), created_at=self._clock.now(), **fields)
+        await self.save_rule(rule)
+        return rule
+
     async def save_rule(self, rule: AlertRule) -> None:
         self._check_targets(rule.targets)
+        _check_queue_wait(rule)
+        await self._check_name(rule)
         await self._store.save_rule(rule)
         await self.load()
 
@@ -73,6 +97,14 @@ class AlertService:
         deleted = await self._store.delete_rule(rule_id)
         await self.load()
         return deleted
+
+    async def _check_name(self, rule: AlertRule) -> None:
+        for other in await self._store.list_rules():
+            if other.name == rule.name and other.id != rule.id:
+                raise ConflictError(
+                    f"an alert rule named {rule.name!r} exists already ({other.id}); "
+                    "choose another name or change that rule"
+                )
 
     def _check_targets(self, targets: Sequence[AlertTarget]) -> None:
         missing = sorted({t.kind.value for t in targets if t.kind not in self._senders})
@@ -163,10 +195,30 @@ class AlertService:
         while self._deliveries:
             await asyncio.gather(*self._deliveries, return_exceptions=True)
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop: deliveries under way get ``grace`` seconds to finish, then are cancelled
+        (their attempts so far are recorded)."""
+        if self._deliveries and grace > 0:
+            await asyncio.wait(set(self._deliveries), timeout=grace)
         for task in self._deliveries:
             task.cancel()
         await self.drain()
+
+
+def _check_queue_wait(rule: AlertRule) -> None:
+    """A wait limit on a rule that never matches ``queue.wait``, or ``queue.wait`` named
+    without a limit, would never raise an alert: say so at once."""
+    matches = any(fnmatch.fnmatchcase(QUEUE_WAIT, p.lower()) for p in rule.event_types)
+    if rule.queue_wait_seconds is not None and not matches:
+        raise ValidationError(
+            f"queue_wait_seconds applies to {QUEUE_WAIT} alerts: add {QUEUE_WAIT!r} to "
+            "event_types, or leave queue_wait_seconds out"
+        )
+    if rule.queue_wait_seconds is None and QUEUE_WAIT in (p.lower() for p in rule.event_types):
+        raise ValidationError(
+            f"a rule on {QUEUE_WAIT} needs queue_wait_seconds: how long the oldest ready "
+            "task may wait before the alert"
+        )
 
 
 class AlertConfigError(ValidationError):

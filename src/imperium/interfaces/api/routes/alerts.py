@@ -1,0 +1,103 @@
+"""``/api/v1/alerts``: alert rules (admin keys change them, read-only keys read them) and
+the record of every delivery attempt. Targets' secrets are write-only: a rule shows only
+whether each target has one."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from imperium.domain.alerts import AlertRule, AlertTarget, DeliveryAttempt
+from imperium.interfaces.api.deps import Alerts
+from imperium.interfaces.api.schemas import problems
+from imperium.interfaces.api.schemas.alerts import (
+    DeliveryList,
+    RuleIn,
+    RuleList,
+    RuleOut,
+    RulePatch,
+    TargetIn,
+)
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+
+@router.get("/rules", response_model=RuleList)
+async def list_rules(alerts: Alerts) -> dict[str, Any]:
+    return {"items": [_rule_out(r) for r in alerts.rules]}
+
+
+@router.post("/rules", status_code=201, response_model=RuleOut, responses=problems(409, 422))
+async def create_rule(body: RuleIn, alerts: Alerts) -> dict[str, Any]:
+    rule = await alerts.create_rule(
+        name=body.name, event_types=tuple(body.event_types), targets=_targets(body.targets, ()),
+        cooldown_seconds=body.cooldown_seconds, queue_wait_seconds=body.queue_wait_seconds,
+        enabled=body.enabled,
+    )  # fmt: skip
+    return _rule_out(rule)
+
+
+@router.get("/rules/{rule_id}", response_model=RuleOut, responses=problems(404))
+async def get_rule(rule_id: str, alerts: Alerts) -> dict[str, Any]:
+    return _rule_out(await alerts.rule(rule_id))
+
+
+@router.patch("/rules/{rule_id}", response_model=RuleOut, responses=problems(404, 409, 422))
+async def change_rule(rule_id: str, body: RulePatch, alerts: Alerts) -> dict[str, Any]:
+    rule = await alerts.rule(rule_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"targets"})
+    if "event_types" in changes:
+        changes["event_types"] = tuple(changes["event_types"])
+    if body.targets is not None:
+        changes["targets"] = _targets(body.targets, rule.targets)
+    changed = dataclasses.replace(rule, **changes)
+    await alerts.save_rule(changed)
+    return _rule_out(changed)
+
+
+@router.delete("/rules/{rule_id}", status_code=204, responses=problems(404))
+async def delete_rule(rule_id: str, alerts: Alerts) -> Response:
+    await alerts.rule(rule_id)  # 404 when there is none
+    await alerts.delete_rule(rule_id)
+    return Response(status_code=204)
+
+
+@router.get("/deliveries", response_model=DeliveryList)
+async def list_deliveries(
+    alerts: Alerts,
+    rule_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Delivery attempts, newest first (one per try per target)."""
+    return {"items": [_delivery_out(a) for a in await alerts.deliveries(rule_id, limit)]}
+
+
+def _targets(given: list[TargetIn], before: tuple[AlertTarget, ...]) -> tuple[AlertTarget, ...]:
+    """The targets asked for; one without a secret keeps the secret it had (same kind and
+    address), since clients never see secrets to send them back."""
+    kept = {(t.kind, t.address): t.secret for t in before}
+    return tuple(
+        AlertTarget(t.kind, t.address, t.secret or kept.get((t.kind, t.address))) for t in given
+    )
+
+
+def _rule_out(rule: AlertRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "event_types": list(rule.event_types),
+        "targets": [
+            {"kind": t.kind, "address": t.address, "secret_set": t.secret is not None}
+            for t in rule.targets
+        ],
+        "cooldown_seconds": rule.cooldown_seconds,
+        "queue_wait_seconds": rule.queue_wait_seconds,
+        "enabled": rule.enabled,
+        "created_at": rule.created_at,
+    }
+
+
+def _delivery_out(attempt: DeliveryAttempt) -> dict[str, Any]:
+    return dataclasses.asdict(attempt)
