@@ -533,6 +533,8 @@ class Offline:
     keys: KeyService
     feedback: FeedbackService
     """Ratings recorded here reach routing at the scheduler's next learning cycle or start."""
+    alerts: AlertService
+    """Alert rules saved here reach a running server at its next start (it loads them then)."""
 
     @classmethod
     async def open(cls, settings: Settings) -> Offline:
@@ -544,7 +546,8 @@ class Offline:
         agents = AgentService(store, store, clock, agent_checker(settings))
         submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
         feedback = FeedbackService(store, clock, new_id)
-        return cls(store, agents, submissions, KeyService(store, clock), feedback)
+        alerts = make_alerts(settings, store, clock)
+        return cls(store, agents, submissions, KeyService(store, clock), feedback, alerts)
 
     async def close(self) -> None:
         await self.store.close()

@@ -14,6 +14,7 @@ from imperium import __version__
 from imperium.domain.errors import ImperiumError
 from imperium.interfaces.cli import (
     agents,
+    alerts,
     custody,
     dashboard,
     keys,
@@ -61,6 +62,7 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(teams.app, name="teams")
 app.add_typer(keys.app, name="keys")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(custody.app, name="custody")
 app.add_typer(custody.proposals_app, name="proposals")
 app.command("submit")(tasks.submit)
