@@ -10,15 +10,15 @@ fail. Screenshots go to ``test-artifacts/dashboard`` (git-ignored).
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.acceptance.conftest import Server, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,43 +35,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-def cli_env(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DATABASE_URL=database_url, PYTHONPATH=str(ROOT), IMPERIUM_POLL_INTERVAL="0.05")
-    return env
-
-
-class Served:
-    """An ``imperium serve`` process and its URL (read from its start banner)."""
+class Served(Server):
+    """An ``imperium serve`` process (the acceptance tests' ``Server``), started and ready,
+    with the CLI against its database."""
 
     def __init__(self, database_url: str, log: Path) -> None:
+        super().__init__(database_url, log)
         self.database_url = database_url
-        self.log = log
-        self._fh = log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imperium", "serve", "--port", "0"],
-            env=cli_env(database_url),
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
         try:
-            self.url = self._wait_ready()
+            self.wait_ready(timeout=60)
         except BaseException:
             self.stop()  # not left running when it never became ready
             raise
-
-    def _wait_ready(self, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log.read_text().replace("\n", " ")
-            found = re.search(r"dashboard at\s+(http://\S+?)/;", text)  # rich may wrap lines
-            if found:
-                return found.group(1)
-            if self.proc.poll() is not None:
-                raise AssertionError(f"serve exited early:\n{self.log.read_text()}")
-            time.sleep(0.05)
-        raise AssertionError(f"serve did not become ready:\n{self.log.read_text()}")
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
@@ -84,16 +59,6 @@ class Served:
             check=True,
         )
         return done.stdout
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._fh.close()
 
 
 @pytest.fixture(scope="module")

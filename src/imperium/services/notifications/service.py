@@ -115,7 +115,10 @@ class AlertService:
             )
 
     def on_events(self, events: Sequence[Event]) -> None:
-        """The bus listener: cheap, so it only matches and starts deliveries."""
+        """The bus listener: cheap, so it only matches and starts deliveries (nothing at
+        all without rules: it hears every committed batch)."""
+        if not self._rules:
+            return
         for event in events:
             for rule in self._rules:
                 if event.event_type != QUEUE_WAIT and rule.matches(event.event_type):
