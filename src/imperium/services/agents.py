@@ -7,6 +7,7 @@ polls).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -63,6 +64,9 @@ class AgentService:
         self._check_type = check_type
         self.on_change = on_change
         self._events = events
+        # A change reads the stored spec and writes it whole: two at once (a PATCH and the
+        # autoscaler's resize) would each write over the other's, so they take turns.
+        self._writing = asyncio.Lock()
 
     async def register(self, spec: AgentSpec) -> AgentSpec:
         """Store a new agent. Capabilities default to the agent's id."""
@@ -99,24 +103,26 @@ class AgentService:
             raise ValidationError(
                 f"cannot change {', '.join(sorted(unknown))}; editable: {editable}"
             )
-        spec = await self.get(agent_id)
-        self._refuse_retired(spec)
-        values = dict(changes)
-        if "capabilities" in values:
-            values["capabilities"] = frozenset(values["capabilities"])
-        spec = replace(spec, **values, updated_at=self._clock.now())
-        validate_agent(spec)
-        await self._store.update_agent(spec)
+        async with self._writing:
+            spec = await self.get(agent_id)
+            self._refuse_retired(spec)
+            values = dict(changes)
+            if "capabilities" in values:
+                values["capabilities"] = frozenset(values["capabilities"])
+            spec = replace(spec, **values, updated_at=self._clock.now())
+            validate_agent(spec)
+            await self._store.update_agent(spec)
         await self._changed(spec, "agent.updated", {"changed": sorted(changes)})
         return spec
 
     async def set_status(self, agent_id: str, status: AgentStatus) -> AgentSpec:
-        spec = await self.get(agent_id)
-        self._refuse_retired(spec)
-        if spec.status is status:
-            return spec
-        spec = replace(spec, status=status, updated_at=self._clock.now())
-        await self._store.update_agent(spec)
+        async with self._writing:
+            spec = await self.get(agent_id)
+            self._refuse_retired(spec)
+            if spec.status is status:
+                return spec
+            spec = replace(spec, status=status, updated_at=self._clock.now())
+            await self._store.update_agent(spec)
         verb = {AgentStatus.ACTIVE: "resumed", AgentStatus.PAUSED: "paused"}.get(status, "retired")
         await self._changed(spec, f"agent.{verb}")
         return spec

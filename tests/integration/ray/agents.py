@@ -54,3 +54,10 @@ class Counter(Agent):
             _write(payload["started_file"], f"{os.getpid()}\n")
             await asyncio.sleep(float(payload["sleep"]))
         return {"count": self.count, "pid": os.getpid()}
+
+
+class BrokenInit(Agent):
+    """A stateful agent whose constructor raises: its actors die as they are made."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        raise ValueError(f"no model at {config.get('model_dir')}")

@@ -170,6 +170,19 @@ async def test_cancelling_an_actor_attempt_kills_the_actor_and_a_fresh_one_serve
     assert [r.outcome for r in rows] == [Outcome.SUCCEEDED]  # not sent to the killed one
 
 
+async def test_an_actor_whose_agent_constructor_raises_fails_the_task_without_retries(
+    im: Imperium,
+) -> None:
+    await register(im, "broken", "BrokenInit", stateful=True, model_dir="/models/x")
+    task = await ended(im, await submit(im, "broken", max_attempts=3))
+    assert task.state in (TaskState.FAILED, TaskState.DEAD)
+    rows = await im.store.executions_for(task.id)
+    assert [(r.outcome, r.error_kind) for r in rows] == [
+        (Outcome.FAILED, "ray_actor_init_failed")
+    ]  # one attempt: the same config would raise again
+    assert rows[0].error_message == "ValueError: no model at /models/x"
+
+
 def _text(path: Path) -> str:
     return path.read_text().strip() if path.exists() else ""
 

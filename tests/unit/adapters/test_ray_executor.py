@@ -20,7 +20,11 @@ from imperium.ports import Attempt
 
 
 class ActorDiedError(Exception):
-    """Named as Ray's: an actor that died."""
+    """Named as Ray's: an actor that died (``actor_init_failed``: in its constructor)."""
+
+    def __init__(self, message: str, actor_init_failed: bool = False) -> None:
+        super().__init__(message)
+        self.actor_init_failed = actor_init_failed
 
 
 class Ref:
@@ -51,6 +55,14 @@ class Actor:
         return self._answer(AttemptResult(Outcome.SUCCEEDED, {"actor": id(self)}))
 
     def _answer(self, value: Any) -> Ref:
+        if self.ray.init_fails:
+            error = ActorDiedError(
+                "The actor died because of an error raised in its creation task, "
+                'ray::AgentActor.__init__() (pid=1)\n  File "agent.py", line 3\n'
+                "ValueError: no model at /models/x",
+                actor_init_failed=True,
+            )
+            return Ref(value, error)
         return Ref(value, ActorDiedError("the actor died") if self.dead else None)
 
 
@@ -84,6 +96,7 @@ class FakeRay:
         self.actors: list[Actor] = []
         self.killed: list[Actor] = []
         self.creation_fails = False
+        self.init_fails = False
         self.hold = False
 
     def remote(self, **_: Any) -> Any:
@@ -179,6 +192,27 @@ async def test_an_actor_that_cannot_be_made_holds_no_place_in_its_pool(ray: Fake
     assert len(ray.actors) == 1  # the pool of one kept its actor: t3 ran on t2's
 
 
+async def test_an_actor_whose_constructor_raised_fails_the_attempt_and_is_discarded(
+    ray: FakeRay,
+) -> None:
+    executor, reports = RayExecutor(), Reports()
+    await prepared(executor, spec(stateful=True))
+    ray.init_fails = True
+    executor.start(attempt("t1"), reports)
+    await reports.count(1)
+    result = reports[0][1]
+    assert (result.outcome, result.error_kind, result.retryable) == (
+        Outcome.FAILED, "ray_actor_init_failed", False
+    )  # fmt: skip
+    assert result.error_message == "ValueError: no model at /models/x"
+    assert ray.killed == ray.actors  # not given back to the pool
+    ray.init_fails = False
+    executor.start(attempt("t2"), reports)
+    await reports.count(2)
+    assert reports[1][1].outcome is Outcome.SUCCEEDED
+    assert len(ray.actors) == 2  # a fresh actor served it
+
+
 async def test_a_node_change_is_reported_even_if_placement_read_it_first(
     ray: FakeRay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,6 +228,17 @@ async def test_a_node_change_is_reported_even_if_placement_read_it_first(
         changed = changed or executor.capacity_changed()
     assert changed
     assert executor.unplaceable("a", {"B": 1}) is None
+
+
+async def test_an_amount_ray_cannot_request_makes_the_task_unplaceable(ray: FakeRay) -> None:
+    executor = RayExecutor()
+    await prepared(executor, spec())
+    assert executor.unplaceable("a", {"cpu": 0.00005}) == (
+        "Ray cannot request cpu=5e-05: its smallest amount of a resource is 0.0001 "
+        "(ask for 0 or at least that)"
+    )
+    await prepared(executor, spec(stateful=True, actor_resources={"gpu": 0.00001}))
+    assert (executor.unplaceable("a", {}) or "").startswith("Ray cannot request gpu=1e-05")
 
 
 async def test_a_request_must_fit_one_node_not_the_cluster_sum(ray: FakeRay) -> None:

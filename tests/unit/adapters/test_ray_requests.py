@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from imperium.adapters.executors.ray import lost_kind
-from imperium.adapters.executors.ray_requests import MIB, ray_options, ray_request, shortfall
+from imperium.adapters.executors.ray_requests import (
+    MIB,
+    ray_options,
+    ray_request,
+    shortfall,
+    unrequestable,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +55,28 @@ def test_shortfall_names_what_no_node_has(resources: dict[str, float], reason: s
         assert found is None
     else:
         assert found == f"no node of the Ray cluster can satisfy it: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("resources", "refused"),
+    [
+        ({"cpu": 0.0001, "gpu": 0, "A100": 2.5}, None),
+        ({"memory_mb": 0.00001}, None),  # asked in bytes
+        ({"cpu": 0.00005}, "cpu=5e-05"),
+        ({"cpu": 1, "A100": 1e-9, "gpu": 0.00009}, "A100=1e-09, gpu=9e-05"),
+    ],
+)
+def test_amounts_below_rays_precision_are_refused_with_the_reason(
+    resources: dict[str, float], refused: str | None
+) -> None:
+    found = unrequestable(resources)
+    if refused is None:
+        assert found is None
+    else:
+        assert found == (
+            f"Ray cannot request {refused}: its smallest amount of a resource is 0.0001 "
+            "(ask for 0 or at least that)"
+        )
 
 
 def test_ray_request_keeps_custom_names() -> None:

@@ -9,7 +9,9 @@ replaced when one dies. A task's resources become the Ray task's request
 Ray owns no task state: Ray's own retries are off, and every outcome is reported to the
 engine through the same callback the in-process executor uses, so it lands in the same
 execution rows. A worker, actor or node that dies mid-attempt makes the attempt ``lost``
-(``error_kind`` ``ray_worker_died`` and the like), retried by the engine like any other.
+(``error_kind`` ``ray_worker_died`` and the like), retried by the engine like any other;
+an actor whose agent's constructor raised fails the attempt instead (not retried: the
+same config raises again).
 Cancellation and timeouts stop the Ray task (``ray.cancel(force=True)``) or kill the
 actor running it.
 """
@@ -26,7 +28,7 @@ from typing import Any
 from imperium.adapters.executors import _ray_worker
 from imperium.adapters.executors.local import to_failure
 from imperium.adapters.executors.ray_connection import RayConnection, connect_ray
-from imperium.adapters.executors.ray_requests import ray_options, shortfall
+from imperium.adapters.executors.ray_requests import ray_options, shortfall, unrequestable
 from imperium.agents.loader import load_agent_class
 from imperium.domain.errors import AgentLoadError
 from imperium.domain.models import AgentSpec, AttemptResult
@@ -36,6 +38,8 @@ from imperium.ports import Attempt, AttemptReporter
 log = logging.getLogger(__name__)
 
 CAPACITY_REFRESH_SECONDS = 5.0
+# An actor whose agent's constructor raised: a failed attempt, not a lost one
+ACTOR_INIT_FAILED = "ray_actor_init_failed"
 
 # Ray's errors for a process or node that went away, and the error_kind each becomes
 _LOST_KINDS = {
@@ -241,7 +245,7 @@ class RayExecutor:
             if self._running.get(attempt.task_id) is running:
                 del self._running[attempt.task_id]
         if running.pool is not None and running.actor is not None:
-            if result.outcome is Outcome.LOST:
+            if result.outcome is Outcome.LOST or result.error_kind == ACTOR_INIT_FAILED:
                 running.pool.discard(self._ray, running.actor)
                 running.pool.drop_idle(self._ray)
             else:
@@ -277,6 +281,13 @@ class RayExecutor:
         except ray.exceptions.RayTaskError as exc:  # the agent's setup or loading raised
             return to_failure(exc.cause if exc.cause is not None else exc)
         except Exception as exc:
+            if getattr(exc, "actor_init_failed", False):  # the agent's constructor raised
+                return AttemptResult(
+                    Outcome.FAILED,
+                    error_kind=ACTOR_INIT_FAILED,
+                    error_message=_last_line(exc),
+                    retryable=False,  # the same type and config raise again on a new actor
+                )
             kind = lost_kind(exc)
             if kind is None:
                 log.warning("a Ray attempt failed: %s", exc)
@@ -306,10 +317,13 @@ class RayExecutor:
         if spec is None:
             return None
         if agent_id in self._pools:  # the actor's request must fit as well as the task's
-            return shortfall(_actor_resources(spec), self._nodes) or shortfall(
-                resources, self._nodes
+            actor = _actor_resources(spec)
+            return (
+                unrequestable(actor)
+                or shortfall(actor, self._nodes)
+                or shortfall(resources, self._nodes)
             )
-        return shortfall(resources, self._nodes)
+        return unrequestable(resources) or shortfall(resources, self._nodes)
 
     def capacity_changed(self) -> bool:
         """Whether the alive nodes' resources changed since last asked. They are re-read
@@ -400,6 +414,12 @@ def _submit_failed(exc: BaseException) -> AttemptResult:
     return AttemptResult(
         Outcome.LOST, error_kind="ray_submit_failed", error_message=_first_line(exc)
     )
+
+
+def _last_line(exc: BaseException) -> str:
+    """The raised error's own line: Ray puts it last, after its traceback."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:500]
 
 
 def _first_line(exc: BaseException) -> str:

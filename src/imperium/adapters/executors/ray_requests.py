@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 MIB = 1024 * 1024
+# Ray refuses a fractional amount below this (its resource precision); memory is in bytes
+RAY_PRECISION = 0.0001
 
 # Imperium's names for Ray's built-in resources; any other name is a Ray custom resource
 # (e.g. {"A100": 1}), passed through as is.
@@ -35,6 +37,22 @@ def ray_options(resources: Mapping[str, float], *, default_cpus: float) -> dict[
     if request:
         options["resources"] = request
     return options
+
+
+def unrequestable(resources: Mapping[str, float]) -> str | None:
+    """Why Ray would refuse to request ``resources`` at all (None if it would not): an
+    amount above zero but below its precision of 0.0001 (memory is asked in bytes)."""
+    tiny = [
+        f"{name}={amount:g}"
+        for name, amount in resources.items()
+        if name != "memory_mb" and 0 < amount < RAY_PRECISION
+    ]
+    if not tiny:
+        return None
+    return (
+        f"Ray cannot request {', '.join(tiny)}: its smallest amount of a resource is "
+        f"{RAY_PRECISION:g} (ask for 0 or at least that)"
+    )
 
 
 def shortfall(resources: Mapping[str, float], nodes: Sequence[Mapping[str, float]]) -> str | None:
