@@ -26,6 +26,7 @@ from imperium.domain.learning import (
     Prediction,
     Query,
 )
+from imperium.domain.llm import ChatReply, ChatRequest
 from imperium.domain.models import JSON, AgentSpec, AttemptResult, Event, Execution, Task
 from imperium.domain.proposals import Proposal, ProposalStatus
 from imperium.domain.states import Outcome, TaskState
@@ -717,3 +718,13 @@ class Executor(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class ChatModel(Protocol):
+    """A language model behind the chat completions protocol (adapters/models). Raises
+    ``ModelCallError`` (domain/llm.py) with the provider's reason when no completion came."""
+
+    async def chat(self, request: ChatRequest) -> ChatReply: ...
+
+    async def close(self) -> None: ...
+

@@ -331,7 +331,9 @@ def check_agent_type(spec: AgentSpec, default_runtime: str = "local") -> None:
     not installed (ray without the ray extra), at registration."""
     if is_local(spec.type):
         runtime_of(spec, default_runtime)
-        load_agent_class(spec.type)
+        check_config = getattr(load_agent_class(spec.type), "check_config", None)
+        if callable(check_config):  # e.g. the llm agent's backend fields
+            check_config(spec.config)
 
 
 def agent_checker(settings: Settings) -> Callable[[AgentSpec], None]:

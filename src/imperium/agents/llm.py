@@ -1,0 +1,168 @@
+"""``llm``: an agent backed by a language model over the OpenAI-compatible chat protocol.
+
+Register one in one command::
+
+    imperium agents register writer --type llm -c summarise --config '{
+        "base_url": "http://localhost:11434/v1", "model": "llama3.1",
+        "system_prompt": "You summarise in three sentences.",
+        "prompt_template": "Summarise: {text}"}'
+
+Config: ``base_url``, ``model``, ``api_key_env`` (the NAME of the environment variable
+holding the key, read when a call is made; never the key), ``temperature``,
+``max_tokens``, ``timeout``, ``price_per_1k_input``/``price_per_1k_output`` (the cost
+recorded per attempt), ``max_retries``/``max_retry_wait`` (429/5xx), ``system_prompt``,
+``prompt_template`` (``str.format`` fields filled from a JSON object payload; without one
+the payload is the prompt: a string, or ``{"prompt": ...}``).
+
+Tokens are the provider's ``usage``; the cost is computed from them and the configured
+prices. Without a backend (no base_url or model, or the key's variable unset) each task
+fails with ``kind="not_configured"`` saying what to set: nothing is ever made up.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Callable
+from typing import Any
+
+from imperium.adapters.models.openai_chat import OpenAIChat
+from imperium.agents.base import Agent, Output, TaskContext, TaskFailed
+from imperium.domain.errors import ValidationError
+from imperium.domain.llm import (
+    ChatRequest,
+    Message,
+    ModelCallError,
+    ModelConfig,
+    model_config_of,
+)
+from imperium.ports import ChatModel
+
+NOT_CONFIGURED = "not_configured"
+ModelFactory = Callable[[ModelConfig, str | None], ChatModel]
+
+
+def openai_model(config: ModelConfig, api_key: str | None) -> ChatModel:
+    assert config.base_url is not None
+    return OpenAIChat(
+        config.base_url, api_key, timeout=config.timeout,
+        max_retries=config.max_retries, max_retry_wait=config.max_retry_wait,
+    )  # fmt: skip
+
+
+def not_configured_reason(config: ModelConfig) -> str | None:
+    """What is missing before this config can call a model, or None."""
+    missing = config.missing()
+    if missing:
+        return (
+            f"no model backend configured: set {' and '.join(missing)} in the agent's config "
+            '(e.g. imperium agents update ID --config \'{"base_url": '
+            '"http://localhost:11434/v1", "model": "llama3.1"}\')'
+        )
+    if config.api_key_env and not os.environ.get(config.api_key_env):
+        return (
+            f"the model's API key is not set: export {config.api_key_env} in the environment "
+            "of the process that runs this agent (imperium serve or the worker)"
+        )
+    return None
+
+
+class LlmAgent(Agent):
+    description = "Answers prompts with a language model (OpenAI-compatible chat API)."
+    model_factory: ModelFactory = staticmethod(openai_model)
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.model_config = model_config_of(self.config)
+        check_template(self.model_config.prompt_template)
+        self._model: ChatModel | None = None
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """Refuse a malformed config at registration (ValidationError)."""
+        check_template(model_config_of(config).prompt_template)
+
+    async def run(self, ctx: TaskContext) -> Output:
+        cfg = self.model_config
+        reason = not_configured_reason(cfg)
+        if reason is not None:
+            raise TaskFailed(reason, kind=NOT_CONFIGURED, retryable=False)
+        request = ChatRequest(
+            model=cfg.model or "",
+            messages=self.messages(ctx.payload),
+            temperature=cfg.temperature,
+            max_tokens=cfg.max_tokens,
+        )
+        try:
+            reply = await self._client().chat(request)
+        except ModelCallError as exc:
+            raise TaskFailed(str(exc), kind=exc.kind, retryable=exc.retryable) from exc
+        value = {
+            "text": reply.text,
+            "model": reply.model,
+            "finish_reason": reply.finish_reason,
+            "input_tokens": reply.input_tokens,
+            "output_tokens": reply.output_tokens,
+        }
+        return Output(value, tokens=reply.tokens, cost=cfg.cost(reply))
+
+    def messages(self, payload: Any) -> tuple[Message, ...]:
+        system = self.model_config.system_prompt
+        prompt = render_prompt(self.model_config.prompt_template, payload)
+        head = (Message("system", system),) if system else ()
+        return (*head, Message("user", prompt))
+
+    def _client(self) -> ChatModel:
+        if self._model is None:
+            env = self.model_config.api_key_env
+            key = os.environ.get(env) if env else None
+            self._model = type(self).model_factory(self.model_config, key)
+        return self._model
+
+    async def teardown(self) -> None:
+        if self._model is not None:
+            await self._model.close()
+            self._model = None
+
+
+def render_prompt(template: str | None, payload: Any) -> str:
+    """The user message: ``template`` filled from the payload's fields, or the payload."""
+    if template is None:
+        if isinstance(payload, str) and payload.strip():
+            return payload
+        if isinstance(payload, dict) and isinstance(payload.get("prompt"), str):
+            return str(payload["prompt"])
+        raise TaskFailed(
+            'the payload must be a prompt: a string or {"prompt": "..."} (or configure a '
+            "prompt_template whose fields the payload fills)",
+            kind="bad_payload", retryable=False,
+        )  # fmt: skip
+    if not isinstance(payload, dict):
+        raise TaskFailed(
+            "this agent's prompt_template is filled from a JSON object payload",
+            kind="bad_payload", retryable=False,
+        )  # fmt: skip
+    try:
+        return template.format_map(payload)
+    except KeyError as exc:
+        raise TaskFailed(
+            f"the payload lacks field {exc} that the prompt_template uses",
+            kind="bad_payload", retryable=False,
+        ) from exc  # fmt: skip
+    except (IndexError, ValueError, AttributeError) as exc:
+        raise TaskFailed(
+            f"the prompt_template does not fit the payload: {exc}",
+            kind="bad_payload", retryable=False,
+        ) from exc  # fmt: skip
+
+
+def check_template(template: str | None) -> None:
+    if template is None:
+        return
+    try:
+        list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValidationError(
+            f"llm config 'prompt_template' is malformed ({exc}); fields are written "
+            "{name} and literal braces {{ }}"
+        ) from exc

@@ -1,0 +1,125 @@
+"""An llm agent registered over the API and reached through the engine (SQLite and
+PostgreSQL), calling a local server that speaks the OpenAI schema: the provider's usage
+and the configured prices land on the execution row; a refusal is a failed attempt with
+the provider's reason; no backend is ``not_configured``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from imperium.interfaces.api import create_app
+from imperium.runtime import Imperium
+from imperium.settings import Settings
+from tests.support.openai_server import OpenAIServer, Scripted, error_body, running_openai_server
+
+KEY_ENV = "IMPERIUM_TEST_OPENAI_KEY"
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[OpenAIServer]:
+    with running_openai_server("sk-served") as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
+    module_server.reset()
+    monkeypatch.setenv(KEY_ENV, "sk-served")
+    return module_server
+
+
+@pytest.fixture
+async def client(migrated_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(
+        database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2,
+        retry_base_seconds=0.01, retry_cap_seconds=0.05, builtin_agents="",
+    )  # fmt: skip
+    runtime = await Imperium.open(settings, migrate=False)
+    await runtime.start()
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        yield http
+    await runtime.close()
+
+
+def llm_agent(agent_id: str, capability: str, **config: Any) -> dict[str, Any]:
+    return {"agent_id": agent_id, "type": "llm", "capabilities": [capability], "config": config}
+
+
+async def run_task(client: httpx.AsyncClient, task_type: str, payload: Any,
+                   **extra: Any) -> dict[str, Any]:  # fmt: skip
+    response = await client.post(
+        "/api/v1/tasks", params={"wait": 20},
+        json={"type": task_type, "payload": payload, **extra},
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+async def executions(client: httpx.AsyncClient, task_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/v1/tasks/{task_id}/executions")
+    rows: list[dict[str, Any]] = response.json()["items"]
+    return rows
+
+
+async def test_one_registration_gives_a_model_backed_agent_with_usage_and_cost(
+    client: httpx.AsyncClient, server: OpenAIServer
+) -> None:
+    body = llm_agent(
+        "writer", "summarise", base_url=server.base_url, model="local-model",
+        api_key_env=KEY_ENV, system_prompt="Be brief.", prompt_template="Summarise: {text}",
+        price_per_1k_input=2.0, price_per_1k_output=4.0,
+    )  # fmt: skip
+    assert (await client.post("/api/v1/agents", json=body)).status_code == 201
+    task = await run_task(client, "summarise", {"text": "the quick brown fox"})
+    assert task["state"] == "succeeded", task
+    assert task["result"]["text"] == "echo: Summarise: the quick brown fox"
+    [row] = await executions(client, task["id"])
+    # the server counts words: 2 (system) + 5 (user) in, 6 out
+    assert (row["tokens"], row["cost"]) == (13, pytest.approx((7 * 2.0 + 6 * 4.0) / 1000))
+    assert server.requests[0].body["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+async def test_a_refusal_is_a_failed_attempt_with_the_reason_then_a_retry(
+    client: httpx.AsyncClient, server: OpenAIServer
+) -> None:
+    body = llm_agent("writer", "chat", base_url=server.base_url, model="m",
+                     api_key_env=KEY_ENV, max_retries=0)  # fmt: skip
+    await client.post("/api/v1/agents", json=body)
+    server.script(
+        Scripted(
+            429,
+            error_body("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
+            {"Retry-After": "0"},
+        )
+    )
+    task = await run_task(client, "chat", "hello", max_attempts=2)
+    assert task["state"] == "succeeded"
+    first, second = await executions(client, task["id"])
+    assert first["outcome"] == "failed"
+    assert first["error_kind"] == "rate_limited"
+    assert "Rate limit reached for requests" in first["error_message"]
+    assert second["outcome"] == "succeeded"
+    assert second["tokens"] == 3
+
+
+async def test_without_a_backend_the_task_fails_not_configured(
+    client: httpx.AsyncClient, server: OpenAIServer
+) -> None:
+    await client.post("/api/v1/agents", json=llm_agent("bare", "chat"))
+    task = await run_task(client, "chat", "hello")
+    assert task["state"] == "failed"
+    assert task["error_kind"] == "not_configured"
+    assert "set base_url and model" in task["error_message"]
+    assert server.requests == []
+
+
+async def test_a_malformed_config_is_refused_at_registration(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/agents", json=llm_agent("w", "c", temperature="hot"))
+    assert response.status_code == 422
+    assert "'temperature' must be a number" in response.json()["detail"]

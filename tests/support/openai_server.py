@@ -1,0 +1,163 @@
+"""A local HTTP server speaking the published OpenAI API schema, for testing the model
+adapters without the internet: ``POST /v1/chat/completions`` (a chat completion object
+with ``usage``) and its error bodies (``{"error": {"message", "type", "param", "code"}}``),
+checking the bearer key and the request's shape as the real API does.
+
+By default it answers every chat request with ``echo: <last user message>`` and counts
+tokens as words. Tests script other answers (a 429 with ``Retry-After``, a 500, a body
+without usage...) with :meth:`OpenAIServer.script`; each scripted answer is used once, in
+order. It records every request it received (``requests``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def completion(text: str, model: str, prompt_tokens: int | None, completion_tokens: int | None,
+               finish_reason: str = "stop") -> dict[str, Any]:  # fmt: skip
+    body: dict[str, Any] = {
+        "id": "chatcmpl-local-1",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish_reason,
+            }
+        ],
+    }
+    if prompt_tokens is not None:
+        body["usage"] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + (completion_tokens or 0),
+        }
+    return body
+
+
+class OpenAIServer:
+    def __init__(self, api_key: str | None = "sk-local-test") -> None:
+        self.api_key = api_key
+        self.requests: list[Received] = []
+        self._script: list[Scripted] = []
+        self._lock = threading.Lock()
+        self.base_url = ""
+
+    def script(self, *answers: Scripted) -> None:
+        with self._lock:
+            self._script.extend(answers)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+
+    def answer(self, path: str, headers: dict[str, str], raw: bytes) -> Scripted:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = None
+        with self._lock:
+            self.requests.append(Received(path, headers, body))
+            scripted = self._script.pop(0) if self._script else None
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            return Scripted(
+                401,
+                error_body(
+                    "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+                ),
+            )
+        if scripted is not None:
+            return scripted
+        if path == "/v1/chat/completions":
+            return _chat(body)
+        return Scripted(404, error_body(f"Unknown request URL: POST {path}.",
+                                        "invalid_request_error", "unknown_url"))  # fmt: skip
+
+
+def _chat(body: Any) -> Scripted:
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        return Scripted(400, error_body("you must provide a model parameter",
+                                        "invalid_request_error"))  # fmt: skip
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(
+        isinstance(m, dict) and m.get("role") in ("system", "user", "assistant")
+        and isinstance(m.get("content"), str) for m in messages
+    ):  # fmt: skip
+        return Scripted(400, error_body("'messages' must be a non-empty array of messages",
+                                        "invalid_request_error"))  # fmt: skip
+    last = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    text = f"echo: {last}"
+    prompt = sum(len(m["content"].split()) for m in messages)
+    return Scripted(200, completion(text, body["model"], prompt, len(text.split())))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        answer = self.server.api.answer(self.path, headers, raw)
+        payload = (
+            answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
+        )
+        self.send_response(answer.status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: OpenAIServer
+
+
+@contextmanager
+def running_openai_server(api_key: str | None = "sk-local-test") -> Iterator[OpenAIServer]:
+    """Serve on 127.0.0.1 on a free port in a thread; ``base_url`` ends in ``/v1``."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.api = OpenAIServer(api_key)
+    server.api.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
