@@ -9,7 +9,7 @@ that a stateless agent's setup is not paid on every attempt.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from imperium.adapters.executors.local import run_attempt
@@ -30,9 +30,24 @@ def _run(coro: Coroutine[Any, Any, AttemptResult]) -> AttemptResult:
     return _loop.run_until_complete(coro)
 
 
-def run_task(agent_type: str, config: dict[str, Any], fields: dict[str, Any]) -> AttemptResult:
-    """A Ray task: one attempt of a stateless agent."""
-    key = (fields["agent_id"], agent_type, repr(sorted(config.items())))
+def bind(
+    agent_id: str, agent_type: str, config: dict[str, Any]
+) -> Callable[[dict[str, Any]], AttemptResult]:
+    """One agent's Ray task function, its type and config bound in: Ray ships the function
+    to its workers once, so each attempt carries only its own fields."""
+    key = (agent_id, agent_type, repr(sorted(config.items())))
+
+    def run(fields: dict[str, Any]) -> AttemptResult:
+        return run_task(key, agent_type, config, fields)
+
+    run.__name__ = run.__qualname__ = f"imperium_agent_{agent_id}"[:100]
+    return run
+
+
+def run_task(
+    key: tuple[str, str, str], agent_type: str, config: dict[str, Any], fields: dict[str, Any]
+) -> AttemptResult:
+    """A Ray task: one attempt of a stateless agent (``key`` names its set-up instance)."""
     agent = _agents.get(key)
     fresh = agent is None
     if agent is None:

@@ -120,8 +120,8 @@ class _ActorPool:
 class RayExecutor:
     def __init__(self, address: str = "local", num_cpus: int = 2) -> None:
         self._ray: Any = None
-        self._task_fn: Any = None
-        self._task_fns: dict[tuple[tuple[str, float], ...], Any] = {}
+        self._agent_fns: dict[str, Any] = {}  # agent id -> its Ray remote function
+        self._task_fns: dict[tuple[str, tuple[tuple[str, float], ...]], Any] = {}
         self._actor_cls: Any = None
         self._specs: dict[str, AgentSpec] = {}
         self._pools: dict[str, _ActorPool] = {}
@@ -142,7 +142,6 @@ class RayExecutor:
         return ray
 
     def _connected(self, ray: Any) -> None:
-        self._task_fn = ray.remote(max_retries=0)(_ray_worker.run_task)
         self._actor_cls = ray.remote(max_restarts=0, max_task_retries=0)(_ray_worker.AgentActor)
         self._ray = ray
         self._set_nodes(self._first_nodes)
@@ -184,6 +183,9 @@ class RayExecutor:
     def forget(self, agent_id: str) -> None:
         self._waiting.discard(agent_id)
         self._specs.pop(agent_id, None)
+        self._agent_fns.pop(agent_id, None)
+        for key in [k for k in self._task_fns if k[0] == agent_id]:
+            del self._task_fns[key]
         pool = self._pools.pop(agent_id, None)
         if pool is not None:
             pool.close(self._ray)
@@ -208,9 +210,7 @@ class RayExecutor:
         fields = _fields(attempt)
         pool = self._pools.get(attempt.agent_id)
         if pool is None:
-            return _Running(
-                self._task_for(attempt.resources).remote(spec.type, spec.config, fields)
-            )
+            return _Running(self._task_for(spec, attempt.resources).remote(fields))
         actor, reused = pool.take()
         try:
             # an idle actor may have died since its last attempt: checked first, in order
@@ -220,15 +220,20 @@ class RayExecutor:
             pool.discard(self._ray, actor)
             raise
 
-    def _task_for(self, resources: Mapping[str, float]) -> Any:
-        """The Ray remote function with this resource request (``.options`` is paid once
-        per distinct request, not per attempt)."""
-        key = tuple(sorted(resources.items()))
+    def _task_for(self, spec: AgentSpec, resources: Mapping[str, float]) -> Any:
+        """The agent's Ray remote function with this resource request. The agent's type
+        and config are bound into the function, shipped to Ray once, so an attempt sends
+        only its own fields; ``.options`` is paid once per distinct request."""
+        key = (spec.id, tuple(sorted(resources.items())))
         task_fn = self._task_fns.get(key)
         if task_fn is None:
+            agent_fn = self._agent_fns.get(spec.id)
+            if agent_fn is None:
+                bound = _ray_worker.bind(spec.id, spec.type, dict(spec.config))
+                agent_fn = self._agent_fns[spec.id] = self._ray.remote(max_retries=0)(bound)
             if len(self._task_fns) > 1000:
                 self._task_fns.clear()
-            task_fn = self._task_fn.options(**ray_options(resources, default_cpus=1))
+            task_fn = agent_fn.options(**ray_options(resources, default_cpus=1))
             self._task_fns[key] = task_fn
         return task_fn
 
