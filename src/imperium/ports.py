@@ -728,3 +728,31 @@ class ChatModel(Protocol):
 
     async def close(self) -> None: ...
 
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Tokens and cost of the attempts in one group (an agent, a task type or a UTC day);
+    ``reported`` counts the attempts whose agent reported usage at all."""
+
+    key: str
+    attempts: int
+    reported: int
+    tokens: int
+    cost: float
+
+
+class UsageStore(Protocol):
+    """Tokens and cost as recorded on ``agent_task_executions``."""
+
+    async def usage(self, group: str, since: float, until: float) -> list[UsageRow]:
+        """Per ``group`` ("agent", "task_type" or "day"), attempts finished in
+        [since, until)."""
+        ...
+
+    async def spent_since(self, since: float) -> dict[str, tuple[int, float]]:
+        """Per agent, the tokens and cost of its attempts finished since ``since``."""
+        ...
+
+    async def budget_events_since(self, since: float) -> set[str]:
+        """Agents with an ``agent.budget_spent`` event since ``since``."""
+        ...

@@ -31,12 +31,16 @@ from imperium.adapters.jsonvalues import json_problem
 from imperium.adapters.notify.smtp import SmtpConfig, SmtpSender
 from imperium.adapters.notify.webhook import WebhookSender
 from imperium.adapters.processes import process_is_gone
+from imperium.adapters.render.chromium import find_renderer
 from imperium.adapters.sandbox import SandboxPolicy
 from imperium.adapters.storage.alerts import SqlAlertStore
 from imperium.adapters.storage.database import Database
 from imperium.adapters.storage.diagnostics import ReportCache
+from imperium.adapters.storage.memory import MemoryStore
 from imperium.adapters.storage.memory.alerts import MemoryAlertStore
+from imperium.adapters.storage.memory.reports import MemoryReportStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
+from imperium.adapters.storage.reports import SqlReportStore
 from imperium.adapters.storage.scheduler import SqlSchedulerStore
 from imperium.adapters.storage.sql import SqlStore
 from imperium.agents._file_access import database_files
@@ -60,9 +64,11 @@ from imperium.services.feedback import FeedbackService
 from imperium.services.keys import KeyService
 from imperium.services.learning.service import CycleRunner, Learner, LearnerConfig, LearnerStore
 from imperium.services.notifications.ports import Sender
-from imperium.services.notifications.queue_wait import queue_wait_routine
-from imperium.services.notifications.service import AlertService
+from imperium.services.notifications.queue_wait import queue_wait_routine, reload_routine
+from imperium.services.notifications.service import AlertService, DeliveryConfig
 from imperium.services.proposals import ProposalService
+from imperium.services.reports.ports import ReportStore
+from imperium.services.reports.service import MailConfig, ReportMail, ReportService
 from imperium.services.routines import Routine, Routines
 from imperium.services.schedule import ScheduleConfig, build_routines
 from imperium.services.submission import SubmissionService
@@ -307,7 +313,38 @@ def alert_senders(settings: Settings, clock: SystemClock) -> dict[TargetKind, Se
 def make_alerts(settings: Settings, store: Store, clock: SystemClock) -> AlertService:
     """Alert rules and deliveries kept beside ``store`` (its database, or memory)."""
     kept = SqlAlertStore(store.database) if isinstance(store, SqlStore) else MemoryAlertStore()
-    return AlertService(kept, alert_senders(settings, clock), clock, new_id=new_id)
+    config = DeliveryConfig(max_deliveries=settings.alert_max_deliveries)
+    return AlertService(kept, alert_senders(settings, clock), clock, config, new_id=new_id)
+
+
+def make_reports(settings: Settings, store: Store, clock: SystemClock) -> ReportService:
+    """The report over ``store``'s database (or memory), with the configured PDF renderer
+    when one is found."""
+    figures: ReportStore
+    if isinstance(store, SqlStore):
+        figures = SqlReportStore(store.database)
+    elif isinstance(store, MemoryStore):
+        figures = MemoryReportStore(store.state)
+    else:
+        raise TypeError(f"no report store for {type(store).__name__}")
+    renderer, note = find_renderer(settings.report_pdf_renderer)
+    return ReportService(figures, store, clock, renderer, note)
+
+
+def report_mail(settings: Settings, reports: ReportService, alerts: AlertService) -> ReportMail:
+    """The periodic report mail (off without recipients or SMTP), recorded beside the
+    alerts' deliveries."""
+    senders = alert_senders(settings, SystemClock())
+    mailer = senders.get(TargetKind.EMAIL)
+    config = MailConfig(
+        recipients=tuple(settings.split(settings.report_recipients)),
+        period_days=settings.report_period_days,
+        interval=settings.report_interval,
+    )
+    return ReportMail(
+        reports, mailer if isinstance(mailer, SmtpSender) else None, config, SystemClock(),
+        record=alerts.record,
+    )  # fmt: skip
 
 
 ALERT_CLOSE_GRACE = 2.0
@@ -375,9 +412,12 @@ class Imperium:
     autoscaler: Autoscaler = field(init=False, repr=False)
     """Agents' pools (``autoscale`` config): the routine and ``/swarm`` share it."""
     _stop_alerts: Callable[[], None] | None = field(default=None, init=False, repr=False)
+    reports: ReportService = field(init=False, repr=False)
+    """The periodic report (``/api/v1/reports/weekly``, and mailed by a routine)."""
 
     def __post_init__(self) -> None:
         self.autoscaler = Autoscaler(self.engine, self.agents, self.store, self.events)
+        self.reports = make_reports(self.settings, self.store, SystemClock())
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Imperium:
@@ -430,7 +470,8 @@ class Imperium:
         submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
         keys = KeyService(store, clock)
         engine.min_levels = settings.min_levels
-        custody = make_custody(store, engine, clock, engine.set_custody_levels, sandbox)
+        announce = functools.partial(engine.set_custody_levels, announce=True)
+        custody = make_custody(store, engine, clock, announce, sandbox)
         proposals = ProposalService(store, clock, new_id)
         teams = make_teams(
             store, store, learner.router, engine.submit_workflow,
@@ -486,12 +527,14 @@ class Imperium:
                 self.settings.alert_queue_interval,
             )
         )  # fmt: skip
+        routines.add(reload_routine(self.alerts, self.settings.alert_reload_interval))
+        routines.add(report_mail(self.settings, self.reports, self.alerts).routine())
 
     async def _refresh_levels(self) -> dict[str, object]:
         levels = await self.custody.levels()
         changed = {a: n for a, n in levels.items() if self.engine.custody_level(a) != n}
         if changed:
-            self.engine.set_custody_levels(changed)
+            self.engine.set_custody_levels(changed, announce=True)
         return {"status": "ok", "changed": len(changed)}
 
     async def _settle_teams(self) -> dict[str, object]:

@@ -354,6 +354,45 @@ class Settings(BaseSettings):
         description="The NAME of the environment variable holding the SMTP password, read "
         "at each send and never stored (e.g. SMTP_PASSWORD).",
     )
+    alert_reload_interval: float = _interval(
+        "IMPERIUM_ALERT_RELOAD_INTERVAL", 10.0,
+        "re-reading the alert rules (changes made with `imperium alerts` reach a running "
+        "server) and pruning expired cooldowns",
+    )  # fmt: skip
+    alert_max_deliveries: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        validation_alias=AliasChoices("IMPERIUM_ALERT_MAX_DELIVERIES", "alert_max_deliveries"),
+        description="Deliveries (one alert to one target, with its retries) under way at "
+        "once; an alert raised beyond that is not sent and is recorded as dropped.",
+    )
+    report_recipients: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_REPORT_RECIPIENTS", "report_recipients"),
+        description="Email addresses the periodic report is mailed to, comma-separated "
+        "(empty: not mailed). Needs IMPERIUM_SMTP_HOST.",
+    )
+    report_interval: float = Field(
+        default=7 * 86400.0,
+        ge=0,
+        le=366 * 86400,
+        validation_alias=AliasChoices("IMPERIUM_REPORT_INTERVAL", "report_interval"),
+        description="Seconds between report mails (0: off; default a week).",
+    )
+    report_period_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=366,
+        validation_alias=AliasChoices("IMPERIUM_REPORT_PERIOD_DAYS", "report_period_days"),
+        description="How many days the mailed report covers.",
+    )
+    report_pdf_renderer: str = Field(
+        default="auto",
+        validation_alias=AliasChoices("IMPERIUM_REPORT_PDF_RENDERER", "report_pdf_renderer"),
+        description="The headless Chromium/Chrome that renders the report's PDF: a path or "
+        "command, auto (chromium, chromium-browser, google-chrome on PATH) or none (HTML only).",
+    )
 
     log_retention_days: float = Field(
         default=30.0,

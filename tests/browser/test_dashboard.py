@@ -127,6 +127,10 @@ def tour(tab: Tab, served: Served) -> None:
         page.goto(path)
         page.wait_for_selector(ready)
         tab.shot(name)
+    page.goto("/reports")  # the report the page links to: inline SVG charts, no script
+    page.click("#report-links a[href='/reports/weekly?period_days=7']")
+    page.wait_for_selector("svg[aria-label='attempts per day']")
+    tab.shot("report")
     page.goto("/events")
     page.wait_for_selector("#live.on")
     later = submit(served, "nobody-takes-this")

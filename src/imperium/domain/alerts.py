@@ -13,9 +13,26 @@ import enum
 import fnmatch
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from imperium.domain.routing import DriftAlarm
+
 QUEUE_WAIT = "queue.wait"
+EVENT_TYPES: dict[str, str] = {
+    "task.dead": "a task ended dead: its attempts ran out",
+    "task.failed": "a task failed for good (an error that retrying cannot help)",
+    "task.timed_out": "a task's last attempt ran past its timeout",
+    "agent.paused": "an agent was paused (by hand or by the swarm optimiser)",
+    "agent.offline": "a remote agent stopped sending heartbeats",
+    "agent.drift": "the router's drift alarm: an agent's success rate on a task type changed",
+    "agent.custody_level": "an agent's custody level went up or down",
+    "agent.budget_spent": "an agent spent its token or cost budget (agent_id, agent_name, "
+    "kind, limit, spent, resets_at)",
+    "learning_cycle.failed": "a learning cycle failed (error, cycle_id)",
+    QUEUE_WAIT: "the oldest ready task waited longer than the rule's queue_wait_seconds",
+}
+"""Event types worth an alert, with what they mean (rules may name any type or pattern)."""
 SIGNATURE_HEADER = "X-Imperium-Signature"
 TIMESTAMP_HEADER = "X-Imperium-Timestamp"
 
@@ -86,11 +103,25 @@ def _short(value: object) -> bool:
     return isinstance(value, str | int | float | bool) and len(str(value)) <= 200
 
 
-def subject_of(event_type: str, task_id: str | None, agent_id: str | None) -> str:
+def drift_data(alarm: DriftAlarm) -> dict[str, object]:
+    """The data of an ``agent.drift`` event (the agent is the event's ``agent_id``)."""
+    return {
+        "task_type": alarm.task_type,
+        "at": alarm.at,
+        "before_rate": round(alarm.before_rate, 4),
+        "before_n": alarm.before_n,
+        "recent_rate": round(alarm.recent_rate, 4),
+        "recent_n": alarm.recent_n,
+        "z": round(alarm.z, 3),
+        "direction": alarm.direction,
+    }
+
+
+def subject_of(event_type: str, task_id: str | None, agent_id: object) -> str:
     """What an alert is about, for its cooldown: the task, else the agent, else the type."""
     if task_id is not None:
         return f"task:{task_id}"
-    if agent_id is not None:
+    if agent_id is not None and agent_id != "":
         return f"agent:{agent_id}"
     return event_type
 
@@ -131,10 +162,22 @@ def retry_delay(attempt: int, base: float, cap: float, retry_after: float | None
 
 
 class Cooldown:
-    """The same alert (rule, subject) at most once per the rule's cooldown."""
+    """The same alert (rule, subject) at most once per the rule's cooldown.
 
-    def __init__(self) -> None:
+    An entry is needed only while its cooldown runs: :meth:`prune` drops the expired ones
+    and those of rules that are gone. It runs with each reload of the rules and, so that a
+    burst of many subjects cannot grow the map without bound between reloads, whenever the
+    map has doubled since the last prune.
+    """
+
+    def __init__(self, floor: int = 1024) -> None:
         self._sent: dict[tuple[str, str], float] = {}
+        self._cooldowns: dict[str, float] = {}  # rule id -> its cooldown, as last seen
+        self._floor = floor
+        self._prune_at = floor
+
+    def __len__(self) -> int:
+        return len(self._sent)
 
     def allow(self, rule: AlertRule, subject: str, now: float) -> bool:
         key = (rule.id, subject)
@@ -142,4 +185,22 @@ class Cooldown:
         if last is not None and now - last < rule.cooldown_seconds:
             return False
         self._sent[key] = now
+        self._cooldowns[rule.id] = rule.cooldown_seconds
+        if len(self._sent) >= self._prune_at:
+            self.prune(now)
         return True
+
+    def prune(self, now: float, rules: Iterable[AlertRule] | None = None) -> int:
+        """Forget entries whose cooldown has run out, and (given the current ``rules``)
+        those of rules that no longer exist; returns how many were dropped."""
+        if rules is not None:
+            self._cooldowns = {r.id: r.cooldown_seconds for r in rules}
+        cooldowns = self._cooldowns
+        before = len(self._sent)
+        self._sent = {
+            key: at
+            for key, at in self._sent.items()
+            if key[0] in cooldowns and now - at < cooldowns[key[0]]
+        }
+        self._prune_at = max(self._floor, 2 * len(self._sent))
+        return before - len(self._sent)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from imperium.domain.autoscale import policy_of
+from imperium.domain.budgets import budget_of
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.models import AgentSpec, Event
 from imperium.domain.states import AgentStatus
@@ -46,6 +47,7 @@ def validate_agent(spec: AgentSpec) -> None:
     if any(not c.strip() for c in spec.capabilities):
         raise ValidationError("capabilities must be non-empty strings")
     policy_of(spec.config, MAX_CONCURRENCY_LIMIT)  # a malformed autoscale config is refused
+    budget_of(spec.config)  # and a malformed daily budget
 
 
 class AgentService:

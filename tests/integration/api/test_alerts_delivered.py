@@ -13,7 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from imperium.domain.alerts import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from imperium.domain.alerts import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    AlertTarget,
+    TargetKind,
+    verify,
+)
+from imperium.runtime import Imperium, Offline
 from tests.integration.api.conftest import register, submit, until_ended
 from tests.integration.notify.test_delivery import Receiver
 
@@ -60,3 +67,25 @@ async def test_a_dead_task_reaches_the_webhook_signed_and_is_listed(
     alert = json.loads(raw)
     assert (alert["rule_id"], alert["event_type"]) == (rule_id, "task.dead")
     assert alert["data"]["task_id"] == task["id"]
+
+
+async def test_a_rule_added_by_the_cli_reaches_the_running_server(
+    im: Imperium, client: httpx.AsyncClient, hook: Receiver
+) -> None:
+    offline = await Offline.open(im.settings)  # what `imperium alerts rules add` opens
+    try:
+        rule = await offline.alerts.create_rule(
+            name="from the cli", event_types=("task.dead",),
+            targets=(AlertTarget(TargetKind.WEBHOOK, hook.url),),
+        )  # fmt: skip
+    finally:
+        await offline.close()
+    assert im.routines is not None
+    routine = await im.routines.run_now("alert_rules")  # it runs every 10 s by default
+    assert routine.last_result["changed"] is True
+    await register(client, "fails", FAILS)
+    task = await submit(client, type="fails", max_attempts=1)
+    await until_ended(client, task["id"])
+    [attempt] = await delivered(client, rule.id)
+    assert attempt["delivered"]
+    assert attempt["subject"] == f"task:{task['id']}"

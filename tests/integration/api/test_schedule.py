@@ -54,8 +54,12 @@ async def test_status_shows_every_routine_with_its_interval(client: httpx.AsyncC
     schedules = {s["name"]: s for s in body["schedules"]}
     assert set(schedules) == {
         "learning", "security_scan", "performance_analysis", "experiments", "cache", "cleanup",
-        "custody_levels", "teams", "autoscale", "alert_queue_wait",
+        "custody_levels", "teams", "autoscale", "alert_queue_wait", "alert_rules",
+        "weekly_report",
     }  # fmt: skip
+    assert schedules["alert_rules"]["interval_seconds"] == 10
+    assert schedules["weekly_report"]["active"] is False  # no recipients, no SMTP
+    assert "IMPERIUM_REPORT_RECIPIENTS" in schedules["weekly_report"]["off_reason"]
     assert schedules["teams"]["interval_seconds"] == 1
     assert schedules["alert_queue_wait"]["interval_seconds"] == 15
     assert schedules["autoscale"]["interval_seconds"] == 5

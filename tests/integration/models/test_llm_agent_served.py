@@ -5,45 +5,14 @@ the provider's reason; no backend is ``not_configured``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from imperium.interfaces.api import create_app
-from imperium.runtime import Imperium
-from imperium.settings import Settings
-from tests.support.openai_server import OpenAIServer, Scripted, error_body, running_openai_server
+from tests.support.openai_server import OpenAIServer, Scripted, error_body
 
-KEY_ENV = "IMPERIUM_TEST_OPENAI_KEY"
-
-
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[OpenAIServer]:
-    with running_openai_server("sk-served") as server:
-        yield server
-
-
-@pytest.fixture
-def server(module_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
-    module_server.reset()
-    monkeypatch.setenv(KEY_ENV, "sk-served")
-    return module_server
-
-
-@pytest.fixture
-async def client(migrated_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2,
-        retry_base_seconds=0.01, retry_cap_seconds=0.05, builtin_agents="",
-    )  # fmt: skip
-    runtime = await Imperium.open(settings, migrate=False)
-    await runtime.start()
-    transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        yield http
-    await runtime.close()
+from .conftest import KEY_ENV
 
 
 def llm_agent(agent_id: str, capability: str, **config: Any) -> dict[str, Any]:

@@ -12,11 +12,13 @@ import asyncio
 import os
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 from imperium.domain.alerts import Alert, AlertTarget
 from imperium.services.notifications.ports import SendResult
+from imperium.services.reports.ports import Attachment, MailResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,30 @@ class SmtpSender:
         message["Subject"] = f"[Imperium] {alert.rule_name}: {alert.event_type}"
         message.set_content(alert.text() + "\n")
         return await self.send_message(message)
+
+    async def send_report(
+        self,
+        recipients: Sequence[str],
+        subject: str,
+        text: str,
+        html: str,
+        attachments: Sequence[Attachment] = (),
+    ) -> MailResult:
+        """A report: a text part, its HTML alternative and the attachments (a PDF)."""
+        message = EmailMessage()
+        message["From"] = self._config.sender
+        message["To"] = ", ".join(recipients)
+        message["Subject"] = subject
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        for a in attachments:
+            main, _, sub = a.content_type.partition("/")
+            message.add_attachment(a.data, maintype=main, subtype=sub, filename=a.filename)
+        result = await self.send_message(message)
+        error = result.error
+        if not result.delivered and error is None:
+            error = f"SMTP status {result.status_code}"
+        return MailResult(result.delivered, error)
 
     async def send_message(self, message: EmailMessage) -> SendResult:
         try:

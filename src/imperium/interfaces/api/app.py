@@ -30,6 +30,7 @@ from imperium.interfaces.api.routes import (
     metrics,
     orchestrate,
     remote,
+    reports,
     swarm,
     tasks,
     teams,
@@ -83,7 +84,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     assembly = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     before = len(assembly.router.routes)
     routers = (health, metrics, agents, tasks, teams, workflows, remote, imperium_seed, events_ws)
-    for module in (*routers, l20, swarm, orchestrate, learning, alerts):
+    for module in (*routers, l20, swarm, orchestrate, learning, alerts, reports):
         assembly.include_router(module.router, dependencies=[Depends(authorize)])
     for router in (
         orchestrate.health_alias(health.health),

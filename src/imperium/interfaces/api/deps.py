@@ -32,6 +32,7 @@ from imperium.services.learning.service import Learner, LearnerStore
 from imperium.services.notifications.service import AlertService
 from imperium.services.planning.service import PlanningService
 from imperium.services.proposals import ProposalService
+from imperium.services.reports.service import ReportService
 from imperium.services.routines import Routines
 from imperium.services.swarm.service import SwarmService
 from imperium.services.teams import TeamService
@@ -61,6 +62,7 @@ class ApiServices:
     feedback: FeedbackService
     """Ratings of tasks' results (the live router learns from them)."""
     alerts: AlertService
+    reports: ReportService
     swarm: SwarmService
     planning: PlanningService
     seed: SeedSources
@@ -90,6 +92,7 @@ class ApiServices:
             teams=runtime.teams,
             feedback=runtime.feedback,
             alerts=runtime.alerts,
+            reports=runtime.reports,
             swarm=SwarmService(engine, agents, store, runtime.autoscaler),
             planning=PlanningService(engine, agents, store),
             seed=SeedSources(
@@ -173,6 +176,13 @@ async def get_alerts(request: Request) -> AlertService:
 
 
 Alerts = Annotated[AlertService, Depends(get_alerts)]
+
+
+async def get_reports(request: Request) -> ReportService:
+    return services_of(request.app).reports
+
+
+Reports = Annotated[ReportService, Depends(get_reports)]
 """Alert rules (changes apply at once) and the record of their deliveries."""
 
 

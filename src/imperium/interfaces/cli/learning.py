@@ -71,6 +71,7 @@ def status(json_out: Json = False, database: Database = None) -> None:
 
     async def go() -> dict[str, Any]:
         from imperium.interfaces.records import cycle_dict, model_report_dict
+        from imperium.runtime import SystemClock, make_usage
 
         async with offline(cfg) as services:
             store = services.store
@@ -80,6 +81,7 @@ def status(json_out: Json = False, database: Database = None) -> None:
             loads = await store.agent_loads()
             cycles = await store.list_cycles(1)
             models = await store.list_models(1)
+            budgets = await make_usage(store, SystemClock()).budgets()
         succeeded = outcomes.get(Outcome.SUCCEEDED, 0)
         finished = sum(outcomes.values())
         return {
@@ -96,6 +98,7 @@ def status(json_out: Json = False, database: Database = None) -> None:
                     and not load.loaded
                     and a.status != "retired"
                 },
+                "budget_spent": {b.agent_id: b.reason for b in budgets if b.held},
             },
             "learning": {
                 "enabled": cfg.learning_enabled,
@@ -122,6 +125,8 @@ def status(json_out: Json = False, database: Database = None) -> None:
     table.add_row("agents", f"{report['agents']['active']} active of {report['agents']['total']}")
     for agent_id, error in report["agents"]["not_loaded"].items():
         table.add_row("[red]not loaded[/]", f"{agent_id}: {error}")
+    for reason in report["agents"]["budget_spent"].values():
+        table.add_row("[yellow]budget spent[/]", reason)
     table.add_row("learning", learning["mode"])
     cycle = learning["last_cycle"]
     table.add_row(

@@ -21,6 +21,7 @@ from imperium.interfaces.cli import (
     learning,
     tasks,
     teams,
+    usage,
     worker,
 )
 from imperium.interfaces.cli._common import (
@@ -63,6 +64,7 @@ app.add_typer(tasks.app, name="tasks")
 app.add_typer(teams.app, name="teams")
 app.add_typer(keys.app, name="keys")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(usage.app, name="usage")
 app.add_typer(custody.app, name="custody")
 app.add_typer(custody.proposals_app, name="proposals")
 app.command("submit")(tasks.submit)

@@ -21,6 +21,7 @@ from imperium.interfaces.dashboard import (
     learning,
     login,
     overview,
+    reports,
     stream,
     tasks,
     teams,
@@ -41,6 +42,7 @@ ROUTERS = (
     teams.router,
     custody.router,
     events.router,
+    reports.router,
     stream.router,
     login.router,
 )

@@ -33,6 +33,7 @@ NAV = (
     ("/custody", "Custody"),
     ("/proposals", "Proposals"),
     ("/events", "Events"),
+    ("/reports", "Reports"),
 )
 
 

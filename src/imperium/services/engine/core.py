@@ -471,9 +471,10 @@ class Engine:
         """The agent's custody level as routing sees it (1 when never tested)."""
         return self.state.levels.get(agent_id, 1)
 
-    def set_custody_levels(self, levels: dict[str, int]) -> None:
-        """New custody levels (from the custody protocol); waiting work is re-examined."""
-        self.state.set_custody_levels(levels)
+    def set_custody_levels(self, levels: dict[str, int], announce: bool = False) -> None:
+        """New custody levels (from the custody protocol); waiting work is re-examined.
+        ``announce``: each change is recorded as an ``agent.custody_level`` event."""
+        self.state.set_custody_levels(levels, announce)
 
     def apply_agent(self, spec: AgentSpec) -> None:
         """Bring the in-memory agent table in line with a stored agent."""

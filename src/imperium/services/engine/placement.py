@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from imperium.domain.budgets import Spent
 from imperium.domain.models import AgentState, Task
 from imperium.domain.selection import can_take_now, could_ever_take
 from imperium.domain.states import AgentStatus
@@ -32,6 +33,9 @@ class Placement:
         self._parked: dict[str, Task] = {}
         self._placeable: dict[QueueKey, str] = {}  # per queue, the top task found placeable
         self._serving: dict[QueueKey, list[AgentState]] = {}
+        self.held: dict[str, Spent] = {}
+        """Agents that spent their daily budget (the engine's BudgetLedger keeps it):
+        they take nothing until it resets."""
         self.runtime_limit: Callable[[AgentState, Task], str | None] = _no_limit
         """Why the place an agent runs (its executor's cluster) can never hold the task's
         resources, or None (set by the engine from its executor)."""
@@ -51,8 +55,14 @@ class Placement:
                 continue
             rank, task = top
             pool = serving if only is None else [only]
+            held = self.held
             candidates = [
-                a for a in pool if able(a) and can_take_now(a, task) and self.qualified(a, task)
+                a
+                for a in pool
+                if able(a)
+                and can_take_now(a, task)
+                and self.qualified(a, task)
+                and (not held or a.spec.id not in held)
             ]
             if candidates:
                 best = (rank, task, candidates)
@@ -123,9 +133,13 @@ class Placement:
             ]
             limits = [self.runtime_limit(a, top[1]) for a in able]
             fitting = [a for a, why in zip(able, limits, strict=True) if why is None]
-            if any(self.qualified(a, top[1]) for a in fitting):
+            qualified = [a for a in fitting if self.qualified(a, top[1])]
+            if any(a.spec.id not in self.held for a in qualified):
                 self._placeable[key] = top[1].id
                 return top
+            if qualified:  # every agent that could take it has spent its daily budget
+                self._park_for_budget(top[1], qualified)
+                continue
             reason = None if fitting else next((why for why in limits if why), None)
             self._park(top[1], gated=bool(fitting), reason=reason)
         return None
@@ -147,6 +161,17 @@ class Placement:
                 "it waits until one is registered or updated"
             )
         self._announce(task, reason)
+
+    def _park_for_budget(self, task: Task, held: list[AgentState]) -> None:
+        self.queues.remove(task.id)
+        self._parked[task.id] = task
+        reasons = "; ".join(self.held[a.spec.id].reason(a.spec.id) for a in held[:3])
+        self._announce(
+            task,
+            f"{reasons}. It waits until then, or until a budget is raised "
+            "(imperium agents update ID --config ...) or another agent able to take it is "
+            "registered",
+        )
 
 
 def _no_limit(agent: AgentState, task: Task) -> str | None:

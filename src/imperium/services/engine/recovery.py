@@ -9,9 +9,11 @@ import asyncio
 import logging
 from typing import Protocol
 
+from imperium.domain.budgets import day_start
 from imperium.domain.models import AgentSpec, AgentState, Task
 from imperium.domain.states import TaskState
 from imperium.ports import Executor, SchedulerStore
+from imperium.services.budgets import BudgetSource
 from imperium.services.engine.journal import Journal
 from imperium.services.engine.lock import SchedulerLock
 from imperium.services.engine.state import SchedulerState
@@ -28,6 +30,7 @@ class Engine(Protocol):
     journal: Journal
     state: SchedulerState
     poller: Poller
+    budget_source: BudgetSource | None
 
     def cancel_now(self, task: Task) -> None: ...
 
@@ -86,6 +89,10 @@ async def recover(engine: Engine) -> None:
     state.placement.runtime_limit = lambda agent, task: (
         None if agent.remote else executor.unplaceable(agent.spec.id, task.resources)
     )
+    if engine.budget_source is not None:  # today's spend, before agents' budgets apply
+        now = state.clock.now()
+        spent, announced = await engine.budget_source(day_start(now))
+        state.budgets.load(now, spent, announced)
     for spec in await engine.store.load_agents():
         apply_agent(engine, spec)
     engine.poller.agents_seen = max((a.spec.updated_at for a in state.agents.values()), default=0.0)

@@ -19,14 +19,18 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from imperium.domain.errors import StaleLeaseError
+from imperium.domain.alerts import drift_data
+from imperium.domain.budgets import BUDGET_SPENT, Spent, budget_of
+from imperium.domain.errors import StaleLeaseError, ValidationError
 from imperium.domain.learning import SCHEDULER_RESTART
 from imperium.domain.models import AgentState, AttemptResult, Event, Execution, Task
 from imperium.domain.priority import next_urgency_change, score_and_key, task_features
 from imperium.domain.retry import RetryPolicy, should_retry
+from imperium.domain.routing import DriftAlarm
 from imperium.domain.selection import LeastLoaded, SelectionPolicy
 from imperium.domain.states import Outcome, TaskState, can_transition
 from imperium.ports import Clock, Rng
+from imperium.services.budgets import BudgetLedger
 from imperium.services.engine.census import Snapshot
 from imperium.services.engine.journal import Journal
 from imperium.services.engine.placement import Placement
@@ -62,6 +66,8 @@ class SchedulerState:
         self.placement = Placement(self.agents, self._unplaceable)
         self.queues = self.placement.queues
         self.levels = self.placement.levels  # agent -> custody level (1 when never tested)
+        self.budgets = BudgetLedger()  # today's spend per agent; who reached a daily budget
+        self.placement.held = self.budgets.held
         self.timers = Timers()
         self.idle = asyncio.Event()  # no active task, every outcome durable
         self.wake: Callable[[], None] = _nothing
@@ -333,10 +339,34 @@ class SchedulerState:
             cost=result.cost if result else None,
         )
         self.journal.execution(execution)
+        if execution.tokens or execution.cost:
+            self._spend(execution, now)
         try:
-            self.policy.observe(execution)
+            alarm = self.policy.observe(execution)
         except Exception:
             log.exception("selection policy failed to learn from an execution")
+            return
+        if isinstance(alarm, DriftAlarm):  # stored and published like any event (alerts)
+            self.event("agent.drift", None, drift_data(alarm), agent_id=alarm.agent_id)
+
+    def _spend(self, execution: Execution, now: float) -> None:
+        agent_id = execution.agent_id or ""
+        was_held = agent_id in self.budgets.held
+        news = self.budgets.observe(agent_id, execution.tokens or 0, execution.cost or 0.0, now)
+        self._budget_news(agent_id, news, was_held)
+
+    def _budget_news(self, agent_id: str, news: Spent | None, was_held: bool) -> None:
+        """An agent's hold changed: who may take what is worked out again; a limit
+        reached for the first time today is announced (``agent.budget_spent``)."""
+        if news is not None:
+            data: dict[str, object] = {
+                "agent_id": agent_id, "agent_name": agent_id, "kind": news.kind,
+                "limit": news.limit, "spent": news.spent, "resets_at": news.resets_at,
+            }  # fmt: skip
+            self.event(BUDGET_SPENT, None, data, agent_id=agent_id)
+        if was_held != (agent_id in self.budgets.held):
+            self.placement.agents_changed()
+            self._unpark()
 
     def _after_failure(self, task: Task, outcome: Outcome, retryable: bool, now: float) -> None:
         charged = task.attempts - task.restarts  # attempts lost to restarts are not charged
@@ -407,6 +437,8 @@ class SchedulerState:
     # ------------------------------------------------------------------ timers
     def process_timers(self) -> None:
         now = self.clock.now()
+        if now >= self.budgets.resets_at and self.budgets.roll(now):
+            self._agents_changed()  # a new UTC day: agents held by their budget take work
         if len(self.timers) > 10_000 and len(self.timers) > 4 * len(self.tasks):
             # timers of finished tasks (e.g. long timeouts) would otherwise wait to fall due
             self.timers.compact(lambda timer: timer.task_id in self.tasks)
@@ -457,7 +489,19 @@ class SchedulerState:
     def put_agent(self, agent: AgentState) -> None:
         """Add or replace an agent; waiting work is examined again."""
         self.agents[agent.spec.id] = agent
+        self._apply_budget(agent)
         self._agents_changed()
+
+    def _apply_budget(self, agent: AgentState) -> None:
+        agent_id = agent.spec.id
+        try:
+            budget = budget_of(agent.spec.config)
+        except ValidationError as exc:  # stored before budgets were checked at registration
+            log.error("agent %s: %s; no budget applies", agent_id, exc)
+            budget = None
+        was_held = agent_id in self.budgets.held
+        news = self.budgets.set_budget(agent_id, budget, self.clock.now())
+        self._budget_news(agent_id, news, was_held)
 
     @property
     def min_levels(self) -> dict[str, int]:
@@ -470,8 +514,20 @@ class SchedulerState:
         self._unpark()
         self.wake()
 
-    def set_custody_levels(self, levels: dict[str, int]) -> None:
-        """New custody levels (from the custody protocol); waiting work is re-examined."""
+    def set_custody_levels(self, levels: dict[str, int], announce: bool = False) -> None:
+        """New custody levels (from the custody protocol); waiting work is re-examined.
+        With ``announce``, each change is an ``agent.custody_level`` event (not when the
+        levels are first loaded at start)."""
+        if announce:
+            for agent_id, level in sorted(levels.items()):
+                before = self.levels.get(agent_id, 1)
+                if level != before:
+                    data: dict[str, object] = {
+                        "before": before,
+                        "after": level,
+                        "direction": "up" if level > before else "down",
+                    }
+                    self.event("agent.custody_level", None, data, agent_id=agent_id)
         self.placement.levels.update(levels)
         self.placement.levels_changed()
         self._unpark()

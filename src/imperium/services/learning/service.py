@@ -302,6 +302,18 @@ class Learner:
             await asyncio.shield(self.store.save_cycle(failed))
         except Exception:
             log.exception("could not record the failure of learning cycle %s", cycle.cycle_id)
+        if self.events is not None:  # a learning event, so alert rules can hear it
+            failure = LearningLog(
+                event_type="learning_cycle.failed",
+                created_at=failed.end_time or self.clock.now(),
+                agent_type="imperium",
+                error_message=error,
+                event_data={"cycle_id": cycle.cycle_id, "trigger": cycle.trigger},
+            )
+            try:
+                await asyncio.shield(self.events.log(failure))
+            except Exception:
+                log.exception("could not log the failure of learning cycle %s", cycle.cycle_id)
         return failed
 
     async def _learn(self, cycle: LearningCycle) -> tuple[LearningCycle, LearningLog]:

@@ -1,4 +1,5 @@
-"""The routine that raises ``queue.wait`` alerts: how long the oldest ready task has waited.
+"""The alert routines: ``queue.wait`` alerts (how long the oldest ready task has waited),
+and re-reading the rules so that changes made by other processes take effect.
 
 It reads the engine's live state (through ``oldest_ready_at``, so this module needs no
 engine), never the database: a check costs one pass over the ready tasks.
@@ -34,4 +35,19 @@ def queue_wait_routine(
         "alert_queue_wait", interval, check,
         "queue.wait alert rules: the oldest ready task's wait against each rule's limit",
         first_delay=interval,
+    )  # fmt: skip
+
+
+def reload_routine(alerts: AlertService, interval: float) -> Routine:
+    """Every ``interval`` seconds, the rules are read again (``imperium alerts`` writes
+    them from another process) and expired cooldowns are forgotten."""
+
+    async def reload() -> dict[str, object]:
+        changed = await alerts.reload()
+        return {"status": "ok", "changed": changed, **alerts.status()}
+
+    return Routine(
+        "alert_rules", interval, reload,
+        "alert rules re-read from the database (changes made with `imperium alerts` reach "
+        "this server) and expired cooldowns pruned",
     )  # fmt: skip

@@ -5,6 +5,12 @@ event to the enabled rules, drops an alert sent for the same rule and subject wi
 rule's cooldown, and delivers the rest in background tasks: every target separately, each
 try recorded as a :class:`DeliveryAttempt`, failed tries retried with exponential backoff
 (longer when the receiver sends ``Retry-After``) up to ``max_attempts``.
+
+Rules are re-read from the store by :meth:`AlertService.reload` (a routine of the server),
+so rules changed by another process (``imperium alerts``) take effect without a restart.
+At most ``max_deliveries`` deliveries are under way at once: in a burst beyond that, an
+alert's delivery is not started and a ``dropped`` attempt (attempt 0) is recorded for it,
+written in batches so that the record of a burst does not become a burst of writes.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class DeliveryConfig:
     max_attempts: int = 5
     backoff_base: float = 1.0  # seconds before the second try; doubles each time
     backoff_cap: float = 300.0
+    max_deliveries: int = 100  # under way at once (each: one alert to one target)
 
 
 class AlertService:
@@ -60,6 +67,10 @@ class AlertService:
         self._rules: tuple[AlertRule, ...] = ()
         self._cooldown = Cooldown()
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._dropped: list[DeliveryAttempt] = []  # waiting to be recorded
+        self._flush: asyncio.Task[None] | None = None
+        self.dropped = 0
+        """Deliveries never started because too many were under way (since start)."""
 
     @property
     def rules(self) -> tuple[AlertRule, ...]:
@@ -67,6 +78,23 @@ class AlertService:
 
     async def load(self) -> None:
         self._rules = tuple(await self._store.list_rules())
+
+    async def reload(self) -> bool:
+        """Re-read the rules (another process may have changed them) and prune the
+        cooldowns; True when the rules changed."""
+        rules = tuple(await self._store.list_rules())
+        changed = rules != self._rules
+        self._rules = rules
+        self._cooldown.prune(self._clock.now(), rules)
+        return changed
+
+    def status(self) -> dict[str, object]:
+        return {"rules": len(self._rules), "under_way": len(self._deliveries),
+                "cooldowns": len(self._cooldown), "dropped": self.dropped}  # fmt: skip
+
+    async def record(self, attempts: Sequence[DeliveryAttempt]) -> None:
+        """Record attempts made elsewhere (the report's mail) beside the alerts'."""
+        await self._store.record_attempts(attempts)
 
     async def rule(self, rule_id: str) -> AlertRule:
         rule = await self._store.get_rule(rule_id)
@@ -122,8 +150,9 @@ class AlertService:
         for event in events:
             for rule in self._rules:
                 if event.event_type != QUEUE_WAIT and rule.matches(event.event_type):
-                    subject = subject_of(event.event_type, event.task_id, event.agent_id)
-                    self.raise_alert(rule, event.event_type, subject, _data(event))
+                    data = _data(event)
+                    subject = subject_of(event.event_type, event.task_id, data.get("agent_id"))
+                    self.raise_alert(rule, event.event_type, subject, data)
 
     def check_queue_wait(self, oldest_ready_at: float | None) -> int:
         """Alerts for the rules whose queue wait the oldest ready task has exceeded."""
@@ -149,10 +178,42 @@ class AlertService:
             return False
         alert = Alert(rule.id, rule.name, event_type, subject, now, data)
         for target in rule.targets:
+            if len(self._deliveries) >= self._config.max_deliveries:
+                self._drop(target, alert)
+                continue
             task = asyncio.get_running_loop().create_task(self._deliver(target, alert))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
         return True
+
+    def _drop(self, target: AlertTarget, alert: Alert) -> None:
+        """Too many deliveries under way: this one is not started, and says so."""
+        self.dropped += 1
+        limit = self._config.max_deliveries
+        self._dropped.append(
+            DeliveryAttempt(
+                alert.rule_id, target.describe(), alert.event_type, alert.subject, 0,
+                self._clock.now(),
+                error=f"dropped: {limit} deliveries were under way (the limit, "
+                "IMPERIUM_ALERT_MAX_DELIVERIES)",
+            )
+        )  # fmt: skip
+        if self.dropped == 1 or self.dropped % 100 == 0:
+            log.warning(
+                "alert deliveries dropped: %d under way (the limit); %d dropped so far",
+                limit, self.dropped, extra={"action": "alert.dropped"},
+            )  # fmt: skip
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self._record_dropped())
+
+    async def _record_dropped(self) -> None:
+        while self._dropped:
+            batch, self._dropped = self._dropped, []
+            try:
+                await self._store.record_attempts(batch)
+            except Exception:
+                log.exception("could not record dropped alert deliveries",
+                              extra={"action": "alert.record"})  # fmt: skip
 
     async def _deliver(self, target: AlertTarget, alert: Alert) -> None:
         for attempt in range(1, self._config.max_attempts + 1):
@@ -194,9 +255,11 @@ class AlertService:
             log.exception("could not record an alert delivery", extra={"action": "alert.record"})
 
     async def drain(self) -> None:
-        """Wait for the deliveries under way (tests; a clean stop)."""
-        while self._deliveries:
-            await asyncio.gather(*self._deliveries, return_exceptions=True)
+        """Wait for the deliveries under way and the record of dropped ones (tests; a
+        clean stop)."""
+        while self._deliveries or (self._flush is not None and not self._flush.done()):
+            pending = [*self._deliveries, *([self._flush] if self._flush else [])]
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop: deliveries under way get ``grace`` seconds to finish, then are cancelled

@@ -1,0 +1,1 @@
+"""Rendering reports to PDF: a headless Chromium (``chromium``)."""

@@ -1,0 +1,51 @@
+"""``MemoryUsageStore``: the ``UsageStore`` port over a ``MemoryState``."""
+
+from __future__ import annotations
+
+import math
+
+from imperium.adapters.storage.memory._state import MemoryArea
+from imperium.domain.budgets import BUDGET_SPENT, DAY, utc_date
+from imperium.domain.models import Execution
+from imperium.ports import UsageRow
+
+
+def _key(group: str, e: Execution) -> str:
+    if group == "agent":
+        return e.agent_id or ""
+    if group == "task_type":
+        return e.task_type
+    if group == "day":
+        return utc_date(math.floor(e.finished_at / DAY) * DAY)
+    raise ValueError("group must be one of ('agent', 'task_type', 'day')")
+
+
+class MemoryUsageStore(MemoryArea):
+    async def usage(self, group: str, since: float, until: float) -> list[UsageRow]:
+        sums: dict[str, list[float]] = {}
+        for e in self.state.executions.values():
+            if since <= e.finished_at < until:
+                s = sums.setdefault(_key(group, e), [0, 0, 0, 0.0])
+                s[0] += 1
+                s[1] += e.tokens is not None
+                s[2] += e.tokens or 0
+                s[3] += e.cost or 0.0
+        return [
+            UsageRow(key, int(n), int(reported), int(tokens), cost)
+            for key, (n, reported, tokens, cost) in sorted(sums.items())
+        ]
+
+    async def spent_since(self, since: float) -> dict[str, tuple[int, float]]:
+        spent: dict[str, tuple[int, float]] = {}
+        for e in self.state.executions.values():
+            if e.finished_at >= since and e.agent_id and (e.tokens or e.cost):
+                tokens, cost = spent.get(e.agent_id, (0, 0.0))
+                spent[e.agent_id] = (tokens + (e.tokens or 0), cost + (e.cost or 0.0))
+        return spent
+
+    async def budget_events_since(self, since: float) -> set[str]:
+        return {
+            ev.agent_id
+            for ev in self.state.events
+            if ev.event_type == BUDGET_SPENT and ev.created_at >= since and ev.agent_id
+        }

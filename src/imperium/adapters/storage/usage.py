@@ -1,0 +1,73 @@
+"""``SqlUsageStore``: the ``UsageStore`` port — tokens and cost of recorded attempts,
+summed by the database per agent, task type or UTC day (``agent_task_executions`` over
+its ``finished_at`` index), and the day's ``agent.budget_spent`` events."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from imperium.adapters.storage.database import SqlArea
+from imperium.adapters.storage.tables import agent_task_executions, learning_logs
+from imperium.domain.budgets import BUDGET_SPENT, DAY, utc_date
+from imperium.ports import UsageRow
+
+GROUPS = ("agent", "task_type", "day")
+
+
+class SqlUsageStore(SqlArea):
+    def _key(self, group: str) -> sa.ColumnElement[object]:
+        ex = agent_task_executions
+        if group == "agent":
+            return sa.func.coalesce(ex.c.agent_id, "")
+        if group == "task_type":
+            return ex.c.task_type
+        ratio = ex.c.finished_at / DAY  # SQLite's CAST truncates (times > 0); PG's rounds
+        floored = sa.func.floor(ratio) if self._db.dialect == "postgresql" else ratio
+        return sa.cast(floored, sa.BigInteger)
+
+    async def usage(self, group: str, since: float, until: float) -> list[UsageRow]:
+        if group not in GROUPS:
+            raise ValueError(f"group must be one of {GROUPS}")
+        ex = agent_task_executions
+        key = self._key(group).label("key")
+        query = (
+            sa.select(
+                key, sa.func.count().label("attempts"),
+                sa.func.count(ex.c.tokens).label("reported"),
+                sa.func.coalesce(sa.func.sum(ex.c.tokens), 0).label("tokens"),
+                sa.func.coalesce(sa.func.sum(ex.c.cost), 0.0).label("cost"),
+            )
+            .where(ex.c.finished_at >= since, ex.c.finished_at < until)
+            .group_by(key)
+        )  # fmt: skip
+        rows = [
+            UsageRow(
+                utc_date(r.key * DAY) if group == "day" else str(r.key),
+                int(r.attempts), int(r.reported), int(r.tokens), float(r.cost),
+            )
+            for r in await self._db.fetch(query)
+        ]  # fmt: skip
+        return sorted(rows, key=lambda r: r.key)
+
+    async def spent_since(self, since: float) -> dict[str, tuple[int, float]]:
+        ex = agent_task_executions
+        query = (
+            sa.select(
+                ex.c.agent_id, sa.func.coalesce(sa.func.sum(ex.c.tokens), 0).label("tokens"),
+                sa.func.coalesce(sa.func.sum(ex.c.cost), 0.0).label("cost"),
+            )
+            .where(ex.c.finished_at >= since, ex.c.agent_id.is_not(None),
+                   sa.or_(ex.c.tokens.is_not(None), ex.c.cost.is_not(None)))
+            .group_by(ex.c.agent_id)
+        )  # fmt: skip
+        return {r.agent_id: (int(r.tokens), float(r.cost)) for r in await self._db.fetch(query)}
+
+    async def budget_events_since(self, since: float) -> set[str]:
+        logs = learning_logs
+        query = (
+            sa.select(logs.c.agent_id)
+            .where(logs.c.event_type == BUDGET_SPENT, logs.c.created_at >= since,
+                   logs.c.agent_id.is_not(None))
+            .distinct()
+        )  # fmt: skip
+        return {r.agent_id for r in await self._db.fetch(query)}

@@ -1,0 +1,96 @@
+"""Token and cost usage, as recorded on every attempt, per agent, task type or UTC day; and
+where each agent with a daily budget stands today.
+
+Figures come from the stored executions only: an attempt whose agent reported no usage
+counts as an attempt, not as zero tokens (``reported`` says how many did report).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imperium.domain.budgets import DAY, budget_of, day_start, reached, utc_date
+from imperium.domain.errors import ValidationError
+from imperium.domain.states import AgentStatus
+from imperium.ports import AgentStore, Clock, UsageRow, UsageStore
+
+GROUPS = ("agent", "task_type", "day")
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    by: str
+    since: float
+    until: float
+    rows: list[UsageRow]
+
+    @property
+    def total(self) -> UsageRow:
+        return UsageRow(
+            "total",
+            sum(r.attempts for r in self.rows),
+            sum(r.reported for r in self.rows),
+            sum(r.tokens for r in self.rows),
+            round(sum(r.cost for r in self.rows), 10),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    agent_id: str
+    tokens_per_day: int | None
+    cost_per_day: float | None
+    tokens_spent: int
+    cost_spent: float
+    held: bool
+    reason: str | None
+    resets_at: float
+
+
+class UsageService:
+    def __init__(self, store: UsageStore, agents: AgentStore, clock: Clock) -> None:
+        self._store = store
+        self._agents = agents
+        self._clock = clock
+
+    async def usage(self, by: str = "agent", days: int = 7) -> UsageReport:
+        """The last ``days`` UTC days (today included), grouped ``by``."""
+        if by not in GROUPS:
+            raise ValidationError(f"usage is grouped by one of {', '.join(GROUPS)}; got '{by}'")
+        if not 1 <= days <= MAX_DAYS:
+            raise ValidationError(f"days must be from 1 to {MAX_DAYS}, got {days}")
+        now = self._clock.now()
+        since = day_start(now) - (days - 1) * DAY
+        until = day_start(now) + DAY
+        return UsageReport(by, since, until, await self._store.usage(by, since, until))
+
+    async def budgets(self) -> list[BudgetStatus]:
+        """Each agent with a daily budget: today's spend, and whether it is held."""
+        now = self._clock.now()
+        spent = await self._store.spent_since(day_start(now))
+        statuses = []
+        for spec in await self._agents.list_agents():
+            try:
+                budget = budget_of(spec.config)
+            except ValidationError:
+                budget = None
+            if budget is None or spec.status is AgentStatus.RETIRED:
+                continue
+            tokens, cost = spent.get(spec.id, (0, 0.0))
+            limit = reached(budget, tokens, cost, now)
+            statuses.append(
+                BudgetStatus(
+                    spec.id, budget.tokens, budget.cost, tokens, round(cost, 10),
+                    limit is not None, limit.reason(spec.id) if limit else None,
+                    day_start(now) + DAY,
+                )
+            )  # fmt: skip
+        return statuses
+
+    async def budget_source(self, since: float) -> tuple[dict[str, tuple[int, float]], set[str]]:
+        """What the scheduler's budget ledger is rebuilt from at start."""
+        return await self._store.spent_since(since), await self._store.budget_events_since(since)
+
+    def today(self) -> str:
+        return utc_date(self._clock.now())

@@ -1,0 +1,148 @@
+"""The report mailed for real to a local SMTP server (aiosmtpd): text, HTML and the PDF
+(from a stand-in browser that writes what --print-to-pdf names), each recipient's mail
+recorded; the routine is off without recipients or SMTP; the PDF adapter's failures are
+plain errors."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import stat
+from pathlib import Path
+
+import pytest
+
+from imperium.adapters.notify.smtp import SmtpConfig, SmtpSender
+from imperium.adapters.render.chromium import ChromiumPdf, find_renderer
+from imperium.adapters.storage.memory import MemoryStore
+from imperium.adapters.storage.memory.alerts import MemoryAlertStore
+from imperium.adapters.storage.memory.reports import MemoryReportStore
+from imperium.domain.models import Execution
+from imperium.domain.states import Outcome
+from imperium.services.reports.ports import RenderError
+from imperium.services.reports.service import REPORT_RULE, MailConfig, ReportMail, ReportService
+from tests.integration.notify.test_delivery import Inbox, smtp  # noqa: F401 (fixture)
+
+NOW = 1_800_000_000.0
+
+FAKE_BROWSER = """#!/bin/sh
+# a stand-in for chromium: writes a small PDF where --print-to-pdf says
+for arg in "$@"; do
+  case "$arg" in --print-to-pdf=*) out="${arg#--print-to-pdf=}";; esac
+done
+printf '%%PDF-1.4 stand-in\\n' > "$out"
+"""
+
+
+class Clock:
+    def now(self) -> float:
+        return NOW
+
+    def monotonic(self) -> float:
+        return NOW
+
+
+def executable(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def service(renderer: ChromiumPdf | None) -> ReportService:
+    store = MemoryStore()
+    for i in range(6):
+        store.state.executions[(f"t{i}", 1)] = Execution(
+            f"t{i}", 1, "alpha", "echo", 1.0, NOW - 100, NOW - 50 - i,
+            Outcome.SUCCEEDED if i else Outcome.FAILED, 1,
+        )  # fmt: skip
+    return ReportService(MemoryReportStore(store.state), store, Clock(), renderer, "none here")
+
+
+async def test_the_report_reaches_the_inbox_with_its_pdf(
+    smtp: tuple[Inbox, int],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    inbox, port = smtp
+    sender = SmtpSender(SmtpConfig("127.0.0.1", port, "imperium@test", security="none"))
+    recorded = MemoryAlertStore()
+    renderer = ChromiumPdf(executable(tmp_path, "browser", FAKE_BROWSER))
+    mail = ReportMail(
+        service(renderer), sender, MailConfig(("ops@example.org", "lead@example.org"), 7.0),
+        Clock(), record=recorded.record_attempts,
+    )  # fmt: skip
+    assert mail.off_reason() is None
+    result = await mail.send()
+    assert result["status"] == "ok"
+    assert result["pdf"] == "pdf attached"
+    [(sender_address, recipients, raw)] = inbox.messages
+    assert sender_address == "imperium@test"
+    assert sorted(recipients) == ["lead@example.org", "ops@example.org"]
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "[Imperium] report of the last 7 days"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "counted 6, succeeded 5 (83.3%" in text
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "<svg" in html
+    assert "Success per task type" in html
+    [pdf] = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert pdf.get_content().startswith(b"%PDF-1.4 stand-in")
+    attempts = await recorded.list_attempts()
+    assert {a.target for a in attempts} == {"email:ops@example.org", "email:lead@example.org"}
+    assert all(a.rule_id == REPORT_RULE and a.delivered for a in attempts)
+
+
+async def test_without_a_renderer_the_mail_is_html_only(
+    smtp: tuple[Inbox, int],  # noqa: F811
+) -> None:
+    inbox, port = smtp
+    sender = SmtpSender(SmtpConfig("127.0.0.1", port, "imperium@test", security="none"))
+    result = await ReportMail(service(None), sender, MailConfig(("ops@example.org",)),
+                              Clock()).send()  # fmt: skip
+    assert result["status"] == "ok"
+    assert result["pdf"] == "no PDF: none here"
+    message = email.message_from_bytes(inbox.messages[0][2], policy=email.policy.default)
+    assert list(message.iter_attachments()) == []
+
+
+async def test_an_unreachable_mail_server_is_a_failed_run_recorded() -> None:
+    sender = SmtpSender(SmtpConfig("127.0.0.1", 9, "imperium@test", security="none", timeout=2))
+    recorded = MemoryAlertStore()
+    mail = ReportMail(service(None), sender, MailConfig(("ops@example.org",)), Clock(),
+                      record=recorded.record_attempts)  # fmt: skip
+    result = await mail.send()
+    assert result["status"] == "failed"
+    assert "Error" in str(result["error"])
+    [attempt] = await recorded.list_attempts()
+    assert not attempt.delivered
+    assert attempt.error
+
+
+def test_the_routine_is_off_without_recipients_or_smtp() -> None:
+    sender = SmtpSender(SmtpConfig("127.0.0.1", 25, "imperium@test"))
+    no_one = ReportMail(service(None), sender, MailConfig(()), Clock()).routine()
+    assert not no_one.active
+    assert "IMPERIUM_REPORT_RECIPIENTS" in (no_one.off_reason or "")
+    no_smtp = ReportMail(service(None), None, MailConfig(("a@b.c",)), Clock()).routine()
+    assert not no_smtp.active
+    assert "IMPERIUM_SMTP_HOST" in (no_smtp.off_reason or "")
+    config = MailConfig(("a@b.c",), interval=3600)
+    on = ReportMail(service(None), sender, config, Clock()).routine()
+    assert on.active
+    assert on.interval == 3600
+
+
+async def test_a_renderer_that_fails_says_why(tmp_path: Path) -> None:
+    broken = executable(tmp_path, "broken", "#!/bin/sh\necho 'cannot open display' >&2\nexit 3\n")
+    with pytest.raises(RenderError, match="exited with 3 and wrote no PDF: cannot open display"):
+        await ChromiumPdf(broken).render("<html></html>")
+
+
+def test_finding_the_renderer(tmp_path: Path) -> None:
+    assert find_renderer("none")[0] is None
+    missing, why = find_renderer("/no/such/chromium")
+    assert missing is None
+    assert "HTML only" in why
+    found, _ = find_renderer(executable(tmp_path, "browser", FAKE_BROWSER))
+    assert found is not None
+    assert found.name.endswith("browser")
