@@ -38,6 +38,7 @@ from imperium.domain.specs import (
 from imperium.domain.states import TaskState
 from imperium.domain.teams import TeamRun
 from imperium.ports import Attempt, Clock, EventSink, Executor, Rng, SchedulerStore
+from imperium.services.budgets import BudgetSource
 from imperium.services.engine import recovery, remote
 from imperium.services.engine.census import Snapshot
 from imperium.services.engine.journal import (
@@ -114,6 +115,9 @@ class Engine:
         self.state.stop_attempt = lambda task: executor.cancel(task.id)
         self.state.ended = self._ended
         self.poller = recovery.Poller(self)
+        self.budget_source: BudgetSource | None = None
+        """Reads, at start, each agent's tokens and cost since a time and the agents
+        whose ``agent.budget_spent`` event was written since then (set by the wiring)."""
         self._waiters: dict[str, list[asyncio.Future[Task]]] = {}
         self.ready_signal = asyncio.Event()  # wakes lease long-polls
         self._dispatching = False
