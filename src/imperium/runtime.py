@@ -39,10 +39,12 @@ from imperium.adapters.storage.diagnostics import ReportCache
 from imperium.adapters.storage.memory import MemoryStore
 from imperium.adapters.storage.memory.alerts import MemoryAlertStore
 from imperium.adapters.storage.memory.reports import MemoryReportStore
+from imperium.adapters.storage.memory.usage import MemoryUsageStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.reports import SqlReportStore
 from imperium.adapters.storage.scheduler import SqlSchedulerStore
 from imperium.adapters.storage.sql import SqlStore
+from imperium.adapters.storage.usage import SqlUsageStore
 from imperium.agents._file_access import database_files
 from imperium.agents.loader import is_local, load_agent_class
 from imperium.domain.alerts import TargetKind
@@ -74,6 +76,7 @@ from imperium.services.schedule import ScheduleConfig, build_routines
 from imperium.services.submission import SubmissionService
 from imperium.services.swarm.autoscaler import Autoscaler, autoscale_routine
 from imperium.services.teams import SubmitWorkflow, TaskReader, TeamService
+from imperium.services.usage import UsageService
 from imperium.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -351,6 +354,15 @@ ALERT_CLOSE_GRACE = 2.0
 """Seconds deliveries under way may finish when the server stops (then cancelled)."""
 
 
+def make_usage(store: Store, clock: SystemClock) -> UsageService:
+    """Tokens and cost per agent, task type and day, and daily budgets, over ``store``."""
+    kept = SqlUsageStore(store.database) if isinstance(store, SqlStore) else None
+    if kept is None:
+        state = getattr(store, "state", None)
+        return UsageService(MemoryUsageStore(state), store, clock)
+    return UsageService(kept, store, clock)
+
+
 def engine_config(settings: Settings) -> EngineConfig:
     return EngineConfig(
         lease_seconds=settings.lease_seconds,
@@ -415,9 +427,15 @@ class Imperium:
     reports: ReportService = field(init=False, repr=False)
     """The periodic report (``/api/v1/reports/weekly``, and mailed by a routine)."""
 
+    usage: UsageService = field(init=False, repr=False)
+    """Tokens and cost per agent, task type and day; daily budgets (the engine's ledger
+    of today's spend is rebuilt from it at start)."""
+
     def __post_init__(self) -> None:
         self.autoscaler = Autoscaler(self.engine, self.agents, self.store, self.events)
         self.reports = make_reports(self.settings, self.store, SystemClock())
+        self.usage = make_usage(self.store, SystemClock())
+        self.engine.budget_source = self.usage.budget_source
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Imperium:

@@ -34,6 +34,7 @@ from imperium.interfaces.api.routes import (
     swarm,
     tasks,
     teams,
+    usage,
     workflows,
 )
 from imperium.runtime import Imperium
@@ -91,6 +92,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
         learning.seed_router,
         custody.router,
         custody.proposals_router,
+        usage.router,
     ):
         assembly.include_router(router, dependencies=[Depends(authorize)])
     routes = tuple(assembly.router.routes[before:])

@@ -36,6 +36,7 @@ from imperium.services.reports.service import ReportService
 from imperium.services.routines import Routines
 from imperium.services.swarm.service import SwarmService
 from imperium.services.teams import TeamService
+from imperium.services.usage import UsageService
 from imperium.settings import Settings
 
 
@@ -63,6 +64,8 @@ class ApiServices:
     """Ratings of tasks' results (the live router learns from them)."""
     alerts: AlertService
     reports: ReportService
+    usage: UsageService
+    """Tokens and cost per agent, task type and day; daily budgets."""
     swarm: SwarmService
     planning: PlanningService
     seed: SeedSources
@@ -93,6 +96,7 @@ class ApiServices:
             feedback=runtime.feedback,
             alerts=runtime.alerts,
             reports=runtime.reports,
+            usage=runtime.usage,
             swarm=SwarmService(engine, agents, store, runtime.autoscaler),
             planning=PlanningService(engine, agents, store),
             seed=SeedSources(
@@ -183,6 +187,11 @@ async def get_reports(request: Request) -> ReportService:
 
 
 Reports = Annotated[ReportService, Depends(get_reports)]
+async def get_usage(request: Request) -> UsageService:
+    return services_of(request.app).usage
+
+
+Usage = Annotated[UsageService, Depends(get_usage)]
 """Alert rules (changes apply at once) and the record of their deliveries."""
 
 
