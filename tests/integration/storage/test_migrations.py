@@ -21,7 +21,7 @@ from imperium.adapters.storage.migrate import (
     code_heads,
     upgrade_database,
 )
-from imperium.adapters.storage.tables import metadata
+from imperium.adapters.storage.tables import KNOWLEDGE_SEARCH_OBJECTS, metadata
 
 
 def _same_json_default(
@@ -41,7 +41,12 @@ def _same_json_default(
 
 async def _differences(url: str, target: sa.MetaData) -> list[Any]:
     engine = create_engine(url)
-    opts = {"compare_type": True, "compare_server_default": _same_json_default}
+    opts = {
+        "compare_type": True,
+        "compare_server_default": _same_json_default,
+        # full-text search objects are per dialect, outside the metadata (migration 0019)
+        "include_name": lambda name, _type, _parent: name not in KNOWLEDGE_SEARCH_OBJECTS,
+    }
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(

@@ -1,0 +1,201 @@
+"""The knowledge base's records: trusted sources, documents, topics, the ingestion log,
+search hits and the record of which documents an attempt used.
+
+A source is trusted by being registered: connectors fetch only from its ``allowed_domains``
+(the host of its own URL is always allowed). ``trust`` (0-1) weighs what it brings in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from imperium.domain.errors import ValidationError
+
+SOURCE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+class SourceKind(StrEnum):
+    RSS = "rss"
+    """An RSS or Atom feed (Medium, blogs); ``url`` is the feed (http(s) or a file)."""
+    FILES = "files"
+    """A local file or directory of .txt, .md, .html and feed files (offline)."""
+    STACKEXCHANGE = "stackexchange"
+    """Questions with their accepted answers, by tag (``params``: site, tags)."""
+    GITHUB = "github"
+    """Repositories, issues or releases found by a search (``params``: query, kind)."""
+    ARXIV = "arxiv"
+    """Papers from the arXiv API by a search query (``params``: query)."""
+
+
+class IngestStatus(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    """The server answered 304 to a conditional request: nothing new."""
+    SKIPPED = "skipped"
+    """Not fetched: disabled, its daily quota spent, or told to back off."""
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A trusted source in the registry."""
+
+    id: str
+    kind: SourceKind
+    url: str
+    trust: float = 0.5
+    enabled: bool = True
+    allowed_domains: tuple[str, ...] = ()
+    daily_quota: int | None = None
+    """Requests per UTC day (None: no limit of ours; the API's own still holds)."""
+    min_interval: float = 1.0
+    """Seconds between two requests to this source, however many ingests run."""
+    params: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+    def domains(self) -> tuple[str, ...]:
+        """Hosts requests may go to: the URL's own and the allowed ones."""
+        own = urlsplit(self.url).hostname
+        return tuple(dict.fromkeys([*([own] if own else []), *self.allowed_domains]))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What a source remembers between ingests."""
+
+    source_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    quota_day: int | None = None
+    """The UTC day number (epoch days) ``quota_used`` counts."""
+    quota_used: int = 0
+    backoff_until: float | None = None
+    """Told by the API (Stack Exchange ``backoff``, 429 ``Retry-After``) to wait until then."""
+    api_quota_remaining: int | None = None
+    """What the API last said is left (``quota_remaining``, ``X-RateLimit-Remaining``)."""
+    last_run_at: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedItem:
+    """One item a connector brought back, before normalisation."""
+
+    url: str
+    title: str
+    text: str
+    author: str | None = None
+    published_at: float | None = None
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A stored document (``internet_learning_results``)."""
+
+    url: str
+    source_id: str
+    title: str
+    text: str
+    """Normalised: plain text, whitespace collapsed."""
+    content_hash: str
+    signature: tuple[int, ...]
+    """MinHash of its word shingles (near-duplicate detection)."""
+    fetched_at: float
+    topic: str | None = None
+    author: str | None = None
+    published_at: float | None = None
+    relevance: float = 0.0
+    novelty: float = 1.0
+    learning_value: float = 0.0
+    duplicates: int = 0
+    """How many times the same or a near-identical document was merged into this one."""
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    agent_id: str | None = None
+    """None: a global topic."""
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRecord:
+    """One source's part of one ingest (the ingestion log)."""
+
+    source_id: str
+    started_at: float
+    finished_at: float
+    status: IngestStatus
+    fetched: int = 0
+    stored: int = 0
+    merged: int = 0
+    error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeHit:
+    """A search result as agents see it."""
+
+    document_id: int
+    url: str
+    title: str
+    source_id: str
+    topic: str | None
+    text: str
+    score: float
+    """Higher is better; comparable only within one result list."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeUse:
+    """The documents one attempt was given by a search."""
+
+    task_id: str
+    attempt: int
+    agent_id: str | None
+    task_type: str | None
+    query: str
+    document_ids: tuple[int, ...]
+    used_at: float
+
+
+def check_source(source: Source) -> None:
+    """Refuse a source that could not be fetched safely or sensibly."""
+    if not source.id or set(source.id) - SOURCE_ID_CHARS or len(source.id) > 100:
+        raise ValidationError(
+            "a source id is 1-100 characters of a-z, 0-9, '-', '_' and '.', e.g. 'python-blog'"
+        )
+    if not 0.0 <= source.trust <= 1.0:
+        raise ValidationError(f"trust must be between 0 and 1, got {source.trust}")
+    if source.daily_quota is not None and source.daily_quota < 1:
+        raise ValidationError("daily_quota must be at least 1 (or absent: no limit)")
+    if source.min_interval < 0:
+        raise ValidationError("min_interval must be >= 0 seconds")
+    if source.kind is not SourceKind.FILES:
+        _check_web_url(source)
+
+
+def _check_web_url(source: Source) -> None:
+    parts = urlsplit(source.url)
+    if source.kind is SourceKind.RSS and parts.scheme in ("", "file"):
+        return  # a feed file on disk
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            f"source {source.id}: url must be http(s)://host/..., got {source.url!r}"
+        )
+    for domain in source.allowed_domains:
+        if not domain or "/" in domain or ":" in domain:
+            raise ValidationError(f"allowed domain {domain!r} must be a bare host name")
+
+
+def host_allowed(url: str, domains: tuple[str, ...]) -> bool:
+    """Whether ``url``'s host is one of ``domains`` or a subdomain of one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d.lower() or host.endswith("." + d.lower()) for d in domains if d)
