@@ -110,3 +110,11 @@ async def test_deliveries_are_listed_newest_first_and_bounded(
     assert [(d["rule_id"], d["at"], d["delivered"]) for d in only_a.json()["items"]] == [
         ("a", 3.0, False)
     ]
+
+
+async def test_the_event_types_are_listed(memory_client: httpx.AsyncClient) -> None:
+    response = await memory_client.get("/api/v1/alerts/event-types")
+    assert response.status_code == 200
+    meanings = {i["event_type"]: i["meaning"] for i in response.json()["items"]}
+    assert "drift alarm" in meanings["agent.drift"]
+    assert "budget" in meanings["agent.budget_spent"]

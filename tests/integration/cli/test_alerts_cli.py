@@ -99,3 +99,11 @@ def test_mistakes_are_clear_messages(cli, monkeypatch) -> None:
     dup = cli("alerts", "rules", "add", "dup", "--event", "task.dead", *hook)
     assert dup.exit_code == 1
     assert "exists already" in dup.output
+
+
+def test_event_types_are_listed(cli) -> None:
+    listed = cli("alerts", "event-types", "--json")
+    assert listed.exit_code == 0, listed.output
+    types = {row["event_type"] for row in json.loads(listed.stdout)}
+    assert {"agent.budget_spent", "agent.custody_level", "agent.drift", "learning_cycle.failed",
+            "task.dead", "queue.wait"} <= types  # fmt: skip

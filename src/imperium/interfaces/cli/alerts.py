@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from imperium.domain.alerts import AlertRule, AlertTarget, TargetKind
+from imperium.domain.alerts import EVENT_TYPES, AlertRule, AlertTarget, TargetKind
 from imperium.domain.errors import ValidationError
 from imperium.interfaces.cli._common import (
     console,
@@ -188,6 +188,19 @@ def deliveries(
             short_time(row["at"]), row["rule_id"], escape(row["target"]), row["event_type"],
             escape(row["subject"]), str(row["attempt"]), escape(result),
         )  # fmt: skip
+    console.print(table)
+
+
+@app.command("event-types")
+def event_types(as_json: Json = False) -> None:
+    """The event types worth an alert and what each means (rules may name any type or
+    pattern, e.g. 'agent.*')."""
+    if as_json:
+        print_json([{"event_type": t, "meaning": m} for t, m in EVENT_TYPES.items()])
+        return
+    table = Table("event type", "meaning")
+    for event_type, meaning in EVENT_TYPES.items():
+        table.add_row(event_type, escape(meaning))
     console.print(table)
 
 

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from imperium.domain.alerts import AlertRule, AlertTarget, DeliveryAttempt
+from imperium.domain.alerts import EVENT_TYPES, AlertRule, AlertTarget, DeliveryAttempt
 from imperium.interfaces.api.deps import Alerts
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.api.schemas.alerts import (
     DeliveryList,
+    EventTypeList,
     RuleIn,
     RuleList,
     RuleOut,
@@ -72,6 +73,13 @@ async def list_deliveries(
 ) -> dict[str, Any]:
     """Delivery attempts, newest first (one per try per target)."""
     return {"items": [_delivery_out(a) for a in await alerts.deliveries(rule_id, limit)]}
+
+
+@router.get("/event-types", response_model=EventTypeList)
+async def event_types() -> dict[str, Any]:
+    """The event types worth an alert and what each means (a rule may name any type or
+    shell-style pattern: these are the ones Imperium writes that people usually want)."""
+    return {"items": [{"event_type": t, "meaning": m} for t, m in EVENT_TYPES.items()]}
 
 
 def _targets(given: list[TargetIn], before: tuple[AlertTarget, ...]) -> tuple[AlertTarget, ...]:

@@ -114,3 +114,12 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryOut]
+
+
+class EventTypeOut(BaseModel):
+    event_type: str
+    meaning: str
+
+
+class EventTypeList(BaseModel):
+    items: list[EventTypeOut]
