@@ -741,8 +741,24 @@ class UsageRow:
     cost: float
 
 
+@dataclass(frozen=True, slots=True)
+class TypeFigures:
+    """A task type's recorded attempts since a time: outcomes, tokens, cost, and the
+    durations of the most recent ones (newest first, at most the limit asked)."""
+
+    attempts: int
+    succeeded: int
+    tokens: int
+    cost: float
+    durations: list[float]
+
+
 class UsageStore(Protocol):
     """Tokens and cost as recorded on ``agent_task_executions``."""
+
+    async def type_figures(self, task_type: str, since: float, limit: int) -> TypeFigures:
+        """The attempts of ``task_type`` finished since ``since``."""
+        ...
 
     async def usage(self, group: str, since: float, until: float) -> list[UsageRow]:
         """Per ``group`` ("agent", "task_type" or "day"), attempts finished in

@@ -82,11 +82,15 @@ class LlmAgent(Agent):
         """Refuse a malformed config at registration (ValidationError)."""
         check_template(model_config_of(config).prompt_template)
 
-    async def run(self, ctx: TaskContext) -> Output:
-        cfg = self.model_config
-        reason = not_configured_reason(cfg)
+    def check_backend(self) -> None:
+        """Fail the attempt as ``not_configured`` when no call can be made."""
+        reason = not_configured_reason(self.model_config)
         if reason is not None:
             raise TaskFailed(reason, kind=NOT_CONFIGURED, retryable=False)
+
+    async def run(self, ctx: TaskContext) -> Output:
+        cfg = self.model_config
+        self.check_backend()
         request = ChatRequest(
             model=cfg.model or "",
             messages=self.messages(ctx.payload),

@@ -52,6 +52,8 @@ class UsageService:
     def __init__(self, store: UsageStore, agents: AgentStore, clock: Clock) -> None:
         self._store = store
         self._agents = agents
+        self.store = store
+        """The recorded attempts' figures (intelligence metrics read them too)."""
         self._clock = clock
 
     async def usage(self, by: str = "agent", days: int = 7) -> UsageReport:

@@ -118,3 +118,24 @@ async def test_an_unset_key_variable_is_not_configured(monkeypatch: pytest.Monke
 def test_a_malformed_config_is_refused_at_registration(config: dict[str, Any], phrase: str) -> None:
     with pytest.raises(ValidationError, match=phrase):
         LlmAgent.check_config(config)
+
+
+async def test_product_copy_that_breaks_a_limit_twice_is_reported_not_hidden() -> None:
+    from imperium.agents.product_content import ProductContentAgent
+
+    stub = StubChat(
+        [ChatReply("x " * 200, "m", None, 5, 200), ChatReply("y " * 200, "m", None, 9, 200)]
+    )
+
+    class Scripted(ProductContentAgent):
+        @staticmethod
+        def model_factory(cfg: ModelConfig, key: str | None) -> StubChat:  # type: ignore[override]
+            return stub
+
+    payload = {"product_details": {"name": "Pen"}, "content_type": "meta_description"}
+    out = await Scripted({**BACKEND, "price_per_1k_output": 1.0}).run(ctx(payload))
+    assert out.value["attempts"] == 2
+    assert out.value["measured"]["limits_met"] is False
+    assert out.tokens == 414
+    assert out.cost == pytest.approx(0.4)
+    assert len(stub.requests) == 2

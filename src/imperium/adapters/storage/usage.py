@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from imperium.adapters.storage.database import SqlArea
 from imperium.adapters.storage.tables import agent_task_executions, learning_logs
 from imperium.domain.budgets import BUDGET_SPENT, DAY, utc_date
-from imperium.ports import UsageRow
+from imperium.ports import TypeFigures, UsageRow
 
 GROUPS = ("agent", "task_type", "day")
 
@@ -71,3 +71,22 @@ class SqlUsageStore(SqlArea):
             .distinct()
         )  # fmt: skip
         return {r.agent_id for r in await self._db.fetch(query)}
+
+    async def type_figures(self, task_type: str, since: float, limit: int) -> TypeFigures:
+        ex = agent_task_executions
+        recent = (ex.c.task_type == task_type, ex.c.finished_at >= since)
+        totals = sa.select(
+            sa.func.count().label("attempts"),
+            sa.func.coalesce(sa.func.sum(sa.case((ex.c.outcome == "succeeded", 1), else_=0)), 0)
+            .label("succeeded"),
+            sa.func.coalesce(sa.func.sum(ex.c.tokens), 0).label("tokens"),
+            sa.func.coalesce(sa.func.sum(ex.c.cost), 0.0).label("cost"),
+        ).where(*recent)  # fmt: skip
+        durations = (
+            sa.select(ex.c.duration_seconds).where(*recent)
+            .order_by(ex.c.finished_at.desc()).limit(limit)
+        )  # fmt: skip
+        [row] = await self._db.fetch(totals)
+        spans = [float(r[0]) for r in await self._db.fetch(durations)]
+        return TypeFigures(int(row.attempts), int(row.succeeded), int(row.tokens),
+                           float(row.cost), spans)  # fmt: skip

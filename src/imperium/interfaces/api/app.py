@@ -25,6 +25,7 @@ from imperium.interfaces.api.routes import (
     events_ws,
     health,
     imperium_seed,
+    intelligence,
     l20,
     learning,
     metrics,
@@ -93,6 +94,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
         custody.router,
         custody.proposals_router,
         usage.router,
+        intelligence.router,
     ):
         assembly.include_router(router, dependencies=[Depends(authorize)])
     routes = tuple(assembly.router.routes[before:])

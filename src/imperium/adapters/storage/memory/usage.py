@@ -7,7 +7,7 @@ import math
 from imperium.adapters.storage.memory._state import MemoryArea
 from imperium.domain.budgets import BUDGET_SPENT, DAY, utc_date
 from imperium.domain.models import Execution
-from imperium.ports import UsageRow
+from imperium.ports import TypeFigures, UsageRow
 
 
 def _key(group: str, e: Execution) -> str:
@@ -49,3 +49,15 @@ class MemoryUsageStore(MemoryArea):
             for ev in self.state.events
             if ev.event_type == BUDGET_SPENT and ev.created_at >= since and ev.agent_id
         }
+
+    async def type_figures(self, task_type: str, since: float, limit: int) -> TypeFigures:
+        found = sorted(
+            (e for e in self.state.executions.values()
+             if e.task_type == task_type and e.finished_at >= since),
+            key=lambda e: e.finished_at, reverse=True,
+        )  # fmt: skip
+        return TypeFigures(
+            len(found), sum(1 for e in found if e.outcome == "succeeded"),
+            sum(e.tokens or 0 for e in found), sum(e.cost or 0.0 for e in found),
+            [e.duration for e in found[:limit]],
+        )  # fmt: skip

@@ -1,0 +1,61 @@
+"""``/api/v1/intelligence``: the seed's master intelligences, each a task type run by
+agents through the engine. ``list`` says which are built and served; ``{type}/execute``
+submits one and waits for its end (``wait`` seconds, then 202 with the task to follow);
+``{type}/metrics`` comes from its recorded attempts. Nothing configured: 503 saying what
+to configure; not built: 501."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+
+from imperium.interfaces.api.deps import Scheduler, Usage
+from imperium.interfaces.api.problems import problem
+from imperium.interfaces.records import task_dict
+from imperium.services.intelligence import (
+    AttemptFailedError,
+    IntelligenceService,
+    NotBuiltError,
+    NotConfiguredError,
+)
+
+router = APIRouter(prefix="/api/v1/intelligence", tags=["intelligence"])
+
+
+def _service(engine: Scheduler, usage: Usage) -> IntelligenceService:
+    return IntelligenceService(engine, usage.store)
+
+
+@router.get("/list")
+async def list_intelligences(engine: Scheduler, usage: Usage) -> dict[str, Any]:
+    return {"items": _service(engine, usage).list()}
+
+
+@router.post("/{kind}/execute", response_model=None)
+async def execute(
+    kind: str,
+    engine: Scheduler,
+    usage: Usage,
+    payload: Annotated[dict[str, Any], Body()],
+    wait: Annotated[float, Query(gt=0, le=600, description="Seconds to wait for the end")] = 120,
+) -> dict[str, Any] | JSONResponse:
+    try:
+        task = await _service(engine, usage).execute(kind, payload, wait)
+    except NotConfiguredError as exc:
+        return problem(503, "Service Unavailable", str(exc))
+    except NotBuiltError as exc:
+        return problem(501, "Not Implemented", str(exc))
+    except AttemptFailedError as exc:
+        return problem(502, "Bad Gateway", str(exc), task_id=exc.task.id,
+                       error_kind=exc.task.error_kind)  # fmt: skip
+    body = task_dict(task)
+    if not task.state.is_terminal:
+        return JSONResponse(body, status_code=202)
+    return body
+
+
+@router.get("/{kind}/metrics")
+async def metrics(kind: str, engine: Scheduler, usage: Usage) -> dict[str, Any]:
+    return await _service(engine, usage).metrics(kind, engine.clock.now())

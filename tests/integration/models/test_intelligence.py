@@ -1,0 +1,88 @@
+"""``/api/v1/intelligence`` on SQLite and PostgreSQL: the list says what is built and
+served; product_content runs through the engine on a product_content agent calling the
+local OpenAI-schema server, is measured in code and retried once when it breaks a limit;
+nothing configured is a 503 saying what to configure; the others are 501; metrics come
+from the recorded attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.openai_server import OpenAIServer, Scripted, completion
+
+from .conftest import KEY_ENV
+
+BASE = "/api/v1/intelligence"
+WATCH = {
+    "product_details": {"name": "Smart Watch Pro", "category": "Wearables",
+                        "features": ["Heart rate monitoring", "GPS", "Water resistant"]},
+    "content_type": "meta_description", "tone": "professional", "keywords": ["GPS"],
+}  # fmt: skip
+
+
+async def register(client: httpx.AsyncClient, **config: Any) -> None:
+    body = {"agent_id": "copywriter", "type": "product_content",
+            "capabilities": ["product_content"], "config": config}  # fmt: skip
+    response = await client.post("/api/v1/agents", json=body)
+    assert response.status_code == 201, response.text
+
+
+async def test_the_list_says_what_is_built_and_how_to_serve_it(client: httpx.AsyncClient) -> None:
+    items = {i["type"]: i for i in (await client.get(f"{BASE}/list")).json()["items"]}
+    assert set(items) == {"product_content", "marketing", "web_app_builder", "advanced_media"}
+    assert items["product_content"]["status"] == "no_agent"
+    assert "--type product_content" in items["product_content"]["configure"]
+    assert items["marketing"]["status"] == "not_built"
+
+
+async def test_nothing_configured_is_503_and_not_built_is_501(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"{BASE}/product_content/execute", json=WATCH)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "no active agent serves product_content" in response.json()["detail"]
+    response = await client.post(f"{BASE}/marketing/execute", json={"budget": 25000})
+    assert response.status_code == 501
+    assert (await client.post(f"{BASE}/poetry/execute", json={})).status_code == 404
+
+    await register(client)  # an agent, but no model backend
+    response = await client.post(f"{BASE}/product_content/execute", json=WATCH)
+    assert response.status_code == 503
+    assert "set base_url and model" in response.json()["detail"]
+
+
+async def test_product_content_is_measured_and_retried_once_when_over_a_limit(
+    client: httpx.AsyncClient, server: OpenAIServer
+) -> None:
+    await register(client, base_url=server.base_url, model="m", api_key_env=KEY_ENV)
+    long_text = "Smart Watch Pro with GPS, " + "precise tracking " * 12
+    short_text = "Smart Watch Pro: GPS, heart rate monitoring and water resistance."
+    server.script(Scripted(200, completion(long_text, "m", 40, 30)),
+                  Scripted(200, completion(short_text, "m", 60, 12)))  # fmt: skip
+    response = await client.post(f"{BASE}/product_content/execute", json=WATCH)
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["text"] == short_text
+    assert result["attempts"] == 2
+    measured = result["measured"]
+    assert measured["characters"] == len(short_text)
+    assert measured["limits_met"] is True
+    assert measured["keyword_density_percent"] == {"GPS": 10.0}
+    assert isinstance(measured["flesch_reading_ease"], float)
+    retry_prompt = server.requests[1].body["messages"][1]["content"]
+    assert "broke these limits: max_160_characters" in retry_prompt
+
+    figures = (await client.get(f"{BASE}/product_content/metrics")).json()
+    assert (figures["attempts"], figures["succeeded"], figures["tokens"]) == (1, 1, 142)
+    assert figures["duration_p50"] is not None
+    assert (await client.get(f"{BASE}/marketing/metrics")).json()["attempts"] == 0
+
+
+async def test_a_payload_it_cannot_use_is_422(
+    client: httpx.AsyncClient, server: OpenAIServer
+) -> None:
+    await register(client, base_url=server.base_url, model="m", api_key_env=KEY_ENV)
+    response = await client.post(f"{BASE}/product_content/execute", json={"tone": "warm"})
+    assert response.status_code == 422
+    assert "product_details" in response.json()["detail"]
