@@ -472,7 +472,7 @@ class Imperium:
             CycleRunner(lock.owner, scheduler=True, is_dead=holder_is_dead), teams=store,
         )  # fmt: skip
         learner.feedback = store
-        feedback = FeedbackService(store, clock, new_id, learner.router)
+        feedback = FeedbackService(store, clock, new_id, learner.router, teams=store)
         sandbox = sandbox_policy(settings)
         local = LocalExecutor(
             # lent to the built-in imperium and sandbox agents
@@ -608,7 +608,7 @@ class Offline:
         clock = SystemClock()
         agents = AgentService(store, store, clock, agent_checker(settings))
         submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
-        feedback = FeedbackService(store, clock, new_id)
+        feedback = FeedbackService(store, clock, new_id, teams=store)
         alerts = make_alerts(settings, store, clock)
         return cls(store, agents, submissions, KeyService(store, clock), feedback, alerts)
 

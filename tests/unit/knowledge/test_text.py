@@ -77,7 +77,8 @@ def test_bm25_prefers_rarer_terms_and_shorter_documents() -> None:
     docs = [terms(t) for t in ("asyncio event loop", "event event log", "asyncio " + "x " * 50, "")]
     scores = bm25_scores("asyncio event", docs)
     assert scores[0] == max(scores)
-    assert scores[2] < scores[0] and scores[3] == 0.0
+    assert scores[2] < scores[0]
+    assert scores[3] == 0.0
     assert bm25_scores("", docs) == [0.0] * 4
 
 
@@ -97,7 +98,9 @@ def test_learning_value_stays_in_unit_range(r: float, n: float, t: float) -> Non
 def test_snippet_centres_on_the_first_term() -> None:
     text = "intro " * 100 + "the asyncio part " + "tail " * 100
     piece = snippet(text, "asyncio", 60)
-    assert "asyncio" in piece and piece.startswith("...") and piece.endswith("...")
+    assert "asyncio" in piece
+    assert piece.startswith("...")
+    assert piece.endswith("...")
 
 
 def test_ndcg_and_mrr_against_hand_computed_values() -> None:

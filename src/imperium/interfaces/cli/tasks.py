@@ -29,6 +29,7 @@ from imperium.interfaces.cli._common import (
     settings,
 )
 from imperium.interfaces.cli._ids import resolve_task_id
+from imperium.interfaces.cli._rating import Comment, Down, Score, Up, thumbs_of
 from imperium.interfaces.cli._reasons import unrunnable
 from imperium.interfaces.cli._render import (
     executions_table,
@@ -294,20 +295,16 @@ def retry(
 @app.command()
 def rate(
     task_id: TaskId,
-    up: Annotated[bool, typer.Option("--up", help="Thumbs up (score 1).")] = False,
-    down: Annotated[bool, typer.Option("--down", help="Thumbs down (score 0).")] = False,
-    score: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="A score from 0 (bad) to 1 (good).")
-    ] = None,
-    comment: Annotated[str | None, typer.Option(help="What was good or bad about it.")] = None,
+    up: Up = False,
+    down: Down = False,
+    score: Score = None,
+    comment: Comment = None,
     database: Database = None,
     as_json: Json = False,
 ) -> None:
     """Rate the result of a task that has ended (--up, --down or --score). The rating is
     blended with the attempt's success in what the router learns about its agent."""
-    if up + down + (score is not None) != 1:
-        raise fail("give one of --up, --down or --score 0..1")
-    thumbs = "up" if up else "down" if down else None
+    thumbs = thumbs_of(up, down, score)
 
     async def go() -> dict[str, Any]:
         async with offline(settings(database)) as im:

@@ -26,6 +26,7 @@ from imperium.interfaces.cli._common import (
     run,
     settings,
 )
+from imperium.interfaces.cli._rating import Comment, Down, Score, Up, thumbs_of
 from imperium.interfaces.cli._render import field_text
 from imperium.interfaces.cli._waiting import scheduler_running
 
@@ -180,6 +181,40 @@ def show(
         print_json(out)
         return
     _print_team(out)
+
+
+@app.command()
+def rate(
+    team_id: Annotated[str, typer.Argument(help="A team task's id.")],
+    up: Up = False,
+    down: Down = False,
+    score: Score = None,
+    comment: Comment = None,
+    json_out: Json = False,
+    database: Database = None,
+) -> None:
+    """Rate a team task's result once it has ended (--up, --down or --score): each member
+    task that ended with a result gets the rating."""
+    thumbs = thumbs_of(up, down, score)
+
+    async def go() -> list[dict[str, Any]]:
+        from imperium.interfaces.records import feedback_dict
+
+        async with offline(settings(database)) as services:
+            rated = await services.feedback.rate_team(
+                team_id, score=score, thumbs=thumbs, comment=comment, given_by="cli"
+            )
+            return [feedback_dict(f) for f in rated]
+
+    rated = run(go())
+    if json_out:
+        print_json(rated)
+        return
+    members = ", ".join(f"{r['agent_id']} (task {r['task_id']})" for r in rated)
+    console.print(
+        f"rated team {team_id} {rated[0]['score']:g}: {members}; a running `imperium serve` "
+        "learns from it at its next learning cycle or start"
+    )
 
 
 @app.command()

@@ -13,9 +13,11 @@ from imperium.domain.errors import ValidationError
 from imperium.domain.specs import MAX_ATTEMPTS_LIMIT
 from imperium.domain.states import PriorityLevel
 from imperium.domain.teams import MAX_SIZE, MIN_SIZE, TeamRun, TeamState
-from imperium.interfaces.api.deps import Scheduler, Teams
+from imperium.interfaces.api.auth import CurrentPrincipal
+from imperium.interfaces.api.deps import Ratings, Scheduler, Teams
 from imperium.interfaces.api.schemas import problems
-from imperium.interfaces.records import team_dict, team_estimate_dict
+from imperium.interfaces.api.schemas.feedback import FeedbackIn, FeedbackList
+from imperium.interfaces.records import feedback_dict, team_dict, team_estimate_dict
 from imperium.interfaces.specs import parse_deadline, priority_value
 from imperium.services.engine import Engine
 from imperium.services.teams import TeamRequest, TeamService
@@ -159,3 +161,28 @@ async def cancel_team(team_id: str, teams: Teams, engine: Scheduler) -> dict[str
     ends at once, failed unless the members that had succeeded make its quorum."""
     await teams.cancel(team_id, engine.cancel)
     return team_dict(await teams.settle_one(team_id))
+
+
+@router.post(
+    "/{team_id}/feedback",
+    status_code=201,
+    response_model=FeedbackList,
+    responses=problems(404, 409, 422),
+)
+async def rate_team(
+    team_id: str, body: FeedbackIn, ratings: Ratings, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Rate a team task's result once it has ended: each member task that ended with a
+    result gets the rating (one per member, listed), blended with that member's success
+    in what the router learns about its agent."""
+    given_by = f"api key {principal.key_id}" if principal.key_id else "api (no keys)"
+    rated = await ratings.rate_team(
+        team_id, score=body.score, thumbs=body.thumbs, comment=body.comment, given_by=given_by
+    )
+    return {"items": [feedback_dict(f) for f in rated]}
+
+
+@router.get("/{team_id}/feedback", response_model=FeedbackList, responses=problems(404))
+async def team_feedback(team_id: str, ratings: Ratings) -> dict[str, Any]:
+    """The ratings of the team's member tasks, oldest first."""
+    return {"items": [feedback_dict(f) for f in await ratings.for_team(team_id)]}

@@ -1,0 +1,30 @@
+"""One connector per kind of source, over one ``WebClient``."""
+
+from __future__ import annotations
+
+from imperium.adapters.knowledge import arxiv, github, stackexchange
+from imperium.adapters.knowledge.arxiv import ArxivConnector
+from imperium.adapters.knowledge.feeds import FeedConnector
+from imperium.adapters.knowledge.files import FilesConnector
+from imperium.adapters.knowledge.github import GitHubConnector
+from imperium.adapters.knowledge.http import WebClient
+from imperium.adapters.knowledge.stackexchange import StackExchangeConnector
+from imperium.domain.knowledge import SourceKind
+from imperium.services.knowledge.ports import Connector
+
+DEFAULT_URLS = {
+    SourceKind.STACKEXCHANGE: stackexchange.DEFAULT_URL,
+    SourceKind.GITHUB: github.DEFAULT_URL,
+    SourceKind.ARXIV: arxiv.DEFAULT_URL,
+}
+"""The public APIs' base URLs, used when a source is added without one."""
+
+
+def connectors(web: WebClient) -> dict[SourceKind, Connector]:
+    return {
+        SourceKind.RSS: FeedConnector(web),
+        SourceKind.FILES: FilesConnector(web.clock),
+        SourceKind.STACKEXCHANGE: StackExchangeConnector(web),
+        SourceKind.GITHUB: GitHubConnector(web),
+        SourceKind.ARXIV: ArxivConnector(web),
+    }

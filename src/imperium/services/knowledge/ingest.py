@@ -1,0 +1,198 @@
+"""Ingestion: every enabled source is fetched (concurrently; a failing one is recorded and
+does not stop the others), then each item is normalised, merged into a stored document when
+it is the same (same URL, same content hash, or a MinHash similarity of at least
+``NEAR_DUPLICATE``), or stored with its relevance, novelty and learning value.
+
+Ingesting the same answer twice stores nothing new: every item merges by its URL."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from imperium.domain.knowledge import (
+    Document,
+    FetchedItem,
+    IngestRecord,
+    IngestStatus,
+    Source,
+    SourceKind,
+    SourceState,
+)
+from imperium.domain.knowledge_text import (
+    NEAR_DUPLICATE,
+    content_hash,
+    learning_value,
+    normalise_text,
+    novelty,
+    relevance,
+    signature,
+    similarity,
+    terms,
+)
+from imperium.ports import Clock
+from imperium.services.knowledge.ports import Connector, FetchOutcome, KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, IngestRecord], None]
+
+
+@dataclass(slots=True)
+class _Tally:
+    stored: int = 0
+    merged: int = 0
+
+
+class Ingester:
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        connectors: Mapping[SourceKind, Connector],
+        clock: Clock,
+        max_results: int = 20,
+    ) -> None:
+        self._store = store
+        self._connectors = connectors
+        self._clock = clock
+        self.max_results = max_results
+
+    async def run(
+        self, source_ids: Sequence[str] | None = None, progress: Progress | None = None
+    ) -> list[IngestRecord]:
+        """Fetch every enabled source (or those named), store what is new; one record per
+        source, also written to the ingestion log."""
+        sources = [
+            s for s in await self._store.list_sources()
+            if (s.id in source_ids if source_ids is not None else s.enabled)
+        ]  # fmt: skip
+        topics = sorted({t.name for t in await self._store.list_topics()})
+        started = self._clock.now()
+        outcomes = await asyncio.gather(*(self._fetch(s, topics) for s in sources))
+        records = []
+        for source, outcome in zip(sources, outcomes, strict=True):
+            await self._store.save_state(outcome.state)
+            record = await self._keep(source, outcome, topics, started)
+            await self._store.log_ingest(record)
+            records.append(record)
+            if progress is not None:
+                progress(source.id, record)
+        return records
+
+    async def _fetch(self, source: Source, topics: list[str]) -> FetchOutcome:
+        state = await self._store.get_state(source.id) or SourceState(source.id)
+        connector = self._connectors.get(source.kind)
+        if connector is None:
+            return FetchOutcome(IngestStatus.FAILED, state, error=f"no connector for {source.kind}")
+        try:
+            return await connector.fetch(source, state, topics, self.max_results)
+        except Exception as exc:  # a connector's own bug must not stop the other sources
+            log.exception("connector failed", extra={"source": source.id})
+            return FetchOutcome(IngestStatus.FAILED, state, error=f"{type(exc).__name__}: {exc}")
+
+    async def _keep(
+        self, source: Source, outcome: FetchOutcome, topics: list[str], started: float
+    ) -> IngestRecord:
+        tally = _Tally()
+        if outcome.items:
+            stored = await self._store.signatures()
+            batch_df = Counter(t for item in outcome.items for t in set(terms(_full(item))))
+            for item in outcome.items:
+                await self._keep_item(
+                    source, item, topics, stored, (batch_df, len(outcome.items)), tally
+                )
+        error = outcome.error
+        if outcome.skipped_items:
+            note = f"{outcome.skipped_items} malformed item(s) left out"
+            error = f"{error}; {note}" if error else note
+        return IngestRecord(
+            source.id, started, self._clock.now(), outcome.status, fetched=len(outcome.items),
+            stored=tally.stored, merged=tally.merged, error=error,
+        )  # fmt: skip
+
+    async def _keep_item(
+        self,
+        source: Source,
+        item: FetchedItem,
+        topics: list[str],
+        stored: list[tuple[int, tuple[int, ...]]],
+        corpus: tuple[Counter[str], int],
+        tally: _Tally,
+    ) -> None:
+        title = normalise_text(item.title) or item.url
+        text = normalise_text(item.text)
+        if not text:
+            return
+        digest = content_hash(f"{title} {text}")
+        sig = signature(f"{title} {text}")
+        same = await self._store.find_document(item.url, digest)
+        if same is None:
+            same = await self._near_duplicate(sig, stored)
+        if same is not None:
+            tally.merged += await self._merge(same, item, title, text, digest, sig)
+            return
+        doc_terms = terms(f"{title} {text}")
+        topic, score = _best_topic(item.topic, topics, doc_terms, corpus)
+        new = novelty(sig, (s for _, s in stored))
+        document = Document(
+            url=item.url, source_id=source.id, title=title, text=text, content_hash=digest,
+            signature=sig, fetched_at=self._clock.now(), topic=topic, author=item.author,
+            published_at=item.published_at, relevance=score, novelty=new,
+            learning_value=learning_value(score, new, source.trust),
+        )  # fmt: skip
+        stored.append((await self._store.insert_document(document), sig))
+        tally.stored += 1
+
+    async def _near_duplicate(
+        self, sig: tuple[int, ...], stored: list[tuple[int, tuple[int, ...]]]
+    ) -> Document | None:
+        best = max(stored, key=lambda pair: similarity(sig, pair[1]), default=None)
+        if best is None or similarity(sig, best[1]) < NEAR_DUPLICATE:
+            return None
+        return await self._store.get_document(best[0])
+
+    async def _merge(
+        self,
+        same: Document,
+        item: FetchedItem,
+        title: str,
+        text: str,
+        digest: str,
+        sig: tuple[int, ...],
+    ) -> int:
+        """1 when the item merged into ``same``; an unchanged re-fetch changes nothing."""
+        if same.url == item.url:
+            if same.content_hash == digest:
+                return 1
+            changed = dataclasses.replace(
+                same, title=title, text=text, content_hash=digest, signature=sig,
+                fetched_at=self._clock.now(),
+            )  # fmt: skip
+            await self._store.update_document(changed)
+            return 1
+        await self._store.update_document(dataclasses.replace(same, duplicates=same.duplicates + 1))
+        return 1
+
+
+def _full(item: FetchedItem) -> str:
+    return f"{item.title} {item.text}"
+
+
+def _best_topic(
+    given: str | None,
+    topics: list[str],
+    doc_terms: list[str],
+    corpus: tuple[Counter[str], int],
+) -> tuple[str | None, float]:
+    """The item's own topic when it has one, else the registered topic it is most
+    relevant to; with the relevance."""
+    df, n = corpus
+    candidates = [given] if given else topics
+    scored = [(t, relevance(t, doc_terms, df, n)) for t in candidates]
+    if not scored:
+        return None, 0.0
+    return max(scored, key=lambda pair: pair[1])
