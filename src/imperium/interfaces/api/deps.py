@@ -187,6 +187,8 @@ async def get_reports(request: Request) -> ReportService:
 
 
 Reports = Annotated[ReportService, Depends(get_reports)]
+
+
 async def get_usage(request: Request) -> UsageService:
     return services_of(request.app).usage
 
