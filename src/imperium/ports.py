@@ -16,6 +16,7 @@ from typing import NamedTuple, Protocol
 from imperium.domain.auth import ApiKey
 from imperium.domain.custody import CustodyRecord, CustodyResult
 from imperium.domain.feedback import Feedback
+from imperium.domain.images import ImageRequest, ImageResult
 from imperium.domain.learning import (
     AgentFigures,
     CycleStatus,
@@ -739,6 +740,15 @@ class UsageRow:
     reported: int
     tokens: int
     cost: float
+
+
+class ImageModel(Protocol):
+    """An image model behind the OpenAI-compatible images API (adapters/models). Raises
+    ``ModelCallError`` with the provider's reason when no image came."""
+
+    async def generate(self, request: ImageRequest) -> ImageResult: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """A local HTTP server speaking the published OpenAI API schema, for testing the model
 adapters without the internet: ``POST /v1/chat/completions`` (a chat completion object
-with ``usage``) and its error bodies (``{"error": {"message", "type", "param", "code"}}``),
+with ``usage``), ``POST /v1/images/generations`` (real PNGs of the asked size, as
+``b64_json`` or a URL) and its error bodies (``{"error": {"message", "type", "param", "code"}}``),
 checking the bearer key and the request's shape as the real API does.
 
 By default it answers every chat request with ``echo: <last user message>`` and counts
@@ -11,8 +12,11 @@ order. It records every request it received (``requests``).
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,6 +102,8 @@ class OpenAIServer:
             return scripted
         if path == "/v1/chat/completions":
             return _chat(body)
+        if path == "/v1/images/generations":
+            return _images(body)
         return Scripted(404, error_body(f"Unknown request URL: POST {path}.",
                                         "invalid_request_error", "unknown_url"))  # fmt: skip
 
@@ -117,6 +123,40 @@ def _chat(body: Any) -> Scripted:
     text = f"echo: {last}"
     prompt = sum(len(m["content"].split()) for m in messages)
     return Scripted(200, completion(text, body["model"], prompt, len(text.split())))
+
+
+IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1792x1024", "1024x1792")
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int] = (40, 90, 200)) -> bytes:
+    """A valid PNG of one colour (what the server "generates")."""
+    row = b"\x00" + bytes(rgb) * width
+    raw = zlib.compress(row * height, 9)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))  # fmt: skip
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def _images(body: Any) -> Scripted:
+    if not isinstance(body, dict) or not isinstance(body.get("prompt"), str) or not body["prompt"]:
+        return Scripted(400, error_body("'prompt' is a required property", "invalid_request_error"))
+    size, n = body.get("size", "1024x1024"), body.get("n", 1)
+    if size not in IMAGE_SIZES:
+        return Scripted(400, error_body(f"'{size}' is not one of {list(IMAGE_SIZES)} - 'size'",
+                                        "invalid_request_error"))  # fmt: skip
+    if not isinstance(n, int) or not 1 <= n <= 10:
+        return Scripted(400, error_body("n must be between 1 and 10", "invalid_request_error"))
+    width, height = (int(v) for v in size.split("x"))
+    image = base64.b64encode(png(width, height)).decode()
+    url_wanted = body.get("response_format") == "url"
+    item = ({"url": "https://images.example/generated/1.png"} if url_wanted
+            else {"b64_json": image})  # fmt: skip
+    data = [{**item, "revised_prompt": f"{body['prompt']}, detailed"} for _ in range(n)]
+    return Scripted(200, {"created": 1_700_000_000, "data": data})
 
 
 class _Handler(BaseHTTPRequestHandler):
