@@ -10,7 +10,9 @@ heavier parts come with extras, ``pip install 'imperium[NAME]'`` (``all`` is eve
   (without them learning cycles use the per-pair rates and say why);
 - ``custody``: jsonschema for the ``json_schema`` checks, and pytest for ``unit_tests``;
 - ``postgres``: asyncpg, the PostgreSQL driver;
-- ``ray``: Ray, for agents registered with runtime ray (run on a Ray cluster).
+- ``ray``: Ray, for agents registered with runtime ray (run on a Ray cluster);
+- ``ml``: pandas, ta, scikit-learn, xgboost-cpu and vadersentiment, the crypto and fraud
+  agents (``agents/_ml.py`` names this extra when one is missing).
 
 A module is imported where it is used, never at start-up, so a server without an extra
 starts and only the work that needs it fails, with a message naming the extra. This
@@ -35,10 +37,18 @@ EXTRAS: Mapping[str, str] = {
     "jsonschema": "custody",
     "asyncpg": "postgres",
     "ray": "ray",
+    "pandas": "ml",
+    "ta": "ml",
+    "xgboost": "ml",
+    "vaderSentiment": "ml",
 }
 """Top-level module -> the extra that installs it."""
 
-PACKAGES: Mapping[str, str] = {"sklearn": "scikit-learn"}
+PACKAGES: Mapping[str, str] = {
+    "sklearn": "scikit-learn",
+    "xgboost": "xgboost-cpu",
+    "vaderSentiment": "vadersentiment",
+}
 """Modules whose distribution has another name."""
 
 

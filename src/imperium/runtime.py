@@ -18,6 +18,7 @@ import random
 import socket
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,10 @@ from imperium.adapters.sandbox import SandboxPolicy
 from imperium.adapters.storage.alerts import SqlAlertStore
 from imperium.adapters.storage.database import Database
 from imperium.adapters.storage.diagnostics import ReportCache
+from imperium.adapters.storage.markets import SqlMarketStore
 from imperium.adapters.storage.memory import MemoryStore
 from imperium.adapters.storage.memory.alerts import MemoryAlertStore
+from imperium.adapters.storage.memory.markets import MemoryMarketStore
 from imperium.adapters.storage.memory.reports import MemoryReportStore
 from imperium.adapters.storage.memory.usage import MemoryUsageStore
 from imperium.adapters.storage.migrate import ensure_database, upgrade_database
@@ -49,6 +52,7 @@ from imperium.agents._file_access import database_files
 from imperium.agents.loader import is_local, load_agent_class
 from imperium.domain.alerts import TargetKind
 from imperium.domain.learning import RouterMode
+from imperium.domain.markets import MarketStore
 from imperium.domain.models import AgentSpec
 from imperium.domain.retry import RetryPolicy
 from imperium.domain.routing import Router, RouterConfig
@@ -116,6 +120,20 @@ BUILTIN_AGENTS = (
         capabilities=frozenset({"learning_cycle"}),
         max_concurrency=1,
         description="Runs learning cycles: predictors, insights, agent metrics.",
+    ),
+    AgentSpec(
+        id="crypto",
+        type="crypto",
+        capabilities=frozenset({"crypto_predict", "crypto_sentiment"}),
+        max_concurrency=2,
+        description="Crypto forecasts with intervals, backtest against naive, risk, sentiment.",
+    ),
+    AgentSpec(
+        id="fraud",
+        type="fraud",
+        capabilities=frozenset({"fraud_train", "fraud_analyze"}),
+        max_concurrency=4,
+        description="Fraud models trained and evaluated on held-out data; explained scores.",
     ),
 )
 
@@ -350,6 +368,17 @@ def report_mail(settings: Settings, reports: ReportService, alerts: AlertService
     )  # fmt: skip
 
 
+_MEMORY_MARKETS: weakref.WeakKeyDictionary[object, MemoryMarketStore] = weakref.WeakKeyDictionary()
+
+
+def make_markets(store: Store) -> MarketStore:
+    """Market data, texts and ML models beside ``store`` (its database, or one memory
+    store per memory ``store``, so the API and the agents share it)."""
+    if isinstance(store, SqlStore):
+        return SqlMarketStore(store.database)
+    return _MEMORY_MARKETS.setdefault(store, MemoryMarketStore())
+
+
 ALERT_CLOSE_GRACE = 2.0
 """Seconds deliveries under way may finish when the server stops (then cancelled)."""
 
@@ -431,8 +460,12 @@ class Imperium:
     """Tokens and cost per agent, task type and day; daily budgets (the engine's ledger
     of today's spend is rebuilt from it at start)."""
 
+    markets: MarketStore = field(init=False, repr=False)
+    """Market candles, texts and ML models (the crypto and fraud agents; their routes)."""
+
     def __post_init__(self) -> None:
         self.autoscaler = Autoscaler(self.engine, self.agents, self.store, self.events)
+        self.markets = make_markets(self.store)
         self.reports = make_reports(self.settings, self.store, SystemClock())
         self.usage = make_usage(self.store, SystemClock())
         self.engine.budget_source = self.usage.budget_source
@@ -475,8 +508,12 @@ class Imperium:
         feedback = FeedbackService(store, clock, new_id, learner.router, teams=store)
         sandbox = sandbox_policy(settings)
         local = LocalExecutor(
-            # lent to the built-in imperium and sandbox agents
-            services={"learner": learner, "sandbox_policy": sandbox},
+            # lent to the built-in imperium, sandbox, crypto and fraud agents
+            services={
+                "learner": learner,
+                "sandbox_policy": sandbox,
+                "markets": make_markets(store),
+            },
             config_defaults=builtin_config(settings),
         )
         executor = make_executor(settings, local)

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-BUILTIN_AGENT_IDS = ("echo", "guardian", "sandbox", "conquest", "imperium")
+BUILTIN_AGENT_IDS = ("echo", "guardian", "sandbox", "conquest", "imperium", "crypto", "fraud")
 
 
 def _interval(env: str, default: float, what: str) -> float:
@@ -121,7 +121,8 @@ class Settings(BaseSettings):
         default="all",
         validation_alias=AliasChoices("IMPERIUM_BUILTIN_AGENTS", "builtin_agents"),
         description="Built-in agents registered at start if missing: 'all' (echo, guardian, "
-        "sandbox, conquest, imperium), 'none', or a comma-separated list of their ids.",
+        "sandbox, conquest, imperium, crypto, fraud), 'none', or a comma-separated list of "
+        "their ids.",
     )
 
     @field_validator("builtin_agents", mode="before")

@@ -61,6 +61,7 @@ def test_every_extra_is_declared_in_the_package_metadata() -> None:
         "learning",
         "custody",
         "ray",
+        "ml",
     }
 
 

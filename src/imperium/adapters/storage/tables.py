@@ -443,6 +443,48 @@ alert_deliveries = sa.Table(
     sa.Index("ix_alert_deliveries_created_at", "created_at"),
 )
 
+# -- market data, texts and trained models (crypto prediction, fraud detection) ---------------
+
+market_candles = sa.Table(
+    "market_candles",
+    metadata,
+    sa.Column("symbol", sa.String(30), primary_key=True),
+    sa.Column("timeframe", sa.String(8), primary_key=True),
+    sa.Column("ts", sa.Double(), primary_key=True),  # the candle's opening time
+    sa.Column("open", sa.Double(), nullable=False),
+    sa.Column("high", sa.Double(), nullable=False),
+    sa.Column("low", sa.Double(), nullable=False),
+    sa.Column("close", sa.Double(), nullable=False),
+    sa.Column("volume", sa.Double(), nullable=False),
+)
+
+market_texts = sa.Table(
+    "market_texts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("symbol", sa.String(30), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    _when("created_at", nullable=False),
+    sa.Index("ix_market_texts_symbol", "symbol", "created_at"),
+)
+
+ml_models = sa.Table(
+    "ml_models",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),  # fraud, crypto:BTC:1d
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("algorithm", sa.String(100), nullable=False),
+    _when("created_at", nullable=False),
+    sa.Column("metrics", sa.JSON(), nullable=False),
+    sa.Column("data_summary", sa.JSON(), nullable=False),
+    sa.Column("current", sa.Boolean(), nullable=False),
+    sa.Column("artefact", sa.LargeBinary(), nullable=True),
+    sa.UniqueConstraint("name", "version", name="uq_ml_models_name_version"),
+)
+
 
 # The knowledge base (issue 17). Documents keep the seeds' table name. Full-text search
 # lives outside this metadata, per dialect (migration 0019): on SQLite the FTS5 table

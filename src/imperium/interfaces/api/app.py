@@ -21,8 +21,10 @@ from imperium.interfaces.api.metrics import ApiMetrics, HttpMetricsMiddleware
 from imperium.interfaces.api.routes import (
     agents,
     alerts,
+    crypto,
     custody,
     events_ws,
+    fraud,
     health,
     imperium_seed,
     intelligence,
@@ -86,7 +88,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     assembly = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     before = len(assembly.router.routes)
     routers = (health, metrics, agents, tasks, teams, workflows, remote, imperium_seed, events_ws)
-    for module in (*routers, l20, swarm, orchestrate, learning, alerts, reports):
+    for module in (*routers, l20, swarm, orchestrate, learning, alerts, reports, crypto, fraud):
         assembly.include_router(module.router, dependencies=[Depends(authorize)])
     for router in (
         orchestrate.health_alias(health.health),

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 
 from imperium.adapters.storage.diagnostics import ReportCache
 from imperium.domain.errors import NotFoundError
+from imperium.domain.markets import MarketStore
 from imperium.interfaces.api.views.imperium import SeedSources
 from imperium.ports import CustodyStore, QueryStore, SchedulerStore, StatisticsStore
 from imperium.runtime import Imperium
@@ -73,6 +74,8 @@ class ApiServices:
     """None when the runtime runs on in-memory stores (no database to look at)."""
     routines: Callable[[], Routines | None]
     """The periodic routines once the runtime has started them (``None`` before)."""
+    markets: MarketStore
+    """Market candles, texts and ML models (the crypto and fraud routes)."""
 
     @classmethod
     def of(cls, runtime: Imperium) -> ApiServices:
@@ -112,6 +115,7 @@ class ApiServices:
             ),
             database_reports=runtime.database_reports,
             routines=lambda: runtime.routines,
+            markets=runtime.markets,
         )
 
 
@@ -131,6 +135,13 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 async def get_scheduler(request: Request) -> Engine:
     return services_of(request.app).engine
 
+
+async def get_markets(request: Request) -> MarketStore:
+    return services_of(request.app).markets
+
+
+Markets = Annotated[MarketStore, Depends(get_markets)]
+"""Market candles, texts and the versioned ML models."""
 
 Scheduler = Annotated[Engine, Depends(get_scheduler)]
 """The engine: every write to tasks (submit, cancel, retry, lease, complete) and its live

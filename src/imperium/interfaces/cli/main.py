@@ -15,8 +15,10 @@ from imperium.domain.errors import ImperiumError
 from imperium.interfaces.cli import (
     agents,
     alerts,
+    crypto,
     custody,
     dashboard,
+    fraud,
     keys,
     learning,
     tasks,
@@ -64,6 +66,8 @@ app.add_typer(tasks.app, name="tasks")
 app.add_typer(teams.app, name="teams")
 app.add_typer(keys.app, name="keys")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(crypto.app, name="crypto")
+app.add_typer(fraud.app, name="fraud")
 app.add_typer(usage.app, name="usage")
 app.add_typer(custody.app, name="custody")
 app.add_typer(custody.proposals_app, name="proposals")

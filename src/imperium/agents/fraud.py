@@ -1,0 +1,137 @@
+"""``fraud``: the built-in agent for fraud detection.
+
+- ``fraud_train`` ``{transactions: [...]}``: trains XGBoost and a Random Forest on labelled
+  transactions (IsolationForest without labels), evaluated on the newest 20% by time;
+  every candidate is stored as a version of the model ``fraud`` with its metrics, and the
+  best (PR-AUC) becomes current (``_fraud_models``; ``imperium fraud train FILE`` does the
+  same from the command line).
+- ``fraud_analyze`` ``{transactions: [...], threshold?}``: scores each transaction with the
+  current version: its probability (or anomaly score), the decision at the threshold
+  (the model's own unless given), and the features that drove it.
+
+Models are kept in the database (``ml_models``: metrics, data summary, the pickled model as
+bytes), read through the market store the server lends in-process agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from imperium.agents import _fraud_models as fm
+from imperium.agents._ml import MlMissingError
+from imperium.agents.base import Agent, TaskContext, TaskFailed
+from imperium.agents.crypto import market_store
+from imperium.domain.markets import MarketStore, ModelRecord
+
+TRAIN, ANALYZE = "fraud_train", "fraud_analyze"
+MODEL_NAME = "fraud"
+MAX_SCORED = 10_000
+
+
+def _bad(message: str) -> TaskFailed:
+    return TaskFailed(message, kind="bad_input", retryable=False)
+
+
+async def save_trained(store: MarketStore, trained: Sequence[fm.Trained]) -> list[ModelRecord]:
+    """Every candidate as a version of ``fraud``; the first (the best) saved last, current."""
+    saved = []
+    now = time.time()
+    for rank, t in reversed(list(enumerate(trained))):
+        record = ModelRecord(
+            id=uuid.uuid4().hex, name=MODEL_NAME, version=0, kind=t.kind, algorithm=t.algorithm,
+            created_at=now, metrics=t.metrics, data_summary=t.data_summary,
+            current=rank == 0, artefact=t.artefact,
+        )  # fmt: skip
+        saved.append(await store.save_model(record))
+    return list(reversed(saved))
+
+
+def model_dict(record: ModelRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "name": record.name, "version": record.version, "kind": record.kind,
+        "algorithm": record.algorithm, "created_at": record.created_at,
+        "current": record.current, "metrics": record.metrics,
+        "data_summary": record.data_summary,
+    }  # fmt: skip
+
+
+def _transactions(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = payload.get("transactions")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise _bad("transactions must be a non-empty list of objects")
+    return rows
+
+
+class FraudAgent(Agent):
+    description = "Fraud scores with explanations from trained, evaluated, versioned models."
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._loaded: tuple[str, dict[str, Any]] | None = None  # (model id, its state)
+
+    async def run(self, ctx: TaskContext) -> Any:
+        payload = ctx.payload if isinstance(ctx.payload, dict) else {}
+        store = market_store(ctx, "fraud")
+        try:
+            if ctx.type == TRAIN:
+                return await self._train(store, payload)
+            if ctx.type == ANALYZE:
+                return await self._analyze(store, payload)
+        except ValueError as exc:
+            raise _bad(str(exc)) from exc
+        except MlMissingError as exc:
+            raise TaskFailed(str(exc), kind="not_installed", retryable=False) from exc
+        raise _bad(f"the fraud agent does '{TRAIN}' and '{ANALYZE}' tasks, not '{ctx.type}'")
+
+    async def _in_thread(self, func: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        call = contextvars.copy_context().run
+        return await loop.run_in_executor(self.thread_pool, call, func, *args)
+
+    async def _train(self, store: MarketStore, payload: dict[str, Any]) -> dict[str, Any]:
+        txns = fm.parse(_transactions(payload))
+        trained = await self._in_thread(fm.train, txns)
+        saved = await save_trained(store, trained)
+        return {"models": [model_dict(r) for r in saved], "current": model_dict(saved[0])}
+
+    async def _analyze(self, store: MarketStore, payload: dict[str, Any]) -> dict[str, Any]:
+        rows = _transactions(payload)
+        if len(rows) > MAX_SCORED:
+            raise _bad(f"at most {MAX_SCORED} transactions per request; got {len(rows)}")
+        threshold = payload.get("threshold")
+        if threshold is not None and (
+            not isinstance(threshold, int | float) or isinstance(threshold, bool)
+        ):
+            raise _bad("threshold must be a number")
+        txns = fm.parse(rows)
+        record = await store.current_model(MODEL_NAME)
+        if record is None or record.artefact is None:
+            raise TaskFailed(
+                "no fraud model is trained: train one with `imperium fraud train FILE` or "
+                "POST /api/v1/fraud/train",
+                kind="not_found",
+                retryable=False,
+            )
+        if self._loaded is None or self._loaded[0] != record.id:
+            self._loaded = (record.id, await self._in_thread(fm.load, record.artefact))
+        state = self._loaded[1]
+        results = await self._in_thread(
+            fm.score, state, txns, float(threshold) if threshold is not None else None
+        )
+        return {
+            "model": {**model_dict(record), "explanation": fm.explanation_kind(state)},
+            "model_kind": record.kind,
+            "answered_by": (
+                "a supervised classifier trained on labelled transactions"
+                if record.kind == "supervised"
+                else "an unsupervised anomaly detector (no labels): scores are anomaly "
+                "scores, not probabilities"
+            ),
+            "flagged": sum(1 for r in results if r["flagged"]),
+            "results": results,
+        }

@@ -1,0 +1,168 @@
+"""Market data, texts about a symbol, and versioned machine-learning models (crypto
+prediction and fraud detection, issue 16). Plain records; the models themselves live in
+``agents/`` (they need the ``ml`` extra)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
+"""Candle lengths market data may be stored under."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar; ``ts`` is its opening time, epoch seconds (UTC)."""
+
+    ts: float
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class MarketText:
+    """A text about a symbol (a post, a headline) supplied for sentiment scoring."""
+
+    id: str
+    symbol: str
+    text: str
+    source: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """One trained model version: its evaluation, what it was trained on, and (for models
+    kept to score later) its serialised artefact. ``name`` groups versions: ``fraud``, or
+    ``crypto:BTC:1d``. ``current`` marks the version that answers for its name."""
+
+    id: str
+    name: str
+    version: int
+    kind: str
+    """``supervised``, ``unsupervised`` or ``forecast``."""
+    algorithm: str
+    created_at: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data_summary: dict[str, Any] = field(default_factory=dict)
+    current: bool = False
+    artefact: bytes | None = None
+
+
+def normalise_symbol(symbol: str) -> str:
+    """``btc`` and ``BTC`` are one symbol; letters, digits, ``-``, ``/`` and ``.`` only."""
+    cleaned = symbol.strip().upper()
+    if not cleaned or len(cleaned) > 30 or not all(c.isalnum() or c in "-/._" for c in cleaned):
+        raise ValueError(
+            f"symbol {symbol!r} must be 1 to 30 letters, digits or - / . _ (for example BTC)"
+        )
+    return cleaned
+
+
+def check_timeframe(timeframe: str) -> str:
+    if timeframe not in TIMEFRAMES:
+        raise ValueError(f"timeframe {timeframe!r} is not one of {', '.join(TIMEFRAMES)}")
+    return timeframe
+
+
+class MarketStore(Protocol):
+    """Where candles, texts and model versions are kept (SQL, or memory in tests)."""
+
+    async def save_candles(self, symbol: str, timeframe: str, candles: Sequence[Candle]) -> int:
+        """Insert or replace candles by opening time; returns how many were written."""
+        ...
+
+    async def candles(self, symbol: str, timeframe: str) -> list[Candle]:
+        """Oldest first."""
+        ...
+
+    async def market_series(self) -> list[tuple[str, str, int, float, float]]:
+        """(symbol, timeframe, count, first ts, last ts) of every stored series."""
+        ...
+
+    async def add_texts(self, texts: Sequence[MarketText]) -> None: ...
+
+    async def texts(self, symbol: str, limit: int) -> list[MarketText]:
+        """Newest first."""
+        ...
+
+    async def save_model(self, record: ModelRecord) -> ModelRecord:
+        """Store ``record`` as the next version of its name (its ``version`` is ignored);
+        when ``record.current``, it becomes the only current version of that name."""
+        ...
+
+    async def models(self, name: str | None = None) -> list[ModelRecord]:
+        """Newest first, without artefacts."""
+        ...
+
+    async def current_model(self, name: str) -> ModelRecord | None:
+        """The current version of ``name``, with its artefact."""
+        ...
+
+
+_TIME_KEYS = ("timestamp", "date", "time", "datetime", "ts", "open_time")
+_PRICE_KEYS = ("open", "high", "low", "close", "volume")
+
+
+def parse_time(value: object, where: str) -> float:
+    """Epoch seconds from ISO 8601 (UTC unless a zone is given), epoch seconds, or
+    epoch milliseconds (values beyond 1e11); ValueError naming ``where`` otherwise."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"{where}: time {text!r} is neither ISO 8601 nor epoch seconds"
+                ) from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            number = parsed.timestamp()
+    if number > 1e11:  # epoch milliseconds (exchanges' usual unit)
+        number /= 1000.0
+    if not math.isfinite(number):
+        raise ValueError(f"{where}: time must be finite")
+    return number
+
+
+def parse_candles(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Candle], int]:
+    """Candles from rows with a time column (timestamp, date, time...; ISO 8601 or epoch
+    seconds or milliseconds) and open, high, low, close, volume (any letter case; other
+    columns ignored). Rows whose price is missing or ``null`` (as in Yahoo's exports) are
+    skipped and counted; any other bad value is an error naming its row."""
+    candles: list[Candle] = []
+    skipped = 0
+    for i, raw in enumerate(rows):
+        row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+        where = f"row {i + 1}"
+        time_key = next((k for k in _TIME_KEYS if k in row), None)
+        absent = [k for k in _PRICE_KEYS if k not in row]
+        if time_key is None or absent:
+            wanted = ", ".join((["a time column"] if time_key is None else []) + absent)
+            raise ValueError(f"{where}: missing {wanted} (columns: {', '.join(row) or 'none'})")
+        values = [row[k] for k in _PRICE_KEYS]
+        if any(v is None or str(v).strip().lower() in ("", "null", "nan") for v in values):
+            skipped += 1
+            continue
+        try:
+            o, h, lo, c, v = (float(x) for x in values)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{where}: open, high, low, close and volume must be numbers"
+            ) from None
+        if not all(math.isfinite(x) for x in (o, h, lo, c, v)) or min(o, h, lo, c) <= 0 or v < 0:
+            raise ValueError(f"{where}: prices must be finite and > 0, volume >= 0")
+        candles.append(Candle(parse_time(row[time_key], where), o, h, lo, c, v))
+    return candles, skipped

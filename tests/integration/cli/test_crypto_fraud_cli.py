@@ -1,0 +1,55 @@
+"""``imperium crypto upload | texts`` and ``imperium fraud generate | train | models |
+analyze`` in-process against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
+
+BTC = Path(__file__).resolve().parents[2] / "data" / "markets" / "btc-usd-daily.csv"
+
+
+def test_crypto_upload_and_texts(cli: Callable[..., Result], tmp_path: Path) -> None:
+    lines = BTC.read_text().splitlines()
+    data = tmp_path / "btc.csv"
+    data.write_text("\n".join([lines[0], *lines[1:200]]) + "\n")
+    up = cli("crypto", "upload", str(data), "--symbol", "btc", "--timeframe", "1d")
+    assert up.exit_code == 0, up.output
+    assert "stored 199 BTC 1d candles (0 incomplete rows skipped)" in up.output
+    texts = tmp_path / "texts.txt"
+    texts.write_text("what a great day for bitcoin\n\nawful news\n")
+    added = cli("crypto", "texts", str(texts), "--symbol", "BTC")
+    assert (added.exit_code, added.output.strip()) == (0, "stored 2 texts about BTC")
+    bad = cli("crypto", "upload", str(texts), "--symbol", "BTC")
+    assert bad.exit_code == 1
+    assert "missing a time column" in bad.output
+    assert cli("crypto", "upload", str(data), "--symbol", "B C").exit_code == 1
+
+
+def test_fraud_generate_train_models_analyze(cli: Callable[..., Result], tmp_path: Path) -> None:
+    data = tmp_path / "tx.csv"
+    made = cli("fraud", "generate", str(data), "--accounts", "40", "--days", "30",
+               "--fraud-events", "40", "--seed", "7")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert cli("fraud", "models").output.strip() == "no fraud model yet: imperium fraud train FILE"
+    trained = cli("fraud", "train", str(data), "--json")
+    assert trained.exit_code == 0, trained.output
+    result = json.loads(trained.stdout)
+    assert result["current"]["algorithm"] in ("xgboost", "random_forest")
+    listed = json.loads(cli("fraud", "models", "--json").stdout)
+    assert [m["version"] for m in listed] == [2, 1]
+    assert sum(m["current"] for m in listed) == 1
+    table = cli("fraud", "models")
+    assert "PR-AUC" in table.output
+    assert str(result["current"]["metrics"]["pr_auc"]) in table.output
+    few = tmp_path / "few.csv"
+    few.write_text("\n".join(data.read_text().splitlines()[:4]) + "\n")
+    scored = json.loads(cli("fraud", "analyze", str(few)).stdout)
+    assert len(scored["results"]) == 3
+    assert scored["model"]["version"] == result["current"]["version"]
+    missing = cli("fraud", "train", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 1
+    assert "cannot read" in missing.output

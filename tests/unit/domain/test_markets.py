@@ -1,0 +1,54 @@
+"""Candles from uploaded rows, and symbol and timeframe checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from imperium.domain.markets import Candle, check_timeframe, normalise_symbol, parse_candles
+
+
+def test_yahoo_rows_parse_and_null_rows_are_skipped_and_counted() -> None:
+    rows = [
+        {"Date": "2021-01-01", "Open": "1", "High": "2", "Low": "0.5", "Close": "1.5",
+         "Adj Close": "1.5", "Volume": "10"},
+        {"Date": "2021-01-02", "Open": "null", "High": "null", "Low": "null", "Close": "null",
+         "Adj Close": "null", "Volume": "null"},
+    ]  # fmt: skip
+    candles, skipped = parse_candles(rows)
+    assert candles == [Candle(1609459200.0, 1.0, 2.0, 0.5, 1.5, 10.0)]
+    assert skipped == 1
+
+
+def test_epoch_milliseconds_and_iso_with_zone() -> None:
+    rows = [
+        {"timestamp": 1609459200000, "open": 1, "high": 1, "low": 1, "close": 1, "volume": 0},
+        {"time": "2021-01-01T01:00:00Z", "open": 1, "high": 1, "low": 1, "close": 1, "volume": 0},
+    ]
+    # each row names its own time column
+    assert [c.ts for c in parse_candles(rows)[0]] == [1609459200.0, 1609462800.0]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"date": "2021-01-01", "open": 1, "high": 1, "low": 1}, "row 1: missing close, volume"),
+        ({"open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}, "missing a time column"),
+        ({"date": "soon", "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}, "ISO 8601"),
+        ({"date": "2021-01-01", "open": "x", "high": 1, "low": 1, "close": 1, "volume": 1},
+         "must be numbers"),
+        ({"date": "2021-01-01", "open": 1, "high": 1, "low": 1, "close": -1, "volume": 1},
+         "> 0"),
+    ],
+)  # fmt: skip
+def test_bad_rows_are_named(row: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_candles([row])
+
+
+def test_symbols_and_timeframes() -> None:
+    assert normalise_symbol(" btc-usd ") == "BTC-USD"
+    with pytest.raises(ValueError, match="symbol"):
+        normalise_symbol("B T C")
+    assert check_timeframe("1h") == "1h"
+    with pytest.raises(ValueError, match="not one of"):
+        check_timeframe("2d")
