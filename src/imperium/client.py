@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 import httpx
 import orjson
 
+from imperium.domain.knowledge import KnowledgeHit
 from imperium.domain.states import TERMINAL_STATES
 
 Json = dict[str, Any]
@@ -231,6 +232,24 @@ class Client:
             "retryable": retryable,
         }
         return _recorded(await self._call("POST", f"/api/v1/tasks/{task_id}/fail", body))
+
+    # ------------------------------------------------------------------ knowledge
+    async def search_knowledge(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        topic: str | None = None,
+        task_id: str | None = None,
+        attempt: int | None = None,
+        agent_id: str | None = None,
+    ) -> list[KnowledgeHit]:
+        """The knowledge base's ``k`` best documents for ``query``; with ``task_id`` and
+        ``attempt`` the server records that this attempt used them."""
+        body = {"query": query, "k": k, "topic": topic, "task_id": task_id,
+                "attempt": attempt, "agent_id": agent_id}  # fmt: skip
+        answer = await self._call("POST", "/api/v1/knowledge/search", body)
+        return [KnowledgeHit(**hit) for hit in answer["items"]]
 
     # ------------------------------------------------------------------ transport
     async def _call(

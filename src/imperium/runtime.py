@@ -68,6 +68,8 @@ from imperium.services.engine.lock import SchedulerLock
 from imperium.services.events import EventBus
 from imperium.services.feedback import FeedbackService
 from imperium.services.keys import KeyService
+from imperium.services.knowledge.routine import ingest_routine
+from imperium.services.knowledge.service import KnowledgeLender, KnowledgeService
 from imperium.services.learning.service import CycleRunner, Learner, LearnerConfig, LearnerStore
 from imperium.services.notifications.ports import Sender
 from imperium.services.notifications.queue_wait import queue_wait_routine, reload_routine
@@ -379,6 +381,25 @@ def make_markets(store: Store) -> MarketStore:
     return _MEMORY_MARKETS.setdefault(store, MemoryMarketStore())
 
 
+def make_knowledge(settings: Settings, store: Store, clock: SystemClock) -> KnowledgeService:
+    """The knowledge base beside ``store`` (its database, or memory), its connectors over
+    one polite web client (closed with the service)."""
+    from imperium.adapters.knowledge.http import HttpConfig, WebClient
+    from imperium.adapters.knowledge.registry import DEFAULT_URLS, connectors
+    from imperium.adapters.storage.knowledge import SqlKnowledgeStore
+    from imperium.adapters.storage.memory.knowledge import MemoryKnowledgeStore
+    from imperium.services.knowledge.ingest import Ingester
+
+    kept: SqlKnowledgeStore | MemoryKnowledgeStore
+    if isinstance(store, SqlStore):
+        kept = SqlKnowledgeStore(store.database)
+    else:
+        kept = MemoryKnowledgeStore(store.state if isinstance(store, MemoryStore) else None)
+    web = WebClient(clock, HttpConfig(timeout=settings.knowledge_http_timeout))
+    ingester = Ingester(kept, connectors(web), clock, settings.max_internet_results)
+    return KnowledgeService(kept, ingester, clock, on_close=web.close, default_urls=DEFAULT_URLS)
+
+
 ALERT_CLOSE_GRACE = 2.0
 """Seconds deliveries under way may finish when the server stops (then cancelled)."""
 
@@ -450,6 +471,8 @@ class Imperium:
     database_reports: ReportCache | None = None
     """The database's diagnostics (``/api/database/health``); None on in-memory stores."""
     routines: Routines | None = field(default=None, init=False, repr=False)
+    knowledge: KnowledgeService = field(init=False, repr=False)
+    """The knowledge base: trusted sources, ingestion, search (agents: ``ctx.knowledge``)."""
     autoscaler: Autoscaler = field(init=False, repr=False)
     """Agents' pools (``autoscale`` config): the routine and ``/swarm`` share it."""
     _stop_alerts: Callable[[], None] | None = field(default=None, init=False, repr=False)
@@ -517,6 +540,8 @@ class Imperium:
             config_defaults=builtin_config(settings),
         )
         executor = make_executor(settings, local)
+        knowledge = make_knowledge(settings, store, clock)
+        local.lend("knowledge", KnowledgeLender(knowledge))  # ctx.knowledge
         engine = Engine(
             scheduler, executor, lock, clock, random.Random(), new_id, engine_config(settings),
             policy=learner.router, json_problem=json_problem, events=events,
@@ -535,10 +560,12 @@ class Imperium:
             >= engine.min_levels.get(task_type, 1),
             lambda agent_id: (a := engine.snapshot().agent(agent_id)) is not None and a.accepting,
         )  # fmt: skip
-        return cls(
+        runtime = cls(
             settings, store, engine, agents, submissions, events, keys, learner, custody,
             proposals, teams, feedback, make_alerts(settings, store, clock), database_reports,
         )  # fmt: skip
+        runtime.knowledge = knowledge
+        return runtime
 
     async def start(self, *, standby: bool = False) -> None:
         wanted = self.settings.builtin_agent_ids
@@ -568,6 +595,7 @@ class Imperium:
             )
         )  # fmt: skip
         self.routines.add(autoscale_routine(self.autoscaler, self.settings.autoscale_interval))
+        self.routines.add(ingest_routine(self.knowledge, self.settings.internet_learning_interval))
         await self._start_alerts(self.routines)
         self.routines.start()
 
@@ -604,6 +632,7 @@ class Imperium:
             stop_alerts()
         await self.alerts.close(grace=ALERT_CLOSE_GRACE)
         await self.learner.close()
+        await self.knowledge.close()
         if self.agents.on_change is not None:
             self.agents.on_change = None
             await self.engine.stop()

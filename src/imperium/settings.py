@@ -395,6 +395,29 @@ class Settings(BaseSettings):
         "command, auto (chromium, chromium-browser, google-chrome on PATH) or none (HTML only).",
     )
 
+    internet_learning_interval: float = Field(
+        default=1800.0,
+        ge=0,
+        le=7 * 86400,
+        validation_alias=AliasChoices("INTERNET_LEARNING_INTERVAL", "internet_learning_interval"),
+        description="Seconds between knowledge-base ingests of every enabled trusted source "
+        "in `imperium serve` (0: only on demand; the seed's 30 minutes by default).",
+    )
+    max_internet_results: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        validation_alias=AliasChoices("MAX_INTERNET_RESULTS", "max_internet_results"),
+        description="Items fetched per web source per ingest (local file sources give all).",
+    )
+    knowledge_http_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        validation_alias=AliasChoices("IMPERIUM_KNOWLEDGE_HTTP_TIMEOUT", "knowledge_http_timeout"),
+        description="Seconds a knowledge source's request may take before it is retried.",
+    )
+
     log_retention_days: float = Field(
         default=30.0,
         gt=0,

@@ -63,6 +63,25 @@ class Backoff:
         return delay
 
 
+class _RemoteKnowledge:
+    """``ctx.knowledge`` on a remote worker: the server's knowledge base, over the API
+    (each search recorded for the attempt that made it)."""
+
+    def __init__(self, client: Client, ctx: TaskContext | None = None) -> None:
+        self._client = client
+        self._ctx = ctx
+
+    def for_attempt(self, ctx: TaskContext) -> _RemoteKnowledge:
+        return _RemoteKnowledge(self._client, ctx)
+
+    async def search(self, query: str, k: int = 5, topic: str | None = None) -> list[Any]:
+        ctx = self._ctx
+        return await self._client.search_knowledge(
+            query, k, topic=topic, task_id=ctx.task_id if ctx else None,
+            attempt=ctx.attempt if ctx else None, agent_id=ctx.agent_id if ctx else None,
+        )  # fmt: skip
+
+
 def as_agent_class(implementation: type[Agent] | Callable[[TaskContext], Any]) -> type[Agent]:
     if inspect.isclass(implementation) and issubclass(implementation, Agent):
         return implementation
@@ -276,7 +295,7 @@ class Worker:
         """Run the attempt under heartbeats, then report its result. The heartbeats go on
         while the report is retried, so a server that was away keeps the lease alive."""
         contact = _Contact(asyncio.get_running_loop().time())
-        runner = asyncio.create_task(run_attempt(instance, self._context(lease)))
+        runner = asyncio.create_task(run_attempt(instance, self._context(lease, client)))
         keeper = asyncio.create_task(self._keep_alive(client, lease, contact))
         try:
             await asyncio.wait((runner, keeper), return_when=asyncio.FIRST_COMPLETED)
@@ -292,7 +311,7 @@ class Worker:
             keeper.cancel()
             await asyncio.gather(runner, keeper, return_exceptions=True)
 
-    def _context(self, lease: Lease) -> TaskContext:
+    def _context(self, lease: Lease, client: Client) -> TaskContext:
         return TaskContext(
             lease.task_id,
             lease.type,
@@ -303,6 +322,7 @@ class Worker:
             lease.deadline,
             lease.resources,
             self.config,
+            {"knowledge": _RemoteKnowledge(client)},
         )
 
     async def _keep_alive(self, client: Client, lease: Lease, contact: _Contact) -> None:

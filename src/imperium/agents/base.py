@@ -41,6 +41,20 @@ class TaskContext:
     """What the server lends agents running inside it (the built-in Imperium agent finds
     the learner here); empty for agents that run elsewhere."""
 
+    @property
+    def knowledge(self) -> Any:
+        """The knowledge base: ``await ctx.knowledge.search(query, k)`` returns the ``k``
+        best documents (``KnowledgeHit``: url, title, text, score...) and records that this
+        attempt used them. In the server and on remote workers; elsewhere (Ray) it raises
+        ``TaskFailed`` of kind ``knowledge_unavailable``."""
+        lender = self.services.get("knowledge")
+        if lender is None:
+            raise TaskFailed(
+                "no knowledge base is lent to this agent here (it is in the server and on "
+                "remote workers)", kind="knowledge_unavailable", retryable=False,
+            )  # fmt: skip
+        return lender.for_attempt(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Output:

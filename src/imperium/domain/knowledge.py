@@ -178,6 +178,8 @@ def check_source(source: Source) -> None:
         raise ValidationError("daily_quota must be at least 1 (or absent: no limit)")
     if source.min_interval < 0:
         raise ValidationError("min_interval must be >= 0 seconds")
+    if not source.url.strip():
+        raise ValidationError(f"source {source.id}: give its url (a feed, a path or an API)")
     if source.kind is not SourceKind.FILES:
         _check_web_url(source)
 

@@ -145,3 +145,13 @@ def test_impact_compares_rates_only_with_enough_attempts() -> None:
     assert shown["with_knowledge"]["success_rate"] == 0.75
     low, high = shown["with_knowledge"]["interval_95"]
     assert 0 <= low < 0.75 < high <= 1
+
+
+def test_ctx_knowledge_says_where_none_is_lent() -> None:
+    from imperium.agents.base import TaskContext, TaskFailed
+
+    ctx = TaskContext("t1", "answer", None, 1, "ray-agent")
+    with pytest.raises(TaskFailed) as raised:
+        ctx.knowledge  # noqa: B018 - the property is the test
+    assert raised.value.kind == "knowledge_unavailable"
+    assert not raised.value.retryable

@@ -104,6 +104,10 @@ class LocalExecutor:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._setting_up: dict[str, asyncio.Future[None]] = {}
 
+    def lend(self, name: str, service: object) -> None:
+        """Lend ``service`` to every agent as ``ctx.services[name]`` (from the next attempt)."""
+        self._services[name] = service
+
     def prepare(self, spec: AgentSpec) -> None:
         cls = load_agent_class(spec.type)
         config = {**self._config_defaults.get(spec.type, {}), **spec.config}

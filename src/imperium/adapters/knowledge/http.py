@@ -15,19 +15,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import importlib.metadata
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
-from imperium import __version__
 from imperium.domain.knowledge import Source, SourceState, host_allowed
 from imperium.ports import Clock
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"Imperium/{__version__} (knowledge-base ingestion; python-httpx)"
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("imperium")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a source checkout
+        return "dev"
+
+
+USER_AGENT = f"Imperium/{_version()} (knowledge-base ingestion; python-httpx)"
 DAY = 86_400
 Sleep = Callable[[float], Awaitable[None]]
 RETRYABLE = frozenset({429, 500, 502, 503, 504})

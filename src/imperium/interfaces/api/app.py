@@ -28,6 +28,8 @@ from imperium.interfaces.api.routes import (
     health,
     imperium_seed,
     intelligence,
+    internet_learning,
+    knowledge,
     l20,
     learning,
     metrics,
@@ -97,6 +99,8 @@ def _api_routes() -> tuple[BaseRoute, ...]:
         custody.proposals_router,
         usage.router,
         intelligence.router,
+        knowledge.router,
+        internet_learning.router,
     ):
         assembly.include_router(router, dependencies=[Depends(authorize)])
     routes = tuple(assembly.router.routes[before:])

@@ -29,6 +29,7 @@ from imperium.services.engine import Engine
 from imperium.services.events import EventBus
 from imperium.services.feedback import FeedbackService
 from imperium.services.keys import KeyService
+from imperium.services.knowledge.service import KnowledgeService
 from imperium.services.learning.service import Learner, LearnerStore
 from imperium.services.notifications.service import AlertService
 from imperium.services.planning.service import PlanningService
@@ -64,6 +65,8 @@ class ApiServices:
     feedback: FeedbackService
     """Ratings of tasks' results (the live router learns from them)."""
     alerts: AlertService
+    knowledge: KnowledgeService
+    """The knowledge base (trusted sources, ingestion, search)."""
     reports: ReportService
     usage: UsageService
     """Tokens and cost per agent, task type and day; daily budgets."""
@@ -98,6 +101,7 @@ class ApiServices:
             teams=runtime.teams,
             feedback=runtime.feedback,
             alerts=runtime.alerts,
+            knowledge=runtime.knowledge,
             reports=runtime.reports,
             usage=runtime.usage,
             swarm=SwarmService(engine, agents, store, runtime.autoscaler),
@@ -309,3 +313,11 @@ async def get_schedules(request: Request) -> Routines | None:
 
 Schedules = Annotated[Routines | None, Depends(get_schedules)]
 """The periodic routines, or ``None`` while the runtime has not started them."""
+
+
+async def get_knowledge(request: Request) -> KnowledgeService:
+    return services_of(request.app).knowledge
+
+
+Knowledge = Annotated[KnowledgeService, Depends(get_knowledge)]
+"""The knowledge base: trusted sources, topics, ingestion, search and its use."""

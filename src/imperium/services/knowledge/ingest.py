@@ -43,7 +43,7 @@ Progress = Callable[[str, IngestRecord], None]
 
 
 @dataclass(slots=True)
-class _Tally:
+class Tally:
     stored: int = 0
     merged: int = 0
 
@@ -62,15 +62,21 @@ class Ingester:
         self.max_results = max_results
 
     async def run(
-        self, source_ids: Sequence[str] | None = None, progress: Progress | None = None
+        self,
+        source_ids: Sequence[str] | None = None,
+        progress: Progress | None = None,
+        topics: Sequence[str] | None = None,
     ) -> list[IngestRecord]:
-        """Fetch every enabled source (or those named), store what is new; one record per
-        source, also written to the ingestion log."""
+        """Fetch every enabled source (or those named) about ``topics`` (by default every
+        registered topic), store what is new; one record per source, also written to the
+        ingestion log."""
         sources = [
             s for s in await self._store.list_sources()
             if (s.id in source_ids if source_ids is not None else s.enabled)
         ]  # fmt: skip
-        topics = sorted({t.name for t in await self._store.list_topics()})
+        if topics is None:
+            topics = sorted({t.name for t in await self._store.list_topics()})
+        topics = list(topics)
         started = self._clock.now()
         outcomes = await asyncio.gather(*(self._fetch(s, topics) for s in sources))
         records = []
@@ -97,14 +103,7 @@ class Ingester:
     async def _keep(
         self, source: Source, outcome: FetchOutcome, topics: list[str], started: float
     ) -> IngestRecord:
-        tally = _Tally()
-        if outcome.items:
-            stored = await self._store.signatures()
-            batch_df = Counter(t for item in outcome.items for t in set(terms(_full(item))))
-            for item in outcome.items:
-                await self._keep_item(
-                    source, item, topics, stored, (batch_df, len(outcome.items)), tally
-                )
+        tally = await self.keep_items(source, outcome.items, topics)
         error = outcome.error
         if outcome.skipped_items:
             note = f"{outcome.skipped_items} malformed item(s) left out"
@@ -114,6 +113,20 @@ class Ingester:
             stored=tally.stored, merged=tally.merged, error=error,
         )  # fmt: skip
 
+    async def keep_items(
+        self, source: Source, items: Sequence[FetchedItem], topics: Sequence[str]
+    ) -> Tally:
+        """Store what is new among ``items``, merge the rest; how many of each."""
+        tally = Tally()
+        if items:
+            stored = await self._store.signatures()
+            batch_df = Counter(t for item in items for t in set(terms(_full(item))))
+            for item in items:
+                await self._keep_item(
+                    source, item, list(topics), stored, (batch_df, len(items)), tally
+                )
+        return tally
+
     async def _keep_item(
         self,
         source: Source,
@@ -121,7 +134,7 @@ class Ingester:
         topics: list[str],
         stored: list[tuple[int, tuple[int, ...]]],
         corpus: tuple[Counter[str], int],
-        tally: _Tally,
+        tally: Tally,
     ) -> None:
         title = normalise_text(item.title) or item.url
         text = normalise_text(item.text)

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.knowledge import (
     Document,
+    FetchedItem,
     IngestRecord,
     KnowledgeHit,
     KnowledgeUse,
     Source,
+    SourceKind,
     Topic,
     check_source,
 )
@@ -24,7 +26,7 @@ from imperium.domain.knowledge_text import snippet
 from imperium.domain.retrieval import reciprocal_rank_fusion
 from imperium.domain.stats import wilson_interval
 from imperium.ports import Clock
-from imperium.services.knowledge.ingest import Ingester, Progress
+from imperium.services.knowledge.ingest import Ingester, Progress, Tally
 from imperium.services.knowledge.ports import Embedder, KnowledgeStore, UsageOutcome
 
 log = logging.getLogger(__name__)
@@ -68,14 +70,29 @@ class KnowledgeService:
         ingester: Ingester,
         clock: Clock,
         embedder: Embedder | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+        default_urls: Mapping[SourceKind, str] | None = None,
     ) -> None:
+        self.default_urls = dict(default_urls or {})
+        """Base URLs of the public APIs, for a source added without one."""
         self.store = store
         self.ingester = ingester
         self._clock = clock
         self.embedder = embedder
+        self._on_close = on_close
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    async def close(self) -> None:
+        """Close the connectors' web client."""
+        if self._on_close is not None:
+            await self._on_close()
 
     # ------------------------------------------------------------------ sources
     async def add_source(self, source: Source, *, replace: bool = False) -> Source:
+        if not source.url and source.kind in self.default_urls:
+            source = dataclasses.replace(source, url=self.default_urls[source.kind])
         check_source(source)
         if not replace and await self.store.get_source(source.id) is not None:
             raise ConflictError(
@@ -119,12 +136,28 @@ class KnowledgeService:
 
     # ------------------------------------------------------------------ ingest
     async def ingest(
-        self, source_ids: Sequence[str] | None = None, progress: Progress | None = None
+        self,
+        source_ids: Sequence[str] | None = None,
+        progress: Progress | None = None,
+        topics: Sequence[str] | None = None,
     ) -> list[IngestRecord]:
         if source_ids is not None:
             for source_id in source_ids:
                 await self.source(source_id)  # 404 for an unknown one
-        return await self.ingester.run(source_ids, progress)
+        return await self.ingester.run(source_ids, progress, topics)
+
+    async def agent_topics(self, agent_id: str) -> list[str]:
+        return sorted(t.name for t in await self.store.list_topics() if t.agent_id == agent_id)
+
+    async def add_result(self, source_id: str, item: FetchedItem) -> Tally:
+        """A result found elsewhere (the seed's ``persistence/internet-learning-result``),
+        kept like an ingested item; its source's trust when registered, else 0 (so an
+        unregistered source adds no learning value)."""
+        source = await self.store.get_source(source_id) or Source(
+            source_id, SourceKind.FILES, "", trust=0.0
+        )
+        topics = sorted({t.name for t in await self.store.list_topics()})
+        return await self.ingester.keep_items(source, [item], topics)
 
     # ------------------------------------------------------------------ search
     async def search(self, query: str, k: int = 5, topic: str | None = None) -> list[KnowledgeHit]:
