@@ -1,0 +1,51 @@
+"""Fraud scoring latency in-process: one transaction per call (features from the account's
+history, the current model's probability, the decision and the XGBoost contributions),
+as the ``fraud`` agent scores. Trains on generated data first (not timed); prints one JSON
+line with p50/p95/p99 per transaction and the batch throughput.
+
+    python bench/fraud_scoring.py [--transactions 2000] [--accounts 200] [--days 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from imperium.agents import _fraud_models as fm
+from imperium.agents.fraud_data import generate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transactions", type=int, default=2000)
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--days", type=int, default=60)
+    args = parser.parse_args()
+    rows = generate(accounts=args.accounts, days=args.days, fraud_events=100, seed=11)
+    txns = fm.parse(rows)
+    cut = int(len(txns) * 0.8)
+    best = fm.train(txns[:cut])[0]
+    state = fm.load(best.artefact)
+    scored = txns[cut:][: args.transactions]
+    fm.score(state, scored[:10], None)  # warm-up
+    each = []
+    for t in scored:
+        start = time.perf_counter()
+        fm.score(state, [t], None)
+        each.append((time.perf_counter() - start) * 1000)
+    start = time.perf_counter()
+    fm.score(state, scored, None)
+    batch = time.perf_counter() - start
+    cuts = statistics.quantiles(each, n=100)
+    print(json.dumps({
+        "model": best.algorithm, "transactions": len(each),
+        "p50_ms": round(cuts[49], 3), "p95_ms": round(cuts[94], 3), "p99_ms": round(cuts[98], 3),
+        "max_ms": round(max(each), 3),
+        "batch_per_second": round(len(scored) / batch, 1),
+    }), flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The crypto and fraud agents' refusals: the ml extra missing (named), no market store
+(outside the server), a task type they do not do."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from imperium.adapters.storage.memory.markets import MemoryMarketStore
+from imperium.agents.base import TaskContext, TaskFailed
+from imperium.agents.crypto import CryptoAgent
+from imperium.agents.fraud import FraudAgent
+from imperium.agents.fraud_data import generate
+from imperium.domain.markets import Candle
+
+
+def ctx(task_type: str, payload: Any, store: MemoryMarketStore | None) -> TaskContext:
+    services = {"markets": store} if store is not None else {}
+    return TaskContext("t1", task_type, payload, 1, "a", services=services)
+
+
+async def test_a_missing_ml_module_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryMarketStore()
+    await store.save_candles("BTC", "1d", [Candle(float(i), 1, 1, 1, 1, 1) for i in range(5)])
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(TaskFailed, match=r"needs pandas.*pip install 'imperium\[ml\]'") as info:
+        await CryptoAgent().run(ctx("crypto_predict", {"symbol": "BTC"}, store))
+    assert (info.value.kind, info.value.retryable) == ("not_installed", False)
+
+    monkeypatch.setitem(sys.modules, "xgboost", None)
+    rows = generate(accounts=20, days=20, fraud_events=20, seed=1)
+    with pytest.raises(TaskFailed, match=r"needs xgboost-cpu.*imperium\[ml\]") as info:
+        await FraudAgent().run(ctx("fraud_train", {"transactions": rows}, store))
+    assert info.value.kind == "not_installed"
+
+
+async def test_outside_the_server_and_wrong_types_are_refused() -> None:
+    with pytest.raises(TaskFailed, match="inside `imperium serve` only") as info:
+        await CryptoAgent().run(ctx("crypto_predict", {"symbol": "BTC"}, None))
+    assert info.value.kind == "not_configured"
+    store = MemoryMarketStore()
+    with pytest.raises(TaskFailed, match="does 'fraud_train' and 'fraud_analyze'") as info:
+        await FraudAgent().run(ctx("crypto_predict", {}, store))
+    assert info.value.kind == "bad_input"
+    with pytest.raises(TaskFailed, match="prediction_horizon must be"):
+        await CryptoAgent().run(ctx("crypto_predict", {"symbol": "BTC", "prediction_horizon": 0},
+                                    store))  # fmt: skip
+    bad_config = CryptoAgent({"forecast": {"trees": 3}})
+    await store.save_candles("BTC", "1d", [Candle(1.0, 1, 1, 1, 1, 1)])
+    with pytest.raises(TaskFailed, match="forecast config is invalid") as info:
+        await bad_config.run(ctx("crypto_predict", {"symbol": "BTC"}, store))
+    assert info.value.kind == "not_configured"
