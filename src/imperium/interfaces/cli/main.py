@@ -20,6 +20,7 @@ from imperium.interfaces.cli import (
     dashboard,
     fraud,
     keys,
+    knowledge,
     learning,
     tasks,
     teams,
@@ -66,6 +67,7 @@ app.add_typer(tasks.app, name="tasks")
 app.add_typer(teams.app, name="teams")
 app.add_typer(keys.app, name="keys")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(knowledge.app, name="knowledge")
 app.add_typer(crypto.app, name="crypto")
 app.add_typer(fraud.app, name="fraud")
 app.add_typer(usage.app, name="usage")
