@@ -76,7 +76,12 @@ from imperium.services.notifications.queue_wait import queue_wait_routine, reloa
 from imperium.services.notifications.service import AlertService, DeliveryConfig
 from imperium.services.proposals import ProposalService
 from imperium.services.reports.ports import ReportStore
-from imperium.services.reports.service import MailConfig, ReportMail, ReportService
+from imperium.services.reports.service import (
+    REPORT_RULE,
+    MailConfig,
+    ReportMail,
+    ReportService,
+)
 from imperium.services.routines import Routine, Routines
 from imperium.services.schedule import ScheduleConfig, build_routines
 from imperium.services.submission import SubmissionService
@@ -611,7 +616,9 @@ class Imperium:
             )
         )  # fmt: skip
         routines.add(reload_routine(self.alerts, self.settings.alert_reload_interval))
-        routines.add(report_mail(self.settings, self.reports, self.alerts).routine())
+        mails = await self.alerts.deliveries(REPORT_RULE, limit=50)
+        sent = max((a.at for a in mails if a.delivered), default=None)
+        routines.add(report_mail(self.settings, self.reports, self.alerts).routine(sent))
 
     async def _refresh_levels(self) -> dict[str, object]:
         levels = await self.custody.levels()

@@ -20,7 +20,13 @@ from imperium.adapters.storage.memory.reports import MemoryReportStore
 from imperium.domain.models import Execution
 from imperium.domain.states import Outcome
 from imperium.services.reports.ports import RenderError
-from imperium.services.reports.service import REPORT_RULE, MailConfig, ReportMail, ReportService
+from imperium.services.reports.service import (
+    REPORT_RULE,
+    SOON,
+    MailConfig,
+    ReportMail,
+    ReportService,
+)
 from tests.integration.notify.test_delivery import Inbox, smtp  # noqa: F401 (fixture)
 
 NOW = 1_800_000_000.0
@@ -146,3 +152,12 @@ def test_finding_the_renderer(tmp_path: Path) -> None:
     found, _ = find_renderer(executable(tmp_path, "browser", FAKE_BROWSER))
     assert found is not None
     assert found.name.endswith("browser")
+
+
+def test_the_first_mail_follows_the_last_one_delivered() -> None:
+    sender = SmtpSender(SmtpConfig("127.0.0.1", 25, "imperium@test"))
+    week = 7 * 86400.0
+    mail = ReportMail(service(None), sender, MailConfig(("a@b.c",), interval=week), Clock())
+    assert mail.routine().first_delay == SOON  # never sent: soon after start
+    assert mail.routine(last_sent=NOW - 86400).first_delay == week - 86400  # on schedule
+    assert mail.routine(last_sent=NOW - 2 * week).first_delay == SOON  # overdue: soon

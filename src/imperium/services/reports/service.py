@@ -35,6 +35,8 @@ MAX_INSIGHTS = 20
 INSIGHT_SCAN = 500
 REPORT_RULE = "report:weekly"
 """The ``rule_id`` report mails are recorded under among alert deliveries."""
+SOON = 300.0
+"""Seconds after start before a report that is due (or was never sent) goes out."""
 
 
 class NoRendererError(Exception):
@@ -158,12 +160,21 @@ class ReportMail:
         return {"status": status, "recipients": len(self.config.recipients), "pdf": pdf_note,
                 "error": result.error}  # fmt: skip
 
-    def routine(self) -> Routine:
+    def first_delay(self, last_sent: float | None) -> float:
+        """Seconds from now to the first mail: one interval after the last one delivered
+        (a server restarted more often than the interval still mails on time), or soon
+        when it is due or none was ever delivered."""
+        if last_sent is None:
+            return SOON
+        return max(SOON, last_sent + self.config.interval - self.clock.now())
+
+    def routine(self, last_sent: float | None = None) -> Routine:
+        """The routine; ``last_sent``: when the last report mail was delivered."""
         return Routine(
             "weekly_report", self.config.interval, self.send,
             f"the report of the last {self.config.period_days:g} days mailed to "
             f"{len(self.config.recipients)} recipient(s)",
-            off_reason=self.off_reason(),
+            off_reason=self.off_reason(), first_delay=self.first_delay(last_sent),
         )  # fmt: skip
 
 
