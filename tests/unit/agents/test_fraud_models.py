@@ -4,9 +4,11 @@ labels, and bad input named."""
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 import xgboost
 
@@ -110,3 +112,14 @@ def test_training_refuses_what_it_cannot_evaluate(rows: list[dict[str, Any]]) ->
         fm.train(fm.parse(mixed), trees=10)
     with pytest.raises(ValueError, match="at least 50"):
         fm.train(fm.parse(rows[:10]), trees=10)
+
+
+def test_the_forest_scores_as_scikit_learn_does(
+    rows: list[dict[str, Any]], trained: list[fm.Trained]
+) -> None:
+    state = fm.load(next(t for t in trained if t.algorithm == "random_forest").artefact)
+    txns = fm.parse(rows[-40:])
+    got = [o["fraud_probability"] for o in fm.score(state, txns, None)]
+    history = {a: state["history"][a] for a in {t.account for t in txns} if a in state["history"]}
+    x = np.array(fm.features(txns, copy.deepcopy(history), state["categories"]))
+    assert got == pytest.approx(state["model"].predict_proba(x)[:, 1].tolist(), abs=1e-6)
