@@ -37,6 +37,17 @@ async def submit(client: httpx.AsyncClient, payload: str, wait: float = 20) -> d
     return task
 
 
+async def set_aside(client: httpx.AsyncClient, task_id: str) -> list[str]:
+    """The reasons of the task's ``task.unplaceable`` events, once there is one (10 s)."""
+    async with asyncio.timeout(10):
+        while True:
+            events = (await client.get(f"/api/v1/tasks/{task_id}/events")).json()["items"]
+            found = [e["data"]["reason"] for e in events if e["event_type"] == "task.unplaceable"]
+            if found:
+                return found
+            await asyncio.sleep(0.02)
+
+
 async def budget_events(im: Imperium) -> list[dict[str, Any]]:
     assert isinstance(im.store, SqlStore)
     query = sa.select(learning_logs.c.event_data).where(
@@ -59,11 +70,8 @@ async def test_a_token_budget_holds_the_agent_and_usage_shows_the_spend(
     for _ in range(2):  # "hello" -> "echo: hello": 1 + 2 tokens each, 6 >= 5 after two
         assert (await submit(client, "hello"))["state"] == "succeeded"
     waiting = await submit(client, "hello", wait=0)
-    await asyncio.sleep(0.3)
+    reasons = await set_aside(client, waiting["id"])
     assert (await client.get(f"/api/v1/tasks/{waiting['id']}")).json()["state"] == "queued"
-    events = (await client.get(f"/api/v1/tasks/{waiting['id']}/events")).json()["items"]
-    reasons = [e["data"]["reason"] for e in events if e["event_type"] == "task.unplaceable"]
-    assert reasons
     assert "chatter has spent its daily token budget (6 of 5)" in reasons[0]
     [event] = await budget_events(im)
     assert (event["agent_id"], event["kind"], event["limit"], event["spent"]) == (
@@ -85,10 +93,10 @@ async def test_a_token_budget_holds_the_agent_and_usage_shows_the_spend(
 
     raised = {"config": {**agent["config"], "budget": {"tokens_per_day": 100}}}  # type: ignore[dict-item]
     assert (await client.patch("/api/v1/agents/chatter", json=raised)).status_code == 200
-    for _ in range(100):
+    for _ in range(500):  # 10 s at most
         if (await client.get(f"/api/v1/tasks/{waiting['id']}")).json()["state"] == "succeeded":
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
     else:
         pytest.fail("a raised budget did not free the waiting task")
 
