@@ -19,7 +19,7 @@ import socket
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -53,7 +53,7 @@ from imperium.agents.loader import is_local, load_agent_class
 from imperium.domain.alerts import TargetKind
 from imperium.domain.learning import RouterMode
 from imperium.domain.markets import MarketStore
-from imperium.domain.models import AgentSpec
+from imperium.domain.models import AgentSpec, Event
 from imperium.domain.retry import RetryPolicy
 from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.teams import TeamRouter
@@ -378,6 +378,14 @@ def report_mail(settings: Settings, reports: ReportService, alerts: AlertService
 _MEMORY_MARKETS: weakref.WeakKeyDictionary[object, MemoryMarketStore] = weakref.WeakKeyDictionary()
 
 
+async def record_events(store: Store, bus: EventBus, events: Sequence[Event]) -> None:
+    """Events an in-process agent raises (``fraud.flagged``): written to ``learning_logs``,
+    then published on the bus (the live stream, alert rules), as the registry does."""
+    for event in events:
+        await store.log_event(event)
+    bus.publish(events)
+
+
 def make_markets(store: Store) -> MarketStore:
     """Market data, texts and ML models beside ``store`` (its database, or one memory
     store per memory ``store``, so the API and the agents share it)."""
@@ -541,6 +549,7 @@ class Imperium:
                 "learner": learner,
                 "sandbox_policy": sandbox,
                 "markets": make_markets(store),
+                "record_events": functools.partial(record_events, store, events),
             },
             config_defaults=builtin_config(settings),
         )

@@ -27,10 +27,13 @@ from imperium.agents._ml import MlMissingError
 from imperium.agents.base import Agent, TaskContext, TaskFailed
 from imperium.agents.crypto import market_store
 from imperium.domain.markets import MarketStore, ModelRecord
+from imperium.domain.models import Event
 
 TRAIN, ANALYZE = "fraud_train", "fraud_analyze"
 MODEL_NAME = "fraud"
 MAX_SCORED = 10_000
+FLAGGED = "fraud.flagged"
+MAX_EVENTS = 100
 
 
 def _bad(message: str) -> TaskFailed:
@@ -81,7 +84,7 @@ class FraudAgent(Agent):
             if ctx.type == TRAIN:
                 return await self._train(store, payload)
             if ctx.type == ANALYZE:
-                return await self._analyze(store, payload)
+                return await self._analyze(ctx, store, payload)
         except ValueError as exc:
             raise _bad(str(exc)) from exc
         except MlMissingError as exc:
@@ -99,7 +102,9 @@ class FraudAgent(Agent):
         saved = await save_trained(store, trained)
         return {"models": [model_dict(r) for r in saved], "current": model_dict(saved[0])}
 
-    async def _analyze(self, store: MarketStore, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _analyze(
+        self, ctx: TaskContext, store: MarketStore, payload: dict[str, Any]
+    ) -> dict[str, Any]:
         rows = _transactions(payload)
         if len(rows) > MAX_SCORED:
             raise _bad(f"at most {MAX_SCORED} transactions per request; got {len(rows)}")
@@ -123,6 +128,7 @@ class FraudAgent(Agent):
         results = await self._in_thread(
             fm.score, state, txns, float(threshold) if threshold is not None else None
         )
+        raised = await _raise_flagged(ctx, record, txns, results)
         return {
             "model": {**model_dict(record), "explanation": fm.explanation_kind(state)},
             "model_kind": record.kind,
@@ -133,5 +139,40 @@ class FraudAgent(Agent):
                 "scores, not probabilities"
             ),
             "flagged": sum(1 for r in results if r["flagged"]),
+            "events_raised": raised,
             "results": results,
         }
+
+
+async def _raise_flagged(
+    ctx: TaskContext, record: ModelRecord, txns: Sequence[fm.Txn], results: list[dict[str, Any]]
+) -> int:
+    """A ``fraud.flagged`` event per flagged transaction (the first ``MAX_EVENTS`` of a
+    request), written and published by the server (``ctx.services["record_events"]``), so
+    the dashboard's live stream and alert rules see them; none outside the server."""
+    record_events = ctx.services.get("record_events")
+    if record_events is None:
+        return 0
+    now = time.time()
+    events = [
+        Event(
+            FLAGGED,
+            now,
+            task_id=ctx.task_id,
+            agent_id=ctx.agent_id,
+            data={
+                "transaction_id": r["transaction_id"],
+                "account_id": t.account,
+                "score": r["score"],
+                "threshold": r["threshold"],
+                "model_version": record.version,
+                "algorithm": record.algorithm,
+                "drivers": [d["feature"] for d in r["drivers"]],
+            },
+        )
+        for t, r in zip(txns, results, strict=True)
+        if r["flagged"]
+    ][:MAX_EVENTS]
+    if events:
+        await record_events(events)
+    return len(events)

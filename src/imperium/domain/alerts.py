@@ -30,6 +30,8 @@ EVENT_TYPES: dict[str, str] = {
     "agent.budget_spent": "an agent spent its token or cost budget (agent_id, agent_name, "
     "kind, limit, spent, resets_at)",
     "learning_cycle.failed": "a learning cycle failed (error, cycle_id)",
+    "fraud.flagged": "a transaction scored at or above its fraud model's threshold "
+    "(transaction_id, account_id, score, threshold, model_version, drivers)",
     QUEUE_WAIT: "the oldest ready task waited longer than the rule's queue_wait_seconds",
 }
 """Event types worth an alert, with what they mean (rules may name any type or pattern)."""

@@ -27,7 +27,7 @@ FAST = {"max_iter": 20, "min_samples_leaf": 20, "folds": 2}
 
 
 @pytest.fixture
-async def client(migrated_database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
     settings = Settings(database_url=migrated_database_url, poll_interval=0.05,
                         drain_seconds=0.2, builtin_agents="crypto,fraud")  # fmt: skip
     runtime = await Imperium.open(settings, migrate=False)
@@ -35,10 +35,15 @@ async def client(migrated_database_url: str) -> AsyncIterator[httpx.AsyncClient]
     crypto = next(a for a in BUILTIN_AGENTS if a.id == "crypto")
     await runtime.agents.ensure(dataclasses.replace(crypto, config={"forecast": FAST}))
     await runtime.start()
-    transport = httpx.ASGITransport(app=create_app(runtime))
+    yield runtime
+    await runtime.close()
+
+
+@pytest.fixture
+async def client(im: Imperium) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(im))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         yield http
-    await runtime.close()
 
 
 def btc_csv(last: int) -> str:
@@ -111,7 +116,9 @@ def transactions(**kw: Any) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "pattern"} for r in generate(**kw)]
 
 
-async def test_train_then_analyze_with_explanations(client: httpx.AsyncClient) -> None:
+async def test_train_then_analyze_with_explanations(
+    client: httpx.AsyncClient, im: Imperium
+) -> None:
     rows = transactions(accounts=40, days=30, fraud_events=40, seed=5)
     one = {k: v for k, v in rows[-1].items() if k != "is_fraud"}
     problem(await client.post(f"{FRAUD}/analyze", json=one), 404, "no fraud model is trained")
@@ -141,8 +148,16 @@ async def test_train_then_analyze_with_explanations(client: httpx.AsyncClient) -
     assert result["transaction_id"] == one["transaction_id"]
     assert 0 <= result["fraud_probability"] <= 1
     assert result["drivers"]
-    batch = await client.post(f"{FRAUD}/analyze", json={"transactions": rows[-20:], "threshold": 0})
-    assert batch.json()["flagged"] == 20  # every score is >= 0
+    with im.events.subscribe(accept=lambda e: e.event_type == "fraud.flagged") as flagged:
+        body = {"transactions": rows[-20:], "threshold": 0}
+        batch = (await client.post(f"{FRAUD}/analyze", json=body)).json()
+        assert (batch["flagged"], batch["events_raised"]) == (20, 20)  # every score is >= 0
+        events = await flagged.next_batch(wait=5)
+    assert [e.data["transaction_id"] for e in events] == [r["transaction_id"] for r in rows[-20:]]
+    assert {e.task_id for e in events} == {batch["task_id"]}
+    assert events[0].data["model_version"] == models[0]["version"]
+    stored = await im.store.events_for(batch["task_id"])
+    assert sum(e.event_type == "fraud.flagged" for e in stored) == 20
     listed = (await client.get(f"{FRAUD}/models")).json()["items"]
     assert sorted(m["current"] for m in listed) == [False, True]
 
