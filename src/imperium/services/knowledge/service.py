@@ -36,6 +36,8 @@ MIN_SAMPLE = 10
 """Attempts needed on each side (with and without knowledge) before a rate is compared."""
 CANDIDATES = 50
 """Keyword hits re-ranked by embeddings in a hybrid search."""
+VECTOR_CACHE = 20_000
+"""Documents' embeddings kept in memory (about 1.5 KB each as floats)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class KnowledgeService:
         self._clock = clock
         self.embedder = embedder
         self._on_close = on_close
+        self._vectors: dict[str, list[float]] = {}
 
     def now(self) -> float:
         return self._clock.now()
@@ -177,12 +180,25 @@ class KnowledgeService:
         self, query: str, found: list[tuple[Document, float]]
     ) -> list[tuple[Document, float]]:
         assert self.embedder is not None
-        vectors = self.embedder.embed([query, *(f"{d.title}. {d.text[:1000]}" for d, _ in found)])
-        cosine = [sum(a * b for a, b in zip(vectors[0], v, strict=True)) for v in vectors[1:]]
+        [wanted] = self.embedder.embed([query])
+        vectors = self._document_vectors([d for d, _ in found])
+        cosine = [sum(a * b for a, b in zip(wanted, v, strict=True)) for v in vectors]
         keyword = [str(i) for i in range(len(found))]
         semantic = sorted(keyword, key=lambda i: -cosine[int(i)])
         fused = reciprocal_rank_fusion([keyword, semantic])
         return [(found[int(i)][0], cosine[int(i)]) for i in fused]
+
+    def _document_vectors(self, docs: list[Document]) -> list[list[float]]:
+        """Documents' embeddings, computed once per content (a bounded cache)."""
+        assert self.embedder is not None
+        missing = [d for d in docs if d.content_hash not in self._vectors]
+        if missing:
+            texts = [f"{d.title}. {d.text[:1000]}" for d in missing]
+            for doc, vector in zip(missing, self.embedder.embed(texts), strict=True):
+                if len(self._vectors) >= VECTOR_CACHE:
+                    self._vectors.pop(next(iter(self._vectors)))
+                self._vectors[doc.content_hash] = vector
+        return [self._vectors[d.content_hash] for d in docs]
 
     async def search_for_attempt(
         self, query: str, k: int, attempt: AttemptRef, topic: str | None = None
