@@ -429,8 +429,8 @@ def make_usage(store: Store, clock: SystemClock) -> UsageService:
     kept = SqlUsageStore(store.database) if isinstance(store, SqlStore) else None
     if kept is None:
         state = getattr(store, "state", None)
-        return UsageService(MemoryUsageStore(state), store, clock)
-    return UsageService(kept, store, clock)
+        return UsageService(MemoryUsageStore(state), store, clock, cycles=store)
+    return UsageService(kept, store, clock, cycles=store)
 
 
 def engine_config(settings: Settings) -> EngineConfig:

@@ -7,12 +7,13 @@ counts as an attempt, not as zero tokens (``reported`` says how many did report)
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from imperium.domain.budgets import DAY, budget_of, day_start, reached, utc_date
 from imperium.domain.errors import ValidationError
 from imperium.domain.states import AgentStatus
-from imperium.ports import AgentStore, Clock, UsageRow, UsageStore
+from imperium.ports import AgentStore, Clock, CycleStore, UsageRow, UsageStore
 
 GROUPS = ("agent", "task_type", "day")
 MAX_DAYS = 366
@@ -48,10 +49,24 @@ class BudgetStatus:
     resets_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CycleUsage:
+    """The attempts recorded between a learning cycle's start and the previous one's: what
+    the cycle learned from, and what it cost."""
+
+    cycle_id: str
+    since: float
+    until: float
+    usage: UsageRow
+
+
 class UsageService:
-    def __init__(self, store: UsageStore, agents: AgentStore, clock: Clock) -> None:
+    def __init__(
+        self, store: UsageStore, agents: AgentStore, clock: Clock, cycles: CycleStore | None = None
+    ) -> None:
         self._store = store
         self._agents = agents
+        self._cycles = cycles
         self.store = store
         """The recorded attempts' figures (intelligence metrics read them too)."""
         self._clock = clock
@@ -66,6 +81,22 @@ class UsageService:
         since = day_start(now) - (days - 1) * DAY
         until = day_start(now) + DAY
         return UsageReport(by, since, until, await self._store.usage(by, since, until))
+
+    async def by_cycle(self, limit: int = 10) -> list[CycleUsage]:
+        """Per learning cycle (newest first, at most ``limit``), the tokens and cost of the
+        attempts recorded since the cycle before it."""
+        if not 1 <= limit <= 100:
+            raise ValidationError(f"limit must be from 1 to 100, got {limit}")
+        if self._cycles is None:
+            return []
+        cycles = sorted(await self._cycles.list_cycles(limit + 1), key=lambda c: c.start_time)
+        periods = []
+        for before, cycle in itertools.pairwise(cycles):
+            since, until = before.start_time, cycle.start_time
+            rows = await self._store.usage("task_type", since, until)
+            total = UsageReport("task_type", since, until, rows).total
+            periods.append(CycleUsage(cycle.cycle_id, since, until, total))
+        return periods[::-1]
 
     async def budgets(self) -> list[BudgetStatus]:
         """Each agent with a daily budget: today's spend, and whether it is held."""

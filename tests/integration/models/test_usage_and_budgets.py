@@ -105,6 +105,8 @@ async def test_usage_refuses_an_unknown_grouping(client: httpx.AsyncClient) -> N
     response = await client.get("/api/v1/usage", params={"by": "colour"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/api/v1/usage/cycles")).json() == {"items": []}
+    assert (await client.get("/api/v1/usage/cycles", params={"limit": 0})).status_code == 422
 
 
 async def test_a_malformed_budget_is_refused_at_registration(client: httpx.AsyncClient) -> None:
@@ -183,3 +185,25 @@ def test_status_names_the_agents_held_by_their_budget(
     assert "spender has spent its daily token budget (12 of 10)" in (
         body["agents"]["budget_spent"]["spender"])  # fmt: skip
     assert "budget spent" in cli("status").output
+
+
+def test_the_cli_and_api_show_usage_per_learning_cycle(
+    cli: Callable[..., Result], migrated_database_url: str
+) -> None:
+    from imperium.domain.learning import CycleStatus, LearningCycle
+
+    now = time.time()
+    assert "fewer than two learning cycles" in cli("usage", "cycles").output
+
+    async def seed_cycles() -> None:
+        store = await SqlStore.connect(migrated_database_url)
+        for cycle_id, start in (("c1", now - 600), ("c2", now - 60)):
+            await store.save_cycle(LearningCycle(cycle_id, start, start + 1, (), None, 0, 0, 0,
+                                                 CycleStatus.COMPLETED, {}))  # fmt: skip
+        await store.close()
+
+    asyncio.run(seed_cycles())
+    _seed(migrated_database_url, [_attempt("t1", "a", "chat", 40, 0.2, now - 300),
+                                  _attempt("t2", "a", "chat", 9, None, now - 30)])  # fmt: skip
+    [row] = json.loads(cli("usage", "cycles", "--json").output)
+    assert (row["cycle_id"], row["attempts"], row["tokens"], row["cost"]) == ("c2", 1, 40, 0.2)

@@ -8,6 +8,7 @@ import pytest
 from imperium.adapters.storage.memory import MemoryStore
 from imperium.adapters.storage.memory.usage import MemoryUsageStore
 from imperium.domain.errors import ValidationError
+from imperium.domain.learning import CycleStatus, LearningCycle
 from imperium.domain.models import AgentSpec, Execution
 from imperium.domain.states import Outcome
 from imperium.services.usage import UsageService
@@ -29,9 +30,15 @@ def attempt(task: str, agent: str, task_type: str, tokens: int | None, cost: flo
                      tokens=tokens, cost=cost)  # fmt: skip
 
 
+def cycle(cycle_id: str, start: float) -> LearningCycle:
+    return LearningCycle(cycle_id, start, start + 5, (), None, 0, 0, 0, CycleStatus.COMPLETED, {})
+
+
 @pytest.fixture
 async def service() -> UsageService:
     store = MemoryStore()
+    for cycle_id, start in (("c1", NOW - 10 * 86_400), ("c2", NOW - 3600), ("c3", NOW + 60)):
+        await store.save_cycle(cycle(cycle_id, start))
     await store.import_executions([
         attempt("t1", "a", "chat", 10, 0.1, NOW),
         attempt("t2", "a", "sum", 5, None, NOW - 86_400),  # yesterday
@@ -40,7 +47,7 @@ async def service() -> UsageService:
     ])  # fmt: skip
     await store.insert_agent(AgentSpec("a", "echo", config={"budget": {"tokens_per_day": 10}}))
     await store.insert_agent(AgentSpec("b", "echo"))
-    return UsageService(MemoryUsageStore(store.state), store, Clock())
+    return UsageService(MemoryUsageStore(store.state), store, Clock(), cycles=store)
 
 
 async def test_usage_by_day_agent_and_type(service: UsageService) -> None:
@@ -62,3 +69,14 @@ async def test_budgets_report_todays_spend(service: UsageService) -> None:
     [budget] = await service.budgets()
     assert (budget.agent_id, budget.tokens_spent, budget.held) == ("a", 10, True)
     assert budget.resets_at == 1_765_065_600.0  # 2025-12-07 00:00 UTC
+
+
+async def test_usage_per_learning_cycle_counts_what_each_cycle_learned_from(
+    service: UsageService,
+) -> None:
+    c3, c2 = await service.by_cycle(10)  # newest first; c1 has no cycle before it
+    assert (c3.cycle_id, c3.usage.attempts, c3.usage.tokens) == ("c3", 2, 10)  # t1, t3
+    assert (c2.cycle_id, c2.usage.attempts, c2.usage.tokens) == ("c2", 2, 104)  # t2, t4
+    assert c2.since == NOW - 10 * 86_400
+    assert c2.until == c3.since == NOW - 3600
+    assert [c.cycle_id for c in await service.by_cycle(1)] == ["c3"]

@@ -85,3 +85,36 @@ def budgets(database: Database = None, as_json: Json = False) -> None:
     for b in items:
         if b["reason"]:
             console.print(b["reason"])
+
+
+async def _cycles(database: str | None, limit: int) -> list[dict[str, Any]]:
+    from imperium.runtime import SystemClock, make_usage
+
+    async with offline(settings(database)) as im:
+        periods = await make_usage(im.store, SystemClock()).by_cycle(limit)
+    return [{"cycle_id": c.cycle_id, "since": c.since, "until": c.until,
+             **dataclasses.asdict(c.usage)} for c in periods]  # fmt: skip
+
+
+@app.command("cycles")
+def cycles(
+    limit: Annotated[int, typer.Option(help="The newest cycles.")] = 10,
+    database: Database = None,
+    as_json: Json = False,
+) -> None:
+    """Tokens and cost of the attempts each learning cycle learned from (since the one
+    before it)."""
+    rows = run(_cycles(database, limit))
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("fewer than two learning cycles recorded: no period to count yet")
+        return
+    table = Table(title="usage per learning cycle (attempts since the cycle before)")
+    for column in ("cycle", "attempts", "with usage", "tokens", "cost"):
+        table.add_column(column, justify="left" if column == "cycle" else "right")
+    for r in rows:
+        table.add_row(r["cycle_id"], str(r["attempts"]), str(r["reported"]), str(r["tokens"]),
+                      f"{r['cost']:.6g}")  # fmt: skip
+    console.print(table)

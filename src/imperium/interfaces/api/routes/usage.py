@@ -10,7 +10,12 @@ from fastapi import APIRouter, Query
 
 from imperium.interfaces.api.deps import Usage
 from imperium.interfaces.api.schemas import problems
-from imperium.interfaces.api.schemas.usage import BudgetList, UsageGroup, UsageOut
+from imperium.interfaces.api.schemas.usage import (
+    BudgetList,
+    CycleUsageList,
+    UsageGroup,
+    UsageOut,
+)
 
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 
@@ -35,3 +40,14 @@ async def usage_report(
 async def budgets(usage: Usage) -> dict[str, Any]:
     items = [dataclasses.asdict(b) for b in await usage.budgets()]
     return {"day": usage.today(), "items": items}
+
+
+@router.get("/cycles", response_model=CycleUsageList, responses=problems(422))
+async def cycles(
+    usage: Usage, limit: Annotated[int, Query(ge=1, le=100, description="Newest cycles")] = 10
+) -> dict[str, Any]:
+    items = [
+        {"cycle_id": c.cycle_id, "since": c.since, "until": c.until, **dataclasses.asdict(c.usage)}
+        for c in await usage.by_cycle(limit)
+    ]
+    return {"items": items}

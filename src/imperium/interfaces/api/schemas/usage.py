@@ -43,3 +43,20 @@ class BudgetOut(BaseModel):
 class BudgetList(BaseModel):
     day: str
     items: list[BudgetOut]
+
+
+class CycleUsageOut(BaseModel):
+    cycle_id: str
+    since: float
+    """The previous cycle's start: the attempts counted are those it did not see."""
+    until: float
+    """This cycle's start."""
+    key: str
+    attempts: int
+    reported: int
+    tokens: int
+    cost: float
+
+
+class CycleUsageList(BaseModel):
+    items: list[CycleUsageOut]
