@@ -8,6 +8,8 @@
 - ``fraud_analyze`` ``{transactions: [...], threshold?}``: scores each transaction with the
   current version: its probability (or anomaly score), the decision at the threshold
   (the model's own unless given), and the features that drove it.
+  ``{trades: [...], rules?}`` instead runs the crypto-trading rules (wash trading, pump and
+  dump: ``domain/trading.py``) over trade records.
 
 Models are kept in the database (``ml_models``: metrics, data summary, the pickled model as
 bytes), read through the market store the server lends in-process agents.
@@ -28,6 +30,7 @@ from imperium.agents.base import Agent, TaskContext, TaskFailed
 from imperium.agents.crypto import market_store
 from imperium.domain.markets import MarketStore, ModelRecord
 from imperium.domain.models import Event
+from imperium.domain.trading import RuleConfig, parse_trades, scan
 
 TRAIN, ANALYZE = "fraud_train", "fraud_analyze"
 MODEL_NAME = "fraud"
@@ -83,6 +86,8 @@ class FraudAgent(Agent):
         try:
             if ctx.type == TRAIN:
                 return await self._train(store, payload)
+            if ctx.type == ANALYZE and "trades" in payload:
+                return await self._trading(payload)
             if ctx.type == ANALYZE:
                 return await self._analyze(ctx, store, payload)
         except ValueError as exc:
@@ -95,6 +100,22 @@ class FraudAgent(Agent):
         loop = asyncio.get_running_loop()
         call = contextvars.copy_context().run
         return await loop.run_in_executor(self.thread_pool, call, func, *args)
+
+    async def _trading(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The crypto-trading rules (wash trading, pump and dump) over trade records."""
+        rows = payload.get("trades")
+        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise _bad("trades must be a non-empty list of objects")
+        rules = payload.get("rules") or {}
+        if not isinstance(rules, dict):
+            raise _bad("rules must be an object")
+        try:
+            config = RuleConfig(**rules)
+        except TypeError as exc:
+            raise _bad(f"unknown rule setting: {exc}") from exc
+        trades = parse_trades(rows)
+        result: dict[str, Any] = await self._in_thread(scan, trades, config)
+        return result
 
     async def _train(self, store: MarketStore, payload: dict[str, Any]) -> dict[str, Any]:
         txns = fm.parse(_transactions(payload))

@@ -167,3 +167,23 @@ async def test_train_then_analyze_with_explanations(
     problem(
         await client.post(f"{FRAUD}/train", json={"transactions": rows[:10]}), 422, "at least 50"
     )
+
+
+async def test_trading_rules_through_the_fraud_agent(client: httpx.AsyncClient) -> None:
+    trades = [
+        {"timestamp": 0, "symbol": "x", "price": 1, "quantity": 5, "buyer": "a", "seller": "b"},
+        {"timestamp": 60, "symbol": "x", "price": 1, "quantity": 5, "buyer": "b", "seller": "a"},
+        {"timestamp": 90, "symbol": "x", "price": 1, "quantity": 1, "buyer": "c", "seller": "c"},
+    ]
+    response = await client.post(f"{FRAUD}/trades", json={"trades": trades})
+    assert response.status_code == 200, response.text
+    got = response.json()
+    assert [f["pattern"] for f in got["wash_trading"]] == ["round_trip", "self_match"]
+    assert (got["pump_and_dump"], got["flagged"]) == ([], 2)
+    narrow = await client.post(f"{FRAUD}/trades", json={"trades": trades,
+                                                         "rules": {"wash_window": 30}})  # fmt: skip
+    assert narrow.json()["flagged"] == 1  # the round trip took 60 s
+    problem(await client.post(f"{FRAUD}/trades", json={"trades": trades, "rules": {"x": 1}}),
+            422, "unknown rule setting")  # fmt: skip
+    problem(await client.post(f"{FRAUD}/trades", json={"trades": [{"symbol": "x"}]}), 422,
+            "missing timestamp")  # fmt: skip

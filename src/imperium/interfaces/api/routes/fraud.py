@@ -53,16 +53,35 @@ async def train(request: Request, engine: Scheduler, wait: Wait = 300.0) -> Any:
     better (PR-AUC) becomes current."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv", "text/plain"):
-        try:
-            rows: Any = list(
-                csv.DictReader(io.StringIO((await request.body()).decode("utf-8-sig")))
-            )
-        except UnicodeDecodeError as exc:
-            raise HTTPException(422, "the CSV must be UTF-8") from exc
+        rows: Any = await _csv_rows(request)
     else:
         body = await _json(request)
         rows = body.get("transactions") if isinstance(body, dict) else body
     return await run_agent_task(engine, "fraud_train", {"transactions": rows}, wait)
+
+
+@router.post("/trades", responses=ml_problems(422, 502, 503))
+async def trades(request: Request, engine: Scheduler, wait: Wait = 60.0) -> Any:
+    """Crypto-trading fraud rules over trade records (CSV as ``text/csv``, or JSON
+    ``{"trades": [...], "rules": {...}}``; columns timestamp, symbol, price, quantity, buyer,
+    seller): wash trading (self-matches, round trips) and pump and dump (a volume and price
+    spike, then a reversal), each finding with its trades or time window and accounts."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    rules: Any = None
+    if kind in ("text/csv", "application/csv", "text/plain"):
+        rows: Any = await _csv_rows(request)
+    else:
+        body = await _json(request)
+        rows = body.get("trades") if isinstance(body, dict) else body
+        rules = body.get("rules") if isinstance(body, dict) else None
+    return await run_agent_task(engine, "fraud_analyze", {"trades": rows, "rules": rules}, wait)
+
+
+async def _csv_rows(request: Request) -> list[dict[str, str]]:
+    try:
+        return list(csv.DictReader(io.StringIO((await request.body()).decode("utf-8-sig"))))
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, "the CSV must be UTF-8") from exc
 
 
 @router.get("/models")
