@@ -34,6 +34,8 @@ NAV = (
     ("/proposals", "Proposals"),
     ("/events", "Events"),
     ("/reports", "Reports"),
+    ("/models", "Models"),
+    ("/knowledge", "Knowledge"),
 )
 
 

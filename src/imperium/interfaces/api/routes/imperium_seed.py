@@ -15,7 +15,7 @@ store. What the seed made up is either computed from stored rows or ``null``:
 Status codes follow the seed where its clients rely on them: 200 for a registration and a
 logged event, 400 for a registration body it cannot accept; otherwise Imperium's (404, 409,
 422). Learning cycles and the dashboard are in ``learning.py``; internet learning and
-trusted sources are not served (later work), rather than answered with invented data.
+trusted sources in ``internet_learning.py``.
 """
 
 from __future__ import annotations
