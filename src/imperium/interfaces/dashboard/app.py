@@ -18,7 +18,6 @@ from imperium.interfaces.dashboard import (
     agents,
     custody,
     events,
-    knowledge,
     learning,
     login,
     models,
@@ -46,7 +45,6 @@ ROUTERS = (
     models.router,
     events.router,
     reports.router,
-    knowledge.router,
     stream.router,
     login.router,
 )
