@@ -18,6 +18,7 @@ from imperium.interfaces.dashboard import (
     agents,
     custody,
     events,
+    knowledge,
     learning,
     login,
     models,
@@ -45,6 +46,7 @@ ROUTERS = (
     models.router,
     events.router,
     reports.router,
+    knowledge.router,
     stream.router,
     login.router,
 )
