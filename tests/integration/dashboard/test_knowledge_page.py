@@ -12,7 +12,7 @@ from tests.integration.dashboard.test_pages import Inline, browser
 
 
 async def test_search_sources_and_log(im: Imperium, tmp_path: Path) -> None:
-    (tmp_path / "leases.md").write_text("# Leases\n\nA lease expires unless renewed; 1 < 2 & 3 > 2.")
+    (tmp_path / "leases.md").write_text("# Leases\n\nA lease expires unless renewed; 1 < 2 & 3 > 2")
     await im.knowledge.add_source(Source("notes", SourceKind.FILES, str(tmp_path)))
     await im.knowledge.add_source(Source("gone", SourceKind.FILES, str(tmp_path / "none")))
     await im.knowledge.ingest()

@@ -42,12 +42,12 @@ def _article(rng: random.Random, n: int = 300) -> list[str]:
 
 
 def test_near_duplicates_are_found_and_different_texts_are_not() -> None:
-    """Measured on 60 random 300-word articles (seeded): copies with 1% of their words
+    """Measured on 40 random 300-word articles (seeded): copies with 1% of their words
     changed are all caught, with 2% at least 95% of them (a word changed breaks three shingles);
     two different articles never share a signature value."""
     rng = random.Random(3)
     caught = {3: 0, 6: 0}
-    for _ in range(60):
+    for _ in range(40):
         words = _article(rng)
         original = signature(" ".join(words))
         for changes in caught:
@@ -56,8 +56,8 @@ def test_near_duplicates_are_found_and_different_texts_are_not() -> None:
                 edited[i] = "changed"
             caught[changes] += similarity(original, signature(" ".join(edited))) >= NEAR_DUPLICATE
         assert similarity(original, signature(" ".join(_article(rng)))) < 0.1
-    assert caught[3] == 60
-    assert caught[6] >= 57
+    assert caught[3] == 40
+    assert caught[6] >= 38
 
 
 def test_novelty_is_one_minus_the_closest() -> None:
