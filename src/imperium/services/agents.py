@@ -113,6 +113,8 @@ class AgentService:
                 values["capabilities"] = frozenset(values["capabilities"])
             spec = replace(spec, **values, updated_at=self._clock.now())
             validate_agent(spec)
+            if "config" in values:  # what the type checks of its config (e.g. llm's backend)
+                self._check_type(spec)
             await self._store.update_agent(spec)
         await self._changed(spec, "agent.updated", {"changed": sorted(changes)})
         return spec

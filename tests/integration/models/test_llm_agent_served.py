@@ -92,3 +92,12 @@ async def test_a_malformed_config_is_refused_at_registration(client: httpx.Async
     response = await client.post("/api/v1/agents", json=llm_agent("w", "c", temperature="hot"))
     assert response.status_code == 422
     assert "'temperature' must be a number" in response.json()["detail"]
+
+
+async def test_a_malformed_config_is_refused_on_update_too(client: httpx.AsyncClient) -> None:
+    await client.post("/api/v1/agents", json=llm_agent("w", "c"))
+    response = await client.patch("/api/v1/agents/w", json={"config": {"max_tokens": 0}})
+    assert response.status_code == 422
+    assert "'max_tokens' must be a whole number" in response.json()["detail"]
+    response = await client.patch("/api/v1/agents/w", json={"config": {"model": "m2"}})
+    assert response.status_code == 200
