@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from imperium.domain.errors import ImperiumError, NotFoundError, ValidationError
+from imperium.domain.llm import model_config_of
 from imperium.domain.models import Task
 from imperium.domain.specs import TaskSpec
 from imperium.domain.states import AgentStatus, TaskState
@@ -96,12 +97,29 @@ class IntelligenceService:
             if kind in a.spec.capabilities and a.spec.status is AgentStatus.ACTIVE
         )  # fmt: skip
 
+    def _configured(self, agent_ids: list[str]) -> list[str]:
+        """Those of ``agent_ids`` whose config names a model backend (base_url and model)."""
+        configured = []
+        for agent_id in agent_ids:
+            agent = self._engine.snapshot().agent(agent_id)
+            try:
+                missing = model_config_of(agent.spec.config).missing() if agent else ["agent"]
+            except ValidationError:
+                missing = ["a valid config"]
+            if not missing:
+                configured.append(agent_id)
+        return configured
+
     def list(self) -> list[dict[str, Any]]:
         rows = []
         for i in CATALOGUE:
             agents = self.serving(i.type) if i.agent_type else []
             status = "not_built" if i.agent_type is None else ("ready" if agents else "no_agent")
             hint = register_hint(i) if status == "no_agent" else None
+            if agents and not self._configured(agents):
+                status = "not_configured"
+                hint = (f"set base_url and model in the config of {', '.join(agents)} "
+                        "(imperium agents update ID --config ...)")  # fmt: skip
             rows.append(
                 {"type": i.type, "description": i.description, "status": status,
                  "built": bool(i.agent_type), "agents": agents, "configure": hint}

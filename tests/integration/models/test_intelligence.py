@@ -47,6 +47,10 @@ async def test_nothing_configured_is_503_and_not_built_is_501(client: httpx.Asyn
     assert (await client.post(f"{BASE}/poetry/execute", json={})).status_code == 404
 
     await register(client)  # an agent, but no model backend
+    [item] = [i for i in (await client.get(f"{BASE}/list")).json()["items"]
+              if i["type"] == "product_content"]  # fmt: skip
+    assert (item["status"], item["agents"]) == ("not_configured", ["copywriter"])
+    assert "set base_url and model in the config of copywriter" in item["configure"]
     response = await client.post(f"{BASE}/product_content/execute", json=WATCH)
     assert response.status_code == 503
     assert "set base_url and model" in response.json()["detail"]
@@ -56,6 +60,8 @@ async def test_product_content_is_measured_and_retried_once_when_over_a_limit(
     client: httpx.AsyncClient, server: OpenAIServer
 ) -> None:
     await register(client, base_url=server.base_url, model="m", api_key_env=KEY_ENV)
+    listed = (await client.get(f"{BASE}/list")).json()["items"]
+    assert [i["status"] for i in listed if i["type"] == "product_content"] == ["ready"]
     long_text = "Smart Watch Pro with GPS, " + "precise tracking " * 12
     short_text = "Smart Watch Pro: GPS, heart rate monitoring and water resistance."
     server.script(Scripted(200, completion(long_text, "m", 40, 30)),
