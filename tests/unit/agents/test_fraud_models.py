@@ -123,3 +123,22 @@ def test_the_forest_scores_as_scikit_learn_does(
     history = {a: state["history"][a] for a in {t.account for t in txns} if a in state["history"]}
     x = np.array(fm.features(txns, copy.deepcopy(history), state["categories"]))
     assert got == pytest.approx(state["model"].predict_proba(x)[:, 1].tolist(), abs=1e-6)
+
+
+def test_the_forest_explains_each_prediction(
+    rows: list[dict[str, Any]], trained: list[fm.Trained]
+) -> None:
+    state = fm.load(next(t for t in trained if t.algorithm == "random_forest").artefact)
+    txns = fm.parse([r for r in rows if r["is_fraud"]][-2:] + rows[-3:])
+    out = fm.score(state, txns, None, top=1000)
+    history = {a: state["history"][a] for a in {t.account for t in txns} if a in state["history"]}
+    ordered = sorted(txns, key=lambda t: t.ts)
+    x = np.array(fm.features(ordered, copy.deepcopy(history), state["categories"]))
+    contributions, bias = fm.forest_contributions(np, state, x)
+    for t, row in zip(ordered, contributions, strict=True):
+        o = next(o for o in out if o["transaction_id"] == t.id)
+        # base rate + contributions = the forest's probability (Saabas' decomposition)
+        assert bias + row.sum() == pytest.approx(o["fraud_probability"], abs=1e-5)
+        total = sum(d["contribution"] for d in o["drivers"])
+        assert total == pytest.approx(row.sum(), abs=1e-3)  # every nonzero one listed
+    assert fm.explanation_kind(state).startswith("saabas")
