@@ -507,6 +507,7 @@ class Imperium:
     """Market candles, texts and ML models (the crypto and fraud agents; their routes)."""
 
     def __post_init__(self) -> None:
+        self.knowledge = make_knowledge(self.settings, self.store, SystemClock())
         self.autoscaler = Autoscaler(self.engine, self.agents, self.store, self.events)
         self.markets = make_markets(self.store)
         self.reports = make_reports(self.settings, self.store, SystemClock())
@@ -561,8 +562,6 @@ class Imperium:
             config_defaults=builtin_config(settings),
         )
         executor = make_executor(settings, local)
-        knowledge = make_knowledge(settings, store, clock)
-        local.lend("knowledge", KnowledgeLender(knowledge))  # ctx.knowledge
         engine = Engine(
             scheduler, executor, lock, clock, random.Random(), new_id, engine_config(settings),
             policy=learner.router, json_problem=json_problem, events=events,
@@ -585,7 +584,7 @@ class Imperium:
             settings, store, engine, agents, submissions, events, keys, learner, custody,
             proposals, teams, feedback, make_alerts(settings, store, clock), database_reports,
         )  # fmt: skip
-        runtime.knowledge = knowledge
+        local.lend("knowledge", KnowledgeLender(runtime.knowledge))  # ctx.knowledge
         return runtime
 
     async def start(self, *, standby: bool = False) -> None:
