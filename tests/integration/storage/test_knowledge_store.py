@@ -52,9 +52,11 @@ async def test_sources_round_trip_with_their_state(store: Store) -> None:
     await kb.save_source(source)
     assert await kb.get_source("se") == source
     assert await kb.get_state("se") == SourceState("se")
-    state = SourceState("se", etag='"abc"', last_modified="Mon, 07 Dec 2026 00:00:00 GMT",
-                        quota_day=20000, quota_used=7, backoff_until=1e9 + 0.5,
-                        api_quota_remaining=293, last_run_at=12.0, last_error="HTTP 500")  # fmt: skip
+    state = SourceState(
+        "se", etag='"abc"', last_modified="Mon, 07 Dec 2026 00:00:00 GMT", quota_day=20000,
+        quota_used=7, backoff_until=1e9 + 0.5, api_quota_remaining=293, last_run_at=12.0,
+        last_error="HTTP 500",
+    )  # fmt: skip
     await kb.save_state(state)
     changed = dataclasses.replace(source, trust=0.9)
     await kb.save_source(changed)  # replacing keeps the state
@@ -88,7 +90,9 @@ async def test_documents_found_by_url_then_hash_and_updated(store: Store) -> Non
     assert stored is not None
     await kb.update_document(dataclasses.replace(stored, duplicates=3, text="changed text"))
     again = await kb.get_document(first_id)
-    assert again is not None and again.duplicates == 3 and again.text == "changed text"
+    assert again is not None
+    assert again.duplicates == 3
+    assert again.text == "changed text"
     assert await kb.signatures() == [(first_id, first.signature)]
     assert await kb.count_documents() == 1
 
@@ -143,8 +147,9 @@ async def test_usage_outcomes_split_attempts_by_knowledge_use(store: Store) -> N
         return Execution(task, attempt, "writer", task_type, 1.0, 10.0, 20.0, outcome, attempt)
 
     await store.import_executions([
-        run("t1", 1, Outcome.FAILED), run("t1", 2, Outcome.SUCCEEDED), run("t2", 1, Outcome.SUCCEEDED),
-        run("t3", 1, Outcome.FAILED), run("t4", 1, Outcome.SUCCEEDED, "other"),
+        run("t1", 1, Outcome.FAILED), run("t1", 2, Outcome.SUCCEEDED),
+        run("t2", 1, Outcome.SUCCEEDED), run("t3", 1, Outcome.FAILED),
+        run("t4", 1, Outcome.SUCCEEDED, "other"),
     ])  # fmt: skip
     for task, attempt in (("t1", 2), ("t3", 1), ("t3", 1)):  # two searches in one attempt
         await kb.record_use(KnowledgeUse(task, attempt, "writer", "answer", "q", (1, 2), 15.0))
