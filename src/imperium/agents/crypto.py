@@ -6,9 +6,11 @@
   (``_market_models``). The fitted models and their backtest are stored as a version of
   ``crypto:SYMBOL:TIMEFRAME``; a later request over the same candles and horizon reuses
   them instead of refitting.
-- ``crypto_sentiment`` ``{symbol, limit}``: the stored texts about the symbol scored with
-  VADER (``vadersentiment``), their number and the distribution of scores; with no texts,
-  the answer is "no data", not a number.
+- ``crypto_sentiment`` ``{symbol, limit, query?, knowledge?}``: the stored texts about the
+  symbol and the knowledge base's documents found for it (``ctx.knowledge``, in the
+  server; ``"knowledge": false`` leaves them out) scored with VADER (``vadersentiment``),
+  their number and the distribution of scores; with none, the answer is "no data", not a
+  number.
 
 Both need the market store the server lends in-process agents (``ctx.services``), and the
 ``ml`` extra. The model work runs in the executor's thread pool.
@@ -68,7 +70,7 @@ class CryptoAgent(Agent):
             if ctx.type == PREDICT:
                 return await self._predict(store, symbol, payload)
             if ctx.type == SENTIMENT:
-                return await self._sentiment(store, symbol, payload)
+                return await self._sentiment(ctx, store, symbol, payload)
         except ValueError as exc:
             raise _bad(str(exc)) from exc
         except MlMissingError as exc:
@@ -168,30 +170,60 @@ class CryptoAgent(Agent):
         }
 
     async def _sentiment(
-        self, store: MarketStore, symbol: str, payload: dict[str, Any]
+        self, ctx: TaskContext, store: MarketStore, symbol: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
         limit = payload.get("limit", 1000)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
             raise ValueError("limit must be a whole number from 1 to 10000")
-        texts = await store.texts(symbol, limit)
-        if not texts:
+        texts = [t.text for t in await store.texts(symbol, limit)]
+        documents = await _knowledge(ctx, symbol, payload)
+        if not texts and not documents:
             return {
                 "symbol": symbol,
                 "status": "no data",
                 "count": 0,
                 "score": None,
-                "detail": f"no texts about {symbol} are stored: add some with POST "
-                f"/api/v1/crypto/texts/{symbol} (or `imperium crypto texts`)",
+                "detail": f"no texts about {symbol} are stored and the knowledge base has "
+                f"none: add some with POST /api/v1/crypto/texts/{symbol} (or `imperium "
+                "crypto texts`)",
             }
         vader = need("vaderSentiment.vaderSentiment", "sentiment analysis")
         analyzer = vader.SentimentIntensityAnalyzer()
-        scores = [float(analyzer.polarity_scores(t.text)["compound"]) for t in texts]
-        return sentiment_summary(symbol, scores, texts[-1].created_at, texts[0].created_at)
+        scored = [float(analyzer.polarity_scores(t)["compound"]) for t in texts]
+        for doc in documents:
+            doc["sentiment"] = float(analyzer.polarity_scores(doc.pop("text"))["compound"])
+        summary = sentiment_summary(symbol, scored + [d["sentiment"] for d in documents])
+        summary["sources"] = {"supplied_texts": len(texts), "knowledge_base": len(documents)}
+        summary["documents"] = documents
+        return summary
 
 
-def sentiment_summary(
-    symbol: str, scores: list[float], first: float, last: float
-) -> dict[str, Any]:
+KNOWLEDGE_DOCUMENTS = 50  # the knowledge base's most per search
+KNOWLEDGE_CHARS = 1000  # a document's title and opening are scored, not all of it
+
+
+async def _knowledge(
+    ctx: TaskContext, symbol: str, payload: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Documents the knowledge base's ingestion collected about the symbol (its search for
+    ``query``, by default the symbol), when the server lends the base and the payload does
+    not say ``"knowledge": false``."""
+    if payload.get("knowledge") is False or "knowledge" not in ctx.services:
+        return []
+    query = str(payload.get("query") or symbol)[:200]
+    hits = await ctx.knowledge.search(query, KNOWLEDGE_DOCUMENTS)
+    return [
+        {
+            "url": h.url,
+            "title": h.title,
+            "source_id": h.source_id,
+            "text": f"{h.title}. {h.text}"[:KNOWLEDGE_CHARS],
+        }
+        for h in hits
+    ]
+
+
+def sentiment_summary(symbol: str, scores: list[float]) -> dict[str, Any]:
     n = len(scores)
     positive = sum(1 for s in scores if s >= POSITIVE)
     negative = sum(1 for s in scores if s <= NEGATIVE)
@@ -216,8 +248,6 @@ def sentiment_summary(
             {"from": round(-1.0 + 0.4 * i, 1), "to": round(-0.6 + 0.4 * i, 1), "count": c}
             for i, c in enumerate(bins)
         ],
-        "texts_from": first,
-        "texts_to": last,
         "model": "VADER (vadersentiment), compound score in [-1, 1]; >= 0.05 positive, "
         "<= -0.05 negative",
     }

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from imperium.agents.fraud_data import generate
+from imperium.domain.knowledge import FetchedItem
 from imperium.interfaces.api import create_app
 from imperium.runtime import BUILTIN_AGENTS, Imperium
 from imperium.settings import Settings
@@ -96,7 +97,9 @@ async def test_upload_then_predict_with_backtest_against_naive(client: httpx.Asy
     problem(bad, 422, "missing open")
 
 
-async def test_sentiment_is_no_data_until_texts_exist(client: httpx.AsyncClient) -> None:
+async def test_sentiment_is_no_data_until_texts_exist(
+    client: httpx.AsyncClient, im: Imperium
+) -> None:
     empty = await client.get(f"{CRYPTO}/sentiment/BTC")
     assert empty.status_code == 200, empty.text
     assert (empty.json()["status"], empty.json()["count"], empty.json()["score"]) == (
@@ -110,6 +113,18 @@ async def test_sentiment_is_no_data_until_texts_exist(client: httpx.AsyncClient)
     assert got["distribution"] == {"positive": 1, "neutral": 1, "negative": 1}
     assert sum(b["count"] for b in got["histogram"]) == 3
     assert -1 <= got["score"] <= 1
+    assert got["sources"] == {"supplied_texts": 3, "knowledge_base": 0}
+
+    # a document the knowledge base collected about the symbol is scored too
+    text = "Ethereum had a wonderful, excellent week; ETH holders are happy."
+    article = FetchedItem("https://news.example/eth", "ETH rallies", text)
+    await im.knowledge.add_result("news", article)
+    eth = (await client.get(f"{CRYPTO}/sentiment/ETH")).json()
+    assert (eth["status"], eth["sources"]) == ("ok", {"supplied_texts": 0, "knowledge_base": 1})
+    assert eth["documents"][0]["url"] == "https://news.example/eth"
+    assert eth["documents"][0]["sentiment"] > 0.5
+    without = (await client.get(f"{CRYPTO}/sentiment/ETH", params={"knowledge": False})).json()
+    assert without["status"] == "no data"
 
 
 def transactions(**kw: Any) -> list[dict[str, Any]]:

@@ -66,11 +66,19 @@ async def sentiment(
     symbol: str,
     engine: Scheduler,
     limit: Annotated[int, Query(ge=1, le=MAX_TEXTS)] = 1000,
+    knowledge: Annotated[
+        bool, Query(description="Also score the knowledge base's documents found for it.")
+    ] = True,
+    query: Annotated[
+        str | None, Query(max_length=200, description="The knowledge search (the symbol).")
+    ] = None,
     wait: Wait = 60.0,
 ) -> Any:
-    """VADER scores of the stored texts about ``symbol`` (newest ``limit``): their number
-    and distribution, or ``"status": "no data"`` when there are none."""
-    payload = {"symbol": _symbol(symbol), "limit": limit}
+    """VADER scores of the stored texts about ``symbol`` (newest ``limit``) and of the
+    knowledge base's documents found for it: their number, sources and distribution, or
+    ``"status": "no data"`` when there are none."""
+    payload = {"symbol": _symbol(symbol), "limit": limit, "knowledge": knowledge,
+               "query": query}  # fmt: skip
     return await run_agent_task(engine, "crypto_sentiment", payload, wait)
 
 
