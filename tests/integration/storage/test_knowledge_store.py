@@ -160,3 +160,25 @@ async def test_usage_outcomes_split_attempts_by_knowledge_use(store: Store) -> N
     ]
     assert await kb.usage_outcomes(25.0) == []
     assert await kb.uses_for("t1") == [KnowledgeUse("t1", 2, "writer", "answer", "q", (1, 2), 15.0)]
+
+
+async def test_search_uses_the_full_text_index(store: Store) -> None:
+    """PostgreSQL answers through the GIN index (sequential scans off), SQLite through the
+    FTS5 table: a search that stopped using them would scan every document."""
+    if not isinstance(store, SqlStore):
+        return
+    from imperium.adapters.storage.knowledge import _postgres_search, _sqlite_search
+
+    db = store.database
+    if db.dialect == "postgresql":
+        query, explain = _postgres_search(["asyncio"], 5, None), "EXPLAIN "
+        expected = "ix_internet_learning_results_search"
+    else:
+        query, explain = _sqlite_search(["asyncio"], 5, None), "EXPLAIN QUERY PLAN "
+        expected = "VIRTUAL TABLE INDEX"
+    sql = str(query.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    async with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            await conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = " ".join(str(row) for row in (await conn.exec_driver_sql(explain + sql)).all())
+    assert expected in plan, plan

@@ -6,6 +6,7 @@ of at most ``MAX_BYTES`` each."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -37,18 +38,23 @@ class FilesConnector:
         if root is None or not root.exists():
             missing = f"no file or directory at {source.url}"
             return FetchOutcome(IngestStatus.FAILED, _with(state, done, missing), error=missing)
-        items: list[FetchedItem] = []
-        skipped, problems = 0, []
-        for path in _files(root):
-            try:
-                found, malformed = read_file(path)
-            except (OSError, UnicodeDecodeError, SourceError) as exc:
-                problems.append(f"{path.name}: {exc}")
-                continue
-            items.extend(found)
-            skipped += malformed
+        items, skipped, problems = await asyncio.to_thread(_read_all, root)  # off the loop
         error: str | None = "; ".join(problems[:5]) or None
         return FetchOutcome(IngestStatus.OK, _with(state, done, error), items, error, skipped)
+
+
+def _read_all(root: Path) -> tuple[list[FetchedItem], int, list[str]]:
+    items: list[FetchedItem] = []
+    skipped, problems = 0, []
+    for path in _files(root):
+        try:
+            found, malformed = read_file(path)
+        except (OSError, UnicodeDecodeError, SourceError) as exc:
+            problems.append(f"{path.name}: {exc}")
+            continue
+        items.extend(found)
+        skipped += malformed
+    return items, skipped, problems
 
 
 def _with(state: SourceState, done: float, error: str | None) -> SourceState:

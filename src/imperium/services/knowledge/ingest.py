@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from imperium.domain.knowledge import (
     Document,
@@ -116,48 +117,43 @@ class Ingester:
     async def keep_items(
         self, source: Source, items: Sequence[FetchedItem], topics: Sequence[str]
     ) -> Tally:
-        """Store what is new among ``items``, merge the rest; how many of each."""
+        """Store what is new among ``items``, merge the rest; how many of each. The text
+        work (normalising, hashing, MinHash) runs in a thread: a large directory must not
+        hold the server's event loop."""
         tally = Tally()
-        if items:
+        ready = [p for p in await asyncio.to_thread(_prepare_all, items) if p.text]
+        if ready:
             stored = await self._store.signatures()
-            batch_df = Counter(t for item in items for t in set(terms(_full(item))))
-            for item in items:
-                await self._keep_item(
-                    source, item, list(topics), stored, (batch_df, len(items)), tally
-                )
+            corpus = (Counter(t for p in ready for t in set(p.terms)), len(ready))
+            for prepared in ready:
+                await self._keep_item(source, prepared, list(topics), stored, corpus, tally)
         return tally
 
     async def _keep_item(
         self,
         source: Source,
-        item: FetchedItem,
+        p: _Prepared,
         topics: list[str],
         stored: list[tuple[int, tuple[int, ...]]],
         corpus: tuple[Counter[str], int],
         tally: Tally,
     ) -> None:
-        title = normalise_text(item.title) or item.url
-        text = normalise_text(item.text)
-        if not text:
-            return
-        digest = content_hash(f"{title} {text}")
-        sig = signature(f"{title} {text}")
-        same = await self._store.find_document(item.url, digest)
+        same = await self._store.find_document(p.item.url, p.digest)
         if same is None:
-            same = await self._near_duplicate(sig, stored)
+            same = await self._near_duplicate(p.signature, stored)
         if same is not None:
-            tally.merged += await self._merge(same, item, title, text, digest, sig)
+            await self._merge(same, p)
+            tally.merged += 1
             return
-        doc_terms = terms(f"{title} {text}")
-        topic, score = _best_topic(item.topic, topics, doc_terms, corpus)
-        new = novelty(sig, (s for _, s in stored))
+        topic, score = _best_topic(p.item.topic, topics, p.terms, corpus)
+        new = novelty(p.signature, (s for _, s in stored))
         document = Document(
-            url=item.url, source_id=source.id, title=title, text=text, content_hash=digest,
-            signature=sig, fetched_at=self._clock.now(), topic=topic, author=item.author,
-            published_at=item.published_at, relevance=score, novelty=new,
-            learning_value=learning_value(score, new, source.trust),
+            url=p.item.url, source_id=source.id, title=p.title, text=p.text,
+            content_hash=p.digest, signature=p.signature, fetched_at=self._clock.now(),
+            topic=topic, author=p.item.author, published_at=p.item.published_at,
+            relevance=score, novelty=new, learning_value=learning_value(score, new, source.trust),
         )  # fmt: skip
-        stored.append((await self._store.insert_document(document), sig))
+        stored.append((await self._store.insert_document(document), p.signature))
         tally.stored += 1
 
     async def _near_duplicate(
@@ -168,31 +164,39 @@ class Ingester:
             return None
         return await self._store.get_document(best[0])
 
-    async def _merge(
-        self,
-        same: Document,
-        item: FetchedItem,
-        title: str,
-        text: str,
-        digest: str,
-        sig: tuple[int, ...],
-    ) -> int:
-        """1 when the item merged into ``same``; an unchanged re-fetch changes nothing."""
-        if same.url == item.url:
-            if same.content_hash == digest:
-                return 1
+    async def _merge(self, same: Document, p: _Prepared) -> None:
+        """A copy from another URL counts as a duplicate of ``same``; the same URL with a
+        changed text replaces it; an unchanged re-fetch changes nothing."""
+        if same.url != p.item.url:
+            await self._store.update_document(
+                dataclasses.replace(same, duplicates=same.duplicates + 1)
+            )
+        elif same.content_hash != p.digest:
             changed = dataclasses.replace(
-                same, title=title, text=text, content_hash=digest, signature=sig,
+                same, title=p.title, text=p.text, content_hash=p.digest, signature=p.signature,
                 fetched_at=self._clock.now(),
             )  # fmt: skip
             await self._store.update_document(changed)
-            return 1
-        await self._store.update_document(dataclasses.replace(same, duplicates=same.duplicates + 1))
-        return 1
 
 
-def _full(item: FetchedItem) -> str:
-    return f"{item.title} {item.text}"
+class _Prepared(NamedTuple):
+    item: FetchedItem
+    title: str
+    text: str
+    digest: str
+    signature: tuple[int, ...]
+    terms: list[str]
+
+
+def _prepare(item: FetchedItem) -> _Prepared:
+    title = normalise_text(item.title) or item.url
+    text = normalise_text(item.text)
+    whole = f"{title} {text}"
+    return _Prepared(item, title, text, content_hash(whole), signature(whole), terms(whole))
+
+
+def _prepare_all(items: Sequence[FetchedItem]) -> list[_Prepared]:
+    return [_prepare(item) for item in items]
 
 
 def _best_topic(
