@@ -16,7 +16,6 @@ import pytest
 
 from imperium.agents.fraud_data import generate
 from imperium.domain.knowledge import FetchedItem
-from imperium.interfaces.api import create_app
 from imperium.runtime import BUILTIN_AGENTS, Imperium
 from imperium.settings import Settings
 from tests.integration.api.conftest import problem
@@ -31,20 +30,13 @@ FAST = {"max_iter": 20, "min_samples_leaf": 20, "folds": 2}
 async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
     settings = Settings(database_url=migrated_database_url, poll_interval=0.05,
                         drain_seconds=0.2, builtin_agents="crypto,fraud")  # fmt: skip
-    runtime = await Imperium.open(settings, migrate=False)
+    runtime = await Imperium.open(settings, migrate=False)  # conftest's client serves it
     # a smaller forecast model than the default: the same code, faster
     crypto = next(a for a in BUILTIN_AGENTS if a.id == "crypto")
     await runtime.agents.ensure(dataclasses.replace(crypto, config={"forecast": FAST}))
     await runtime.start()
     yield runtime
     await runtime.close()
-
-
-@pytest.fixture
-async def client(im: Imperium) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(im))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        yield http
 
 
 def btc_csv(last: int) -> str:
