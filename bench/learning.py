@@ -5,6 +5,8 @@ policy) with the mean over seeds.
     python bench/learning.py --tasks 10000 --seeds 3
     python bench/learning.py --forgetting 0.9995      # the router's forgetting option
     python bench/learning.py --half-life 1000         # the predictor's recency (or "off")
+    python bench/learning.py --complexity-prior 0     # the router without complexity
+    python bench/learning.py --micro                  # the cost of one choice (µs)
 
 Each run is `imperium simulate --scenario FILE --tasks N --policy P --seed S --json`.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from imperium.adapters.learning.sklearn_predictor import HALF_LIFE, SklearnPredictor
-from imperium.domain.routing import RouterConfig
+from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.scenario import parse_scenario
 from imperium.ports import OutcomePredictor
 from imperium.runtime import make_predictor
@@ -47,6 +49,46 @@ def half_life(text: str) -> float | None:
     return value
 
 
+def micro(complexity_prior: float, agents: int = 5, rounds: int = 20_000) -> None:
+    """Mean cost of ``Router.choose`` among ``agents`` candidates that have each seen 200
+    attempts at varied complexity (one JSON line per setting: with and without
+    complexity)."""
+    import random
+    import timeit
+
+    from imperium.domain.models import AgentSpec, AgentState, Execution, Task
+    from imperium.domain.states import Outcome
+
+    for prior in (0.0, complexity_prior):
+        router = Router(random.Random(1), RouterConfig(complexity_prior=prior))
+        env = random.Random(2)
+        for i in range(200 * agents):
+            agent = f"a{i % agents}"
+            c = env.uniform(1, 5)
+            ok = env.random() < 0.9 - (0.1 if agent == "a0" else 0.02) * c
+            router.observe(
+                Execution(
+                    task_id=f"t{i}", attempt=1, agent_id=agent, task_type="code",
+                    complexity=c, started_at=i, finished_at=i + 1.0,
+                    outcome=Outcome.SUCCEEDED if ok else Outcome.FAILED, lease_token=1,
+                )
+            )  # fmt: skip
+        candidates = [AgentState(AgentSpec(id=f"a{j}", type="x")) for j in range(agents)]
+        task = Task(id="t", type="code", created_at=0.0, complexity=3.0)
+        seconds = timeit.timeit(partial(router.choose, task, candidates), number=rounds)
+        print(
+            json.dumps(
+                {
+                    "micro": "Router.choose",
+                    "candidates": agents,
+                    "complexity_prior": prior,
+                    "microseconds_per_choice": round(seconds / rounds * 1e6, 2),
+                }
+            ),
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=10_000)
@@ -55,6 +97,15 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", default=list(POLICIES))
     parser.add_argument("--forgetting", type=float, default=1.0)
     parser.add_argument(
+        "--complexity-prior",
+        type=float,
+        default=RouterConfig().complexity_prior,
+        help="the router's complexity prior (0: complexity ignored)",
+    )
+    parser.add_argument(
+        "--micro", action="store_true", help="time Router.choose instead (no simulation)"
+    )
+    parser.add_argument(
         "--half-life",
         type=half_life,
         default=HALF_LIFE,
@@ -62,6 +113,9 @@ def main() -> None:
         f"server's, {HALF_LIFE:g})",
     )
     args = parser.parse_args()
+    if args.micro:
+        micro(args.complexity_prior)
+        return
     predictor: Callable[[], OutcomePredictor] = (
         make_predictor
         if args.half_life == HALF_LIFE
@@ -72,7 +126,7 @@ def main() -> None:
         if args.scenarios
         else sorted((ROOT / "scenarios").glob("*.json"))
     )
-    config = RouterConfig(forgetting=args.forgetting)
+    config = RouterConfig(forgetting=args.forgetting, complexity_prior=args.complexity_prior)
     for file in files:
         scenario = parse_scenario(json.loads(file.read_text()), file.stem)
         for policy in args.policies:
@@ -108,6 +162,13 @@ def main() -> None:
                         "brier_true": mean([r["prediction"]["brier_true"] for r in runs]),
                         "drift_delay_tasks": delays or None,
                         "false_alarms": sum(r["drift"]["false_alarms"] for r in runs),
+                        "complexity_prior": args.complexity_prior,
+                        "team_regret": mean(
+                            [r["teams"]["regret"] for r in runs if r["teams"] is not None]
+                        ),
+                        "team_success_rate": mean(
+                            [r["teams"]["success_rate"] for r in runs if r["teams"] is not None]
+                        ),
                     }
                 ),
                 flush=True,

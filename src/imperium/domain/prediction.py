@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from imperium.domain.learning import ModelReport, Prediction, Query, counts, succeeded
 from imperium.domain.models import Execution
 from imperium.domain.stats import auc, brier
 
+SLOPE_PRIOR = 20.0
+"""Attempts' worth of the prior that shrinks complexity slopes (:class:`PairRates`)."""
 HELD_OUT_FRACTION = 0.2
 MIN_HELD_OUT = 20
 _MIN_DURATION = 1e-3
@@ -133,12 +136,32 @@ class _Tally:
     weight: float = 0.0
     n: int = 0
     log_duration_sum: float = 0.0
+    x: float = 0.0
+    xx: float = 0.0
+    xy: float = 0.0
+    """Weighted sums of complexity, its square and complexity times success."""
 
     def add(self, execution: Execution, weight: float) -> None:
-        self.successes += weight * succeeded(execution)
+        ok = succeeded(execution)
+        x = execution.complexity
+        self.successes += weight * ok
         self.weight += weight
         self.n += 1
         self.log_duration_sum += weight * log_duration(execution)
+        self.x += weight * x
+        self.xx += weight * x * x
+        self.xy += weight * x * ok
+
+    @property
+    def mean_complexity(self) -> float:
+        return self.x / self.weight if self.weight > 0 else 0.0
+
+    def centred(self) -> tuple[float, float]:
+        """(Σw(x - x̄)², Σw(x - x̄)(y - ȳ))."""
+        if self.weight <= 0:
+            return 0.0, 0.0
+        sxx = max(0.0, self.xx - self.x * self.x / self.weight)
+        return sxx, self.xy - self.x * self.successes / self.weight
 
     @property
     def duration(self) -> float | None:
@@ -147,18 +170,33 @@ class _Tally:
 
 class PairRates:
     """Shrunk per-(task type, agent) success rates and geometric-mean durations, each
-    execution weighted by its recency when ``half_life`` is set (see the module)."""
+    execution weighted by its recency when ``half_life`` is set (see the module).
+
+    Complexity: a rate is that of the pair's mean complexity; a query at another
+    complexity moves along the pair's least-squares slope of success on complexity,
+    shrunk towards the task type's (pooled within its pairs) by a prior worth
+    ``SLOPE_PRIOR`` attempts, and the type's towards none likewise; the result is kept
+    within [0.01, 0.99]. When every execution had one complexity nothing moves.
+    ``complexity=False``: the plain rates, whatever the complexity."""
 
     kind = "pair_rates"
 
-    def __init__(self, prior_strength: float = 2.0, half_life: float | None = None) -> None:
+    def __init__(
+        self,
+        prior_strength: float = 2.0,
+        half_life: float | None = None,
+        *,
+        complexity: bool = True,
+    ) -> None:
         check_half_life(half_life)
         self.prior_strength = prior_strength
         self.half_life = half_life
+        self.complexity = complexity
         self.report: ModelReport | None = None
         self._pairs: dict[tuple[str, str], _Tally] = {}
         self._types: dict[str, _Tally] = {}
         self._all = _Tally()
+        self._slopes: dict[tuple[str, str] | str, float] = {}
 
     def fit(self, executions: Sequence[Execution], now: float) -> ModelReport:
         data = learnable(executions)
@@ -188,6 +226,26 @@ class PairRates:
             self._pairs.setdefault((e.task_type, e.agent_id), _Tally()).add(e, w)
             self._types.setdefault(e.task_type, _Tally()).add(e, w)
             self._all.add(e, w)
+        self._slopes = self._fit_slopes() if self.complexity else {}
+
+    def _fit_slopes(self) -> dict[tuple[str, str] | str, float]:
+        """Per task type (key: its name) and per pair, the shrunk slope of success on
+        complexity (see the class)."""
+        within: dict[str, tuple[float, float, float]] = {}  # type -> Σsxx, Σsxy, Σw
+        centred = {key: tally.centred() for key, tally in self._pairs.items()}
+        for (kind, _), (sxx, sxy) in centred.items():
+            a, b, w = within.get(kind, (0.0, 0.0, 0.0))
+            within[kind] = (a + sxx, b + sxy, w + self._pairs[(kind, _)].weight)
+        slopes: dict[tuple[str, str] | str, float] = {}
+        for kind, (sxx, sxy, w) in within.items():
+            if w <= 0 or sxx <= 1e-9 * w:
+                continue
+            prior = SLOPE_PRIOR * sxx / w  # SLOPE_PRIOR attempts' worth of spread
+            slopes[kind] = type_slope = sxy / (sxx + prior)
+            for (pair_kind, agent), (pair_sxx, pair_sxy) in centred.items():
+                if pair_kind == kind:
+                    slopes[(kind, agent)] = (pair_sxy + prior * type_slope) / (pair_sxx + prior)
+        return slopes
 
     def predict(self, queries: Sequence[Query]) -> list[Prediction]:
         return [self._one(q) for q in queries]
@@ -200,6 +258,62 @@ class PairRates:
         pair = self._pairs.get((query.task_type, query.agent_id))
         if pair is None:
             duration = kind.duration if kind else self._all.duration
-            return Prediction(type_rate, duration, 0)
+            slope = self._slopes.get(query.task_type, 0.0)
+            moved = slope * (query.complexity - kind.mean_complexity) if kind else 0.0
+            return Prediction(_within(type_rate + moved), duration, 0)
         rate = (pair.successes + m * type_rate) / (pair.weight + m)
-        return Prediction(rate, pair.duration, pair.n)
+        slope = self._slopes.get((query.task_type, query.agent_id), 0.0)
+        moved = slope * (query.complexity - pair.mean_complexity)
+        return Prediction(_within(rate + moved) if slope else rate, pair.duration, pair.n)
+
+
+def _within(p: float) -> float:
+    return min(0.99, max(0.01, p))
+
+
+class Alarm(Protocol):
+    """What :func:`since_drift` needs from a drift alarm (routing's ``DriftAlarm``)."""
+
+    @property
+    def task_type(self) -> str: ...
+    @property
+    def agent_id(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def recent_n(self) -> int: ...
+
+
+def since_drift(executions: Sequence[Execution], alarms: Iterable[Alarm]) -> list[Execution]:
+    """``executions`` without the old regime of every (task type, agent) pair a drift
+    alarm fired for: of the pair's executions that finished by the alarm (``at``), only
+    the last ``recent_n`` (the window that raised it) are kept; later ones all are. So a
+    predictor fitted on the result forgets what the agent did before it changed, at once,
+    instead of waiting for the half-life to fade it. Order is kept; the latest alarm of a
+    pair counts."""
+    latest: dict[tuple[str, str], Alarm] = {}
+    for alarm in alarms:
+        key = (alarm.task_type, alarm.agent_id)
+        if key not in latest or alarm.at >= latest[key].at:
+            latest[key] = alarm
+    if not latest:
+        return list(executions)
+    cutoff: dict[tuple[str, str], tuple[float, int]] = {}  # pair -> (at, how many to drop)
+    for key, alarm in latest.items():
+        before = sorted(
+            e.finished_at
+            for e in executions
+            if (e.task_type, e.agent_id) == key and e.finished_at <= alarm.at
+        )
+        cutoff[key] = (alarm.at, max(0, len(before) - alarm.recent_n))
+    kept: list[Execution] = []
+    dropped: dict[tuple[str, str], int] = {}
+    for e in sorted(executions, key=lambda e: e.finished_at):
+        key = (e.task_type, e.agent_id or "")
+        rule = cutoff.get(key)
+        if rule is not None and e.finished_at <= rule[0] and dropped.get(key, 0) < rule[1]:
+            dropped[key] = dropped.get(key, 0) + 1
+            continue
+        kept.append(e)
+    order = {id(e): i for i, e in enumerate(executions)}
+    return sorted(kept, key=lambda e: order[id(e)])

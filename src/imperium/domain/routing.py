@@ -27,6 +27,26 @@ stopped choosing fades and it is tried again now and then. That notices an agent
 *improved* while unused (drift alone cannot: an unused agent produces no outcomes), at
 the price of steady exploration; ``bench/learning.py`` measures both sides.
 
+Complexity (``complexity_prior`` > 0, 0.1 by default): besides its Beta, each pair keeps
+the (decayed) sums of its attempts' complexity *x*, *x²* and *x·y* (*y*: the reward), a
+linear model of success in complexity. A draw from the pair's Beta estimates its success
+at the pair's mean complexity x̄; the choice moves it to the task's complexity *c*::
+
+    draw(c) = Beta draw + slope · (c - x̄)
+
+only once the candidates' own least-squares slopes differ more than their noise explains
+(Cochran's Q test of homogeneity at the 0.1% level): a slope common to every agent
+changes no ranking, and estimating one per agent would only add noise, so until then
+the choice is the plain Beta draw. The slope is then the posterior mean of a Gaussian
+model: the pair's least-squares slope, shrunk towards the slope pooled over the
+candidates (their within-pair least-squares slope, itself shrunk towards none), with a
+prior standard deviation of ``complexity_prior`` success per standard deviation of
+complexity. An agent best on easy tasks and another best on hard ones are then each
+chosen where they are best; a candidate never tried takes the pooled slope from the
+candidates' mean complexity. No random number beyond the Beta draws is used. The
+known weakness: the test needs evidence on both agents across complexities, so a
+reversal involving an agent the router has stopped choosing can stay unnoticed.
+
 User feedback (``feedback_weight``, 0.5 by default): a rating of an attempt's result moves
 that attempt's reward from its bare success to ``(1 - weight) · success + weight · mean
 score`` of its ratings (:meth:`Router.rate`), in the posterior's success count only (the
@@ -70,6 +90,9 @@ class RouterConfig:
     forgetting: float = 1.0
     max_alarms: int = 1000
     feedback_weight: float = 0.5
+    complexity_prior: float = 0.1
+    """Prior sd of a pair's complexity slope around the pooled one, in success per
+    standard deviation of complexity; 0 ignores complexity (the plain Beta draw)."""
 
     def __post_init__(self) -> None:
         if self.drift_window < 5:
@@ -84,6 +107,8 @@ class RouterConfig:
             raise ValueError("duration_weight and cost_weight must not be negative")
         if not 0.0 <= self.feedback_weight <= 1.0:
             raise ValueError("feedback_weight must be between 0 and 1 (0: ratings are ignored)")
+        if not 0.0 <= self.complexity_prior <= 1.0:
+            raise ValueError("complexity_prior must be between 0 and 1 (0: complexity is ignored)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +147,18 @@ class Arm:
 
     post_successes: float = 0.0
     post_n: float = 0.0
+    post_x: float = 0.0
+    post_xx: float = 0.0
+    post_xy: float = 0.0
+    """Sums of complexity, its square and complexity times reward, over the posterior's
+    attempts (decayed and reset with ``post_*``)."""
     tick: int = 0
     """The task type's observation count when ``post_*`` were last decayed."""
     older_successes: int = 0
     older_n: int = 0
     window: deque[bool] = field(default_factory=deque)
+    window_x: deque[float] = field(default_factory=deque)
+    """The complexities of the window's outcomes."""
     window_successes: int = 0
     quarantine: int = 0
     """Outcomes still in the window that raised the last alarm: they leave it without
@@ -144,6 +176,28 @@ class Arm:
             return self.post_successes, self.post_n
         factor = forgetting ** (tick - self.tick)
         return self.post_successes * factor, self.post_n * factor
+
+    def decay(self, tick: int, forgetting: float) -> None:
+        """Bring every ``post_*`` sum to the task type's ``tick``."""
+        if forgetting < 1.0 and tick != self.tick:
+            factor = forgetting ** (tick - self.tick)
+            self.post_successes *= factor
+            self.post_n *= factor
+            self.post_x *= factor
+            self.post_xx *= factor
+            self.post_xy *= factor
+        self.tick = tick
+
+    def centred(self) -> tuple[float, float, float]:
+        """(mean complexity, Σ(x - x̄)², Σ(x - x̄)(y - ȳ)) of the posterior's attempts
+        (decay cancels out of the slope, so the last decayed sums serve)."""
+        n = self.post_n
+        if n <= 0:
+            return 0.0, 0.0, 0.0
+        mean = self.post_x / n
+        sxx = max(0.0, self.post_xx - self.post_x * mean)
+        sxy = self.post_xy - self.post_x * self.post_successes / n
+        return mean, sxx, sxy
 
     @property
     def duration(self) -> float | None:
@@ -173,6 +227,9 @@ class Estimate:
 
 
 _MIN_DURATION = 1e-3  # seconds; keeps log() finite for instant attempts
+_TINY = 1e-9  # a within-pair complexity variance below this (per attempt) is none
+_MIN_NOISE = 0.01  # the least outcome variance assumed for a pair's slope
+_Z_HOMOGENEITY = 3.09  # one-sided normal quantile of the slopes' homogeneity test (0.1%)
 
 
 class Router:
@@ -218,13 +275,20 @@ class Router:
             arm = self.arms[key] = Arm()
         tick = self.seen[execution.task_type] = self.seen.get(execution.task_type, 0) + 1
         ok = succeeded(execution)
-        successes, n = arm.evidence(tick, self.config.forgetting)
-        arm.post_successes, arm.post_n, arm.tick = successes + ok, n + 1, tick
+        x = execution.complexity
+        arm.decay(tick, self.config.forgetting)
+        arm.post_successes += ok
+        arm.post_n += 1
+        arm.post_x += x
+        arm.post_xx += x * x
+        arm.post_xy += x * ok
         arm.total += 1
         arm.window.append(ok)
+        arm.window_x.append(x)
         arm.window_successes += ok
         if len(arm.window) > self.config.drift_window:
             old = arm.window.popleft()
+            arm.window_x.popleft()
             arm.window_successes -= old
             if arm.quarantine:
                 arm.quarantine -= 1
@@ -261,10 +325,14 @@ class Router:
             return 0.0
         before = total / n if n else float(rating.success)
         after = (total + rating.score) / (n + 1)
-        tick = self.seen.get(rating.task_type, 0)
-        successes, attempts = arm.evidence(tick, self.config.forgetting)
+        arm.decay(self.seen.get(rating.task_type, 0), self.config.forgetting)
+        successes, attempts = arm.post_successes, arm.post_n
         moved = min(attempts, max(0.0, successes + weight * (after - before)))
-        arm.post_successes, arm.post_n, arm.tick = moved, attempts, tick
+        # the rated attempt's complexity is not known here: the change goes in at the
+        # pair's mean complexity, so it moves the pair's level, not its slope
+        mean = arm.post_x / attempts if attempts > 0 else 0.0
+        arm.post_successes = moved
+        arm.post_xy += (moved - successes) * mean
         return moved - successes
 
     def replay(self, history: Iterable[Execution | Feedback]) -> None:
@@ -329,6 +397,9 @@ class Router:
         arm.older_n = 0
         arm.quarantine = len(arm.window)
         arm.post_successes, arm.post_n = float(arm.window_successes), float(len(arm.window))
+        arm.post_x = sum(arm.window_x)
+        arm.post_xx = sum(x * x for x in arm.window_x)
+        arm.post_xy = sum(x for x, ok in zip(arm.window_x, arm.window, strict=True) if ok)
         arm.tick = self.seen.get(execution.task_type, 0)
         self.alarms.append(alarm)
         self.alarms_raised += 1
@@ -344,27 +415,81 @@ class Router:
         if not self.dispatching:
             return self._fallback.choose(task, candidates)
         ids = [a.spec.id for a in candidates]
-        best = self.pick(task.type, ids)
+        best = self.pick(task.type, ids, task.complexity)
         return candidates[ids.index(best)]
 
-    def pick(self, task_type: str, agent_ids: Sequence[str]) -> str:
-        """Thompson sampling over ``agent_ids`` (never empty) for ``task_type``."""
+    def pick(
+        self, task_type: str, agent_ids: Sequence[str], complexity: float | None = None
+    ) -> str:
+        """Thompson sampling over ``agent_ids`` (never empty) for ``task_type``; each draw
+        moved to ``complexity`` along the pair's slope (see the module; None: not moved)."""
         if not agent_ids:
             raise ValueError("no candidates to choose from")
         self.decisions += 1
         arms = [self.arms.get((task_type, agent_id)) for agent_id in agent_ids]
         fastest = _smallest(a.duration if a else None for a in arms)
         cheapest = _smallest(a.cost if a else None for a in arms)
+        shifts = (
+            self._shifts(arms, complexity)
+            if complexity is not None and self.config.complexity_prior > 0
+            else None
+        )
         best_id, best_utility = agent_ids[0], -math.inf
-        for agent_id, arm in zip(agent_ids, arms, strict=True):
+        for i, (agent_id, arm) in enumerate(zip(agent_ids, arms, strict=True)):
             successes, n = self._evidence(task_type, arm)
             utility = self.rng.betavariate(successes + 1, n - successes + 1)
+            if shifts is not None:
+                utility += shifts[i]
             if arm is not None:
                 utility -= self._penalty(arm.duration, fastest, self.config.duration_weight)
                 utility -= self._penalty(arm.cost, cheapest, self.config.cost_weight)
             if utility > best_utility:
                 best_id, best_utility = agent_id, utility
         return best_id
+
+    def _shifts(self, arms: Sequence[Arm | None], complexity: float) -> list[float] | None:
+        """Per candidate, what its draw moves by at ``complexity`` (None: nothing moves,
+        the candidates' attempts all having had one complexity)."""
+        n = x = sxx = sxy = 0.0
+        fits: list[tuple[float, float, float] | None] = []  # (x̄, own slope, its variance)
+        for arm in arms:
+            if arm is None or arm.post_n <= 0:
+                fits.append(None)
+                continue
+            mean, pair_sxx, pair_sxy = arm.centred()
+            n += arm.post_n
+            x += arm.post_x
+            sxx += pair_sxx
+            sxy += pair_sxy
+            if pair_sxx <= _TINY * arm.post_n:
+                fits.append((mean, 0.0, math.inf))
+                continue
+            rate = (arm.post_successes + 1) / (arm.post_n + 2)
+            noise = max(rate * (1 - rate), _MIN_NOISE)
+            fits.append((mean, pair_sxy / pair_sxx, noise / pair_sxx))
+        if n <= 0 or sxx <= _TINY * n:
+            return None
+        spread = math.sqrt(sxx / n)  # within-pair standard deviation of complexity
+        floor = (self.config.complexity_prior / spread) ** 2
+        # the pooled slope is shrunk towards 0 (no effect), so that a few attempts cannot
+        # tilt every draw (0.25: the largest variance of an outcome)
+        if not _differ(fits):
+            return None  # one slope for every candidate changes no ranking
+        pooled = (sxy / 0.25) / (sxx / 0.25 + 1 / floor)
+        tau2 = floor
+        mean_all = x / n
+        shifts = []
+        for fit in fits:
+            if fit is None:
+                shifts.append(pooled * (complexity - mean_all))
+                continue
+            mean, own, variance = fit
+            if math.isinf(variance):
+                shifts.append(pooled * (complexity - mean))
+                continue
+            slope = (own / variance + pooled / tau2) / (1 / variance + 1 / tau2)
+            shifts.append(slope * (complexity - mean))
+        return shifts
 
     def _evidence(self, task_type: str, arm: Arm | None) -> tuple[float, float]:
         if arm is None:
@@ -427,6 +552,21 @@ class Router:
                 e.agent_id,
             ),
         )
+
+
+def _differ(fits: Iterable[tuple[float, float, float] | None]) -> bool:
+    """True when the pairs' least-squares slopes differ more than their noise explains:
+    Cochran's Q test of homogeneity at the 0.1% level (Wilson-Hilferty's approximation
+    of the chi-squared quantile); False with fewer than two slopes."""
+    known = [(fit[1], 1 / fit[2]) for fit in fits if fit is not None and 0 < fit[2] < math.inf]
+    k = len(known) - 1
+    if k < 1:
+        return False
+    total = sum(w for _, w in known)
+    mean = sum(b * w for b, w in known) / total
+    q = sum(w * (b - mean) ** 2 for b, w in known)
+    critical = k * (1 - 2 / (9 * k) + _Z_HOMOGENEITY * math.sqrt(2 / (9 * k))) ** 3
+    return q > critical
 
 
 def _smallest(values: Iterable[float | None]) -> float | None:

@@ -9,7 +9,9 @@ The file::
                  "skills": {"NAME": {"success": 0.9, "duration_mean": 30.0,
                                      "duration_sigma": 0.3}}}],
      "complexity": {"min": 1, "max": 5, "success_slope": -0.05, "duration_slope": 0.2},
-     "drift": [{"agent": "A", "after_task": 5000, "task_type": "NAME", "success": 0.4}]}
+     "drift": [{"agent": "A", "after_task": 5000, "task_type": "NAME", "success": 0.4}],
+     "teams": {"share": 0.1, "size": 2, "quorum": 2, "task_types": ["NAME"],
+               "effects": [{"members": ["A", "B"], "effect": 0.15}]}}
 
 Task types are drawn by ``weight`` (default 1) and complexity uniformly in
 [``min``, ``max``]. A task type without ``capabilities`` requires its own name, as the
@@ -22,14 +24,23 @@ The truth, for agent *a* on a task of type *t* and complexity *c* (the *n*-th ta
     duration ~ lognormal with mean duration_mean · (1 + duration_slope · (c - min))
                and sigma duration_sigma (mu = ln(mean) - sigma² / 2)
 
-where *base* is ``skills[t].success`` unless a drift entry for (a, t) has
+where *base* is ``skills[t].success`` and *success_slope* the skill's own
+``success_slope`` when it has one (so complexity can reverse which agent is best), else
+``complexity.success_slope``, unless a drift entry for (a, t) has
 ``after_task <= n``: then it is the latest such entry's ``success`` (the complexity slope
 still applies).
+
+Team tasks (optional ``teams``): ``share`` (default 0.1) team tasks per task, each for
+``size`` agents (default 2) of which ``quorum`` (default all) must succeed, of the
+``task_types`` listed (default all). Each member succeeds independently with its own
+true success plus the summed ``effect`` of every listed combination (``members``, for
+``task_type`` or any type) wholly within the team: synergy (> 0) or conflict (< 0).
 
 Optional keys: ``name``, ``description``, ``load`` (offered load as a fraction of the
 agents' capacity, default 0.7, in (0, 1.5]), ``complexity`` (default min 1, max 1, no
 slopes), ``drift`` (default none); ``duration_sigma`` defaults to 0 and
-``max_concurrency`` to 1. Unknown keys are refused (they are usually typos).
+``max_concurrency`` to 1; a skill's ``success_slope`` defaults to the complexity's.
+Unknown keys are refused (they are usually typos).
 
 Pure: no I/O, no randomness, no numpy.
 """
@@ -41,6 +52,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from imperium.domain.errors import ValidationError
+from imperium.domain.teams import MAX_SIZE as MAX_TEAM
+from imperium.domain.teams import MIN_SIZE as MIN_TEAM
+from imperium.domain.teams import at_least
 
 DEFAULT_LOAD = 0.7
 MAX_LOAD = 1.5
@@ -59,6 +73,8 @@ class Skill:
     success: float
     duration_mean: float
     duration_sigma: float
+    success_slope: float | None = None
+    """This agent's own slope on this type (None: ``complexity.success_slope``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +117,37 @@ class Drift:
 
 
 @dataclass(frozen=True, slots=True)
+class Effect:
+    """A combination effect: when every one of ``members`` is on a team (of a task of
+    ``task_type``, or of any type when None), each member's success moves by ``effect``
+    (> 0: synergy, < 0: conflict)."""
+
+    members: frozenset[str]
+    effect: float
+    task_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Teams:
+    """Team tasks: ``share`` team tasks per single task, each for ``size`` agents of
+    which ``quorum`` must succeed, of the ``task_types`` (weighted as single tasks)."""
+
+    share: float
+    size: int
+    quorum: int
+    task_types: tuple[str, ...]
+    effects: tuple[Effect, ...] = ()
+
+    def effect(self, task_type: str, members: frozenset[str] | set[str]) -> float:
+        """The summed effect of every combination within ``members``."""
+        return sum(
+            e.effect
+            for e in self.effects
+            if e.members <= members and (e.task_type is None or e.task_type == task_type)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str
@@ -109,6 +156,7 @@ class Scenario:
     complexity: Complexity
     drift: tuple[Drift, ...] = ()
     load: float = DEFAULT_LOAD
+    teams: Teams | None = None
     _agents: dict[str, SimAgent] = field(init=False, repr=False, compare=False)
     _types: dict[str, TaskTypeSpec] = field(init=False, repr=False, compare=False)
     _drift: dict[tuple[str, str], tuple[Drift, ...]] = field(init=False, repr=False, compare=False)
@@ -160,8 +208,25 @@ class Scenario:
     ) -> float:
         """Probability that the agent succeeds on the ``task_index``-th task (0-based)."""
         base = self.base_success(agent_id, task_type, task_index)
-        p = base + self.complexity.success_slope * (complexity - self.complexity.min)
+        slope = self._agents[agent_id].skills[task_type].success_slope
+        if slope is None:
+            slope = self.complexity.success_slope
+        p = base + slope * (complexity - self.complexity.min)
         return min(1.0, max(0.0, p))
+
+    def team_success(
+        self, members: tuple[str, ...], task_type: str, complexity: float, task_index: int
+    ) -> float:
+        """Probability that at least the quorum of ``members`` succeed: each succeeds
+        independently with its own true success plus the team's combination effect
+        (clipped to [0, 1])."""
+        assert self.teams is not None
+        effect = self.teams.effect(task_type, frozenset(members))
+        probabilities = [
+            min(1.0, max(0.0, self.true_success(m, task_type, complexity, task_index) + effect))
+            for m in members
+        ]
+        return at_least(self.teams.quorum, probabilities)
 
     def mean_duration(self, agent_id: str, task_type: str, complexity: float) -> float:
         """Expected duration in seconds."""
@@ -195,10 +260,14 @@ class Scenario:
 
 
 # ---------------------------------------------------------------------- parsing
-_TOP_KEYS = ("name", "description", "load", "task_types", "agents", "complexity", "drift")
+_TOP_KEYS = (
+    "name", "description", "load", "task_types", "agents", "complexity", "drift", "teams",
+)  # fmt: skip
+_TEAM_KEYS = ("share", "size", "quorum", "task_types", "effects")
+_EFFECT_KEYS = ("members", "effect", "task_type")
 _TYPE_KEYS = ("weight", "capabilities")
 _AGENT_KEYS = ("id", "capabilities", "max_concurrency", "skills")
-_SKILL_KEYS = ("success", "duration_mean", "duration_sigma")
+_SKILL_KEYS = ("success", "duration_mean", "duration_sigma", "success_slope")
 _COMPLEXITY_KEYS = ("min", "max", "success_slope", "duration_slope")
 _DRIFT_KEYS = ("agent", "after_task", "task_type", "success")
 
@@ -227,6 +296,7 @@ def parse_scenario(data: object, name: str = "") -> Scenario:
                 f"task_types.{kind.name}: no agent can take it; give an agent offering "
                 f"{_list(kind.capabilities)} a skill for it, or remove the task type"
             )
+    teams = _teams(top["teams"], known_types, agents) if "teams" in top else None
     return Scenario(
         name=scenario_name,
         description=description,
@@ -235,7 +305,59 @@ def parse_scenario(data: object, name: str = "") -> Scenario:
         complexity=complexity,
         drift=drift,
         load=load,
+        teams=teams,
     )
+
+
+def _teams(value: object, types: Mapping[str, TaskTypeSpec], agents: tuple[SimAgent, ...]) -> Teams:
+    body = _object(value, "teams")
+    _known(body, _TEAM_KEYS, "teams")
+    share = _number(body.get("share", 0.1), "teams.share")
+    if not 0 < share <= 1:
+        raise ValidationError(f"teams.share must be in (0, 1] (team tasks per task), got {share}")
+    size = _integer(body.get("size", 2), "teams.size")
+    if not MIN_TEAM <= size <= MAX_TEAM:
+        raise ValidationError(f"teams.size must be {MIN_TEAM} to {MAX_TEAM}, got {size}")
+    quorum = _integer(body.get("quorum", size), "teams.quorum")
+    if not 1 <= quorum <= size:
+        raise ValidationError(f"teams.quorum must be 1 to teams.size ({size}), got {quorum}")
+    names = body.get("task_types", list(types))
+    if not isinstance(names, list) or not names:
+        raise ValidationError("teams.task_types must be a non-empty list of task type names")
+    ids = {a.id for a in agents}
+    for name in names:
+        if name not in types:
+            raise ValidationError(
+                f"teams.task_types: unknown task type {name!r}; use one of {_list(types)}"
+            )
+        able = [
+            a.id for a in agents if name in a.skills and types[name].capabilities <= a.capabilities
+        ]
+        if len(able) < size:
+            raise ValidationError(
+                f"teams.task_types: only {len(able)} agents can take {name!r}, too few for "
+                f"teams of {size}; lower teams.size or give more agents a skill for it"
+            )
+    effects = []
+    for path, entry in _entries(body.get("effects", []), "teams.effects", _EFFECT_KEYS):
+        if "members" not in entry or "effect" not in entry:
+            raise ValidationError(f"{path} needs members (a list of agent ids) and effect")
+        members = _strings(entry["members"], f"{path}.members")
+        if len(members) < 2:
+            raise ValidationError(f"{path}.members: a combination has at least two agents")
+        unknown = members - ids
+        if unknown:
+            raise ValidationError(f"{path}.members: unknown agent(s) {_list(unknown)}")
+        effect = _number(entry["effect"], f"{path}.effect")
+        if not -1 <= effect <= 1:
+            raise ValidationError(f"{path}.effect must be in [-1, 1], got {effect}")
+        kind = entry.get("task_type")
+        if kind is not None and _string(kind, f"{path}.task_type") not in types:
+            raise ValidationError(
+                f"{path}.task_type: unknown task type {kind!r}; use one of {_list(types)}"
+            )
+        effects.append(Effect(members, effect, None if kind is None else str(kind)))
+    return Teams(share, size, quorum, tuple(str(n) for n in names), tuple(effects))
 
 
 def _task_types(value: object) -> tuple[TaskTypeSpec, ...]:
@@ -335,7 +457,10 @@ def _skill(value: object, path: str) -> Skill:
     sigma = _number(body.get("duration_sigma", 0.0), f"{path}.duration_sigma")
     if sigma < 0:
         raise ValidationError(f"{path}.duration_sigma must be >= 0, got {sigma}")
-    return Skill(success, mean, sigma)
+    slope = body.get("success_slope")
+    return Skill(
+        success, mean, sigma, None if slope is None else _number(slope, f"{path}.success_slope")
+    )
 
 
 def _complexity(value: object) -> Complexity:
@@ -360,13 +485,8 @@ def _complexity(value: object) -> Complexity:
 def _drifts(
     value: object, types: Mapping[str, TaskTypeSpec], agents: Mapping[str, SimAgent]
 ) -> tuple[Drift, ...]:
-    if not isinstance(value, list):
-        raise ValidationError(f"drift must be a list of objects, got {_kind(value)}")
     result = []
-    for i, raw in enumerate(value):
-        path = f"drift[{i}]"
-        body = _object(raw, path)
-        _known(body, _DRIFT_KEYS, path)
+    for path, body in _entries(value, "drift", _DRIFT_KEYS):
         for key in _DRIFT_KEYS:
             if key not in body:
                 raise ValidationError(f"{path}.{key} is missing")
@@ -422,6 +542,21 @@ def _object(value: object, path: str) -> dict[str, object]:
         if not isinstance(key, str):
             raise ValidationError(f"{path}: keys must be strings, got {key!r}")
     return value
+
+
+def _entries(
+    value: object, path: str, allowed: tuple[str, ...]
+) -> list[tuple[str, dict[str, object]]]:
+    """The objects of a JSON list, each with its path (``path[i]``), keys checked."""
+    if not isinstance(value, list):
+        raise ValidationError(f"{path} must be a list of objects, got {_kind(value)}")
+    entries = []
+    for i, raw in enumerate(value):
+        entry_path = f"{path}[{i}]"
+        body = _object(raw, entry_path)
+        _known(body, allowed, entry_path)
+        entries.append((entry_path, body))
+    return entries
 
 
 def _known(body: Mapping[str, object], allowed: tuple[str, ...], path: str) -> None:

@@ -52,7 +52,9 @@ def test_json_and_trace(tmp_path: Path) -> None:
     assert all(set(line) >= TRACE_KEYS for line in lines)
     assert sum(line["succeeded"] for line in lines) == out["successes"]
     # the scikit-learn predictor (the server's) was refitted as asked
-    assert [m["at_task"] for m in out["models"]] == [0, 500, 1000]
+    # (and early: at 8, 16 and 32 decisions, then every 64 until the first 500)
+    early = [8, 16, 32, *range(64, 500, 64)]
+    assert [m["at_task"] for m in out["models"]] == [0, *early, 500, 1000]
 
     again = simulate(
         "--scenario", scenario, "--tasks", "1500", "--policy", "oracle", "--seed", "3", "--json"
@@ -69,12 +71,29 @@ def test_text_output_summarises(tmp_path: Path) -> None:
     assert "regret per task by window" in result.output
 
 
+def test_team_tasks_are_simulated_and_summarised() -> None:
+    path = str(ROOT / "scenarios" / "teams.json")
+    result = simulate("--scenario", path, "--tasks", "200")
+    assert result.exit_code == 0, result.output
+    assert "team tasks: 40 (teams of 2, quorum 2)" in result.output
+    assert "regret against the best team" in result.output
+    out = json.loads(simulate("--scenario", path, "--tasks", "200", "--json").stdout)
+    assert out["teams"]["tasks"] == 40
+    assert out["teams"]["regret"] >= 0
+
+
 @pytest.mark.parametrize(
     ("args", "content", "phrase"),
     [
         (("--policy", "clever"), None, "clever"),
         ((), "{not json", "is not valid JSON"),
         ((), '{"task_types": {}, "agents": []}', "task_types"),
+        (
+            (),
+            '{"task_types": {"t": {}}, "agents": [{"id": "A", "capabilities": ["t"], '
+            '"skills": {"t": {"success": 0.5, "duration_mean": 1}}}], "teams": {"size": 2}}',
+            "only 1 agents can take 't', too few for teams of 2",
+        ),
         (("--tasks", "0"), None, "Invalid value for '--tasks'"),
     ],
 )

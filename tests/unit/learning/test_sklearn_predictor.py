@@ -68,9 +68,9 @@ def make(
 
 
 def test_complexity_effect_is_learned_and_beats_pair_rates() -> None:
-    # One pair: the per-pair rates cannot see complexity, the fitted model can.
+    # One pair: the plain per-pair rates cannot see complexity, the fitted model can.
     executions = make(2000, pairs=(("build", "a1"),))
-    predictor = SklearnPredictor()
+    predictor = SklearnPredictor(complexity_rates=False)
     report = predictor.fit(executions, NOW)
 
     assert report.kind == "logistic_ridge"
@@ -80,7 +80,7 @@ def test_complexity_effect_is_learned_and_beats_pair_rates() -> None:
     assert report.train_samples == 1600
     assert report.held_out == 400
 
-    rates = PairRates().fit(executions, NOW)
+    rates = PairRates(complexity=False).fit(executions, NOW)
     assert report.auc is not None
     assert rates.auc is not None
     assert report.auc > rates.auc + 0.15
@@ -98,7 +98,7 @@ def test_complexity_effect_is_learned_and_beats_pair_rates() -> None:
 
 def test_report_scores_are_those_of_the_chosen_model_on_the_same_split() -> None:
     executions = make(2000)
-    report = SklearnPredictor().fit(executions, NOW)
+    report = SklearnPredictor(complexity_rates=False).fit(executions, NOW)
 
     train, held_out = split(learnable(executions))
     expected = score(LogisticRidge(train, half_life=HALF_LIFE).predict, train, held_out)
@@ -180,9 +180,9 @@ def test_a_model_that_does_not_beat_pair_rates_is_not_used() -> None:
 
 def test_durations_growing_with_complexity_are_predicted() -> None:
     executions = make(2000, duration=lambda t, a, c: 2.0 * math.exp(0.6 * c), noise=0.1)
-    predictor = SklearnPredictor()
+    predictor = SklearnPredictor(complexity_rates=False)
     report = predictor.fit(executions, NOW)
-    rates = PairRates().fit(executions, NOW)
+    rates = PairRates(complexity=False).fit(executions, NOW)
 
     assert report.kind == "logistic_ridge"
     assert report.mae_log_duration is not None
@@ -257,7 +257,7 @@ def test_cancelled_and_interrupted_executions_are_ignored() -> None:
 
 
 def test_refit_replaces_the_model() -> None:
-    predictor = SklearnPredictor()
+    predictor = SklearnPredictor(complexity_rates=False)
     predictor.fit(make(1000), NOW)
     assert predictor.report is not None
     assert predictor.report.kind == "logistic_ridge"
@@ -368,7 +368,10 @@ def _a1_worse(task_type: str, agent_id: str, complexity: float) -> float:
 
 def test_the_fitted_predictor_weights_recency_and_scores_better_after_a_change() -> None:
     executions = changed(3000, 1500, _by_complexity, _a1_worse)
-    weighted, plain = SklearnPredictor(half_life=300), SklearnPredictor(half_life=None)
+    weighted, plain = (
+        SklearnPredictor(half_life=300, complexity_rates=False),
+        SklearnPredictor(half_life=None, complexity_rates=False),
+    )
     weighted_report = weighted.fit(executions, NOW)
     plain_report = plain.fit(executions, NOW)
 
@@ -413,3 +416,22 @@ def test_a_half_life_that_is_not_positive_is_refused(half_life: float) -> None:
         SklearnPredictor(half_life=half_life)
     with pytest.raises(ValueError, match="half_life"):
         LogisticRidge(make(200), half_life=half_life)
+
+
+def test_rates_that_follow_complexity_compete_with_the_fitted_model() -> None:
+    """By default the rates the fitted model must beat follow complexity too: on one
+    pair whose success falls linearly with complexity they see it (whichever wins on
+    held-out data is used, and either predicts easy tasks far better than hard ones)."""
+    executions = make(2000, pairs=(("build", "a1"),))
+    predictor = SklearnPredictor()
+    report = predictor.fit(executions, NOW)
+    plain = PairRates(half_life=HALF_LIFE, complexity=False).fit(executions, NOW)
+    aware = PairRates(half_life=HALF_LIFE).fit(executions, NOW)
+    assert aware.auc is not None
+    assert plain.auc is not None
+    assert aware.auc > plain.auc + 0.15
+    assert report.brier is not None
+    assert aware.brier is not None
+    assert report.brier <= aware.brier
+    easy, hard = predictor.predict([Query("build", 1.0, "a1"), Query("build", 5.0, "a1")])
+    assert easy.success > hard.success + 0.5

@@ -50,7 +50,8 @@ class SklearnPredictor:
     the fitted model does not beat the rates on held-out data (lower Brier score).
 
     ``half_life`` (executions; ``None``: every execution weighs the same) applies to the
-    model and the rates alike."""
+    model and the rates alike. ``complexity_rates``: the per-pair rates it is compared
+    with (and falls back to) follow complexity too (see :class:`PairRates`)."""
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class SklearnPredictor:
         max_iter: int = 1000,
         prior_strength: float = 2.0,
         half_life: float | None = HALF_LIFE,
+        complexity_rates: bool = True,
     ) -> None:
         check_half_life(half_life)
         self.min_samples = min_samples
@@ -69,8 +71,9 @@ class SklearnPredictor:
         self.max_iter = max_iter
         self.prior_strength = prior_strength
         self.half_life = half_life
+        self.complexity_rates = complexity_rates
         self.report: ModelReport | None = None
-        self._rates = PairRates(prior_strength, half_life)
+        self._rates = PairRates(prior_strength, half_life, complexity=complexity_rates)
         self._model: LogisticRidge | None = None
 
     def fit(self, executions: Sequence[Execution], now: float) -> ModelReport:
@@ -78,7 +81,7 @@ class SklearnPredictor:
         train, held_out = split(data)
         # Same data, same split: the rates' report holds their held-out scores, and they
         # end refitted on all the data, ready as the fall-back.
-        rates = PairRates(self.prior_strength, self.half_life)
+        rates = PairRates(self.prior_strength, self.half_life, complexity=self.complexity_rates)
         rates_report = rates.fit(executions, now)
 
         reason = self._reason_not_to_fit(train, len(data))

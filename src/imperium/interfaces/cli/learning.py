@@ -518,3 +518,10 @@ def simulate(
         console.print(
             "regret per task by window: " + " ".join(f"{w['regret_per_task']:.3f}" for w in windows)
         )
+    teams = out.get("teams")
+    if teams:
+        console.print(
+            f"team tasks: {teams['tasks']} (teams of {teams['size']}, quorum {teams['quorum']}), "
+            f"success {_pct(teams['success_rate'])}, regret against the best team "
+            f"{teams['regret']:.1f}"
+        )

@@ -57,6 +57,7 @@ from imperium.domain.learning import (
     succeeded,
 )
 from imperium.domain.models import AgentSpec, AgentState, Execution, Task
+from imperium.domain.prediction import since_drift
 from imperium.domain.routing import DriftAlarm, Router
 from imperium.domain.selection import could_ever_take
 from imperium.domain.states import AgentStatus
@@ -579,7 +580,8 @@ def _compute(
     """The CPU-heavy part of a cycle (runs in a worker thread)."""
     executions, ratings = history
     replay.replay(in_time_order(executions, ratings))
-    report = predictor.fit(executions, now)
+    # the predictor forgets each pair's regime before a drift alarm (domain/prediction.py)
+    report = predictor.fit(since_drift(executions, replay.alarms), now)
     insights = generate_insights(executions, now)
     if ratings:
         rated = feedback_insights(executions, ratings, now)

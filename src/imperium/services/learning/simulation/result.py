@@ -75,6 +75,9 @@ class SimulationResult:
     drift_scenario: tuple[Drift, ...]
     detected: tuple[DetectedDrift, ...]
     agents: dict[str, AgentTally]
+    teams: dict[str, object] | None = None
+    """The team tasks' figures (regret against the best team), when the scenario has
+    teams (see ``simulation.teams``)."""
 
     @property
     def regret(self) -> float:
@@ -141,4 +144,5 @@ class SimulationResult:
             "models": list(self.models),
             "drift": self.drift_json(),
             "agents": {agent_id: asdict(tally) for agent_id, tally in self.agents.items()},
+            "teams": self.teams,
         }

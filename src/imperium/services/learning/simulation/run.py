@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 from imperium.domain.errors import ValidationError
 from imperium.domain.learning import Query, RouterMode
 from imperium.domain.models import AgentSpec, AgentState, Execution
-from imperium.domain.prediction import PairRates
+from imperium.domain.prediction import PairRates, since_drift
 from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.scenario import Scenario
 from imperium.domain.selection import can_take_now
@@ -27,6 +27,7 @@ from imperium.services.learning.simulation.result import (
     SimulationResult,
     rounded,
 )
+from imperium.services.learning.simulation.teams import simulate_teams
 
 TraceSink = Callable[[dict[str, object]], None]
 Progress = Callable[[int], None]
@@ -142,6 +143,7 @@ class Simulation:
         self.predictor = make_predictor()
         self.decisions = 0
         self.now = 0.0
+        self.teams: dict[str, object] | None = None
 
     # -- the event loop -----------------------------------------------------------------
     def run(self) -> SimulationResult:
@@ -154,6 +156,16 @@ class Simulation:
             else:
                 self._complete(event)
             self._dispatch()
+        if self.scenario.teams is not None:
+            self.teams = simulate_teams(
+                self.scenario,
+                self.router,
+                policy=self.policy_name,
+                seed=self.seed,
+                count=max(1, round(self.scenario.teams.share * self.tasks)),
+                start=self.now,
+                index=self.tasks,
+            ).as_json(self.scenario.teams)
         return self._result()
 
     def _arrive(self, index: int) -> None:
@@ -170,6 +182,7 @@ class Simulation:
         self.policy.observe(execution, running.ok)
         if alarm is not None:
             self.detected.append(detected_drift(alarm, self.decisions, self.scenario))
+            self._refit()  # the predictor forgets the pair's old regime at once
 
     # -- dispatching ----------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -195,7 +208,7 @@ class Simulation:
         return [a for a in self.capable[item.task.type] if can_take_now(a, item.task)]
 
     def _start(self, item: Pending, candidates: list[AgentState]) -> None:
-        if self.decisions % self.retrain_every == 0:
+        if _refit_due(self.decisions, self.retrain_every):
             self._refit()
         decision = self._decide(item, candidates)
         chosen = decision.chosen
@@ -254,7 +267,7 @@ class Simulation:
     def _refit(self) -> None:
         """A fresh predictor, fitted on the executions finished so far."""
         self.predictor = self.make_predictor()
-        report = self.predictor.fit(self.executions, self.now)
+        report = self.predictor.fit(since_drift(self.executions, self.router.alarms), self.now)
         fields: dict[str, object] = {"at_task": self.decisions, **asdict(report)}
         for key, value in fields.items():
             if isinstance(value, float):
@@ -281,7 +294,24 @@ class Simulation:
             drift_scenario=self.scenario.drift,
             detected=tuple(self.detected),
             agents=self.counts.tallies(self.scenario),
+            teams=self.teams,
         )
+
+
+def _refit_due(decisions: int, every: int) -> bool:
+    """Refit before this decision: every ``every`` decisions (the first before decision
+    0) and, before the first ``every``, more often while the evidence grows fast: at 8,
+    16, 32 and 64 decisions, then every 64 (so early decisions are not predicted from
+    what the first few taught)."""
+    if decisions % every == 0:
+        return True
+    if decisions >= every or decisions < _FIRST_EARLY_REFIT:
+        return False
+    return decisions % _EARLY_STEP == 0 or decisions.bit_count() == 1
+
+
+_FIRST_EARLY_REFIT = 8
+_EARLY_STEP = 64
 
 
 def _lease(item: Pending, agent: AgentState, now: float) -> None:
