@@ -69,7 +69,9 @@ def frame(candles: Sequence[Candle]) -> Any:
 def data_hash(candles: Sequence[Candle]) -> str:
     digest = hashlib.sha256()
     for c in candles:
-        digest.update(f"{c.ts:.0f},{c.close:.10g};".encode())
+        digest.update(
+            f"{c.ts!r},{c.open!r},{c.high!r},{c.low!r},{c.close!r},{c.volume!r};".encode()
+        )
     return digest.hexdigest()[:16]
 
 

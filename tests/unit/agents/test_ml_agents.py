@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,9 @@ from imperium.agents.base import TaskContext, TaskFailed
 from imperium.agents.crypto import CryptoAgent
 from imperium.agents.fraud import FraudAgent
 from imperium.agents.fraud_data import generate
-from imperium.domain.markets import Candle
+from imperium.domain.markets import Candle, parse_candles
+
+BTC = Path(__file__).resolve().parents[2] / "data" / "markets" / "btc-usd-daily.csv"
 
 
 def ctx(task_type: str, payload: Any, store: MemoryMarketStore | None) -> TaskContext:
@@ -52,3 +57,20 @@ async def test_outside_the_server_and_wrong_types_are_refused() -> None:
     with pytest.raises(TaskFailed, match="forecast config is invalid") as info:
         await bad_config.run(ctx("crypto_predict", {"symbol": "BTC"}, store))
     assert info.value.kind == "not_configured"
+
+
+async def test_a_stored_forecast_is_reused_only_for_the_same_candles() -> None:
+    candles = parse_candles(list(csv.DictReader(BTC.read_text().splitlines())))[0][-250:]
+    store = MemoryMarketStore()
+    await store.save_candles("BTC", "1d", candles)
+    agent = CryptoAgent({"forecast": {"max_iter": 10, "min_samples_leaf": 20, "folds": 2}})
+    payload = {"symbol": "BTC", "prediction_horizon": 2}
+    first = await agent.run(ctx("crypto_predict", payload, store))
+    again = await agent.run(ctx("crypto_predict", payload, store))
+    assert (first["model"]["reused"], again["model"]["reused"]) == (False, True)
+    assert again["backtest"] == first["backtest"]
+    await store.save_candles("BTC", "1d", [dataclasses.replace(candles[-1], volume=1.0)])
+    changed = await agent.run(ctx("crypto_predict", payload, store))
+    assert (changed["model"]["reused"], changed["model"]["version"]) == (False, 2)
+    other = await agent.run(ctx("crypto_predict", {**payload, "prediction_horizon": 3}, store))
+    assert (other["model"]["reused"], other["model"]["version"]) == (False, 3)
