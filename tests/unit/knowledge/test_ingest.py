@@ -126,3 +126,18 @@ async def test_scores_follow_their_definitions() -> None:
     assert on_topic.novelty == 1.0  # nothing stored before it
     assert on_topic.learning_value == pytest.approx(1.0 * 1.0 * 0.5)  # x trust
     assert off_topic.learning_value == 0.0
+
+
+async def test_the_routine_skips_without_sources_and_reports_failures() -> None:
+    from imperium.services.knowledge.routine import ingest_routine
+    from imperium.services.knowledge.service import KnowledgeService
+
+    feed = Scripted([FetchedItem("https://b/1", "Post", "text about asyncio tasks")])
+    store, ingester = await setup(feed, Scripted([], fail=RuntimeError("down")))
+    routine = ingest_routine(KnowledgeService(store, ingester, Clock()), 1800.0)
+    assert (routine.name, routine.interval) == ("internet_learning", 1800.0)
+    assert await routine.action() == {"status": "partial", "sources": 2, "stored": 1,
+                                      "merged": 0, "failed": ["arx"]}  # fmt: skip
+    empty = MemoryKnowledgeStore()
+    idle = ingest_routine(KnowledgeService(empty, Ingester(empty, {}, Clock()), Clock()), 60.0)
+    assert (await idle.action())["status"] == "skipped"

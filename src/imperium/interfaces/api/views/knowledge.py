@@ -45,9 +45,11 @@ def hit_dict(hit: KnowledgeHit) -> dict[str, Any]:
 
 
 def record_dict(record: IngestRecord) -> dict[str, Any]:
-    return {
-        "id": record.id, "source": record.source_id, "status": record.status.value,
+    """One source's part of an ingest (``id`` only once read back from the log)."""
+    shown = {
+        "source": record.source_id, "status": record.status.value,
         "started_at": iso(record.started_at), "finished_at": iso(record.finished_at),
         "fetched": record.fetched, "stored": record.stored, "merged": record.merged,
         "error": record.error,
     }  # fmt: skip
+    return shown if record.id is None else {"id": record.id, **shown}
