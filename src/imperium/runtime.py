@@ -508,6 +508,7 @@ class Imperium:
 
     def __post_init__(self) -> None:
         self.knowledge = make_knowledge(self.settings, self.store, SystemClock())
+        self.learner.knowledge_insights = self.knowledge.impact_insights  # in every cycle
         self.autoscaler = Autoscaler(self.engine, self.agents, self.store, self.events)
         self.markets = make_markets(self.store)
         self.reports = make_reports(self.settings, self.store, SystemClock())

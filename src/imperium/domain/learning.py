@@ -97,6 +97,9 @@ class InsightType(StrEnum):
     DRIFT = "drift"
     FEEDBACK = "feedback"
     """An agent's share of positive user ratings on a task type (domain/feedback.py)."""
+    KNOWLEDGE = "knowledge"
+    """Attempts of a task type that used the knowledge base against those that did not
+    (services/knowledge)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,3 +155,21 @@ def test_ctx_knowledge_says_where_none_is_lent() -> None:
         ctx.knowledge  # noqa: B018 - the property is the test
     assert raised.value.kind == "knowledge_unavailable"
     assert not raised.value.retryable
+
+
+def test_impact_insights_only_with_enough_attempts() -> None:
+    from imperium.domain.learning import InsightType
+    from imperium.services.knowledge.service import insight_of
+
+    answer, review = impact_of([
+        UsageOutcome("answer", True, 20, 15), UsageOutcome("answer", False, 40, 20),
+        UsageOutcome("review", True, 3, 3), UsageOutcome("review", False, 50, 25),
+    ])  # fmt: skip
+    assert answer.comparable
+    assert not review.comparable
+    insight = insight_of(answer, 99.0)
+    assert insight.insight_type is InsightType.KNOWLEDGE
+    assert insight.sample_size == 60
+    assert insight.created_at == 99.0
+    # 75% of 20 vs 50% of 40: z = 1.85, two-sided p = 0.064
+    assert insight.confidence == pytest.approx(0.936, abs=0.002)

@@ -23,8 +23,9 @@ from imperium.domain.knowledge import (
     check_source,
 )
 from imperium.domain.knowledge_text import snippet
+from imperium.domain.learning import Insight, InsightType
 from imperium.domain.retrieval import reciprocal_rank_fusion
-from imperium.domain.stats import wilson_interval
+from imperium.domain.stats import two_proportion_z, two_sided_p, wilson_interval
 from imperium.ports import Clock
 from imperium.services.knowledge.ingest import Ingester, Progress, Tally
 from imperium.services.knowledge.ports import Embedder, KnowledgeStore, UsageOutcome
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 MAX_K = 50
 MIN_SAMPLE = 10
 """Attempts needed on each side (with and without knowledge) before a rate is compared."""
+IMPACT_DAYS = 30.0
+"""The window a learning cycle compares attempts over."""
 CANDIDATES = 50
 """Keyword hits re-ranked by embeddings in a hybrid search."""
 VECTOR_CACHE = 20_000
@@ -49,6 +52,10 @@ class Impact:
     """(succeeded, attempts)"""
     without_knowledge: tuple[int, int]
     insight: str
+
+    @property
+    def comparable(self) -> bool:
+        return min(self.with_knowledge[1], self.without_knowledge[1]) >= MIN_SAMPLE
 
     def as_dict(self) -> dict[str, Any]:
         def rate(pair: tuple[int, int]) -> dict[str, Any]:
@@ -216,6 +223,12 @@ class KnowledgeService:
     async def impact(self, since: float = 0.0) -> list[Impact]:
         return impact_of(await self.store.usage_outcomes(since))
 
+    async def impact_insights(self, now: float) -> list[Insight]:
+        """The impact as learning insights (for learning cycles), over the last
+        ``IMPACT_DAYS``: only task types with ``MIN_SAMPLE`` attempts on each side."""
+        since = now - IMPACT_DAYS * 86_400
+        return [insight_of(i, now) for i in await self.impact(since) if i.comparable]
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptRef:
@@ -260,6 +273,18 @@ def impact_of(rows: Sequence[UsageOutcome]) -> list[Impact]:
             continue
         impacts.append(Impact(task_type, used, unused, _insight(task_type, used, unused)))
     return impacts
+
+
+def insight_of(impact: Impact, now: float) -> Insight:
+    """A learning insight; its confidence is 1 - the two-sided p-value of the difference
+    between the two success rates (two-proportion z-test), in [0, 1]."""
+    (ok_with, n_with), (ok_without, n_without) = impact.with_knowledge, impact.without_knowledge
+    z = two_proportion_z(ok_with, n_with, ok_without, n_without)
+    return Insight(
+        insight_type=InsightType.KNOWLEDGE, task_type=impact.task_type, agents=(),
+        description=impact.insight, confidence=max(0.0, min(1.0, 1.0 - two_sided_p(z))),
+        sample_size=n_with + n_without, data=impact.as_dict(), created_at=now,
+    )  # fmt: skip
 
 
 def _insight(task_type: str, used: tuple[int, int], unused: tuple[int, int]) -> str:

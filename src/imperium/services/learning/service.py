@@ -32,7 +32,7 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -166,6 +166,9 @@ class Learner:
         self._background: set[asyncio.Task[LearningCycle]] = set()
         self.teams: TeamStore | None = None
         """Where team tasks are recorded: a cycle then also finds combination insights."""
+        self.knowledge_insights: Callable[[float], Awaitable[list[Insight]]] | None = None
+        """Insights on whether using the knowledge base goes with success (per task type),
+        added to each cycle's when set."""
         self.feedback: FeedbackStore | None = None
         """Where people's ratings are stored: replayed into the router with the executions
         they rate, and summed up in insights."""
@@ -334,6 +337,9 @@ class Learner:
         if self.teams is not None:  # combinations of agents, from recorded team tasks
             runs = await self.teams.list_teams(limit=self.config.history)
             insights = sorted([*insights, *team_insights(runs, now)], key=insight_order)
+        if self.knowledge_insights is not None:
+            found = await self.knowledge_insights(now)
+            insights = sorted([*insights, *found], key=insight_order)
         read = {(e.task_id, e.attempt) for e in executions}
         rated = {f.feedback_id for f in ratings}
         replay.replay(
