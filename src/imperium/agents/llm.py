@@ -8,7 +8,8 @@ Register one in one command::
         "prompt_template": "Summarise: {text}"}'
 
 Config: ``base_url``, ``model``, ``api_key_env`` (the NAME of the environment variable
-holding the key, read when a call is made; never the key), ``temperature``,
+holding the key, read when a call is made; never the key; only names that
+IMPERIUM_MODEL_KEY_ENVS allows, by default ``*_API_KEY``), ``temperature``,
 ``max_tokens``, ``timeout``, ``price_per_1k_input``/``price_per_1k_output`` (the cost
 recorded per attempt), ``max_retries``/``max_retry_wait`` (429/5xx), ``system_prompt``,
 ``prompt_template`` (``str.format`` fields filled from a JSON object payload; without one
@@ -30,15 +31,19 @@ from imperium.adapters.models.openai_chat import OpenAIChat
 from imperium.agents.base import Agent, Output, TaskContext, TaskFailed
 from imperium.domain.errors import ValidationError
 from imperium.domain.llm import (
+    DEFAULT_KEY_ENVS,
     ChatRequest,
     Message,
     ModelCallError,
     ModelConfig,
+    inline_secret_refusal,
+    key_env_refusal,
     model_config_of,
 )
 from imperium.ports import ChatModel
 
 NOT_CONFIGURED = "not_configured"
+KEY_ENVS_SETTING = "IMPERIUM_MODEL_KEY_ENVS"
 ModelFactory = Callable[[ModelConfig, str | None], ChatModel]
 
 
@@ -50,8 +55,17 @@ def openai_model(config: ModelConfig, api_key: str | None) -> ChatModel:
     )  # fmt: skip
 
 
+def allowed_key_envs() -> str:
+    """IMPERIUM_MODEL_KEY_ENVS as the process that reads the keys sees it."""
+    return os.environ.get(KEY_ENVS_SETTING) or DEFAULT_KEY_ENVS
+
+
 def not_configured_reason(config: ModelConfig) -> str | None:
     """What is missing before this config can call a model, or None."""
+    if config.api_key_env:
+        refusal = key_env_refusal(config.api_key_env, allowed_key_envs())
+        if refusal is not None:
+            return refusal
     missing = config.missing()
     if missing:
         return (
@@ -78,9 +92,18 @@ class LlmAgent(Agent):
         self._model: ChatModel | None = None
 
     @classmethod
-    def check_config(cls, config: dict[str, Any]) -> None:
-        """Refuse a malformed config at registration (ValidationError)."""
-        check_template(model_config_of(config).prompt_template)
+    def check_config(cls, config: dict[str, Any], *, key_envs: str | None = None) -> None:
+        """Refuse a malformed config at registration (ValidationError): a key written into
+        it, an ``api_key_env`` that ``key_envs`` (IMPERIUM_MODEL_KEY_ENVS) does not allow."""
+        inline = inline_secret_refusal(config)
+        if inline is not None:
+            raise ValidationError(inline)
+        model = model_config_of(config)
+        if model.api_key_env:
+            refusal = key_env_refusal(model.api_key_env, key_envs or allowed_key_envs())
+            if refusal is not None:
+                raise ValidationError(refusal)
+        check_template(model.prompt_template)
 
     def check_backend(self) -> None:
         """Fail the attempt as ``not_configured`` when no call can be made."""
@@ -118,6 +141,7 @@ class LlmAgent(Agent):
 
     def _client(self) -> ChatModel:
         if self._model is None:
+            self.check_backend()  # never reads a variable the allowlist refuses
             env = self.model_config.api_key_env
             key = os.environ.get(env) if env else None
             self._model = type(self).model_factory(self.model_config, key)

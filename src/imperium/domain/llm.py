@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from imperium.domain.errors import ValidationError
@@ -20,6 +21,14 @@ _KEYS = {
     "base_url", "model", "api_key_env", "temperature", "max_tokens", "timeout",
     "price_per_1k_input", "price_per_1k_output", "max_retries", "max_retry_wait",
     "system_prompt", "prompt_template",
+}  # fmt: skip
+DEFAULT_KEY_ENVS = "*_API_KEY"
+"""The variables an ``api_key_env`` may name unless IMPERIUM_MODEL_KEY_ENVS says otherwise."""
+_NEVER_PREFIXES = ("IMPERIUM_", "RAY_")
+_NEVER_NAMES = ("DATABASE_URL",)
+_NEVER_WORDS = ("PASSWORD", "SECRET", "TOKEN")
+_INLINE_SECRETS = {
+    "api_key", "apikey", "key", "token", "access_token", "authorization", "password", "secret",
 }  # fmt: skip
 
 
@@ -113,9 +122,9 @@ def model_config_of(config: dict[str, Any]) -> ModelConfig:
             raise ValidationError(f"llm config '{name}' must be a string")
     env = values.get("api_key_env")
     if env and not _ENV_NAME.match(env):
-        raise ValidationError(
-            f"llm config 'api_key_env' names an environment variable (e.g. OPENAI_API_KEY), "
-            f"not a key; got {env[:4]}..."
+        raise ValidationError(  # the value may be a pasted key: none of it is echoed
+            "llm config 'api_key_env' names an environment variable (e.g. OPENAI_API_KEY), "
+            "not a key"
         )
     url = values.get("base_url")
     if url and not url.startswith(("http://", "https://")):
@@ -131,6 +140,50 @@ def model_config_of(config: dict[str, Any]) -> ModelConfig:
     _whole(values, "max_tokens", 1, 10_000_000)
     _whole(values, "max_retries", 0, 20)
     return ModelConfig(**values)
+
+
+def key_env_refusal(name: str, allowed: str = DEFAULT_KEY_ENVS) -> str | None:
+    """Why the variable ``name`` may not be sent to a model as its key, or None.
+
+    ``allowed`` is IMPERIUM_MODEL_KEY_ENVS: comma-separated names or glob patterns. The
+    server's own settings (IMPERIUM_*, DATABASE_URL, RAY_*) and names containing PASSWORD,
+    SECRET or TOKEN are refused even when a pattern matches them, unless listed by exact
+    name. The message never repeats ``name`` (it may be a pasted key)."""
+    entries = [entry.strip() for entry in allowed.split(",") if entry.strip()]
+    if name in entries:
+        return None
+    upper = name.upper()
+    if (
+        upper.startswith(_NEVER_PREFIXES)
+        or upper in _NEVER_NAMES
+        or any(word in upper for word in _NEVER_WORDS)
+    ):
+        return (
+            "llm config 'api_key_env' may not name a server setting (IMPERIUM_*, DATABASE_URL, "
+            "RAY_*) or a variable named like a password, secret or token: its value would be "
+            "sent to the model server; list it by exact name in IMPERIUM_MODEL_KEY_ENVS to "
+            "allow it"
+        )
+    if any(fnmatchcase(name, pattern) for pattern in entries):
+        return None
+    return (
+        "llm config 'api_key_env' names a variable that IMPERIUM_MODEL_KEY_ENVS does not allow "
+        f"(allowed: {', '.join(entries) or 'none'}); name one such as OPENAI_API_KEY, or add "
+        "it to IMPERIUM_MODEL_KEY_ENVS"
+    )
+
+
+def inline_secret_refusal(config: dict[str, Any]) -> str | None:
+    """Why ``config`` may not be stored: it carries a key itself (``api_key``, ``token``...)
+    where only the name of its environment variable belongs. The value is never repeated."""
+    found = sorted(k for k in config if k.lower().replace("-", "_") in _INLINE_SECRETS)
+    if not found:
+        return None
+    return (
+        f"an agent's config is stored and shown by the API: it may not hold a key "
+        f"({', '.join(repr(k) for k in found)}); export the key in the server's environment "
+        'and name that variable in \'api_key_env\' (e.g. "api_key_env": "OPENAI_API_KEY")'
+    )
 
 
 def _number(values: dict[str, Any], name: str, low: float, high: float) -> None:

@@ -13,7 +13,7 @@ from imperium.runtime import Imperium
 from imperium.settings import Settings
 from tests.support.openai_server import OpenAIServer, running_openai_server
 
-KEY_ENV = "IMPERIUM_TEST_OPENAI_KEY"
+KEY_ENV = "TEST_OPENAI_API_KEY"
 
 
 @pytest.fixture(scope="module")

@@ -101,3 +101,28 @@ async def test_a_malformed_config_is_refused_on_update_too(client: httpx.AsyncCl
     assert "'max_tokens' must be a whole number" in response.json()["detail"]
     response = await client.patch("/api/v1/agents/w", json={"config": {"model": "m2"}})
     assert response.status_code == 200
+
+
+async def test_a_key_or_a_server_variable_is_refused_at_registration_and_update(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/api/v1/agents", json=llm_agent("w", "c", api_key_env="IMPERIUM_SMTP_PASSWORD")
+    )
+    assert response.status_code == 422
+    assert "may not name a server setting" in response.json()["detail"]
+    response = await client.post(
+        "/api/v1/agents", json=llm_agent("w", "c", api_key="sk-live-4f9a1c77e2")
+    )
+    assert response.status_code == 422
+    assert "api_key_env" in response.json()["detail"]
+    assert "4f9a1c77e2" not in response.text
+    assert (await client.post("/api/v1/agents", json=llm_agent("w", "c"))).status_code == 201
+    response = await client.patch(
+        "/api/v1/agents/w", json={"config": {"api_key_env": "DATABASE_URL"}}
+    )
+    assert response.status_code == 422
+    response = await client.patch("/api/v1/agents/w", json={"config": {"token": "t-4f9a1c77e2"}})
+    assert response.status_code == 422
+    assert "4f9a1c77e2" not in response.text
+    assert "4f9a1c77e2" not in (await client.get("/api/v1/agents/w")).text

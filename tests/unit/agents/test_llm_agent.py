@@ -12,7 +12,7 @@ from imperium.agents.base import Output, TaskContext, TaskFailed
 from imperium.agents.llm import LlmAgent
 from imperium.agents.loader import load_agent_class
 from imperium.domain.errors import ValidationError
-from imperium.domain.llm import ChatReply, ModelCallError, ModelConfig
+from imperium.domain.llm import ChatReply, ModelCallError, ModelConfig, key_env_refusal
 
 BACKEND = {"base_url": "http://127.0.0.1:9/v1", "model": "m"}
 
@@ -96,9 +96,9 @@ async def test_without_a_backend_the_task_fails_not_configured() -> None:
 
 
 async def test_an_unset_key_variable_is_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("IMPERIUM_TEST_LLM_KEY", raising=False)
-    writer = agent(StubChat([]), api_key_env="IMPERIUM_TEST_LLM_KEY")
-    with pytest.raises(TaskFailed, match="export IMPERIUM_TEST_LLM_KEY") as caught:
+    monkeypatch.delenv("TEST_LLM_API_KEY", raising=False)
+    writer = agent(StubChat([]), api_key_env="TEST_LLM_API_KEY")
+    with pytest.raises(TaskFailed, match="export TEST_LLM_API_KEY") as caught:
         await writer.run(ctx("hi"))
     assert caught.value.kind == "not_configured"
 
@@ -110,14 +110,71 @@ async def test_an_unset_key_variable_is_not_configured(monkeypatch: pytest.Monke
         ({"temperature": 3}, "between 0 and 2"),
         ({"max_tokens": 0}, "'max_tokens' must be a whole number"),
         ({"api_key_env": "sk-abc123"}, "names an environment variable"),
+        ({"api_key": "sk-live-abc123"}, "may not hold a key"),
+        ({"Authorization": "Bearer sk-live-abc123"}, "may not hold a key"),
+        ({"api_key_env": "DATABASE_URL"}, "may not name a server setting"),
+        ({"api_key_env": "IMPERIUM_SMTP_PASSWORD"}, "may not name a server setting"),
+        ({"api_key_env": "IMPERIUM_API_KEY"}, "may not name a server setting"),
+        ({"api_key_env": "RAY_AUTH_TOKEN"}, "may not name a server setting"),
+        ({"api_key_env": "GITHUB_TOKEN"}, "may not name a server setting"),
+        ({"api_key_env": "HOME"}, "IMPERIUM_MODEL_KEY_ENVS does not allow"),
         ({"base_url": "localhost:11434"}, "must start with http"),
         ({"prompt_template": "Say {text"}, "'prompt_template' is malformed"),
         ({"price_per_1k_input": -1}, "between 0"),
     ],
 )
 def test_a_malformed_config_is_refused_at_registration(config: dict[str, Any], phrase: str) -> None:
-    with pytest.raises(ValidationError, match=phrase):
+    with pytest.raises(ValidationError, match=phrase) as caught:
         LlmAgent.check_config(config)
+    assert "abc123" not in str(caught.value)  # no part of a pasted key is echoed
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed", "ok"),
+    [
+        ("OPENAI_API_KEY", "*_API_KEY", True),
+        ("MY_SECRET_API_KEY", "*_API_KEY", False),  # a pattern never admits SECRET...
+        ("IMPERIUM_API_KEY", "*_API_KEY", False),
+        ("RAY_API_KEY", "*", False),
+        ("MY_SECRET_API_KEY", "*_API_KEY,MY_SECRET_API_KEY", True),  # ... its exact name does
+        ("GROQ_KEY", "*_API_KEY", False),
+        ("GROQ_KEY", "*_API_KEY, GROQ_KEY", True),
+        ("LLM_CRED", "LLM_*", True),
+        ("database_url", "*", False),
+        ("OPENAI_API_KEY", "", False),
+    ],
+)
+def test_only_allowed_variables_may_hold_a_models_key(name: str, allowed: str, ok: bool) -> None:
+    assert (key_env_refusal(name, allowed) is None) is ok
+
+
+async def test_a_refused_variable_is_never_read_when_the_task_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent stored before the allowlist (or registered under another setting) fails
+    not_configured and no client is ever made with the variable's value."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:hunter2@db/x")
+    monkeypatch.delenv("IMPERIUM_MODEL_KEY_ENVS", raising=False)
+    keys: list[str | None] = []
+
+    class Spy(LlmAgent):
+        @staticmethod
+        def model_factory(cfg: ModelConfig, key: str | None) -> StubChat:  # type: ignore[override]
+            keys.append(key)
+            return StubChat([ChatReply("ok", "m")])
+
+    writer = Spy({**BACKEND, "api_key_env": "DATABASE_URL"})
+    with pytest.raises(TaskFailed, match="may not name a server setting") as caught:
+        await writer.run(ctx("hi"))
+    assert caught.value.kind == "not_configured"
+    assert not caught.value.retryable
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(TaskFailed):
+        writer._client()
+    assert keys == []
+    monkeypatch.setenv("IMPERIUM_MODEL_KEY_ENVS", "*_API_KEY,DATABASE_URL")  # listed by name
+    assert (await writer.run(ctx("hi"))).value["text"] == "ok"
+    assert keys == ["postgresql://u:hunter2@db/x"]
 
 
 async def test_product_copy_that_breaks_a_limit_twice_is_reported_not_hidden() -> None:
