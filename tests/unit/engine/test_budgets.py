@@ -126,3 +126,22 @@ async def test_a_restart_rebuilds_todays_spend_without_a_second_event(
     await settle(second)
     assert task.id not in [a.task_id for a in executor.started]  # still held after restart
     assert len(await budget_events(store)) == 1
+
+
+async def test_another_agents_attempt_after_midnight_frees_the_held_agents_work(
+    engine: Engine, executor: StubExecutor, clock: FakeClock
+) -> None:
+    """The day rolls on whichever spend is recorded first; that one need not be the held
+    agent's, and the work parked for the held agent is placed again at once."""
+    engine.apply_agent(budgeted(tokens_per_day=10))
+    await run_and_finish(engine, executor, used(tokens=20))  # writer held
+    engine.apply_agent(agent_spec("other", capabilities=("other",)))
+    long = await engine.submit(job(type="other"))
+    await settle(engine)
+    waiting = await engine.submit(job())
+    await settle(engine)
+    assert waiting.id not in started_ids(executor)
+    clock.advance(day_start(clock.now()) + DAY - clock.now() + 1)  # just past midnight
+    executor.finish(long.id, used(tokens=5))  # recorded before any timer tick
+    await settle(engine)
+    assert waiting.id in started_ids(executor)

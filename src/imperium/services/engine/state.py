@@ -351,9 +351,16 @@ class SchedulerState:
 
     def _spend(self, execution: Execution, now: float) -> None:
         agent_id = execution.agent_id or ""
+        self._roll_budgets(now)
         was_held = agent_id in self.budgets.held
         news = self.budgets.observe(agent_id, execution.tokens or 0, execution.cost or 0.0, now)
         self._budget_news(agent_id, news, was_held)
+
+    def _roll_budgets(self, now: float) -> None:
+        """At a new UTC day every hold is released, whichever agent's spend (or budget)
+        is recorded first: the tasks parked for held agents are placed again."""
+        if now >= self.budgets.resets_at and self.budgets.roll(now):
+            self._agents_changed()
 
     def _budget_news(self, agent_id: str, news: Spent | None, was_held: bool) -> None:
         """An agent's hold changed: who may take what is worked out again; a limit
@@ -437,8 +444,7 @@ class SchedulerState:
     # ------------------------------------------------------------------ timers
     def process_timers(self) -> None:
         now = self.clock.now()
-        if now >= self.budgets.resets_at and self.budgets.roll(now):
-            self._agents_changed()  # a new UTC day: agents held by their budget take work
+        self._roll_budgets(now)
         if len(self.timers) > 10_000 and len(self.timers) > 4 * len(self.tasks):
             # timers of finished tasks (e.g. long timeouts) would otherwise wait to fall due
             self.timers.compact(lambda timer: timer.task_id in self.tasks)
@@ -499,8 +505,10 @@ class SchedulerState:
         except ValidationError as exc:  # stored before budgets were checked at registration
             log.error("agent %s: %s; no budget applies", agent_id, exc)
             budget = None
+        now = self.clock.now()
+        self._roll_budgets(now)
         was_held = agent_id in self.budgets.held
-        news = self.budgets.set_budget(agent_id, budget, self.clock.now())
+        news = self.budgets.set_budget(agent_id, budget, now)
         self._budget_news(agent_id, news, was_held)
 
     @property
