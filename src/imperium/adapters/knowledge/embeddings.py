@@ -144,7 +144,10 @@ class MiniLMEncoder:
         return (weights @ v).transpose(0, 2, 1, 3).reshape(batch, length, width)
 
     def _dense(self, x: Any, name: str) -> Any:
-        return x @ self._w[name + ".weight"].T + self._w[name + ".bias"]
+        # one 2-D product (NumPy's broadcast 3-D matmul is several times slower)
+        weight = self._w[name + ".weight"]
+        flat = x.reshape(-1, x.shape[-1]) @ weight.T + self._w[name + ".bias"]
+        return flat.reshape(*x.shape[:-1], weight.shape[0])
 
     def _norm(self, x: Any, p: str) -> Any:
         mean = x.mean(axis=-1, keepdims=True)
