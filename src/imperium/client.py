@@ -223,14 +223,20 @@ class Client:
         message: str,
         error_kind: str = "agent_error",
         retryable: bool = True,
+        tokens: int | None = None,
+        cost: float | None = None,
     ) -> Recorded:
-        body = {
+        body: dict[str, Any] = {
             "agent_id": agent_id,
             "token": token,
             "error_kind": error_kind,
             "message": message,
             "retryable": retryable,
         }
+        if tokens is not None:
+            body["tokens"] = tokens
+        if cost is not None:
+            body["cost"] = cost
         return _recorded(await self._call("POST", f"/api/v1/tasks/{task_id}/fail", body))
 
     # ------------------------------------------------------------------ knowledge

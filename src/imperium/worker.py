@@ -410,4 +410,6 @@ class Worker:
             error_kind=(result.error_kind or "agent_error")[:MAX_ERROR_KIND],
             message=(result.error_message or "")[:MAX_MESSAGE],
             retryable=result.retryable,
+            tokens=result.tokens,
+            cost=result.cost,
         )

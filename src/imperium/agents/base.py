@@ -66,12 +66,24 @@ class Output:
 
 
 class TaskFailed(Exception):  # noqa: N818 - reads naturally: raise TaskFailed(...)
-    """Raised by an agent to fail an attempt with a named kind of error."""
+    """Raised by an agent to fail an attempt with a named kind of error. ``tokens`` and
+    ``cost`` are what the attempt spent before it failed (e.g. model calls that answered
+    before one was refused): recorded on the execution and counted against budgets."""
 
-    def __init__(self, message: str, *, kind: str = "agent_error", retryable: bool = True):
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "agent_error",
+        retryable: bool = True,
+        tokens: int | None = None,
+        cost: float | None = None,
+    ):
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
+        self.tokens = tokens
+        self.cost = cost
 
 
 class Agent:

@@ -65,13 +65,14 @@ class ProductContentAgent(LlmAgent):
         prompt = f"Write {ASK[content_type]} in a {tone} tone for this product: {details}."
         if keywords:
             prompt += f" Use these keywords: {', '.join(keywords)}."
-        replies = [await self._ask(prompt)]
+        replies: list[ChatReply] = []
+        await self._ask(prompt, replies)
         measured = measure(content_type, replies[0].text.strip(), keywords)
         if not measured["limits_met"]:
             broken = [lim for lim in measured["limits"] if not lim["ok"]]  # type: ignore[attr-defined]
             retry = prompt + " Your previous text broke these limits: " + "; ".join(
                 f"{b['name']} ({b['detail']})" for b in broken) + ". Write it again."  # fmt: skip
-            replies.append(await self._ask(retry))
+            await self._ask(retry, replies)
             measured = measure(content_type, replies[-1].text.strip(), keywords)
         value = {
             "content_type": content_type,
@@ -83,16 +84,22 @@ class ProductContentAgent(LlmAgent):
         return Output(value, tokens=_sum(r.tokens for r in replies),
                       cost=_sum(self.model_config.cost(r) for r in replies))  # fmt: skip
 
-    async def _ask(self, prompt: str) -> ChatReply:
+    async def _ask(self, prompt: str, replies: list[ChatReply]) -> None:
+        """One call; its reply is added to ``replies``. A refusal fails the attempt with
+        what the earlier replies spent."""
         self.check_backend()
         cfg = self.model_config
         system = cfg.system_prompt or SYSTEM
         request = ChatRequest(cfg.model or "", (Message("system", system), Message("user", prompt)),
                               cfg.temperature, cfg.max_tokens)  # fmt: skip
         try:
-            return await self._client().chat(request)
+            replies.append(await self._client().chat(request))
         except ModelCallError as exc:
-            raise TaskFailed(str(exc), kind=exc.kind, retryable=exc.retryable) from exc
+            raise TaskFailed(
+                str(exc), kind=exc.kind, retryable=exc.retryable,
+                tokens=_sum(r.tokens for r in replies),
+                cost=_sum(self.model_config.cost(r) for r in replies),
+            ) from exc  # fmt: skip
 
 
 def _sum(values: Any) -> Any:

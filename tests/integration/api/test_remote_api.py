@@ -237,12 +237,15 @@ async def test_retryable_failure_requeues(im: Imperium, http: httpx.AsyncClient)
     task = await submit(im, max_attempts=2)
     [leased] = await lease(http)
     body = {"agent_id": "far", "token": leased["token"], "message": "flaky"}
+    body |= {"tokens": 120, "cost": 0.25}  # spent by model calls before it failed
     answer = await http.post(f"/api/v1/tasks/{task.id}/fail", json=body)
     assert answer.json()["state"] == "queued"
     [again] = await lease(http, wait=2)
     assert again["attempt"] == 2
     rows = await im.store.executions_for(task.id)
-    assert [(r.outcome, r.error_kind) for r in rows] == [(Outcome.FAILED, "agent_error")]
+    assert [(r.outcome, r.error_kind, r.tokens, r.cost) for r in rows] == [
+        (Outcome.FAILED, "agent_error", 120, 0.25)
+    ]
 
 
 # ---------------------------------------------------------------------------- refusals
@@ -324,7 +327,7 @@ async def test_client_submits_and_waits(im: Imperium, transport: httpx.ASGITrans
 
 async def _double(ctx: TaskContext) -> Output:
     if ctx.payload == "bad":
-        raise TaskFailed("cannot double 'bad'", kind="bad_input", retryable=False)
+        raise TaskFailed("cannot double 'bad'", kind="bad_input", retryable=False, tokens=2)
     if ctx.payload == "boom":
         raise ZeroDivisionError("boom")
     return Output(ctx.payload * 2, tokens=3, cost=0.01)
@@ -350,6 +353,8 @@ async def test_worker_runs_functions_and_reports_outcomes(
     [row] = await im.store.executions_for(doubled.id)
     assert (row.tokens, row.cost) == (3, 0.01)
     assert (bad.state, bad.error_kind) == (TaskState.FAILED, "bad_input")
+    [row] = await im.store.executions_for(bad.id)
+    assert (row.tokens, row.cost) == (2, None)  # what it spent before failing
     assert (boom.state, boom.error_kind, boom.error_message) == (
         TaskState.DEAD,
         "ZeroDivisionError",

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.openai_server import OpenAIServer, Scripted, completion
+from tests.support.openai_server import OpenAIServer, Scripted, completion, error_body
 
 from .conftest import KEY_ENV
 
@@ -92,3 +92,22 @@ async def test_a_payload_it_cannot_use_is_422(
     response = await client.post(f"{BASE}/product_content/execute", json={"tone": "warm"})
     assert response.status_code == 422
     assert "product_details" in response.json()["detail"]
+
+
+async def test_what_answered_calls_spent_is_kept_when_a_later_call_is_refused(
+    client: httpx.AsyncClient, server: OpenAIServer
+) -> None:
+    await register(client, base_url=server.base_url, model="m", api_key_env=KEY_ENV,
+                   max_retries=0, price_per_1k_input=1.0, price_per_1k_output=2.0)  # fmt: skip
+    long_text = "Smart Watch Pro with GPS, " + "precise tracking " * 12
+    refusal = error_body("context too long", "invalid_request_error")
+    server.script(Scripted(200, completion(long_text, "m", 40, 30)), Scripted(400, refusal))
+    response = await client.post(f"{BASE}/product_content/execute", json=WATCH)
+    assert response.status_code >= 400
+    listed = await client.get("/api/v1/tasks", params={"type": "product_content"})
+    [task] = listed.json()["items"]
+    [row] = (await client.get(f"/api/v1/tasks/{task['id']}/executions")).json()["items"]
+    assert row["outcome"] == "failed"
+    assert (row["tokens"], row["cost"]) == (70, (40 * 1.0 + 30 * 2.0) / 1000)
+    figures = (await client.get(f"{BASE}/product_content/metrics")).json()
+    assert figures["tokens"] == 70

@@ -196,3 +196,23 @@ async def test_product_copy_that_breaks_a_limit_twice_is_reported_not_hidden() -
     assert out.tokens == 414
     assert out.cost == pytest.approx(0.4)
     assert len(stub.requests) == 2
+
+
+async def test_a_refused_second_call_fails_with_what_the_first_spent() -> None:
+    from imperium.adapters.executors.local import to_failure
+    from imperium.agents.product_content import ProductContentAgent
+
+    refusal = ModelCallError("provider_error", "overloaded", retryable=True, status=503)
+    stub = StubChat([ChatReply("x " * 200, "m", None, 5, 200), refusal])
+
+    class Scripted(ProductContentAgent):
+        @staticmethod
+        def model_factory(cfg: ModelConfig, key: str | None) -> StubChat:  # type: ignore[override]
+            return stub
+
+    payload = {"product_details": {"name": "Pen"}, "content_type": "meta_description"}
+    with pytest.raises(TaskFailed, match="overloaded") as caught:
+        await Scripted({**BACKEND, "price_per_1k_output": 1.0}).run(ctx(payload))
+    assert (caught.value.tokens, caught.value.cost) == (205, pytest.approx(0.2))
+    failed = to_failure(caught.value)
+    assert (failed.error_kind, failed.tokens, failed.cost) == ("provider_error", 205, 0.2)

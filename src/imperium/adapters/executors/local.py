@@ -66,8 +66,9 @@ def to_result(value: object) -> AttemptResult:
 def to_failure(exc: BaseException) -> AttemptResult:
     if isinstance(exc, TaskFailed):
         return AttemptResult(
-            Outcome.FAILED, error_kind=exc.kind, error_message=str(exc), retryable=exc.retryable
-        )
+            Outcome.FAILED, error_kind=exc.kind, error_message=str(exc), retryable=exc.retryable,
+            tokens=exc.tokens, cost=exc.cost,
+        )  # fmt: skip
     return AttemptResult(
         Outcome.FAILED, error_kind=type(exc).__name__, error_message=str(exc) or repr(exc)
     )

@@ -92,6 +92,10 @@ class FailIn(LeaseProof):
         default=True,
         description="False fails the task at once; true retries while attempts remain.",
     )
+    tokens: StrictInt | None = Field(
+        default=None, ge=0, description="Spent by the attempt before it failed."
+    )
+    cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class OutcomeOut(BaseModel):
@@ -166,6 +170,8 @@ async def fail(
         error_kind=body.error_kind,
         error_message=body.message,
         retryable=body.retryable,
+        tokens=body.tokens,
+        cost=body.cost,
     )
     return _outcome(await _finish(engine, task_id, body, result))
 
