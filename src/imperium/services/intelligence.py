@@ -97,13 +97,21 @@ class IntelligenceService:
             if kind in a.spec.capabilities and a.spec.status is AgentStatus.ACTIVE
         )  # fmt: skip
 
-    def _configured(self, agent_ids: list[str]) -> list[str]:
-        """Those of ``agent_ids`` whose config names a model backend (base_url and model)."""
+    def _configured(self, intelligence: Intelligence, agent_ids: list[str]) -> list[str]:
+        """Those of ``agent_ids`` ready to work: agents of a model-backed type (the
+        intelligence's own, or ``llm``) once their config names base_url and model; agents
+        of any other type (a remote worker, custom code) need no model config here."""
+        needs_model = {intelligence.agent_type, "llm"}
         configured = []
         for agent_id in agent_ids:
             agent = self._engine.snapshot().agent(agent_id)
+            if agent is None:
+                continue
+            if agent.spec.type not in needs_model:
+                configured.append(agent_id)
+                continue
             try:
-                missing = model_config_of(agent.spec.config).missing() if agent else ["agent"]
+                missing = model_config_of(agent.spec.config).missing()
             except ValidationError:
                 missing = ["a valid config"]
             if not missing:
@@ -116,7 +124,7 @@ class IntelligenceService:
             agents = self.serving(i.type) if i.agent_type else []
             status = "not_built" if i.agent_type is None else ("ready" if agents else "no_agent")
             hint = register_hint(i) if status == "no_agent" else None
-            if agents and not self._configured(agents):
+            if agents and not self._configured(i, agents):
                 status = "not_configured"
                 hint = (f"set base_url and model in the config of {', '.join(agents)} "
                         "(imperium agents update ID --config ...)")  # fmt: skip

@@ -111,3 +111,13 @@ async def test_what_answered_calls_spent_is_kept_when_a_later_call_is_refused(
     assert (row["tokens"], row["cost"]) == (70, (40 * 1.0 + 30 * 2.0) / 1000)
     figures = (await client.get(f"{BASE}/product_content/metrics")).json()
     assert figures["tokens"] == 70
+
+
+async def test_an_agent_of_a_type_that_needs_no_model_counts_as_configured(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"agent_id": "echoer", "type": "echo", "capabilities": ["product_content"]}
+    assert (await client.post("/api/v1/agents", json=body)).status_code == 201
+    [item] = [i for i in (await client.get(f"{BASE}/list")).json()["items"]
+              if i["type"] == "product_content"]  # fmt: skip
+    assert (item["status"], item["agents"], item["configure"]) == ("ready", ["echoer"], None)
