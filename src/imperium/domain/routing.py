@@ -448,8 +448,11 @@ class Router:
         return best_id
 
     def _shifts(self, arms: Sequence[Arm | None], complexity: float) -> list[float] | None:
-        """Per candidate, what its draw moves by at ``complexity`` (None: nothing moves,
-        the candidates' attempts all having had one complexity)."""
+        """Per candidate, what its draw moves by at ``complexity`` (None: nothing moves:
+        complexity is ignored, the candidates' attempts all had one complexity, or their
+        slopes do not differ)."""
+        if self.config.complexity_prior <= 0:
+            return None
         n = x = sxx = sxy = 0.0
         fits: list[tuple[float, float, float] | None] = []  # (x̄, own slope, its variance)
         for arm in arms:
