@@ -5,10 +5,15 @@ plain errors."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import shutil
 import stat
+import tempfile
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,6 +147,54 @@ async def test_a_renderer_that_fails_says_why(tmp_path: Path) -> None:
     broken = executable(tmp_path, "broken", "#!/bin/sh\necho 'cannot open display' >&2\nexit 3\n")
     with pytest.raises(RenderError, match="exited with 3 and wrote no PDF: cannot open display"):
         await ChromiumPdf(broken).render("<html></html>")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # killed, not yet reaped by init
+
+
+async def test_an_overrunning_renderer_is_killed_with_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "helper.pid"
+    helper = "sleep 300 </dev/null >/dev/null 2>&1 &"  # holds none of the renderer's pipes
+    stuck = executable(tmp_path, "stuck", f"#!/bin/sh\n{helper}\necho $! > {pid_file}\n"
+                       "exec sleep 300\n")  # fmt: skip
+    with pytest.raises(RenderError, match="did not finish within 1 s"):
+        await ChromiumPdf(stuck, timeout=1).render("<html></html>")
+    child = int(pid_file.read_text())
+    for _ in range(100):  # SIGKILL is delivered at once; allow the kernel a moment
+        if _gone(child):
+            break
+        await asyncio.sleep(0.05)
+    assert _gone(child)
+
+
+async def test_renders_take_turns_and_their_files_are_handled_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "log"
+    browser = executable(tmp_path, "browser", FAKE_BROWSER.replace(
+        "printf", f"echo start >> {log}\nsleep 0.3\necho end >> {log}\nprintf"))  # fmt: skip
+    threads: list[int] = []
+
+    def spying(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            threads.append(threading.get_ident())
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spying(tempfile.mkdtemp))
+    monkeypatch.setattr(shutil, "rmtree", spying(shutil.rmtree))
+    renderer = ChromiumPdf(browser)
+    pdfs = await asyncio.gather(renderer.render("<p>a</p>"), renderer.render("<p>b</p>"))
+    assert all(pdf.startswith(b"%PDF-1.4 stand-in") for pdf in pdfs)
+    assert log.read_text().split() == ["start", "end", "start", "end"]  # one at a time
+    assert len(threads) == 4  # two work directories made and removed...
+    assert threading.get_ident() not in threads  # ... none of it on the event loop's thread
 
 
 def test_finding_the_renderer(tmp_path: Path) -> None:

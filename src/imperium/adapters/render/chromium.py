@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -20,38 +21,67 @@ CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-st
 
 
 class ChromiumPdf:
+    """One render at a time (a Chromium takes hundreds of MB); the files are written, read
+    and removed off the event loop; Chromium runs in its own process group, killed whole
+    when it overruns or the caller gives up, so no helper process outlives the render."""
+
     def __init__(self, path: str, timeout: float = 60.0) -> None:
         self.name = path
         self._timeout = timeout
+        self._slots = asyncio.Semaphore(1)
 
     async def render(self, html: str) -> bytes:
-        with tempfile.TemporaryDirectory(prefix="imperium-report-") as work:
-            page, out = Path(work) / "report.html", Path(work) / "report.pdf"
-            page.write_text(html, encoding="utf-8")
-            process = await asyncio.create_subprocess_exec(
-                self.name, "--headless", "--no-sandbox", "--disable-gpu",
-                "--no-pdf-header-footer", f"--user-data-dir={work}/profile",
-                f"--print-to-pdf={out}", page.as_uri(),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, "HOME": work},
-            )  # fmt: skip
+        async with self._slots:
+            work = await asyncio.to_thread(_prepare, html)
             try:
-                async with asyncio.timeout(self._timeout):
-                    _, err = await process.communicate()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
+                return await self._run(work)
+            finally:
+                await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _run(self, work: Path) -> bytes:
+        page, out = work / "report.html", work / "report.pdf"
+        process = await asyncio.create_subprocess_exec(
+            self.name, "--headless", "--no-sandbox", "--disable-gpu",
+            "--no-pdf-header-footer", f"--user-data-dir={work}/profile",
+            f"--print-to-pdf={out}", page.as_uri(),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "HOME": str(work)}, start_new_session=True,
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(self._timeout):
+                _, err = await process.communicate()
+        except TimeoutError:
+            raise RenderError(f"{self.name} did not finish within {self._timeout:g} s") from None
+        finally:
+            _kill_group(process.pid)  # its helpers too, whether it ended or not
+            if process.returncode is None:
                 await process.wait()
-                raise RenderError(
-                    f"{self.name} did not finish within {self._timeout:g} s"
-                ) from None
-            if process.returncode != 0 or not out.exists() or out.stat().st_size == 0:
-                tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-                raise RenderError(
-                    f"{self.name} exited with {process.returncode} and wrote no PDF"
-                    + (f": {tail[0]}" if tail else "")
-                )
-            return out.read_bytes()
+        pdf = await asyncio.to_thread(_read, out)
+        if process.returncode != 0 or not pdf:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
+            raise RenderError(
+                f"{self.name} exited with {process.returncode} and wrote no PDF"
+                + (f": {tail[0]}" if tail else "")
+            )
+        return pdf
+
+
+def _prepare(html: str) -> Path:
+    work = Path(tempfile.mkdtemp(prefix="imperium-report-"))
+    (work / "report.html").write_text(html, encoding="utf-8")
+    return work
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def find_renderer(configured: str) -> tuple[ChromiumPdf | None, str]:
