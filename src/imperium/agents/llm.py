@@ -177,7 +177,7 @@ def render_prompt(template: str | None, payload: Any) -> str:
             f"the payload lacks field {exc} that the prompt_template uses",
             kind="bad_payload", retryable=False,
         ) from exc  # fmt: skip
-    except (IndexError, ValueError, AttributeError) as exc:
+    except (IndexError, ValueError, AttributeError, TypeError) as exc:
         raise TaskFailed(
             f"the prompt_template does not fit the payload: {exc}",
             kind="bad_payload", retryable=False,

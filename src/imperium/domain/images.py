@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from imperium.domain.errors import ValidationError
 
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-          (b"RIFF", "image/webp"))  # fmt: skip
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,5 +50,8 @@ def parse_size(size: str) -> tuple[int, int]:
 
 
 def sniff_mime(data: bytes) -> str | None:
-    """The image format its first bytes announce (PNG, JPEG, WebP), or None."""
+    """The image format its first bytes announce (PNG, JPEG, WebP), or None. A RIFF
+    container is WebP only when its form type says so (WAV and AVI are RIFF too)."""
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "image/webp"
     return next((mime for magic, mime in _MAGIC if data.startswith(magic)), None)

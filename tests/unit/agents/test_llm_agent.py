@@ -63,6 +63,9 @@ async def test_without_prices_the_cost_is_unknown_not_zero() -> None:
         ({"x": 1}, None, "must be a prompt"),
         ("text", "Say {text}", "JSON object payload"),
         ({"other": 1}, "Say {text}", "lacks field 'text'"),
+        ({"n": "seven"}, "Count {n:d}", "does not fit the payload"),  # str with :d
+        ({"n": [1]}, "Count {n:>{w}}", "lacks field"),
+        ({"n": None}, "Count {n:.2f}", "does not fit the payload"),  # TypeError
     ],
 )
 async def test_payloads_that_make_no_prompt_are_refused(
