@@ -52,8 +52,8 @@ def test_json_and_trace(tmp_path: Path) -> None:
     assert all(set(line) >= TRACE_KEYS for line in lines)
     assert sum(line["succeeded"] for line in lines) == out["successes"]
     # the scikit-learn predictor (the server's) was refitted as asked
-    # (and early: at 8, 16 and 32 decisions, then every 64 until the first 500)
-    early = [8, 16, 32, *range(64, 500, 64)]
+    # (and early: every 8 decisions up to 256, then every 16 until the first 500)
+    early = [*range(8, 256, 8), *range(256, 500, 16)]
     assert [m["at_task"] for m in out["models"]] == [0, *early, 500, 1000]
 
     again = simulate(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -276,7 +277,8 @@ def test_the_simulator_refits_at_the_alarm_without_the_old_regime() -> None:
     )  # fmt: skip
     assert [d.delay_tasks is not None for d in result.detected] == [True]
     at = [m["at_task"] for m in result.models]
-    scheduled = [0, 8, 16, 32, *range(64, 900, 64)]  # early refits (retrain_every: 10,000)
+    # early refits (retrain_every: 10,000): every 8 up to 256, 16 up to 512, then 32
+    scheduled = [0, *range(8, 256, 8), *range(256, 512, 16), *range(512, 900, 32)]
     extra = list(at)
     for due in scheduled:
         extra.remove(due)
@@ -319,3 +321,21 @@ def test_pair_rates_follow_complexity_and_nothing_moves_at_one_complexity() -> N
     rates.fit(flat, now=1e6)
     plain.fit(flat, now=1e6)
     assert rates.predict([Query("code", 4.0, "A")]) == plain.predict([Query("code", 4.0, "A")])
+
+
+def test_a_learning_cycle_fits_the_predictor_without_the_old_regime() -> None:
+    """A cycle's computation replays the history into a router; the drift alarm that
+    replay raises makes the predictor it fits forget the pair's regime before it."""
+    from imperium.domain.routing import Router
+    from imperium.services.learning.service import _compute
+
+    history = _run(("code", "A"), [True] * 300 + [False, False, True] * 50)
+    replay = Router(random.Random(1))
+    predictor = PairRates()
+    _compute(predictor, replay, (history, []), ["A"], now=1e6)
+    assert replay.alarms
+    stale = PairRates()
+    stale.fit(history, now=1e6)
+    query = [Query("code", 1.0, "A")]
+    assert predictor.predict(query)[0].success < 0.5  # the new regime (1/3) and the window
+    assert stale.predict(query)[0].success > 0.75

@@ -36,9 +36,10 @@ alarm's ``at_task`` is the number of decisions made when it fired.
 
 Predictions: a fresh predictor from ``make_predictor`` is fitted on the executions
 finished so far every ``retrain_every`` decisions (the first on nothing, before decision
-0), also at 8, 16, 32, … decisions before the first ``retrain_every`` (so the early
-decisions are not all predicted from nothing), and at once when the router raises a
-drift alarm. Every fit leaves out the old regime of each pair an alarm fired for
+0), also before the first ``retrain_every`` while the evidence grows fast (every 8
+decisions up to 256, then every 16 up to 512, every 32 up to 1,024: see
+``run._refit_due``), so early decisions are not predicted from what the first few
+taught, and at once when the router raises a drift alarm. Every fit leaves out the old regime of each pair an alarm fired for
 (:func:`~imperium.domain.prediction.since_drift`): the predictor forgets what the agent
 did before it changed. Its prediction for the chosen agent is scored against the
 outcome, next to the score of the true probabilities on the same outcomes (``auc_true``,

@@ -300,18 +300,17 @@ class Simulation:
 
 def _refit_due(decisions: int, every: int) -> bool:
     """Refit before this decision: every ``every`` decisions (the first before decision
-    0) and, before the first ``every``, more often while the evidence grows fast: at 8,
-    16, 32 and 64 decisions, then every 64 (so early decisions are not predicted from
-    what the first few taught)."""
+    0) and, before the first ``every``, while the evidence grows fast: every 8 decisions
+    up to 256, then every 1/16 of the decisions made (16 up to 512, 32 up to 1,024, …),
+    so early decisions are not predicted from what the first few taught."""
     if decisions % every == 0:
         return True
-    if decisions >= every or decisions < _FIRST_EARLY_REFIT:
+    if decisions >= every or decisions < _EARLY_STEP:
         return False
-    return decisions % _EARLY_STEP == 0 or decisions.bit_count() == 1
+    return decisions % max(_EARLY_STEP, 1 << max(0, decisions.bit_length() - 5)) == 0
 
 
-_FIRST_EARLY_REFIT = 8
-_EARLY_STEP = 64
+_EARLY_STEP = 8
 
 
 def _lease(item: Pending, agent: AgentState, now: float) -> None:
