@@ -39,11 +39,12 @@ finished so far every ``retrain_every`` decisions (the first on nothing, before 
 0), also before the first ``retrain_every`` while the evidence grows fast (every 8
 decisions up to 256, then every 16 up to 512, every 32 up to 1,024: see
 ``run._refit_due``), so early decisions are not predicted from what the first few
-taught, and at once when the router raises a drift alarm. Every fit leaves out the old regime of each pair an alarm fired for
-(:func:`~imperium.domain.prediction.since_drift`): the predictor forgets what the agent
-did before it changed. Its prediction for the chosen agent is scored against the
-outcome, next to the score of the true probabilities on the same outcomes (``auc_true``,
-``brier_true``): the gap is what the predictor misses.
+taught, and at once when the router raises a drift alarm. Every fit leaves out the old
+regime of each pair an alarm fired for (:func:`~imperium.domain.prediction.since_drift`):
+the predictor forgets what the agent did before it changed. Its prediction for the
+chosen agent is scored against the outcome, next to the score of the true probabilities
+on the same outcomes (``auc_true``, ``brier_true``): the gap is what the predictor
+misses.
 
 Modules: ``run`` (:func:`simulate` and the :class:`~.run.Simulation` it drives),
 ``events`` (arrivals and the event queue), ``policies``, ``record`` (each decision's
