@@ -48,7 +48,9 @@ misses.
 
 Modules: ``run`` (:func:`simulate` and the :class:`~.run.Simulation` it drives),
 ``events`` (arrivals and the event queue), ``policies``, ``record`` (each decision's
-trace line and scores), ``drift`` (alarms matched to the scenario), ``result``.
+trace line and scores), ``drift`` (alarms matched to the scenario), ``result``,
+``teams`` (the scenario's team tasks, after the single ones: the team router against the
+best team).
 """
 
 from imperium.services.learning.simulation.policies import POLICIES
