@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## system-deps: bubblewrap, which the Sandbox agent isolates code with, and chromium, which
-## the dashboard's browser tests drive (apt, each when missing)
+## system-deps: bubblewrap, which the Sandbox agent isolates code with, chromium, which
+## the dashboard's browser tests drive, and ffmpeg, which the media agents encode video
+## with (apt, each when missing)
 system-deps:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  echo "installing bubblewrap (the Sandbox agent's isolation)"; \
@@ -23,6 +24,10 @@ system-deps:
 	  echo "installing chromium (the dashboard's browser tests, tests/browser)"; \
 	  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "warning: could not install chromium; the browser tests will be skipped (fail under CI)"; }
+	@command -v ffmpeg >/dev/null 2>&1 || { \
+	  echo "installing ffmpeg (video from generated frames, H.264)"; \
+	  { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; } || \
+	  echo "warning: could not install ffmpeg; video generation answers 503 (tests fail under CI)"; }
 
 ## run: create the virtualenv if needed, then start Imperium (SQLite ./imperium.db)
 run: $(STAMP) system-deps

@@ -32,6 +32,7 @@ from imperium.agents.base import Agent, Output, TaskContext, TaskFailed
 from imperium.domain.errors import ValidationError
 from imperium.domain.llm import (
     DEFAULT_KEY_ENVS,
+    ChatReply,
     ChatRequest,
     Message,
     ModelCallError,
@@ -146,6 +147,32 @@ class LlmAgent(Agent):
             key = os.environ.get(env) if env else None
             self._model = type(self).model_factory(self.model_config, key)
         return self._model
+
+    async def ask(self, prompt: str, replies: list[ChatReply], system: str) -> ChatReply:
+        """One chat call (``cfg.system_prompt`` or ``system``, then ``prompt``); its reply is
+        added to ``replies``. A refusal fails the attempt carrying what ``replies`` spent."""
+        self.check_backend()
+        cfg = self.model_config
+        messages = (Message("system", cfg.system_prompt or system), Message("user", prompt))
+        request = ChatRequest(cfg.model or "", messages, cfg.temperature, cfg.max_tokens)
+        try:
+            replies.append(await self._client().chat(request))
+        except ModelCallError as exc:
+            tokens, cost = self.spent(replies)
+            raise TaskFailed(str(exc), kind=exc.kind, retryable=exc.retryable,
+                             tokens=tokens, cost=cost) from exc  # fmt: skip
+        return replies[-1]
+
+    def spent(self, replies: list[ChatReply]) -> tuple[int | None, float | None]:
+        """Tokens and cost of ``replies`` (None when no reply reported any)."""
+        tokens = [r.tokens for r in replies if r.tokens is not None]
+        costs = [c for c in (self.model_config.cost(r) for r in replies) if c is not None]
+        return (sum(tokens) if tokens else None,
+                round(sum(costs), 10) if costs else None)  # fmt: skip
+
+    def output(self, value: Any, replies: list[ChatReply]) -> Output:
+        tokens, cost = self.spent(replies)
+        return Output(value, tokens=tokens, cost=cost)
 
     async def teardown(self) -> None:
         if self._model is not None:

@@ -23,7 +23,7 @@ from typing import Any
 from imperium.agents.base import Output, TaskContext, TaskFailed
 from imperium.agents.llm import LlmAgent
 from imperium.domain.content import CONTENT_TYPES, measure
-from imperium.domain.llm import ChatReply, ChatRequest, Message, ModelCallError
+from imperium.domain.llm import ChatReply
 
 SYSTEM = (
     "You are a product copywriter. Write only the requested text, with no preamble, "
@@ -66,13 +66,13 @@ class ProductContentAgent(LlmAgent):
         if keywords:
             prompt += f" Use these keywords: {', '.join(keywords)}."
         replies: list[ChatReply] = []
-        await self._ask(prompt, replies)
+        await self.ask(prompt, replies, SYSTEM)
         measured = measure(content_type, replies[0].text.strip(), keywords)
         if not measured["limits_met"]:
             broken = [lim for lim in measured["limits"] if not lim["ok"]]  # type: ignore[attr-defined]
             retry = prompt + " Your previous text broke these limits: " + "; ".join(
                 f"{b['name']} ({b['detail']})" for b in broken) + ". Write it again."  # fmt: skip
-            await self._ask(retry, replies)
+            await self.ask(retry, replies, SYSTEM)
             measured = measure(content_type, replies[-1].text.strip(), keywords)
         value = {
             "content_type": content_type,
@@ -81,27 +81,4 @@ class ProductContentAgent(LlmAgent):
             "attempts": len(replies),
             "measured": measured,
         }
-        return Output(value, tokens=_sum(r.tokens for r in replies),
-                      cost=_sum(self.model_config.cost(r) for r in replies))  # fmt: skip
-
-    async def _ask(self, prompt: str, replies: list[ChatReply]) -> None:
-        """One call; its reply is added to ``replies``. A refusal fails the attempt with
-        what the earlier replies spent."""
-        self.check_backend()
-        cfg = self.model_config
-        system = cfg.system_prompt or SYSTEM
-        request = ChatRequest(cfg.model or "", (Message("system", system), Message("user", prompt)),
-                              cfg.temperature, cfg.max_tokens)  # fmt: skip
-        try:
-            replies.append(await self._client().chat(request))
-        except ModelCallError as exc:
-            raise TaskFailed(
-                str(exc), kind=exc.kind, retryable=exc.retryable,
-                tokens=_sum(r.tokens for r in replies),
-                cost=_sum(self.model_config.cost(r) for r in replies),
-            ) from exc  # fmt: skip
-
-
-def _sum(values: Any) -> Any:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
+        return self.output(value, replies)

@@ -3,8 +3,11 @@ by agents reached through the engine, so it is routed, recorded and learned from
 other work. This service lists them, runs one (submit, then wait for the task's end) and
 reports its figures from its recorded attempts.
 
-Only ``product_content`` is built (agents/product_content.py, over a language model);
-the others answer that they are not built, never with made-up output.
+All four are built over the model backends (agents/product_content.py, marketing.py,
+web_app_builder.py, media.py); the seed's ``/api/v1/generate/image`` and ``/video`` run
+the same way as the task types ``image_generation`` and ``video_generation`` (GENERATORS,
+not listed as intelligences). Without an agent or a backend the answer says what to
+configure, never made-up output.
 """
 
 from __future__ import annotations
@@ -37,11 +40,21 @@ class Intelligence:
 CATALOGUE = (
     Intelligence("product_content", "Product descriptions, catalogue entries and meta "
                  "descriptions from a language model, measured in code.", "product_content"),
-    Intelligence("marketing", "Budget allocation across channels, segments, KPIs.", None),
-    Intelligence("web_app_builder", "A runnable project generated from requirements.", None),
-    Intelligence("advanced_media", "Images and video through the model backends.", None),
+    Intelligence("marketing", "Campaign copy per channel and variant from a language model, "
+                 "measured against each channel's length limit and the keywords.", "marketing"),
+    Intelligence("web_app_builder", "A project's files from a language model, each validated "
+                 "by parsing it (HTML, CSS, JS, JSON, Python).", "web_app_builder"),
+    Intelligence("advanced_media", "A shot plan from a language model checked against its "
+                 "schema, then images and an H.264 video through the images API.",
+                 "advanced_media"),
 )  # fmt: skip
-BY_TYPE = {i.type: i for i in CATALOGUE}
+GENERATORS = (
+    Intelligence("image_generation", "Images through the OpenAI-compatible images API.",
+                 "media"),
+    Intelligence("video_generation", "Video from generated frames, encoded with ffmpeg.",
+                 "media"),
+)  # fmt: skip
+BY_TYPE = {i.type: i for i in CATALOGUE + GENERATORS}
 
 
 class NotConfiguredError(ImperiumError):
@@ -71,10 +84,11 @@ class IntelligenceEngine(Protocol):
 
 
 def register_hint(intelligence: Intelligence) -> str:
+    model = "dall-e-3" if intelligence.agent_type == "media" else "llama3.1"
     return (
         f"register an agent for it, e.g. imperium agents register {intelligence.type}-1 "
         f"--type {intelligence.agent_type} -c {intelligence.type} --config "
-        '\'{"base_url": "http://localhost:11434/v1", "model": "llama3.1"}\' '
+        f'\'{{"base_url": "http://localhost:11434/v1", "model": "{model}"}}\' '
         "(see README, Model backends)"
     )
 

@@ -99,6 +99,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
         custody.proposals_router,
         usage.router,
         intelligence.router,
+        intelligence.generate_router,
         knowledge.router,
         internet_learning.router,
     ):

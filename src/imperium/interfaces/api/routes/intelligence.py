@@ -2,16 +2,24 @@
 agents through the engine. ``list`` says which are built and served; ``{type}/execute``
 submits one and waits for its end (``wait`` seconds, then 202 with the task to follow);
 ``{type}/metrics`` comes from its recorded attempts. Nothing configured: 503 saying what
-to configure; not built: 501."""
+to configure; not built: 501.
+
+``/api/v1/generate/image`` and ``/video`` (the seed's image and video routes) run the same
+way as the task types ``image_generation`` and ``video_generation``; the task's result
+holds the media base64-encoded, and ``/api/v1/generate/{task_id}/content`` serves it as
+bytes (``index`` picks an image)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from imperium.interfaces.api.deps import Scheduler, Usage
+from imperium.domain.errors import NotFoundError, ValidationError
+from imperium.interfaces.api.deps import Queries, Scheduler, Usage
 from imperium.interfaces.api.problems import problem
 from imperium.interfaces.records import task_dict
 from imperium.services.intelligence import (
@@ -22,6 +30,8 @@ from imperium.services.intelligence import (
 )
 
 router = APIRouter(prefix="/api/v1/intelligence", tags=["intelligence"])
+generate_router = APIRouter(prefix="/api/v1/generate", tags=["generate"])
+Wait = Annotated[float, Query(gt=0, le=600, description="Seconds to wait for the end")]
 
 
 def _service(engine: Scheduler, usage: Usage) -> IntelligenceService:
@@ -39,10 +49,16 @@ async def execute(
     engine: Scheduler,
     usage: Usage,
     payload: Annotated[dict[str, Any], Body()],
-    wait: Annotated[float, Query(gt=0, le=600, description="Seconds to wait for the end")] = 120,
+    wait: Wait = 120,
+) -> dict[str, Any] | JSONResponse:
+    return await _run(_service(engine, usage), kind, payload, wait)
+
+
+async def _run(
+    service: IntelligenceService, kind: str, payload: dict[str, Any], wait: float
 ) -> dict[str, Any] | JSONResponse:
     try:
-        task = await _service(engine, usage).execute(kind, payload, wait)
+        task = await service.execute(kind, payload, wait)
     except NotConfiguredError as exc:
         return problem(503, "Service Unavailable", str(exc))
     except NotBuiltError as exc:
@@ -54,6 +70,47 @@ async def execute(
     if not task.state.is_terminal:
         return JSONResponse(body, status_code=202)
     return body
+
+
+@generate_router.post("/image", response_model=None)
+async def generate_image(
+    engine: Scheduler, usage: Usage, payload: Annotated[dict[str, Any], Body()], wait: Wait = 300
+) -> dict[str, Any] | JSONResponse:
+    """The seed's image route: ``{"prompt", "resolution", "style", "n"}`` as a task of type
+    ``image_generation`` (503 saying what to configure when no agent can do it)."""
+    return await _run(_service(engine, usage), "image_generation", payload, wait)
+
+
+@generate_router.post("/video", response_model=None)
+async def generate_video(
+    engine: Scheduler, usage: Usage, payload: Annotated[dict[str, Any], Body()], wait: Wait = 600
+) -> dict[str, Any] | JSONResponse:
+    """The seed's video route: ``{"prompt", "duration", "resolution", "fps", "style",
+    "frames"}`` as a task of type ``video_generation`` (H.264 by ffmpeg)."""
+    return await _run(_service(engine, usage), "video_generation", payload, wait)
+
+
+@generate_router.get("/{task_id}/content", response_model=None)
+async def content(
+    task_id: str, queries: Queries, index: Annotated[int, Query(ge=0)] = 0
+) -> Response:
+    """The bytes of a generated image (``index``) or video held by the task's result."""
+    task = await queries.get_task(task_id)
+    result = task.result if task is not None else None
+    if not isinstance(result, dict):
+        raise NotFoundError(f"task {task_id} holds no generated media")
+    media = result.get("video") or result.get("images") or []
+    items = [media] if isinstance(media, dict) else media
+    if index >= len(items) or not isinstance(items[index], dict):
+        raise NotFoundError(f"task {task_id} has {len(items)} generated item(s)")
+    item = items[index]
+    if not isinstance(item.get("data_base64"), str):
+        raise ValidationError(f"item {index} was answered as a URL: {item.get('url')}")
+    try:
+        data = base64.b64decode(item["data_base64"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise NotFoundError(f"item {index} of task {task_id} is not readable media") from exc
+    return Response(data, media_type=item.get("mime") or "application/octet-stream")
 
 
 @router.get("/{kind}/metrics")

@@ -1,0 +1,302 @@
+"""Media agents over the model backends.
+
+``media`` (task types ``image_generation`` and ``video_generation``, the seed's
+``/api/v1/generate/image`` and ``/video``): config as ``llm`` with ``model`` naming the
+IMAGE model (e.g. ``dall-e-3``), plus ``sizes`` (what the backend makes; default the
+OpenAI sizes 1024x1024, 1792x1024, 1024x1792), ``max_video_resolution`` (default
+1920x1080) and ``encode_timeout`` (s, default 600). An image at a resolution the backend
+does not make is generated at the closest size it makes and resized with Pillow, and the
+result says so (``resized``: how, from, to, method). A video is ``frames`` keyframes from
+the image backend (prompts "PROMPT (frame i of n)"), each shown for an equal share of the
+duration, encoded by ffmpeg with libx264 and measured with ffprobe.
+
+``advanced_media`` (the seed's advanced media intelligence): a shot plan from the chat
+model (``model``), checked against its schema (domain/media.py) and asked for once more
+when it breaks it; with ``image_model`` configured each shot's image prompt is generated
+through the images API, and a video is encoded from them with each shot's duration.
+Without ``image_model`` the result is the plan, saying that no images were made.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+from typing import Any
+
+from imperium.adapters.models.openai_images import OpenAIImages
+from imperium.agents._media import encode_video as encode
+from imperium.agents._media import make_images, require_ffmpeg
+from imperium.agents.base import Output, TaskContext, TaskFailed
+from imperium.agents.llm import LlmAgent
+from imperium.domain.errors import ValidationError
+from imperium.domain.generated import json_object
+from imperium.domain.images import parse_size
+from imperium.domain.llm import ChatReply
+from imperium.domain.media import OPENAI_SIZES, backend_size, check_plan, parse_resolution
+from imperium.ports import ImageModel
+
+MAX_FRAMES = 16
+MAX_IMAGES = 4
+MAX_SECONDS = 60.0
+
+
+def _bad(message: str) -> TaskFailed:
+    return TaskFailed(message, kind="bad_payload", retryable=False)
+
+
+def _whole(payload: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = payload.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _bad(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+def _seconds(payload: dict[str, Any]) -> float:
+    value = payload.get("duration", 5)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(f"duration must be a number of seconds up to {MAX_SECONDS:g}")
+    if not 0 < value <= MAX_SECONDS:
+        raise _bad(f"duration must be a number of seconds up to {MAX_SECONDS:g}")
+    return float(value)
+
+
+def _prompt(payload: Any) -> tuple[dict[str, Any], str]:
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("prompt"), str)
+        or not (payload["prompt"].strip())
+    ):
+        raise _bad('the payload needs "prompt" (the text describing the media)')
+    return payload, payload["prompt"].strip()
+
+
+class _ImageBackend(LlmAgent):
+    """An ``llm``-configured agent that also reaches the images API at its ``base_url``."""
+
+    image_model_key = "model"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._images: ImageModel | None = None
+        try:
+            self.sizes = [f"{w}x{h}" for w, h in (parse_size(s) for s in self._sizes())]
+            self.max_video = parse_resolution(self.config.get("max_video_resolution", "1080p"))
+        except ValidationError as exc:
+            raise ValidationError(f"media config: {exc}") from exc
+        timeout = self.config.get("encode_timeout", 600)
+        self.encode_timeout = float(timeout) if isinstance(timeout, (int, float)) else 600.0
+
+    def _sizes(self) -> list[str]:
+        sizes = self.config.get("sizes", list(OPENAI_SIZES))
+        if not isinstance(sizes, list) or not sizes or not all(isinstance(s, str) for s in sizes):
+            raise ValidationError("'sizes' must be a list of WIDTHxHEIGHT strings")
+        return sizes
+
+    def image_model(self) -> str | None:
+        value = self.config.get(self.image_model_key)
+        return value if isinstance(value, str) and value else None
+
+    def image_backend(self) -> ImageModel:
+        if self._images is None:
+            self.check_backend()
+            cfg = self.model_config
+            key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+            assert cfg.base_url is not None
+            self._images = OpenAIImages(
+                cfg.base_url,
+                key,
+                timeout=cfg.timeout,
+                max_retries=cfg.max_retries,
+                max_retry_wait=cfg.max_retry_wait,
+            )
+        return self._images
+
+    def video_size(self, payload: dict[str, Any]) -> tuple[int, int]:
+        size = self.resolution(payload, "1280x720")
+        if size[0] * size[1] > self.max_video[0] * self.max_video[1]:
+            raise _bad(
+                f"resolution {size[0]}x{size[1]} is above this agent's "
+                f"max_video_resolution ({self.max_video[0]}x{self.max_video[1]})"
+            )
+        if size[0] % 2 or size[1] % 2:
+            raise _bad("a video's width and height must be even (H.264, yuv420p)")
+        return size
+
+    @staticmethod
+    def resolution(payload: dict[str, Any], default: str) -> tuple[int, int]:
+        try:
+            return parse_resolution(payload.get("resolution", default))
+        except ValidationError as exc:
+            raise _bad(str(exc)) from exc
+
+    async def video(
+        self,
+        prompts: list[str],
+        seconds: list[float],
+        size: tuple[int, int],
+        fps: int,
+        style: Any,
+    ) -> tuple[dict[str, Any], int | None]:
+        require_ffmpeg()  # before any image is paid for
+        frame_size = backend_size(size, self.sizes)
+        frames, tokens = await make_images(
+            self.image_backend(),
+            self.image_model() or "",
+            prompts,
+            frame_size,
+            self.sizes,
+            _style(style),
+        )
+        data, measured = await encode(
+            [base64.b64decode(f["data_base64"]) for f in frames],
+            seconds,
+            size,
+            fps,
+            self.encode_timeout,
+        )
+        scaled = None
+        if frame_size != size:
+            scaled = {
+                "how": "upscaled"
+                if frame_size[0] * frame_size[1] < size[0] * size[1]
+                else "resized",
+                "from": f"{frame_size[0]}x{frame_size[1]}",
+                "to": f"{size[0]}x{size[1]}",
+                "method": "ffmpeg scale filter, lanczos",
+            }
+        return {
+            "mime": "video/mp4",
+            "bytes": len(data),
+            "measured": measured,
+            "resized": scaled,
+            "frames": [{k: v for k, v in f.items() if k != "data_base64"} for f in frames],
+            "data_base64": base64.b64encode(data).decode(),
+        }, tokens
+
+    async def teardown(self) -> None:
+        if self._images is not None:
+            await self._images.close()
+            self._images = None
+        await super().teardown()
+
+
+def _style(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class MediaAgent(_ImageBackend):
+    description = "Images and video (ffmpeg, H.264) from an OpenAI-compatible images API."
+
+    async def run(self, ctx: TaskContext) -> Output:
+        payload, prompt = _prompt(ctx.payload)
+        self.check_backend()
+        if ctx.type == "video_generation":
+            size = self.video_size(payload)
+            fps = _whole(payload, "fps", 24, 1, 60)
+            duration = _seconds(payload)
+            count = _whole(
+                payload, "frames", min(MAX_FRAMES, max(1, math.ceil(duration))), 1, MAX_FRAMES
+            )
+            prompts = [f"{prompt} (frame {i} of {count})" for i in range(1, count + 1)]
+            video, tokens = await self.video(
+                prompts, [duration / count] * count, size, fps, payload.get("style")
+            )
+            return Output(
+                {"prompt": prompt, "model": self.image_model(), "video": video}, tokens=tokens
+            )
+        size = self.resolution(payload, "1024x1024")
+        count = _whole(payload, "n", 1, 1, MAX_IMAGES)
+        images, tokens = await make_images(
+            self.image_backend(),
+            self.image_model() or "",
+            [prompt] * count,
+            size,
+            self.sizes,
+            _style(payload.get("style")),
+        )
+        return Output(
+            {"prompt": prompt, "model": self.image_model(), "images": images}, tokens=tokens
+        )
+
+
+PLAN_SYSTEM = (
+    'You are a creative director. Answer with one JSON object and nothing else: {"title": '
+    '"...", "shots": [{"description": "...", "image_prompt": "...", "camera": "...", '
+    '"duration_s": seconds}]}.'
+)
+
+
+class AdvancedMediaAgent(_ImageBackend):
+    description = "A shot plan from a language model, checked, then images and video."
+    image_model_key = "image_model"
+
+    async def run(self, ctx: TaskContext) -> Output:
+        payload, prompt = _prompt(ctx.payload)
+        media_type = payload.get("media_type", "image")
+        if media_type not in ("image", "video"):
+            raise _bad("media_type must be image or video")
+        video = media_type == "video"
+        size = self.video_size(payload) if video else self.resolution(payload, "1024x1024")
+        fps = _whole(payload, "fps", 24, 1, 60) if video else None
+        duration = _seconds(payload) if video else None
+        default = min(MAX_FRAMES, max(1, math.ceil((duration or 0) / 2.5))) if video else 1
+        shots = _whole(payload, "shots", default, 1, MAX_FRAMES if video else MAX_IMAGES)
+        ask = (
+            f"Plan {shots} shot(s) for a {media_type} at {size[0]}x{size[1]}: {prompt}. "
+            f"Style: {payload.get('style', 'any')}."
+        )
+        if video:
+            ask += f" The shots' duration_s must add up to {duration:g} seconds."
+        replies: list[ChatReply] = []
+        plan = json_object((await self.ask(ask, replies, PLAN_SYSTEM)).text)
+        problems = check_plan(plan, shots, duration)
+        if problems:
+            retry = f"{ask} Your previous plan broke its schema: {'; '.join(problems)}."
+            plan = json_object((await self.ask(retry, replies, PLAN_SYSTEM)).text)
+            problems = check_plan(plan, shots, duration)
+        tokens, cost = self.spent(replies)
+        if problems or plan is None:
+            raise TaskFailed(
+                f"the model's shot plan broke its schema twice: {'; '.join(problems)}",
+                kind="invalid_output",
+                retryable=True,
+                tokens=tokens,
+                cost=cost,
+            )
+        value: dict[str, Any] = {
+            "media_type": media_type,
+            "resolution": f"{size[0]}x{size[1]}",
+            "fps": fps,
+            "duration": duration,
+            "plan": plan,
+            "attempts": len(replies),
+            "model": replies[-1].model,
+            "images": None,
+            "video": None,
+        }
+        if self.image_model() is None:
+            value["not_generated"] = (
+                "no image_model in this agent's config: the plan was "
+                "made, no images (set image_model to generate them)"
+            )
+            return Output(value, tokens=tokens, cost=cost)
+        prompts = [s["image_prompt"] for s in plan["shots"]]
+        image_tokens: int | None
+        if video:
+            seconds = [float(s["duration_s"]) for s in plan["shots"]]
+            value["video"], image_tokens = await self.video(
+                prompts, seconds, size, fps or 24, payload.get("style")
+            )
+        else:
+            value["images"], image_tokens = await make_images(
+                self.image_backend(),
+                self.image_model() or "",
+                prompts,
+                size,
+                self.sizes,
+                _style(payload.get("style")),
+            )
+        if image_tokens is not None:
+            tokens = (tokens or 0) + image_tokens
+        return Output(value, tokens=tokens, cost=cost)

@@ -1,0 +1,205 @@
+"""The marketing, web/app builder and advanced media agents with a scripted chat model:
+what each checks in code, the one corrective retry naming what broke, and what happens
+when the second answer breaks it too; plus the checks themselves (domain/generated.py,
+domain/media.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from imperium.adapters.models.stub import StubChat
+from imperium.agents.base import Output, TaskContext, TaskFailed
+from imperium.agents.llm import LlmAgent
+from imperium.agents.marketing import MarketingAgent
+from imperium.agents.media import AdvancedMediaAgent
+from imperium.agents.web_app_builder import WebAppBuilderAgent
+from imperium.domain.errors import ValidationError
+from imperium.domain.generated import check_brackets, check_file, json_object, keyword_present
+from imperium.domain.llm import ChatReply, ModelConfig
+from imperium.domain.media import backend_size, check_plan, parse_resolution
+
+BACKEND = {"base_url": "http://127.0.0.1:9/v1", "model": "m"}
+
+
+def scripted(cls: type[LlmAgent], *texts: str, **config: Any) -> tuple[LlmAgent, StubChat]:
+    stub = StubChat([ChatReply(t, "m", "stop", 10, 5) for t in texts])
+
+    class Scripted(cls):  # type: ignore[misc,valid-type]
+        @staticmethod
+        def model_factory(cfg: ModelConfig, key: str | None) -> StubChat:
+            return stub
+
+    return Scripted({**BACKEND, **config}), stub
+
+
+def ctx(payload: Any, kind: str = "marketing") -> TaskContext:
+    return TaskContext("t-1", kind, payload, 1, "a-1")
+
+
+CAMPAIGN = {"product": {"name": "Smart Watch Pro"}, "channels": ["social", "sms"],
+            "variants": 2, "keywords": ["Smart Watch Pro"], "budget": 25000}  # fmt: skip
+
+
+async def test_marketing_measures_each_variant_and_retries_once() -> None:
+    first = json.dumps({"social": ["Meet the Smart Watch Pro. " + "x" * 300, "Smart Watch Pro"],
+                        "sms": ["Your new watch is here"]})  # fmt: skip
+    second = json.dumps({"social": ["Smart Watch Pro: track every run.", "Go further with "
+                                    "the Smart Watch Pro."],
+                         "sms": ["Smart Watch Pro, 20% off today", "Smart Watch Pro: GPS "
+                                 "on your wrist"]})  # fmt: skip
+    marketer, stub = scripted(MarketingAgent, first, second, price_per_1k_input=1.0)
+    out = await marketer.run(ctx(CAMPAIGN))
+    assert isinstance(out, Output)
+    value = out.value
+    assert (value["constraints_met"], value["attempts"], value["broken"]) == (True, 2, [])
+    sms = value["channels"]["sms"][0]
+    assert (sms["characters"], sms["limit"], sms["keywords_present"]) == (
+        len("Smart Watch Pro, 20% off today"),
+        160,
+        {"Smart Watch Pro": True},
+    )
+    retry = stub.requests[1].messages[1].content
+    assert "social variant 1: 326 characters (limit 280)" in retry
+    assert "sms: 1 variants instead of 2" in retry
+    assert "sms variant 1: lacks keyword(s) Smart Watch Pro" in retry
+    assert (out.tokens, out.cost) == (30, 0.02)
+
+
+async def test_marketing_reports_what_the_second_answer_still_broke() -> None:
+    marketer, _ = scripted(MarketingAgent, "no json here", "```json\n{\"social\": [\"hi\", "
+                           "\"hello\"], \"sms\": [\"a\", \"b\"]}\n```")  # fmt: skip
+    value = (await marketer.run(ctx({**CAMPAIGN, "keywords": []}))).value
+    assert value["constraints_met"] is True  # the fenced JSON is read
+    marketer, _ = scripted(MarketingAgent, "no json", "still none")
+    value = (await marketer.run(ctx(CAMPAIGN))).value
+    assert (value["constraints_met"], value["broken"]) == (
+        False,
+        ["the reply was not a JSON object"],
+    )
+
+
+@pytest.mark.parametrize("payload", [{"channels": ["social"]},
+                                     {**CAMPAIGN, "channels": ["tv"]},
+                                     {**CAMPAIGN, "variants": 9}])  # fmt: skip
+async def test_marketing_refuses_a_payload_it_cannot_use(payload: dict[str, Any]) -> None:
+    marketer, stub = scripted(MarketingAgent)
+    with pytest.raises(TaskFailed) as failed:
+        await marketer.run(ctx(payload))
+    assert failed.value.kind == "bad_payload"
+    assert stub.requests == []
+
+
+def files(**by_path: str) -> str:
+    return json.dumps({"files": [{"path": p.replace("__", "/").replace("_dot_", "."),
+                                  "content": c} for p, c in by_path.items()]})  # fmt: skip
+
+
+GOOD = files(index_dot_html="<!doctype html><html><body><p>Hi<br></p></body></html>",
+             app_dot_py="def handler():\n    return {'ok': True}\n",
+             static__site_dot_css="body { color: red; }", package_dot_json='{"name": "x"}',
+             static__app_dot_js="const f = () => { return '}'; }; // }",
+             README_dot_md="# App")  # fmt: skip
+BAD = files(index_dot_html="<html><body><div></body></html>", app_dot_py="def f(:\n",
+            static__app_dot_js="function f() { return [1, 2; }",
+            package_dot_json="{name}")  # fmt: skip
+
+
+async def test_web_app_builder_validates_every_file_and_retries_once() -> None:
+    builder, stub = scripted(WebAppBuilderAgent, BAD, GOOD)
+    out = await builder.run(ctx({"requirements": {"features": ["dashboard"]}}, "web_app_builder"))
+    value = out.value
+    assert value["attempts"] == 2
+    assert {f["path"] for f in value["files"]} == {
+        "index.html",
+        "app.py",
+        "static/site.css",
+        "package.json",
+        "static/app.js",
+        "README.md",
+    }
+    assert (value["checked"], value["unchecked"]) == (5, ["README.md"])
+    assert all(f["check"]["ok"] for f in value["files"])
+    retry = stub.requests[1].messages[1].content
+    for broken in ("index.html: line 1: <div> is not closed before </body>",
+                   "app.py: SyntaxError", "static/app.js: line 1: unmatched '}'",
+                   "package.json: Expecting property name"):  # fmt: skip
+        assert broken in retry
+
+
+async def test_web_app_builder_fails_the_attempt_when_the_files_stay_broken() -> None:
+    builder, _ = scripted(WebAppBuilderAgent, BAD, files(x__y_dot_py="ok(", z_dot_txt="fine"))
+    with pytest.raises(TaskFailed) as failed:
+        await builder.run(ctx({"requirements": {}}, "web_app_builder"))
+    assert failed.value.kind == "invalid_output"
+    assert "x/y.py: SyntaxError" in str(failed.value)
+    assert failed.value.tokens == 30  # what the two answered calls spent
+
+
+def test_file_checks() -> None:
+    assert check_file("../etc/passwd.py", "")["ok"] is False
+    assert check_file("a.py", "x = 1")["ok"] is True
+    assert check_file("notes.txt", "{")["checked"] is False
+    assert check_brackets("a { /* } */ b: ')' }", line_comments=False) is None
+    assert check_brackets("a { b", line_comments=False) == "line 1: '{' is never closed"
+    assert check_brackets('x = "abc\n', line_comments=True) == "line 1: string not closed"
+    assert check_file("p.html", "<ul><li>one<li>two</ul>")["ok"] is True  # optional </li>
+    assert "closes nothing" in check_file("p.html", "<p>a</p></span>")["error"]
+    assert json_object('Here: {"a": 1} done') == {"a": 1}
+    assert json_object("[1, 2]") is None
+    assert keyword_present("The Smart-Watch Pro!", "smart-watch pro")
+    assert not keyword_present("smartwatch", "watch")
+
+
+def test_resolutions_plans_and_backend_sizes() -> None:
+    assert parse_resolution("8K") == (7680, 4320)
+    assert parse_resolution("640x360") == (640, 360)
+    with pytest.raises(ValidationError):
+        parse_resolution("huge")
+    sizes = ["1024x1024", "1792x1024", "1024x1792"]
+    assert backend_size((1792, 1024), sizes) == (1792, 1024)
+    assert backend_size((3840, 2160), sizes) == (1792, 1024)
+    assert backend_size((2048, 2048), sizes) == (1024, 1024)
+    shot = {"description": "d", "image_prompt": "p", "camera": "c", "duration_s": 1.5}
+    assert check_plan({"title": "t", "shots": [shot, shot]}, 2, 3.0) == []
+    assert check_plan({"title": "t", "shots": [shot]}, 2, 3.0) == ["1 shots instead of 2"]
+    assert check_plan({"title": "t", "shots": [shot, shot]}, 2, 5.0) == [
+        "the shots last 3 s in all instead of 5 s"
+    ]
+    assert check_plan({"shots": [{**shot, "camera": ""}]}, 1, None) == [
+        'no "title" text',
+        'shot 1: no "camera" text',
+    ]
+
+
+PLAN = {"title": "Launch", "shots": [
+    {"description": "Watch on a desk", "image_prompt": "a watch", "camera": "static",
+     "duration_s": 2}]}  # fmt: skip
+
+
+async def test_advanced_media_without_an_image_model_returns_the_checked_plan_only() -> None:
+    director, stub = scripted(AdvancedMediaAgent, json.dumps({"shots": []}), json.dumps(PLAN))
+    payload = {"media_type": "image", "prompt": "Smart watch launch", "resolution": "1024x1024"}
+    value = (await director.run(ctx(payload, "advanced_media"))).value
+    assert (value["plan"], value["attempts"], value["images"]) == (PLAN, 2, None)
+    assert "set image_model" in value["not_generated"]
+    assert 'no "title" text; 0 shots instead of 1' in stub.requests[1].messages[1].content
+
+
+async def test_advanced_media_fails_when_the_plan_breaks_its_schema_twice() -> None:
+    director, _ = scripted(AdvancedMediaAgent, "{}", json.dumps(PLAN))
+    payload = {"media_type": "video", "prompt": "p", "duration": 4, "resolution": "640x360"}
+    with pytest.raises(TaskFailed) as failed:  # PLAN lasts 2 s, not 4; 1 shot, not 2
+        await director.run(ctx(payload, "advanced_media"))
+    assert failed.value.kind == "invalid_output"
+    assert "1 shots instead of 2" in str(failed.value)
+
+
+async def test_advanced_media_refuses_a_video_above_its_maximum() -> None:
+    director, stub = scripted(AdvancedMediaAgent)
+    with pytest.raises(TaskFailed, match="above this agent's max_video_resolution"):
+        await director.run(ctx({"media_type": "video", "prompt": "p", "resolution": "8K"},
+                               "advanced_media"))  # fmt: skip
+    assert stub.requests == []
