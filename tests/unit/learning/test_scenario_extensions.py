@@ -22,6 +22,7 @@ from imperium.domain.scenario import parse_scenario
 from imperium.domain.states import Outcome
 from imperium.domain.teams import at_least
 from imperium.services.learning.simulation import simulate
+from imperium.services.learning.simulation.run import _refit_due
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 
@@ -279,6 +280,7 @@ def test_the_simulator_refits_at_the_alarm_without_the_old_regime() -> None:
     at = [m["at_task"] for m in result.models]
     # early refits (retrain_every: 10,000): every 8 up to 256, 16 up to 512, then 32
     scheduled = [0, *range(8, 256, 8), *range(256, 512, 16), *range(512, 900, 32)]
+    assert [d for d in range(2000, 3000) if _refit_due(d, 10_000)] == []  # none after 1,024
     extra = list(at)
     for due in scheduled:
         extra.remove(due)

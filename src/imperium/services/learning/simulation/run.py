@@ -300,17 +300,18 @@ class Simulation:
 
 def _refit_due(decisions: int, every: int) -> bool:
     """Refit before this decision: every ``every`` decisions (the first before decision
-    0) and, before the first ``every``, while the evidence grows fast: every 8 decisions
-    up to 256, then every 1/16 of the decisions made (16 up to 512, 32 up to 1,024, …),
+    0) and, before the first ``every`` (and 1,024 at most), while the evidence grows
+    fast: every 8 decisions up to 256, then every 16 up to 512 and every 32 after that,
     so early decisions are not predicted from what the first few taught."""
     if decisions % every == 0:
         return True
-    if decisions >= every or decisions < _EARLY_STEP:
+    if decisions >= min(every, _EARLY_UNTIL) or decisions < _EARLY_STEP:
         return False
     return decisions % max(_EARLY_STEP, 1 << max(0, decisions.bit_length() - 5)) == 0
 
 
 _EARLY_STEP = 8
+_EARLY_UNTIL = 1024  # early refits stop here even when retrain_every is larger
 
 
 def _lease(item: Pending, agent: AgentState, now: float) -> None:
