@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from imperium.domain.budgets import utc_date
 from imperium.domain.models import Execution
 from imperium.domain.states import Outcome
 from imperium.interfaces.cli.main import app
+from imperium.interfaces.dashboard import create_app as dashboard_app
 from imperium.runtime import Imperium
 from tests.support.openai_server import OpenAIServer
 
@@ -90,6 +92,7 @@ async def test_a_token_budget_holds_the_agent_and_usage_shows_the_spend(
     [budget] = (await client.get("/api/v1/usage/budgets")).json()["items"]
     assert (budget["agent_id"], budget["tokens_spent"], budget["held"]) == ("chatter", 6, True)
     assert "until" in budget["reason"]
+    await the_agents_page_shows_the_usage(im)
 
     raised = {"config": {**agent["config"], "budget": {"tokens_per_day": 100}}}  # type: ignore[dict-item]
     assert (await client.patch("/api/v1/agents/chatter", json=raised)).status_code == 200
@@ -207,3 +210,21 @@ def test_the_cli_and_api_show_usage_per_learning_cycle(
                                   _attempt("t2", "a", "chat", 9, None, now - 30)])  # fmt: skip
     [row] = json.loads(cli("usage", "cycles", "--json").output)
     assert (row["cycle_id"], row["attempts"], row["tokens"], row["cost"]) == ("c2", 1, 40, 0.2)
+
+
+async def the_agents_page_shows_the_usage(im: Imperium) -> None:
+    """The dashboard's Usage panel (Agents page): the same figures as /api/v1/usage."""
+    transport = httpx.ASGITransport(app=dashboard_app(im))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        page = (await http.get("/agents")).text
+    panel = re.search(r'<section class="panel" id="usage">.*?</section>', page, re.S)
+    assert panel is not None
+    row = re.search(r'<tr data-usage-key="chat">(.*?)</tr>', panel.group(0), re.S)
+    assert row is not None
+    cells = re.findall(r'class="usage-(\w+)">([^<]*)<', row.group(1))
+    assert cells == [("attempts", "2"), ("reported", "2"), ("tokens", "6"), ("cost", "0.0060")]
+    assert f'data-usage-key="{utc_date(time.time())}"' in panel.group(0)
+    budget = re.search(r'data-budget-agent-id="chatter">(.*?)</tr>', panel.group(0), re.S)
+    assert budget is not None
+    assert "6 / 5" in budget.group(1)
+    assert "held" in budget.group(1)
