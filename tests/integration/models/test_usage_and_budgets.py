@@ -93,6 +93,9 @@ async def test_a_token_budget_holds_the_agent_and_usage_shows_the_spend(
     assert (budget["agent_id"], budget["tokens_spent"], budget["held"]) == ("chatter", 6, True)
     assert "until" in budget["reason"]
     await the_agents_page_shows_the_usage(im)
+    # the router's cost term weighs the recorded cost: its mean per attempt for the arm
+    arms = (await client.get("/api/v1/learning/router", params={"task_type": "chat"})).json()
+    assert [(a["agent_id"], a["cost"]) for a in arms["arms"]] == [("chatter", 0.003)]
 
     raised = {"config": {**agent["config"], "budget": {"tokens_per_day": 100}}}  # type: ignore[dict-item]
     assert (await client.patch("/api/v1/agents/chatter", json=raised)).status_code == 200

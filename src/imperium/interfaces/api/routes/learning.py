@@ -151,8 +151,8 @@ async def learning_router(
     learner: Learning, task_type: Annotated[str | None, Query(max_length=200)] = None
 ) -> dict[str, Any]:
     """The router's live state: mode, decisions made, and per (task type, agent) what it
-    believes (posterior mean, 95% interval, attempts, typical duration); recent drift
-    alarms."""
+    believes (posterior mean, 95% interval, attempts, typical duration, mean recorded
+    cost per attempt: the figures the cost term weighs); recent drift alarms."""
     from imperium.services.learning.service import alarm_dict
 
     r = learner.router
@@ -169,6 +169,7 @@ async def learning_router(
                 "interval": [round(e.lower, 4), round(e.upper, 4)],
                 "samples": e.samples,
                 "duration": None if e.duration is None else round(e.duration, 4),
+                "cost": None if e.cost is None else round(e.cost, 10),
             }
         )
     return {
