@@ -87,6 +87,12 @@ class _ImageBackend(LlmAgent):
         timeout = self.config.get("encode_timeout", 600)
         self.encode_timeout = float(timeout) if isinstance(timeout, (int, float)) else 600.0
 
+    @classmethod
+    def check_config(cls, config: dict[str, Any], *, key_envs: str | None = None) -> None:
+        """As ``llm``, and ``sizes``/``max_video_resolution`` readable (422 at registration)."""
+        super().check_config(config, key_envs=key_envs)
+        cls(config)
+
     def _sizes(self) -> list[str]:
         sizes = self.config.get("sizes", list(OPENAI_SIZES))
         if not isinstance(sizes, list) or not sizes or not all(isinstance(s, str) for s in sizes):

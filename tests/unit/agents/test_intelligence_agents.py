@@ -203,3 +203,10 @@ async def test_advanced_media_refuses_a_video_above_its_maximum() -> None:
         await director.run(ctx({"media_type": "video", "prompt": "p", "resolution": "8K"},
                                "advanced_media"))  # fmt: skip
     assert stub.requests == []
+
+
+@pytest.mark.parametrize("config", [{"sizes": ["big"]}, {"sizes": []},
+                                    {"max_video_resolution": "huge"}])  # fmt: skip
+def test_a_media_config_it_cannot_read_is_refused_at_registration(config: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="media config"):
+        AdvancedMediaAgent.check_config({**BACKEND, **config})
