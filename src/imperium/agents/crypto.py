@@ -255,6 +255,15 @@ def sentiment_summary(symbol: str, scores: list[float]) -> dict[str, Any]:
 
 def verdict(backtest: dict[str, Any]) -> str:
     model, naive = backtest["model"], backtest["naive"]
+    test = backtest.get("significance") or {}
+    if backtest["beats_naive"] and test.get("p_value") is not None and not test["significant"]:
+        return (
+            f"the model's error was below the naive last-price forecast's in the backtest "
+            f"(MAE {model['mae']} against {naive['mae']}, MASE {model['mase']}) by a margin "
+            f"chance explains (Diebold-Mariano p = {test['p_value']}): treat it as no better "
+            "than naive, and use its intervals as a range of outcomes, not its point "
+            "forecast as a prediction"
+        )
     if backtest["beats_naive"]:
         return (
             f"the model beat the naive last-price forecast in the backtest (MAE {model['mae']} "

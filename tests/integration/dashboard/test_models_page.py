@@ -36,3 +36,15 @@ async def test_models_with_their_evaluation(im: Imperium) -> None:
                    "crypto:BTC:1d", "120.5", "117.0", "1.03", "does not beat naive")  # fmt: skip
         for figure in figures:
             assert figure in text, figure
+
+
+async def test_a_win_within_chance_is_not_shown_as_a_win(im: Imperium) -> None:
+    backtest = {"model": {"mae": 99.0, "mase": 0.99}, "naive": {"mae": 100.0},
+                "beats_naive": True,
+                "significance": {"p_value": 0.92, "significant": False}}  # fmt: skip
+    await im.markets.save_model(ModelRecord("m3", "crypto:ETH:1d", 0, "forecast", "hgb", 3.0,
+                                            backtest, {"horizon": 1}, True))  # fmt: skip
+    async with browser(im) as http:
+        text = (await http.get("/models")).text
+    assert "no better than naive (within chance, p 0.92)" in text
+    assert "beats naive</span>" not in text

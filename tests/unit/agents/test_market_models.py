@@ -66,6 +66,8 @@ def test_a_predictable_series_beats_naive_and_a_real_one_is_scored_on_the_same_p
     assert easy["beats_naive"] is True
     assert easy["model"]["mase"] < 0.5
     assert easy["model"]["directional_accuracy"] > 0.9
+    assert easy["significance"]["significant"] is True
+    assert easy["significance"]["statistic"] < 0  # the model's errors are the smaller
 
     candles = btc(400)
     got = mm.backtest(mm.frame(candles), 3, SMALL)
@@ -80,6 +82,35 @@ def test_a_predictable_series_beats_naive_and_a_real_one_is_scored_on_the_same_p
     assert got["beats_naive"] == (got["model"]["mae"] < got["naive"]["mae"])
     assert 0 <= got["model"]["coverage_80"] <= got["model"]["coverage_95"] <= 1
     assert [s["step"] for s in got["per_step"]] == [1, 2, 3]
+
+
+def test_the_diebold_mariano_test_tells_a_real_difference_from_chance() -> None:
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(3)
+    origin = np.repeat(np.arange(300), 2)  # 300 origins, 2 steps each
+    noise = rng.normal(0.0, 1.0, len(origin))
+    same = mm.diebold_mariano(np, noise, origin, 2)  # differences centred on zero
+    assert same["significant"] is False
+    assert same["p_value"] > 0.05
+    better = mm.diebold_mariano(np, noise - 0.5, origin, 2)  # the model's errors 0.5 smaller
+    assert better["significant"] is True
+    assert better["statistic"] < -3
+    assert better["origins"] == 300
+
+
+def test_a_verdict_says_when_a_win_over_naive_is_within_chance() -> None:
+    from imperium.agents.crypto import verdict
+
+    backtest = {"model": {"mae": 99.0, "mase": 0.99}, "naive": {"mae": 100.0},
+                "beats_naive": True}  # fmt: skip
+    chance = {**backtest, "significance": {"p_value": 0.6, "significant": False}}
+    assert "chance explains" in verdict(chance)
+    assert "no better than naive" in verdict(chance)
+    real = {**backtest, "significance": {"p_value": 0.001, "significant": True}}
+    assert verdict(real).startswith("the model beat")
+    assert verdict(backtest).startswith("the model beat")  # a version stored before the test
+    lost = {**backtest, "beats_naive": False}
+    assert "did NOT beat" in verdict(lost)
 
 
 def test_forecast_bands_are_nested_and_dated() -> None:

@@ -74,3 +74,25 @@ async def test_a_stored_forecast_is_reused_only_for_the_same_candles() -> None:
     assert (changed["model"]["reused"], changed["model"]["version"]) == (False, 2)
     other = await agent.run(ctx("crypto_predict", {**payload, "prediction_horizon": 3}, store))
     assert (other["model"]["reused"], other["model"]["version"]) == (False, 3)
+
+
+async def test_the_fits_run_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from imperium.agents import _market_models as mm
+
+    candles = parse_candles(list(csv.DictReader(BTC.read_text().splitlines())))[0][-250:]
+    store = MemoryMarketStore()
+    await store.save_candles("BTC", "1d", candles)
+    threads: list[int] = []
+    real_fit = mm._fit
+
+    def fit(*args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real_fit(*args)
+
+    monkeypatch.setattr(mm, "_fit", fit)
+    agent = CryptoAgent({"forecast": {"max_iter": 5, "min_samples_leaf": 20, "folds": 2}})
+    await agent.run(ctx("crypto_predict", {"symbol": "BTC", "prediction_horizon": 2}, store))
+    assert len(threads) == 3  # two backtest blocks and the final fit
+    assert threading.get_ident() not in threads  # never on the loop's thread
