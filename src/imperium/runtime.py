@@ -394,6 +394,25 @@ def make_markets(store: Store) -> MarketStore:
     return _MEMORY_MARKETS.setdefault(store, MemoryMarketStore())
 
 
+def make_market_feed(settings: Settings, markets: MarketStore) -> Routine:
+    """The ``market_data`` routine: IMPERIUM_MARKET_SYMBOLS' candles from the exchange
+    into ``markets`` every IMPERIUM_MARKET_INTERVAL (off until symbols are set)."""
+    from imperium.adapters.exchanges.binance import BinanceKlines
+    from imperium.services.market_feed import MarketFeed, market_feed_routine, parse_feeds
+
+    try:
+        feeds = parse_feeds(settings.market_symbols)
+        source = BinanceKlines(settings.market_exchange_url)
+        feed = MarketFeed(source, markets, SystemClock(), feeds, settings.market_timeframe)
+    except ValueError as exc:  # shown as the routine's off reason in /api/status
+        log.warning("market_data routine off: %s", exc)
+        return market_feed_routine(None, settings.market_interval, f"misconfigured: {exc}")
+    if not feeds:
+        why = "no IMPERIUM_MARKET_SYMBOLS configured"
+        return market_feed_routine(None, settings.market_interval, why)
+    return market_feed_routine(feed, settings.market_interval, "")
+
+
 def make_knowledge(settings: Settings, store: Store, clock: SystemClock) -> KnowledgeService:
     """The knowledge base beside ``store`` (its database, or memory), its connectors over
     one polite web client (closed with the service)."""
@@ -624,6 +643,7 @@ class Imperium:
         )  # fmt: skip
         self.routines.add(autoscale_routine(self.autoscaler, self.settings.autoscale_interval))
         self.routines.add(ingest_routine(self.knowledge, self.settings.internet_learning_interval))
+        self.routines.add(make_market_feed(self.settings, self.markets))
         await self._start_alerts(self.routines)
         self.routines.start()
 

@@ -166,3 +166,36 @@ def parse_candles(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Candle], int]
             raise ValueError(f"{where}: prices must be finite and > 0, volume >= 0")
         candles.append(Candle(parse_time(row[time_key], where), o, h, lo, c, v))
     return candles, skipped
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedCandles:
+    """What one fetch from an exchange gave: closed candles, oldest first, and how many of
+    its rows were malformed (skipped) or still open (left for a later fetch)."""
+
+    candles: list[Candle]
+    skipped: int = 0
+    open_candles: int = 0
+    requests: int = 0
+
+
+class ExchangeError(Exception):
+    """An exchange refused or failed a request, with what it said; ``retry_after`` when it
+    asked to wait (rate limit) longer than the fetch would."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CandleSource(Protocol):
+    """Candles from an exchange at run time (``adapters/exchanges``)."""
+
+    name: str
+
+    async def fetch(
+        self, pair: str, timeframe: str, since: float | None, limit: int
+    ) -> FetchedCandles:
+        """Closed candles of ``pair`` opened at or after ``since`` (epoch seconds; None:
+        the newest ``limit``), oldest first; raises :class:`ExchangeError`."""
+        ...

@@ -1,0 +1,1 @@
+"""Market data from exchanges' public REST APIs (issue 16)."""
