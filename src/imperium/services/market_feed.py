@@ -8,7 +8,8 @@ an exchange may revise it), or the newest ``history`` when none is stored, and w
 (a candle at a stored time replaces it). One feed's failure does not stop the others: each
 feed's outcome (stored, skipped rows, requests, error, retry_after) is in the routine's
 result, shown in ``/api/status``, and the run's status is ``ok``, ``partial`` or
-``failed``. A feed the exchange asked to wait (rate limit) is not asked again before then.
+``failed``. When the exchange asks to wait (a rate limit, which exchanges count per
+address, not per pair), no pair is asked again before then.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class MarketFeed:
         self.source, self.store, self.clock = source, store, clock
         self.feeds, self.timeframe = list(feeds), check_timeframe(timeframe)
         self.history = history
-        self._not_before: dict[str, float] = {}
+        self._not_before = 0.0
 
     async def refresh(self) -> dict[str, object]:
         last = {
@@ -85,17 +86,16 @@ class MarketFeed:
     async def _one(self, feed: Feed, newest: float | None) -> dict[str, object]:
         out: dict[str, object] = {"symbol": feed.symbol, "pair": feed.pair}
         now = self.clock.now()
-        wait_until = self._not_before.get(feed.pair, 0.0)
-        if now < wait_until:
+        if now < self._not_before:
             out["error"] = "rate limited by the exchange: not asked before its Retry-After"
-            out["retry_after"] = round(wait_until - now, 3)
+            out["retry_after"] = round(self._not_before - now, 3)
             return out
         try:
             got = await self.source.fetch(feed.pair, self.timeframe, newest, self._limit(newest))
         except ExchangeError as exc:
             out["error"] = str(exc)
             if exc.retry_after:
-                self._not_before[feed.pair] = now + exc.retry_after
+                self._not_before = max(self._not_before, now + exc.retry_after)
                 out["retry_after"] = exc.retry_after
             return out
         stored = await self.store.save_candles(feed.symbol, self.timeframe, got.candles)

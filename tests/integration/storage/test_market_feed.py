@@ -228,12 +228,18 @@ async def test_the_routine_fills_the_store_and_records_errors(
     state.requests.clear()
     limited = await routines.run_now("market_data")
     assert limited.last_status == "failed"
-    assert limited.last_result["feeds"][0]["retry_after"] == 900.0  # type: ignore[index]
-    clock.t += 60  # within the Retry-After: BTCUSDT is not asked again
+    btc, eth = limited.last_result["feeds"]  # type: ignore[misc]
+    assert btc["retry_after"] == 900.0
+    assert "not asked" in eth["error"]  # the limit is the address's, not the pair's
+    assert [r["symbol"] for r in state.requests] == ["BTCUSDT"]
+    clock.t += 60  # within the Retry-After: nothing is asked
     state.requests.clear()
     again = (await routines.run_now("market_data")).last_result
-    assert "not asked" in again["feeds"][0]["error"]  # type: ignore[index]
-    assert [r["symbol"] for r in state.requests] == ["ETHUSDT"]
+    assert all("not asked" in f["error"] for f in again["feeds"])  # type: ignore[attr-defined]
+    assert state.requests == []
+    clock.t += 900  # past it: asked again
+    after = (await routines.run_now("market_data")).last_result
+    assert after["feeds"][0]["stored"] == 1  # type: ignore[index]
 
 
 def test_the_routine_is_off_until_configured() -> None:
