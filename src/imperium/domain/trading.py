@@ -16,6 +16,7 @@ A trade: ``timestamp`` (epoch seconds or ISO 8601), ``symbol``, ``price``, ``qua
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import defaultdict
@@ -48,6 +49,32 @@ class RuleConfig:
     price_rise: float = 0.2
     reversal_buckets: int = 24
     reversal_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        """ValueError naming the first setting of the wrong type or out of its range."""
+        for name, (low, high, whole) in _LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"rule setting {name} must be a number, not {value!r}")
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ValueError(f"rule setting {name} must be from {low} to {high}; got {value!r}")
+            if whole and value != int(value):
+                raise ValueError(f"rule setting {name} must be a whole number, not {value!r}")
+            if whole:
+                object.__setattr__(self, name, int(value))
+
+
+_LIMITS: dict[str, tuple[float, float, bool]] = {  # setting: (least, most, whole number)
+    "wash_window": (0.0, 365 * 86_400.0, False),
+    "wash_price_tolerance": (0.0, 1.0, False),
+    "wash_quantity_tolerance": (0.0, 1.0, False),
+    "bucket_seconds": (1.0, 365 * 86_400.0, False),
+    "baseline_buckets": (1, 10_000, True),
+    "volume_multiple": (1.0, 1e6, False),
+    "price_rise": (0.001, 1e6, False),
+    "reversal_buckets": (1, 10_000, True),
+    "reversal_share": (0.01, 1.0, False),
+}
 
 
 def parse_trades(rows: Iterable[Mapping[str, Any]]) -> list[Trade]:
@@ -116,50 +143,50 @@ def wash_trades(trades: list[Trade], config: RuleConfig) -> list[dict[str, Any]]
 
 
 def pump_and_dump(trades: list[Trade], config: RuleConfig) -> list[dict[str, Any]]:
-    """Volume-and-price spikes followed by a reversal, per symbol, oldest first."""
+    """Volume-and-price spikes followed by a reversal, per symbol, oldest first. Only the
+    buckets that hold trades are visited: an empty bucket has no volume (it cannot be a
+    pump) and keeps the last price (it cannot complete a dump the bucket before it did not),
+    so the work grows with the trades, not with the time they span."""
     by_symbol: dict[str, dict[int, list[Trade]]] = defaultdict(lambda: defaultdict(list))
     for t in trades:
         by_symbol[t.symbol][int(t.ts // config.bucket_seconds)].append(t)
     found = []
+    width = config.baseline_buckets
     for symbol, buckets in sorted(by_symbol.items()):
         keys = sorted(buckets)
-        first, last = keys[0], keys[-1]
-        volume = {
-            k: sum(t.price * t.quantity for t in buckets.get(k, ())) for k in range(first, last + 1)
-        }
-        close: dict[int, float] = {}
-        price = buckets[first][-1].price
-        for k in range(first, last + 1):
-            if k in buckets:
-                price = buckets[k][-1].price
-            close[k] = price
-        k = first + config.baseline_buckets
-        while k <= last:
-            base = [volume[j] for j in range(k - config.baseline_buckets, k)]
-            base_volume = statistics.median(base)
-            base_price = close[k - 1]
-            rise = close[k] / base_price - 1.0
-            spike = volume[k] >= config.volume_multiple * max(base_volume, 1e-12)
+        volume = [sum(t.price * t.quantity for t in buckets[k]) for k in keys]
+        close = [buckets[k][-1].price for k in keys]
+        i = bisect.bisect_left(keys, keys[0] + width)  # the first with a full baseline
+        while i < len(keys):
+            k = keys[i]
+            lo = bisect.bisect_left(keys, k - width)
+            traded = volume[lo:i]  # the baseline's buckets with trades; the rest are 0
+            base_volume = statistics.median([0.0] * (width - len(traded)) + traded)
+            base_price = close[i - 1]  # the last price before the bucket
+            rise = close[i] / base_price - 1.0
+            spike = volume[i] >= config.volume_multiple * max(base_volume, 1e-12)
             if spike and rise >= config.price_rise:
-                peak_at, peak = k, close[k]
-                for j in range(k + 1, min(k + config.reversal_buckets, last) + 1):
+                peak_at, peak = k, close[i]
+                j = i + 1
+                while j < len(keys) and keys[j] <= k + config.reversal_buckets:
                     if close[j] > peak:
-                        peak_at, peak = j, close[j]
+                        peak_at, peak = keys[j], close[j]
                     given_back = (peak - close[j]) / (peak - base_price)
                     if given_back >= config.reversal_share:
                         found.append({
                             "pattern": "pump_and_dump", "symbol": symbol,
                             "pump_at": k * config.bucket_seconds,
                             "peak_at": peak_at * config.bucket_seconds,
-                            "dump_at": j * config.bucket_seconds,
-                            "volume_multiple": round(volume[k] / max(base_volume, 1e-12), 2),
+                            "dump_at": keys[j] * config.bucket_seconds,
+                            "volume_multiple": round(volume[i] / max(base_volume, 1e-12), 2),
                             "price_rise": round(peak / base_price - 1.0, 4),
                             "given_back": round(given_back, 4),
-                            "accounts": sorted({t.buyer for t in buckets.get(k, ())}),
+                            "accounts": sorted({t.buyer for t in buckets[k]}),
                         })  # fmt: skip
-                        k = j  # one finding per episode
+                        i = j  # one finding per episode
                         break
-            k += 1
+                    j += 1
+            i += 1
     return found
 
 

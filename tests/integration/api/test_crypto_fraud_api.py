@@ -192,5 +192,8 @@ async def test_trading_rules_through_the_fraud_agent(client: httpx.AsyncClient) 
     assert narrow.json()["flagged"] == 1  # the round trip took 60 s
     problem(await client.post(f"{FRAUD}/trades", json={"trades": trades, "rules": {"x": 1}}),
             422, "unknown rule setting")  # fmt: skip
+    for rules in ({"bucket_seconds": 0}, {"bucket_seconds": "x"}):  # were 502s
+        problem(await client.post(f"{FRAUD}/trades", json={"trades": trades, "rules": rules}),
+                422, "rule setting bucket_seconds must be")  # fmt: skip
     problem(await client.post(f"{FRAUD}/trades", json={"trades": [{"symbol": "x"}]}), 422,
             "missing timestamp")  # fmt: skip

@@ -95,3 +95,44 @@ def test_parse_and_scan_name_bad_rows() -> None:
         parse_trades([{k: v for k, v in rows[0].items() if k != "seller"}])
     with pytest.raises(ValueError, match="must be finite and > 0"):
         parse_trades([{**rows[0], "price": "-1"}])
+
+
+@pytest.mark.parametrize(
+    ("rules", "says"),
+    [
+        ({"bucket_seconds": 0}, "bucket_seconds must be from 1.0"),
+        ({"bucket_seconds": "x"}, "bucket_seconds must be a number"),
+        ({"bucket_seconds": float("nan")}, "bucket_seconds must be from"),
+        ({"baseline_buckets": -5}, "baseline_buckets must be from 1"),
+        ({"baseline_buckets": 1.5}, "baseline_buckets must be a whole number"),
+        ({"wash_window": None}, "wash_window must be a number"),
+        ({"reversal_share": True}, "reversal_share must be a number"),
+    ],
+)
+def test_rule_settings_of_the_wrong_type_or_range_are_refused(
+    rules: dict[str, object], says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        RuleConfig(**rules)  # type: ignore[arg-type]
+
+
+def test_a_whole_number_setting_given_as_a_float_is_kept_as_an_int() -> None:
+    assert RuleConfig(baseline_buckets=12.0).baseline_buckets == 12  # type: ignore[arg-type]
+
+
+def test_pump_and_dump_visits_only_buckets_with_trades() -> None:
+    """Trades centuries apart in one-second buckets: the rule looks at the buckets that
+    hold trades (building every bucket between them would take billions of steps), and
+    still finds a pump and dump after the long quiet stretch."""
+    config = RuleConfig(bucket_seconds=1, baseline_buckets=5, reversal_buckets=5)
+    old = [Trade(f"o{i}", float(i), "X", 10.0, 1.0, "a", "b") for i in range(3)]
+    late = 8_000_000_000.0
+    pump = [
+        Trade("p", late, "X", 14.0, 50.0, "ring", "a"),
+        Trade("d", late + 2, "X", 10.5, 1.0, "a", "ring"),
+    ]
+    found = pump_and_dump(old + pump, config)
+    assert [(f["pump_at"], f["dump_at"], f["accounts"]) for f in found] == [
+        (late, late + 2, ["ring"])
+    ]
+    assert pump_and_dump(old + pump[:1], config) == []  # the rise held: no dump
