@@ -113,7 +113,8 @@ _PRICE_KEYS = ("open", "high", "low", "close", "volume")
 
 def parse_time(value: object, where: str) -> float:
     """Epoch seconds from ISO 8601 (UTC unless a zone is given), epoch seconds, or
-    epoch milliseconds (values beyond 1e11); ValueError naming ``where`` otherwise."""
+    epoch milliseconds (values beyond 1e11), from 1970 to 2261; ValueError naming
+    ``where`` otherwise."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
     else:
@@ -132,9 +133,17 @@ def parse_time(value: object, where: str) -> float:
             number = parsed.timestamp()
     if number > 1e11:  # epoch milliseconds (exchanges' usual unit)
         number /= 1000.0
-    if not math.isfinite(number):
-        raise ValueError(f"{where}: time must be finite")
+    if not (math.isfinite(number) and EARLIEST <= number < LATEST):
+        raise ValueError(
+            f"{where}: time {value!r} is outside 1970-01-01 to 2261-12-31 (epoch seconds "
+            f"{EARLIEST:.0f} to {LATEST:.0f}, or milliseconds)"
+        )
     return number
+
+
+EARLIEST, LATEST = 0.0, datetime(2262, 1, 1, tzinfo=UTC).timestamp()
+"""The times accepted: within what pandas' timestamps hold (a candle at 1e17 s broke every
+later prediction of its series)."""
 
 
 def parse_candles(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Candle], int]:

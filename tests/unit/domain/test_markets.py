@@ -52,3 +52,20 @@ def test_symbols_and_timeframes() -> None:
     assert check_timeframe("1h") == "1h"
     with pytest.raises(ValueError, match="not one of"):
         check_timeframe("2d")
+
+
+@pytest.mark.parametrize("when", [1e17, -1e30, 9.9e10, -1, "1969-12-31", "2262-01-01"])
+def test_times_outside_1970_to_2261_are_refused(when: object) -> None:
+    """1e17 (read as milliseconds: 1e14 s) once stored a candle pandas cannot hold, and every
+    later prediction of that series failed."""
+    row = {"timestamp": when, "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}
+    with pytest.raises(ValueError, match="row 1: time .* is outside 1970-01-01 to 2261-12-31"):
+        parse_candles([row])
+
+
+@pytest.mark.parametrize(
+    ("when", "ts"), [(0, 0.0), ("2261-12-31T23:59:59Z", 9214646399.0), (1.6e12, 1.6e9)]
+)
+def test_times_at_the_edges_are_kept(when: object, ts: float) -> None:
+    row = {"timestamp": when, "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}
+    assert parse_candles([row])[0][0].ts == ts
