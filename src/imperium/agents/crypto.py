@@ -4,8 +4,8 @@
   of that symbol and timeframe, the forecast with 80% and 95% intervals, the indicators,
   the risk figures and the walk-forward backtest against the naive last-price forecast
   (``_market_models``). The fitted models and their backtest are stored as a version of
-  ``crypto:SYMBOL:TIMEFRAME``; a later request over the same candles and horizon reuses
-  them instead of refitting.
+  ``crypto:SYMBOL:TIMEFRAME``; a later request over the same candles, horizon and
+  settings reuses them (the current version or an earlier one) instead of refitting.
 - ``crypto_sentiment`` ``{symbol, limit, query?, knowledge?}``: the stored texts about the
   symbol and the knowledge base's documents found for it (``ctx.knowledge``, in the
   server; ``"knowledge": false`` leaves them out) scored with VADER (``vadersentiment``),
@@ -117,22 +117,14 @@ class CryptoAgent(Agent):
         name = f"crypto:{symbol}:{timeframe}"
         digest = mm.data_hash(candles)
         config = self._forecast_config()
-        current = await store.current_model(name)
-        reuse = (
-            current is not None
-            and current.artefact is not None
-            and current.data_summary.get("data_hash") == digest
-            and current.data_summary.get("horizon") == horizon
-            and current.data_summary.get("config") == _config(config)
-        )
-        work = _Work(
-            candles, timeframe, horizon, config, current.artefact if reuse and current else None
-        )
+        current = await _stored_version(store, name, digest, horizon, _config(config))
+        reuse = current is not None
+        work = _Work(candles, timeframe, horizon, config, current.artefact if current else None)
         try:
             done = await self._in_thread(work.run)
         except mm.NotEnoughDataError as exc:
             raise _bad(str(exc)) from exc
-        if reuse and current is not None:
+        if current is not None:
             record, backtest = current, current.metrics
         else:
             backtest = done["backtest"]
@@ -196,6 +188,29 @@ class CryptoAgent(Agent):
         summary["sources"] = {"supplied_texts": len(texts), "knowledge_base": len(documents)}
         summary["documents"] = documents
         return summary
+
+
+async def _stored_version(
+    store: MarketStore, name: str, digest: str, horizon: int, config: dict[str, Any]
+) -> ModelRecord | None:
+    """A stored version fitted on these very candles for this horizon and settings (the
+    current one, or the newest earlier one: asking for 1 step, then 7, then 1 again refits
+    nothing), with its artefact; None when there is none."""
+
+    def fits(record: ModelRecord) -> bool:
+        summary = record.data_summary
+        return (summary.get("data_hash"), summary.get("horizon"), summary.get("config")) == (
+            digest, horizon, config)  # fmt: skip
+
+    current = await store.current_model(name)
+    if current is not None and current.artefact is not None and fits(current):
+        return current
+    for record in await store.models(name):  # newest first, without artefacts
+        if not record.current and fits(record):
+            found = await store.model_version(name, record.version)
+            if found is not None and found.artefact is not None:
+                return found
+    return None
 
 
 KNOWLEDGE_DOCUMENTS = 50  # the knowledge base's most per search

@@ -106,6 +106,10 @@ class MarketStore(Protocol):
         """The current version of ``name``, with its artefact."""
         ...
 
+    async def model_version(self, name: str, version: int) -> ModelRecord | None:
+        """One version of ``name``, with its artefact."""
+        ...
+
 
 _TIME_KEYS = ("timestamp", "date", "time", "datetime", "ts", "open_time")
 _PRICE_KEYS = ("open", "high", "low", "close", "volume")

@@ -62,3 +62,7 @@ async def test_model_versions_one_current_per_name(store: Store) -> None:
     assert listed[0].metrics == {"pr_auc": 4.0}
     assert len(await markets.models()) == 4
     assert await markets.current_model("nothing") is None
+    old = await markets.model_version("fraud", 2)
+    assert old is not None
+    assert (old.id, old.current, old.artefact) == ("m2", False, b"m2m2m2")
+    assert await markets.model_version("fraud", 9) is None

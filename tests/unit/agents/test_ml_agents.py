@@ -74,6 +74,9 @@ async def test_a_stored_forecast_is_reused_only_for_the_same_candles() -> None:
     assert (changed["model"]["reused"], changed["model"]["version"]) == (False, 2)
     other = await agent.run(ctx("crypto_predict", {**payload, "prediction_horizon": 3}, store))
     assert (other["model"]["reused"], other["model"]["version"]) == (False, 3)
+    back = await agent.run(ctx("crypto_predict", payload, store))  # version 2 fits again
+    assert (back["model"]["reused"], back["model"]["version"]) == (True, 2)
+    assert back["backtest"] == changed["backtest"]
 
 
 async def test_the_fits_run_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,6 +98,11 @@ class SqlMarketStore(SqlArea):
         rows = await self._db.fetch(sa.select(t).where(t.c.name == name, t.c.current))
         return _record(rows[0], rows[0].artefact) if rows else None
 
+    async def model_version(self, name: str, version: int) -> ModelRecord | None:
+        t = ml_models
+        rows = await self._db.fetch(sa.select(t).where(t.c.name == name, t.c.version == version))
+        return _record(rows[0], rows[0].artefact) if rows else None
+
 
 def _record(row: Any, artefact: bytes | None) -> ModelRecord:
     return ModelRecord(

@@ -53,3 +53,6 @@ class MemoryMarketStore:
 
     async def current_model(self, name: str) -> ModelRecord | None:
         return next((m for m in self.model_rows if m.name == name and m.current), None)
+
+    async def model_version(self, name: str, version: int) -> ModelRecord | None:
+        return next((m for m in self.model_rows if (m.name, m.version) == (name, version)), None)
