@@ -3,6 +3,7 @@ analyze`` in-process against SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,24 @@ def test_fraud_generate_train_models_analyze(cli: Callable[..., Result], tmp_pat
     scored = json.loads(cli("fraud", "analyze", str(few)).stdout)
     assert len(scored["results"]) == 3
     assert scored["model"]["version"] == result["current"]["version"]
+    api_shaped = tmp_path / "few.json"  # the body POST /api/v1/fraud/analyze takes
+    with few.open(newline="") as f:
+        api_shaped.write_text(json.dumps({"transactions": list(csv.DictReader(f))}))
+    from_json = cli("fraud", "analyze", str(api_shaped))
+    assert from_json.exit_code == 0, from_json.output
+    assert json.loads(from_json.stdout)["results"] == scored["results"]
     missing = cli("fraud", "train", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 1
     assert "cannot read" in missing.output
+
+
+def test_a_file_that_is_not_utf8_is_a_one_line_error(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    binary = tmp_path / "latin1.csv"
+    binary.write_bytes("timestamp,account_id,amount\n1,caf\xe9,3\n".encode("latin-1"))
+    for args in (("fraud", "train", str(binary)), ("crypto", "upload", str(binary), "-s", "X")):
+        got = cli(*args)
+        assert got.exit_code == 1, got.output
+        assert got.output.strip() == f"error: {binary} is not UTF-8 text (CSV or JSON)"
+        assert "Traceback" not in got.output

@@ -40,20 +40,23 @@ def _checked(symbol: str, timeframe: str) -> tuple[str, str]:
         raise fail(escape(str(exc))) from None
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV file, or of a JSON file (a list of objects, or {"candles": [...]})."""
+def read_rows(path: Path, key: str = "candles") -> list[dict[str, Any]]:
+    """Rows of a CSV file, or of a JSON file (a list of objects, or ``{key: [...]}``: the
+    API's own body, ``{"candles": [...]}`` or ``{"transactions": [...]}``)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise fail(f"cannot read {escape(str(path))}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise fail(f"{escape(str(path))} is not UTF-8 text (CSV or JSON)") from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise fail(f"{path} is not JSON: {exc}") from None
-        rows = data.get("candles") if isinstance(data, dict) else data
+            raise fail(f"{escape(str(path))} is not JSON: {exc}") from None
+        rows = data.get(key) if isinstance(data, dict) else data
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise fail(f'{path}: JSON must be a list of objects or {{"candles": [...]}}')
+            raise fail(f'{escape(str(path))}: JSON must be a list of objects or {{"{key}": [...]}}')
         return rows
     return list(csv.DictReader(text.splitlines()))
 

@@ -31,7 +31,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a tabl
 
 
 def _load(file: Path) -> list[dict[str, Any]]:
-    rows = read_rows(file)
+    rows = read_rows(file, "transactions")
     if not rows:
         raise fail(f"{file} holds no transaction")
     return rows
