@@ -428,15 +428,18 @@ def make_knowledge(settings: Settings, store: Store, clock: SystemClock) -> Know
     else:
         kept = MemoryKnowledgeStore(store.state if isinstance(store, MemoryStore) else None)
     web = WebClient(clock, HttpConfig(timeout=settings.knowledge_http_timeout))
-    ingester = Ingester(kept, connectors(web), clock, settings.max_internet_results)
+    ingester = Ingester(
+        kept, connectors(web, settings.model_key_envs), clock, settings.max_internet_results
+    )
     embedder = None
     if settings.knowledge_embeddings:  # fails at start, saying what to install
         from imperium.adapters.knowledge.embeddings import load_embedder
 
         embedder = load_embedder(settings.knowledge_embeddings_model_dir or None)
     return KnowledgeService(
-        kept, ingester, clock, embedder, on_close=web.close, default_urls=DEFAULT_URLS
-    )
+        kept, ingester, clock, embedder, on_close=web.close, default_urls=DEFAULT_URLS,
+        key_envs=settings.model_key_envs,
+    )  # fmt: skip
 
 
 ALERT_CLOSE_GRACE = 2.0

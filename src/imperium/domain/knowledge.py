@@ -13,8 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from imperium.domain.errors import ValidationError
+from imperium.domain.llm import DEFAULT_KEY_ENVS, key_env_refusal
 
 SOURCE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 class SourceKind(StrEnum):
@@ -166,8 +168,11 @@ class KnowledgeUse:
     used_at: float
 
 
-def check_source(source: Source) -> None:
-    """Refuse a source that could not be fetched safely or sensibly."""
+def check_source(
+    source: Source, key_envs: str = DEFAULT_KEY_ENVS, secret_host: str | None = None
+) -> None:
+    """Refuse a source that could not be fetched safely or sensibly (``key_envs`` and
+    ``secret_host``: see :func:`secret_env_refusal`)."""
     if not source.id or set(source.id) - SOURCE_ID_CHARS or len(source.id) > 100:
         raise ValidationError(
             "a source id is 1-100 characters of a-z, 0-9, '-', '_' and '.', e.g. 'python-blog'"
@@ -182,6 +187,45 @@ def check_source(source: Source) -> None:
         raise ValidationError(f"source {source.id}: give its url (a feed, a path or an API)")
     if source.kind is not SourceKind.FILES:
         _check_web_url(source)
+    refusal = secret_env_refusal(source, key_envs, secret_host)
+    if refusal is not None:
+        raise ValidationError(refusal)
+
+
+SECRET_PARAMS = {SourceKind.GITHUB: "token_env", SourceKind.STACKEXCHANGE: "key_env"}
+"""The param naming the environment variable whose value a connector sends to its API."""
+
+
+def secret_env_refusal(
+    source: Source, allowed: str = DEFAULT_KEY_ENVS, secret_host: str | None = None
+) -> str | None:
+    """Why the variable ``source`` names for its API key or token may not be read and sent,
+    or None (none named, or allowed). Only names ``allowed`` (IMPERIUM_MODEL_KEY_ENVS, the
+    same allow-list as the llm agents' keys) may be named, and the value goes only to the
+    connector's own API host ``secret_host``. The name itself is never repeated."""
+    param = SECRET_PARAMS.get(source.kind)
+    name = source.params.get(param) if param else None
+    if param is None or name is None or name == "":
+        return None
+    if not isinstance(name, str) or set(name) - _ENV_NAME_CHARS or name[0].isdigit():
+        return (
+            f"source {source.id}: params.{param} names an environment variable "
+            "(e.g. GITHUB_API_KEY), never the key or token itself"
+        )
+    if key_env_refusal(name, allowed) is not None:
+        return (
+            f"source {source.id}: params.{param} names a variable that "
+            "IMPERIUM_MODEL_KEY_ENVS does not allow (by default *_API_KEY; server settings "
+            "and names with PASSWORD, SECRET or TOKEN only by exact name): its value would "
+            "be sent to the source's API"
+        )
+    host = (urlsplit(source.url).hostname or "").lower()
+    if secret_host is not None and host != secret_host.lower():
+        return (
+            f"source {source.id}: params.{param} is sent only to {secret_host}, the "
+            f"{source.kind.value} API's own host; this source's url points to {host or 'no host'}"
+        )
+    return None
 
 
 def _check_web_url(source: Source) -> None:

@@ -65,6 +65,13 @@ async def test_refusals_are_problems(client: httpx.AsyncClient, tmp_path: Path) 
     bad_id = {"id": "Bad Id!", "kind": "rss", "url": "https://x/f"}
     problem(await client.post(sources, json=bad_id), 422)
     problem(await client.post(sources, json={"id": "x", "kind": "github", "url": "ftp://x"}), 422)
+    secret = {"id": "gh", "kind": "github", "params": {"token_env": "DATABASE_URL"}}
+    problem(await client.post(sources, json=secret), 422, "IMPERIUM_MODEL_KEY_ENVS")
+    elsewhere = {"id": "gh", "kind": "github", "url": "https://evil.example/api",
+                 "params": {"token_env": "GITHUB_API_KEY"}}  # fmt: skip
+    problem(await client.post(sources, json=elsewhere), 422, "only to api.github.com")
+    se = {"id": "se", "kind": "stackexchange", "params": {"key_env": "IMPERIUM_API_KEYS"}}
+    problem(await client.post(sources, json=se), 422, "IMPERIUM_MODEL_KEY_ENVS")
     problem(await client.post("/api/v1/knowledge/ingest", json={"source_ids": ["none"]}), 404)
     problem(await client.get("/api/v1/knowledge/search", params={"q": "x", "k": 0}), 422)
     problem(await client.get("/api/v1/knowledge/documents/999"), 404)

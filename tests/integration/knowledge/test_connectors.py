@@ -243,8 +243,9 @@ async def test_github_search_and_rate_limit_headers(
 ) -> None:
     os.environ["IMPERIUM_TEST_GH_TOKEN"] = "ghp_local"
     gh = source(server, SourceKind.GITHUB, "", params={"token_env": "IMPERIUM_TEST_GH_TOKEN"})
+    local = GitHubConnector(web, "IMPERIUM_TEST_GH_TOKEN", secret_host="127.0.0.1")
     try:
-        outcome = await GitHubConnector(web).fetch(gh, SourceState(gh.id), ["http client"], 5)
+        outcome = await local.fetch(gh, SourceState(gh.id), ["http client"], 5)
     finally:
         del os.environ["IMPERIUM_TEST_GH_TOKEN"]
     assert [i.url for i in outcome.items] == ["https://github.com/encode/httpx"]
@@ -256,13 +257,62 @@ async def test_github_search_and_rate_limit_headers(
     reset = int(WALL) + 3600
     server.script("/search/repositories", Answer(status=403, body={"message": "rate limit"},
                                                  headers=rate_headers(0, reset)))  # fmt: skip
-    limited = await GitHubConnector(web).fetch(gh, outcome.state, ["http client"], 5)
+    limited = await local.fetch(gh, outcome.state, ["http client"], 5)
     assert limited.status is IngestStatus.FAILED
     assert "HTTP 403" in (limited.error or "")
     assert limited.state.backoff_until == pytest.approx(reset)
-    skipped = await GitHubConnector(web).fetch(gh, limited.state, ["http client"], 5)
+    skipped = await local.fetch(gh, limited.state, ["http client"], 5)
     assert skipped.status is IngestStatus.SKIPPED
     assert len(server.requests) == 2
+
+
+class Watched(dict[str, str]):
+    """os.environ that records which variables were read."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: list[str] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.append(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.append(key)
+        return super().__getitem__(key)
+
+
+@pytest.mark.parametrize(
+    ("kind", "param", "name", "secret_host", "why"),
+    [
+        (SourceKind.GITHUB, "token_env", "DATABASE_URL", "127.0.0.1", "IMPERIUM_MODEL_KEY_ENVS"),
+        (SourceKind.STACKEXCHANGE, "key_env", "HOME", "127.0.0.1", "IMPERIUM_MODEL_KEY_ENVS"),
+        (SourceKind.GITHUB, "token_env", "GH_API_KEY", None, "only to api.github.com"),
+        (SourceKind.STACKEXCHANGE, "key_env", "SE_API_KEY", None, "only to api.stackexchange"),
+    ],
+)
+async def test_a_key_variable_is_read_only_when_allowed_and_sent_only_to_the_api(
+    server: KnowledgeServer,
+    web: WebClient,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: SourceKind,
+    param: str,
+    name: str,
+    secret_host: str | None,
+    why: str,
+) -> None:
+    environ = Watched({"DATABASE_URL": "postgresql://u:pw@db/x", "HOME": "/root",
+                       "GH_API_KEY": "ghp_x", "SE_API_KEY": "se_x"})  # fmt: skip
+    monkeypatch.setattr(os, "environ", environ)
+    src = source(server, kind, "", params={param: name}, min_interval=0)
+    connector = (GitHubConnector if kind is SourceKind.GITHUB else StackExchangeConnector)(
+        web, secret_host=secret_host
+    )
+    outcome = await connector.fetch(src, SourceState(src.id), ["x"], 5)
+    assert outcome.status is IngestStatus.FAILED
+    assert why in (outcome.error or "")
+    assert name not in environ.read
+    assert server.requests == []  # nothing was sent anywhere
 
 
 async def test_malformed_answers_fail_the_source_with_the_reason(

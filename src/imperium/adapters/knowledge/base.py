@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import calendar
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from imperium.adapters.knowledge.http import SourceError, SourceSession, SourceSkipped, WebClient
-from imperium.domain.knowledge import FetchedItem, IngestStatus, Source, SourceState
+from imperium.domain.knowledge import (
+    SECRET_PARAMS,
+    FetchedItem,
+    IngestStatus,
+    Source,
+    SourceState,
+    secret_env_refusal,
+)
+from imperium.domain.llm import DEFAULT_KEY_ENVS
 from imperium.services.knowledge.ports import FetchOutcome
 
 log = logging.getLogger(__name__)
@@ -24,9 +33,28 @@ class WebConnector:
     """Subclasses implement :meth:`items`; ``min_interval`` is the API's own pace."""
 
     min_interval: float = 0.0
+    secret_host: str | None = None
+    """The only host the source's key or token (``SECRET_PARAMS``) is sent to."""
 
-    def __init__(self, web: WebClient) -> None:
+    def __init__(
+        self, web: WebClient, key_envs: str = DEFAULT_KEY_ENVS, secret_host: str | None = None
+    ) -> None:
         self.web = web
+        self.key_envs = key_envs
+        """IMPERIUM_MODEL_KEY_ENVS: the variables a source may name for its key or token."""
+        if secret_host is not None:
+            self.secret_host = secret_host
+
+    def secret(self, session: SourceSession) -> str | None:
+        """The value of the variable the source names for its key or token, or None when
+        it names none; a name the allow-list refuses, or a source whose URL is not the
+        API's own host, fails the source without the variable being read."""
+        refusal = secret_env_refusal(session.source, self.key_envs, self.secret_host)
+        if refusal is not None:
+            raise SourceError(refusal)
+        param = SECRET_PARAMS.get(session.source.kind)
+        name = session.source.params.get(param) if param else None
+        return os.environ.get(name) or None if isinstance(name, str) and name else None
 
     async def fetch(
         self, source: Source, state: SourceState, topics: Sequence[str], limit: int

@@ -1,12 +1,12 @@
 """GitHub REST API: repositories or issues found by a search query, or a repository's
 releases (``params``: ``kind`` = repositories | issues | releases; ``query``, else the
 topics; ``repos`` for releases). A token is optional: the name of the variable holding it
-goes in ``params.token_env`` (never the token itself). ``X-RateLimit-Remaining`` and
+goes in ``params.token_env`` (never the token itself); only a name IMPERIUM_MODEL_KEY_ENVS
+allows, and the token is sent only to api.github.com. ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` are honoured by the client (at 0 the source backs off to the reset)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -19,6 +19,8 @@ KINDS = ("repositories", "issues", "releases")
 
 
 class GitHubConnector(WebConnector):
+    secret_host = "api.github.com"
+
     async def items(
         self, session: SourceSession, topics: Sequence[str], limit: int
     ) -> AsyncIterator[FetchedItem]:
@@ -33,7 +35,8 @@ class GitHubConnector(WebConnector):
             paths = [(f"/search/{kind}", {"q": q, "per_page": min(limit, 100)}, q)
                      for q in search_terms(session.source, topics, "query")]  # fmt: skip
         for path, params, topic in paths:
-            body = json_of(await session.get(self._url(session, path), params, _headers(session)))
+            headers = _headers(self.secret(session))
+            body = json_of(await session.get(self._url(session, path), params, headers))
             found = (
                 body
                 if kind == "releases"
@@ -54,11 +57,10 @@ class GitHubConnector(WebConnector):
         return session.source.url.rstrip("/") + path
 
 
-def _headers(session: SourceSession) -> dict[str, str]:
+def _headers(token: str | None) -> dict[str, str]:
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-    token_env = session.source.params.get("token_env")
-    if isinstance(token_env, str) and os.environ.get(token_env):
-        headers["Authorization"] = f"Bearer {os.environ[token_env]}"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     return headers
 
 

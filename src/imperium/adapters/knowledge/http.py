@@ -167,7 +167,10 @@ class SourceSession:
             response = await self._retrying(url, params, dict(headers or {}))
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
-            url, params = str(response.url.join(response.headers.get("location", ""))), None
+            target = response.url.join(response.headers.get("location", ""))
+            if target.host != response.url.host:  # a key or token stays with its own host
+                headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+            url, params = str(target), None
         raise SourceError(f"more than {self.web.config.max_redirects} redirects from {url}")
 
     async def _retrying(

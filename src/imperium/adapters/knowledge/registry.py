@@ -10,6 +10,7 @@ from imperium.adapters.knowledge.github import GitHubConnector
 from imperium.adapters.knowledge.http import WebClient
 from imperium.adapters.knowledge.stackexchange import StackExchangeConnector
 from imperium.domain.knowledge import SourceKind
+from imperium.domain.llm import DEFAULT_KEY_ENVS
 from imperium.services.knowledge.ports import Connector
 
 DEFAULT_URLS = {
@@ -20,11 +21,12 @@ DEFAULT_URLS = {
 """The public APIs' base URLs, used when a source is added without one."""
 
 
-def connectors(web: WebClient) -> dict[SourceKind, Connector]:
+def connectors(web: WebClient, key_envs: str = DEFAULT_KEY_ENVS) -> dict[SourceKind, Connector]:
+    """``key_envs``: IMPERIUM_MODEL_KEY_ENVS, the variables a source may name for its key."""
     return {
         SourceKind.RSS: FeedConnector(web),
         SourceKind.FILES: FilesConnector(web.clock),
-        SourceKind.STACKEXCHANGE: StackExchangeConnector(web),
-        SourceKind.GITHUB: GitHubConnector(web),
+        SourceKind.STACKEXCHANGE: StackExchangeConnector(web, key_envs),
+        SourceKind.GITHUB: GitHubConnector(web, key_envs),
         SourceKind.ARXIV: ArxivConnector(web),
     }

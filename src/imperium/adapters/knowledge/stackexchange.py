@@ -6,11 +6,11 @@ the next request waits that long, and a longer one than the client's ``max_wait`
 this ingest with the source backing off. ``quota_remaining`` is kept; at 0 the source backs
 off to the next UTC day. An ``error_id`` answer (``throttle_violation`` ...) fails the
 source with the API's own message. Without a key the API allows 300 requests a day; a
-key's variable name goes in ``params.key_env``."""
+key's variable name goes in ``params.key_env`` (a name IMPERIUM_MODEL_KEY_ENVS allows;
+the key is sent only to api.stackexchange.com)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -22,6 +22,8 @@ DEFAULT_URL = "https://api.stackexchange.com/2.3"
 
 
 class StackExchangeConnector(WebConnector):
+    secret_host = "api.stackexchange.com"
+
     async def items(
         self, session: SourceSession, topics: Sequence[str], limit: int
     ) -> AsyncIterator[FetchedItem]:
@@ -55,9 +57,9 @@ class StackExchangeConnector(WebConnector):
 
     def _site(self, session: SourceSession) -> dict[str, str]:
         site = {"site": str(session.source.params.get("site", "stackoverflow"))}
-        key_env = session.source.params.get("key_env")
-        if isinstance(key_env, str) and os.environ.get(key_env):
-            site["key"] = os.environ[key_env]
+        key = self.secret(session)
+        if key:
+            site["key"] = key
         return site
 
     async def _call(self, session: SourceSession, path: str, params: dict[str, Any]) -> list[Any]:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from imperium.domain.errors import ConflictError, NotFoundError, ValidationError
 from imperium.domain.knowledge import (
@@ -24,6 +25,7 @@ from imperium.domain.knowledge import (
 )
 from imperium.domain.knowledge_text import snippet
 from imperium.domain.learning import Insight, InsightType
+from imperium.domain.llm import DEFAULT_KEY_ENVS
 from imperium.domain.retrieval import reciprocal_rank_fusion
 from imperium.domain.stats import two_proportion_z, two_sided_p, wilson_interval
 from imperium.ports import Clock
@@ -81,9 +83,13 @@ class KnowledgeService:
         embedder: Embedder | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
         default_urls: Mapping[SourceKind, str] | None = None,
+        key_envs: str = DEFAULT_KEY_ENVS,
     ) -> None:
         self.default_urls = dict(default_urls or {})
-        """Base URLs of the public APIs, for a source added without one."""
+        """Base URLs of the public APIs, for a source added without one; a source's API
+        key or token (``params.token_env``/``key_env``) is sent only to their hosts."""
+        self.key_envs = key_envs
+        """IMPERIUM_MODEL_KEY_ENVS: the variables a source may name for its key or token."""
         self.store = store
         self.ingester = ingester
         self._clock = clock
@@ -103,7 +109,8 @@ class KnowledgeService:
     async def add_source(self, source: Source, *, replace: bool = False) -> Source:
         if not source.url and source.kind in self.default_urls:
             source = dataclasses.replace(source, url=self.default_urls[source.kind])
-        check_source(source)
+        default = self.default_urls.get(source.kind)
+        check_source(source, self.key_envs, urlsplit(default).hostname if default else None)
         if not replace and await self.store.get_source(source.id) is not None:
             raise ConflictError(
                 f"source {source.id} already exists; remove it first or pick another id"
