@@ -197,3 +197,26 @@ async def test_trading_rules_through_the_fraud_agent(client: httpx.AsyncClient) 
                 422, "rule setting bucket_seconds must be")  # fmt: skip
     problem(await client.post(f"{FRAUD}/trades", json={"trades": [{"symbol": "x"}]}), 422,
             "missing timestamp")  # fmt: skip
+
+
+async def test_csv_bodies_are_parsed_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10 MB of CSV parsed on the loop held every other request for about 2.5 s."""
+    import threading
+
+    threads: list[int] = []
+    real = csv.DictReader
+
+    def reader(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(csv, "DictReader", reader)
+    body = "timestamp,symbol,price,quantity,buyer,seller\n0,x,1,1,a,a\n"
+    response = await client.post(f"{FRAUD}/trades", content=body,
+                                  headers={"content-type": "text/csv"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["flagged"] == 1
+    assert len(threads) == 1
+    assert threading.get_ident() not in threads
