@@ -126,6 +126,8 @@ def risk(df: Any, timeframe: str) -> dict[str, Any]:
     value-at-risk and expected shortfall, over every stored candle."""
     np, _, _ = _libs()
     close = df["close"].to_numpy(dtype=float)
+    if len(close) < 3:  # two returns for a volatility
+        raise NotEnoughDataError(f"risk figures need at least 3 candles; there are {len(close)}")
     returns = np.diff(np.log(close))
     simple = np.expm1(returns)
     peak = np.maximum.accumulate(close)
@@ -167,8 +169,11 @@ def features(df: Any) -> Any:
     out["bb_pband"] = ta.volatility.BollingerBands(close, window=20).bollinger_pband()
     out["dist_sma_20"] = close / close.rolling(20).mean() - 1.0
     out["dist_sma_50"] = close / close.rolling(50).mean() - 1.0
-    vol = df["volume"].replace(0, np.nan)
-    out["volume_ratio"] = np.log(vol / vol.rolling(30).mean())
+    # a zero-volume candle counts as 1% of the average (its log would be -inf, and as NaN it
+    # blanked the feature for the 30 candles after it); 0 where the average itself is 0
+    mean = df["volume"].rolling(30).mean()
+    ratio = np.log((df["volume"] / mean).clip(lower=0.01))
+    out["volume_ratio"] = ratio.mask(mean == 0, 0.0)
     return out
 
 
@@ -222,6 +227,27 @@ class NotEnoughDataError(ValueError):
     """The series is too short for what was asked."""
 
 
+def min_candles(horizon: int, config: ForecastConfig) -> int:
+    """The fewest candles the backtest over ``horizon`` steps can run on (every feature
+    known from the warm-up on): ``MIN_ORIGINS`` origins to train on before the tested ones,
+    and ``folds`` tested origins at least."""
+    for size in range(MIN_ORIGINS, MIN_ORIGINS + 4 * config.folds + 4 * MIN_ORIGINS):
+        tested = min(config.test_size, size // 4)
+        if size - tested >= MIN_ORIGINS and tested >= config.folds:
+            return WARM_UP + horizon + size
+    raise NotEnoughDataError(f"a backtest of {config.folds} folds needs test_size >= folds")
+
+
+def check_length(candles: int, horizon: int, config: ForecastConfig) -> None:
+    """NotEnoughDataError saying how many candles are needed, before any work."""
+    needed = min_candles(horizon, config)
+    if candles < needed:
+        raise NotEnoughDataError(
+            f"a forecast over {horizon} steps with its backtest needs at least {needed} "
+            f"candles; there are {candles}"
+        )
+
+
 def _usable_origins(feat: Any) -> Any:
     np, _, _ = _libs()
     ok = ~np.isnan(feat).any(axis=1)
@@ -241,9 +267,9 @@ def backtest(df: Any, horizon: int, config: ForecastConfig) -> dict[str, Any]:
     test_size = min(config.test_size, len(origins) // 4)
     if len(origins) - test_size < MIN_ORIGINS or test_size < config.folds:
         raise NotEnoughDataError(
-            f"a backtest over {horizon} steps needs at least "
-            f"{WARM_UP + MIN_ORIGINS + horizon + 4 * config.folds} candles with complete "
-            f"data; there are {len(logc)}"
+            f"a backtest over {horizon} steps needs at least {min_candles(horizon, config)} "
+            f"candles with complete data; there are {len(logc)}, {len(origins)} of them "
+            "usable as origins"
         )
     test = origins[-test_size:]
     blocks = np.array_split(test, config.folds)

@@ -319,6 +319,7 @@ class _Work:
 
     def run(self) -> dict[str, Any]:
         df = mm.frame(self.candles)
+        mm.check_length(len(self.candles), self.horizon, self.config)  # 422 with the count
         out: dict[str, Any] = {"indicators": mm.indicators(df), "risk": mm.risk(df, self.timeframe)}
         if self.artefact is not None:
             models = mm.load_models(self.artefact)
