@@ -121,6 +121,19 @@ async def _first_reachable(urls: list[sa.URL]) -> tuple[sa.URL | None, list[str]
     return None, errors
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _knowledge_file_roots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local knowledge sources may be read under the session's temporary directory (where
+    every ``tmp_path`` lies), as IMPERIUM_KNOWLEDGE_FILE_ROOTS would say in a deployment."""
+    before = os.environ.get("IMPERIUM_KNOWLEDGE_FILE_ROOTS")
+    os.environ["IMPERIUM_KNOWLEDGE_FILE_ROOTS"] = str(tmp_path_factory.getbasetemp())
+    yield
+    if before is None:
+        os.environ.pop("IMPERIUM_KNOWLEDGE_FILE_ROOTS", None)
+    else:
+        os.environ["IMPERIUM_KNOWLEDGE_FILE_ROOTS"] = before
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> PostgresServer:
     configured = os.environ.get(POSTGRES_URL_ENV)

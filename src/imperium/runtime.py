@@ -416,6 +416,7 @@ def make_market_feed(settings: Settings, markets: MarketStore) -> Routine:
 def make_knowledge(settings: Settings, store: Store, clock: SystemClock) -> KnowledgeService:
     """The knowledge base beside ``store`` (its database, or memory), its connectors over
     one polite web client (closed with the service)."""
+    from imperium.adapters.knowledge.feeds import file_roots, local_refusal
     from imperium.adapters.knowledge.http import HttpConfig, WebClient
     from imperium.adapters.knowledge.registry import DEFAULT_URLS, connectors
     from imperium.adapters.storage.knowledge import SqlKnowledgeStore
@@ -428,9 +429,11 @@ def make_knowledge(settings: Settings, store: Store, clock: SystemClock) -> Know
     else:
         kept = MemoryKnowledgeStore(store.state if isinstance(store, MemoryStore) else None)
     web = WebClient(clock, HttpConfig(timeout=settings.knowledge_http_timeout))
+    roots = file_roots(settings.knowledge_file_roots)
     ingester = Ingester(
-        kept, connectors(web, settings.model_key_envs), clock, settings.max_internet_results
-    )
+        kept, connectors(web, settings.model_key_envs, roots), clock,
+        settings.max_internet_results,
+    )  # fmt: skip
     embedder = None
     if settings.knowledge_embeddings:  # fails at start, saying what to install
         from imperium.adapters.knowledge.embeddings import load_embedder
@@ -439,6 +442,7 @@ def make_knowledge(settings: Settings, store: Store, clock: SystemClock) -> Know
     return KnowledgeService(
         kept, ingester, clock, embedder, on_close=web.close, default_urls=DEFAULT_URLS,
         key_envs=settings.model_key_envs,
+        local_refusal=functools.partial(local_refusal, roots=roots),
     )  # fmt: skip
 
 

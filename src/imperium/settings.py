@@ -442,6 +442,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_KNOWLEDGE_HTTP_TIMEOUT", "knowledge_http_timeout"),
         description="Seconds a knowledge source's request may take before it is retried.",
     )
+    knowledge_file_roots: str = Field(
+        default="knowledge",
+        validation_alias=AliasChoices("IMPERIUM_KNOWLEDGE_FILE_ROOTS", "knowledge_file_roots"),
+        description="Directories a files source (or a feed file) must sit under, separated "
+        "by commas; relative ones are from the server's working directory. Empty: no local "
+        "sources. /proc, /sys and /dev are refused whatever this says.",
+    )
     knowledge_embeddings: bool = Field(
         default=False,
         validation_alias=AliasChoices("IMPERIUM_KNOWLEDGE_EMBEDDINGS", "knowledge_embeddings"),

@@ -60,7 +60,7 @@ async def test_a_local_source_ingested_searched_and_listed(
 async def test_refusals_are_problems(client: httpx.AsyncClient, tmp_path: Path) -> None:
     await add_files_source(client, tmp_path)
     sources = "/api/v1/knowledge/sources"
-    twice = {"id": "notes", "kind": "files", "url": "/x"}
+    twice = {"id": "notes", "kind": "files", "url": str(tmp_path)}
     problem(await client.post(sources, json=twice), 409, "notes")
     bad_id = {"id": "Bad Id!", "kind": "rss", "url": "https://x/f"}
     problem(await client.post(sources, json=bad_id), 422)
@@ -80,6 +80,19 @@ async def test_refusals_are_problems(client: httpx.AsyncClient, tmp_path: Path) 
     problem(await client.post("/api/v1/knowledge/search", json=unknown_task), 404)
     problem(await client.post("/api/v1/knowledge/search", json={"query": "x", "task_id": "t"}),
             422, "together")  # fmt: skip
+
+
+async def test_the_api_refuses_a_source_outside_the_roots(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    sources = "/api/v1/knowledge/sources"
+    for url in ("/proc/self/environ", "/etc", "file:///proc/self/environ"):
+        for kind in ("files", "rss"):
+            answer = await client.post(sources, json={"id": "x", "kind": kind, "url": url})
+            assert answer.status_code == 422, (url, kind, answer.text)
+            assert answer.headers["content-type"].startswith("application/problem+json")
+    inside = await client.post(sources, json={"id": "n", "kind": "files", "url": str(tmp_path)})
+    assert inside.status_code == 201, inside.text
 
 
 async def test_an_agent_uses_knowledge_and_the_impact_counts_it(

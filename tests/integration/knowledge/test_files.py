@@ -3,9 +3,13 @@ file given as the URL of an RSS source."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
-from imperium.adapters.knowledge.feeds import FeedConnector
+import pytest
+
+from imperium.adapters.knowledge.feeds import FeedConnector, file_roots
 from imperium.adapters.knowledge.files import FilesConnector
 from imperium.adapters.knowledge.http import WebClient
 from imperium.domain.knowledge import IngestStatus, Source, SourceKind, SourceState
@@ -29,7 +33,9 @@ async def test_a_directory_of_files(tmp_path: Path) -> None:
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
     (tmp_path / ".hidden.md").write_text("secret")
     source = Source("docs", SourceKind.FILES, str(tmp_path))
-    outcome = await FilesConnector(Clock()).fetch(source, SourceState("docs"), [], 1)
+    outcome = await FilesConnector(Clock(), file_roots([tmp_path])).fetch(
+        source, SourceState("docs"), [], 1
+    )
     assert outcome.status is IngestStatus.OK
     titles = sorted(i.title for i in outcome.items)
     assert titles == ["Asyncio task groups", "Connection pools in SQLAlchemy", "Leases", "Pools"]
@@ -41,7 +47,9 @@ async def test_a_directory_of_files(tmp_path: Path) -> None:
 
 async def test_a_missing_path_fails_with_the_reason(tmp_path: Path) -> None:
     source = Source("docs", SourceKind.FILES, str(tmp_path / "nowhere"))
-    outcome = await FilesConnector(Clock()).fetch(source, SourceState("docs"), [], 10)
+    outcome = await FilesConnector(Clock(), file_roots([tmp_path])).fetch(
+        source, SourceState("docs"), [], 10
+    )
     assert outcome.status is IngestStatus.FAILED
     assert "no file or directory" in (outcome.error or "")
 
@@ -51,8 +59,65 @@ async def test_a_feed_file_as_an_rss_source(tmp_path: Path) -> None:
     web = WebClient(Clock())
     try:
         feed = Source("f", SourceKind.RSS, (tmp_path / "feed.xml").as_uri())
-        outcome = await FeedConnector(web).fetch(feed, SourceState("f"), [], 10)
+        outcome = await FeedConnector(web, file_roots([tmp_path])).fetch(
+            feed, SourceState("f"), [], 10
+        )
     finally:
         await web.close()
     assert outcome.status is IngestStatus.OK
     assert len(outcome.items) == 2
+
+
+@pytest.mark.parametrize("url", ["/proc/self/environ", "file:///proc/self/environ", "/dev/zero"])
+async def test_system_paths_are_never_read(tmp_path: Path, url: str) -> None:
+    everything = file_roots(["/"])
+    files = Source("env", SourceKind.FILES, url)
+    outcome = await FilesConnector(Clock(), everything).fetch(files, SourceState("env"), [], 10)
+    assert outcome.status is IngestStatus.FAILED
+    assert "system path" in (outcome.error or "")
+    assert outcome.items == []
+    web = WebClient(Clock())
+    try:
+        feed = Source("env", SourceKind.RSS, url)
+        read = await FeedConnector(web, everything).fetch(feed, SourceState("env"), [], 10)
+    finally:
+        await web.close()
+    assert read.status is IngestStatus.FAILED
+    assert "system path" in (read.error or "")
+
+
+async def test_only_files_under_the_roots_are_read(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\n\nthe database password")
+    (root / "ok.md").write_text("# Kept\n\nA note inside the root.")
+    (root / "link.md").symlink_to(outside / "secret.md")
+    (root / "linked-dir").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(root / "pipe.md")  # nothing writes it: reading it would hang the ingest
+    (outside / "feed.xml").write_text(RSS)
+    roots = file_roots([root])
+    docs = Source("docs", SourceKind.FILES, str(root))
+    outcome = await asyncio.wait_for(
+        FilesConnector(Clock(), roots).fetch(docs, SourceState("docs"), [], 10), timeout=10
+    )
+    assert [i.title for i in outcome.items] == ["Kept"]  # no symlink followed, no FIFO read
+    for url in (str(outside), str(root / "link.md"), str(root / "linked-dir"), "/etc/hostname"):
+        source = Source("x", SourceKind.FILES, url)
+        refused = await FilesConnector(Clock(), roots).fetch(source, SourceState("x"), [], 10)
+        assert refused.status is IngestStatus.FAILED
+        assert "IMPERIUM_KNOWLEDGE_FILE_ROOTS" in (refused.error or ""), url
+    pipe = Source("p", SourceKind.RSS, str(root / "pipe.md"))
+    web = WebClient(Clock())
+    try:
+        fifo = await asyncio.wait_for(
+            FeedConnector(web, roots).fetch(pipe, SourceState("p"), [], 10), timeout=10
+        )
+        feed = Source("f", SourceKind.RSS, (outside / "feed.xml").as_uri())
+        away = await FeedConnector(web, roots).fetch(feed, SourceState("f"), [], 10)
+    finally:
+        await web.close()
+    assert fifo.status is IngestStatus.FAILED
+    assert "not a regular file" in (fifo.error or "")
+    assert away.status is IngestStatus.FAILED
+    assert "IMPERIUM_KNOWLEDGE_FILE_ROOTS" in (away.error or "")

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,11 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from imperium.adapters.knowledge.base import NotModified, WebConnector, epoch_of_struct
-from imperium.adapters.knowledge.http import SourceError, SourceSession
+from imperium.adapters.knowledge.http import SourceError, SourceSession, WebClient
 from imperium.domain.knowledge import FetchedItem
+
+MAX_FEED_BYTES = 5_000_000
+"""The largest feed read (a file, or an HTTP body): feedparser holds all of it in memory."""
 
 
 def parse_feed(content: bytes) -> tuple[list[FetchedItem], int]:
@@ -60,16 +66,77 @@ def local_path(url: str) -> Path | None:
     return None
 
 
+SYSTEM_DIRS = ("/proc", "/sys", "/dev")
+"""Never read as a source, whatever the roots say (process environments, devices)."""
+
+
+def file_roots(setting: str | Sequence[str | Path]) -> tuple[Path, ...]:
+    """IMPERIUM_KNOWLEDGE_FILE_ROOTS (comma-separated) as resolved directories."""
+    entries = setting.split(",") if isinstance(setting, str) else setting
+    return tuple(Path(os.path.realpath(Path(str(e).strip()).expanduser()))
+                 for e in entries if str(e).strip())  # fmt: skip
+
+
+def local_refusal(url: str, roots: Sequence[Path]) -> str | None:
+    """Why the file or directory ``url`` names may not be a source, or None (also None for
+    a web URL): it must resolve (symlinks followed) to a place under one of ``roots``,
+    never under /proc, /sys or /dev."""
+    path = local_path(url)
+    if path is None:
+        return None
+    resolved = Path(os.path.realpath(path))
+    if any(resolved == Path(d) or Path(d) in resolved.parents for d in SYSTEM_DIRS):
+        return f"{url} is a system path (/proc, /sys, /dev): never a knowledge source"
+    if not any(resolved == root or root in resolved.parents for root in roots):
+        shown = ", ".join(str(r) for r in roots) or "none configured"
+        return (
+            f"{url} is outside the directories local sources may read "
+            f"(IMPERIUM_KNOWLEDGE_FILE_ROOTS: {shown}); put it under one of them or add one"
+        )
+    return None
+
+
+def read_regular(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file (never through a symlink, never a FIFO
+    or a device) of at most ``max_bytes``; raises ``SourceError`` or ``OSError``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError("not a regular file")
+        if info.st_size > max_bytes:
+            raise SourceError(f"larger than {max_bytes} bytes; split it")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            content = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(content) > max_bytes:
+        raise SourceError(f"larger than {max_bytes} bytes; split it")
+    return content
+
+
 class FeedConnector(WebConnector):
+    def __init__(
+        self, web: WebClient, roots: Sequence[Path] = (), max_bytes: int = MAX_FEED_BYTES
+    ) -> None:
+        super().__init__(web)
+        self.roots = tuple(roots)
+        """Where a feed file may be (IMPERIUM_KNOWLEDGE_FILE_ROOTS)."""
+        self.max_bytes = max_bytes
+        """The largest feed read, from disk or from the web."""
+
     async def items(
         self, session: SourceSession, topics: Sequence[str], limit: int
     ) -> AsyncIterator[FetchedItem]:
         path = local_path(session.source.url)
         if path is not None:
-            content = _read(path)
+            refusal = await asyncio.to_thread(local_refusal, session.source.url, self.roots)
+            if refusal is not None:
+                raise SourceError(refusal)
+            content = await asyncio.to_thread(_read, path, self.max_bytes)
         else:
             content = await self._download(session)
-        items, malformed = parse_feed(content)
+        items, malformed = await asyncio.to_thread(parse_feed, content)  # off the loop
         session.skipped += malformed
         for item in _first(items, limit):
             yield item
@@ -91,9 +158,11 @@ class FeedConnector(WebConnector):
         return response.content
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, max_bytes: int) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular(path, max_bytes)
+    except SourceError as exc:
+        raise SourceError(f"cannot read the feed file {path}: {exc}") from exc
     except OSError as exc:
         raise SourceError(f"cannot read the feed file {path}: {exc.strerror or exc}") from exc
 

@@ -2,17 +2,21 @@
 ``.md`` (title: the first heading or line), ``.html``/``.htm`` (title: ``<title>``), and
 feed files (``.xml``, ``.rss``, ``.atom``). Each file's URL is its ``file://`` URI.
 Every readable file is ingested (``limit`` is for web sources), up to ``MAX_FILES`` files
-of at most ``MAX_BYTES`` each."""
+of at most ``MAX_BYTES`` each. The source must resolve to a place under one of the roots
+(IMPERIUM_KNOWLEDGE_FILE_ROOTS), never /proc, /sys or /dev; inside, symlinks and anything
+but regular files (FIFOs, sockets, devices) are skipped."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from imperium.adapters.knowledge.feeds import local_path, parse_feed
+from imperium.adapters.knowledge.feeds import local_path, local_refusal, parse_feed, read_regular
 from imperium.adapters.knowledge.http import SourceError
 from imperium.domain.knowledge import FetchedItem, IngestStatus, Source, SourceState
 from imperium.ports import Clock
@@ -27,15 +31,20 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 class FilesConnector:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, roots: Sequence[Path] = ()) -> None:
         self._clock = clock
+        self.roots = tuple(roots)
+        """The only directories read (IMPERIUM_KNOWLEDGE_FILE_ROOTS, resolved)."""
 
     async def fetch(
         self, source: Source, state: SourceState, topics: Sequence[str], limit: int
     ) -> FetchOutcome:
         done = self._clock.now()
-        root = local_path(source.url)
-        if root is None or not root.exists():
+        refusal = await asyncio.to_thread(local_refusal, source.url, self.roots)
+        if refusal is not None:
+            return FetchOutcome(IngestStatus.FAILED, _with(state, done, refusal), error=refusal)
+        root = await asyncio.to_thread(_existing, source.url)
+        if root is None:
             missing = f"no file or directory at {source.url}"
             return FetchOutcome(IngestStatus.FAILED, _with(state, done, missing), error=missing)
         items, skipped, problems = await asyncio.to_thread(_read_all, root)  # off the loop
@@ -57,28 +66,44 @@ def _read_all(root: Path) -> tuple[list[FetchedItem], int, list[str]]:
     return items, skipped, problems
 
 
+def _existing(url: str) -> Path | None:
+    """The resolved file or directory ``url`` names, if it exists."""
+    given = local_path(url)
+    root = Path(os.path.realpath(given)) if given is not None else None
+    return root if root is not None and root.exists() else None
+
+
 def _with(state: SourceState, done: float, error: str | None) -> SourceState:
     return dataclasses.replace(state, last_error=error, last_run_at=done)
 
 
 def _files(root: Path) -> list[Path]:
-    if root.is_file():
-        return [root]
+    """The regular files under ``root`` with a known suffix, hidden ones left out; symlinks
+    are neither followed nor read (they could lead out of the roots), nor are FIFOs,
+    sockets or devices."""
+    if not root.is_dir():
+        return [root]  # read_file refuses it unless it is a regular file
     wanted = TEXT | HTML | FEEDS
-    found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
-    return [
-        p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts)
-    ][:MAX_FILES]
+    found: list[Path] = []
+    for top, dirs, names in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(top) / name
+            if name.startswith(".") or path.suffix.lower() not in wanted:
+                continue
+            if stat.S_ISREG(path.lstat().st_mode):
+                found.append(path)
+    return sorted(found)[:MAX_FILES]
 
 
 def read_file(path: Path) -> tuple[list[FetchedItem], int]:
-    """The items of one file (a feed gives one per entry)."""
-    if path.stat().st_size > MAX_BYTES:
-        raise SourceError(f"larger than {MAX_BYTES} bytes; split it")
+    """The items of one file (a feed gives one per entry); only a regular file, opened
+    without following a symlink, of at most ``MAX_BYTES``."""
+    content = read_regular(path, MAX_BYTES)
     suffix = path.suffix.lower()
     if suffix in FEEDS:
-        return parse_feed(path.read_bytes())
-    text = path.read_text(encoding="utf-8")
+        return parse_feed(content)
+    text = content.decode("utf-8")
     if suffix in HTML:
         match = _TITLE.search(text)
         title = match.group(1).strip() if match else path.stem

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from imperium.adapters.knowledge import arxiv, github, stackexchange
 from imperium.adapters.knowledge.arxiv import ArxivConnector
 from imperium.adapters.knowledge.feeds import FeedConnector
@@ -21,11 +24,14 @@ DEFAULT_URLS = {
 """The public APIs' base URLs, used when a source is added without one."""
 
 
-def connectors(web: WebClient, key_envs: str = DEFAULT_KEY_ENVS) -> dict[SourceKind, Connector]:
-    """``key_envs``: IMPERIUM_MODEL_KEY_ENVS, the variables a source may name for its key."""
+def connectors(
+    web: WebClient, key_envs: str = DEFAULT_KEY_ENVS, roots: Sequence[Path] = ()
+) -> dict[SourceKind, Connector]:
+    """``key_envs``: IMPERIUM_MODEL_KEY_ENVS, the variables a source may name for its key;
+    ``roots``: IMPERIUM_KNOWLEDGE_FILE_ROOTS, where local sources may read."""
     return {
-        SourceKind.RSS: FeedConnector(web),
-        SourceKind.FILES: FilesConnector(web.clock),
+        SourceKind.RSS: FeedConnector(web, roots),
+        SourceKind.FILES: FilesConnector(web.clock, roots),
         SourceKind.STACKEXCHANGE: StackExchangeConnector(web, key_envs),
         SourceKind.GITHUB: GitHubConnector(web, key_envs),
         SourceKind.ARXIV: ArxivConnector(web),

@@ -84,7 +84,10 @@ class KnowledgeService:
         on_close: Callable[[], Awaitable[None]] | None = None,
         default_urls: Mapping[SourceKind, str] | None = None,
         key_envs: str = DEFAULT_KEY_ENVS,
+        local_refusal: Callable[[str], str | None] | None = None,
     ) -> None:
+        self._local_refusal = local_refusal
+        """Why a local path may not be a source (outside the file roots...), or None."""
         self.default_urls = dict(default_urls or {})
         """Base URLs of the public APIs, for a source added without one; a source's API
         key or token (``params.token_env``/``key_env``) is sent only to their hosts."""
@@ -111,6 +114,10 @@ class KnowledgeService:
             source = dataclasses.replace(source, url=self.default_urls[source.kind])
         default = self.default_urls.get(source.kind)
         check_source(source, self.key_envs, urlsplit(default).hostname if default else None)
+        if self._local_refusal is not None and source.kind in (SourceKind.FILES, SourceKind.RSS):
+            refusal = self._local_refusal(source.url)
+            if refusal is not None:
+                raise ValidationError(f"source {source.id}: {refusal}")
         if not replace and await self.store.get_source(source.id) is not None:
             raise ConflictError(
                 f"source {source.id} already exists; remove it first or pick another id"
