@@ -8,12 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from imperium.adapters.storage.database import SqlArea
 from imperium.adapters.storage.tables import market_candles, market_texts, ml_models
 from imperium.domain.markets import Candle, MarketText, ModelRecord
 
 _CHUNK = 500  # rows per INSERT: SQLite allows 32,766 bound parameters
+_SAVE_ATTEMPTS = 10
+_MODEL_LOCKS = 0x6D6C  # the advisory-lock space of model names (two-key form)
 
 
 class SqlMarketStore(SqlArea):
@@ -70,8 +73,24 @@ class SqlMarketStore(SqlArea):
                 for r in await self._db.fetch(query)]  # fmt: skip
 
     async def save_model(self, record: ModelRecord) -> ModelRecord:
+        """Saves of one name at the same time (two trainings ending together): on
+        PostgreSQL a transaction-scoped advisory lock per name takes them in turn (so the
+        version numbers and the one current version hold); on SQLite, which writes one
+        transaction at a time, a save that lost the race for its number tries the next."""
+        for attempt in range(_SAVE_ATTEMPTS):
+            try:
+                return await self._save_model(record)
+            except IntegrityError:
+                if self._db.in_unit_of_work or attempt == _SAVE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _save_model(self, record: ModelRecord) -> ModelRecord:
         t = ml_models
         async with self._db.transaction() as conn:
+            if self._db.dialect == "postgresql":
+                lock = sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))")
+                await conn.execute(lock, {"space": _MODEL_LOCKS, "name": record.name})
             latest = (
                 await conn.execute(
                     sa.select(sa.func.max(t.c.version)).where(t.c.name == record.name)
