@@ -221,6 +221,61 @@ async def test_a_remote_worker_searches_through_the_api(im: Imperium, tmp_path: 
     assert (use.attempt, use.agent_id, use.task_type) == (1, "far", "job")
 
 
+async def test_a_remote_worker_with_an_agent_key_searches_its_own_attempts(
+    im: Imperium, tmp_path: Path
+) -> None:
+    """With keys in force: an agent key may search, and record a search only for its own
+    agent's attempts (the agent taken from the key)."""
+    from imperium.agents.base import TaskContext
+    from imperium.domain.auth import Role
+    from imperium.domain.specs import TaskSpec
+    from imperium.interfaces.api import create_app
+    from imperium.worker import Worker
+
+    _, admin = await im.keys.create("admin", Role.ADMIN)
+    _, far_key = await im.keys.create("far", Role.AGENT, "far", ("job",))
+    _, other_key = await im.keys.create("other", Role.AGENT, "other", ("job",))
+    seen: list[tuple[str, int]] = []
+
+    async def far_researcher(ctx: TaskContext) -> list[str]:
+        seen.append((ctx.task_id, ctx.attempt))
+        return [hit.title for hit in await ctx.knowledge.search("task group cancels", 2)]
+
+    app = create_app(im)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as client:  # fmt: skip
+        client.headers["authorization"] = f"Bearer {admin}"
+        await add_files_source(client, notes(tmp_path))
+        await client.post("/api/v1/knowledge/ingest", json={})
+        transport = httpx.ASGITransport(app=app)
+        worker = Worker("http://127.0.0.1", "far", far_researcher, lease_wait=1,
+                        capabilities=["job"], api_key=far_key, transport=transport)  # fmt: skip
+        running = asyncio.create_task(worker.run())
+        task = await im.engine.submit(TaskSpec(type="job", max_attempts=1))
+        done = await asyncio.wait_for(im.engine.wait_for(task.id), timeout=20)
+        worker.stop()
+        await asyncio.wait_for(running, timeout=10)
+        assert done.result == ["Asyncio task groups"], done.error_message
+        [use] = await im.knowledge.store.uses_for(task.id)
+        assert (use.attempt, use.agent_id) == (1, "far")
+
+        far = {"authorization": f"Bearer {far_key}"}
+        other = {"authorization": f"Bearer {other_key}"}
+        search = "/api/v1/knowledge/search"
+        plain = await client.get(search, params={"q": "lease"}, headers=other)
+        assert plain.status_code == 200, plain.text
+        assert (await client.post(search, json={"query": "lease"}, headers=other)).is_success
+        not_its = {"query": "lease", "task_id": task.id, "attempt": 1}
+        problem(await client.post(search, json=not_its, headers=other), 403, "own attempts")
+        posing = {**not_its, "agent_id": "far"}
+        problem(await client.post(search, json=posing, headers=other), 403, "agent 'far'")
+        problem(await client.post(search, json={**not_its, "attempt": 2}, headers=far), 403)
+        mine = await client.post(search, json=not_its, headers=far)  # agent from the key
+        assert mine.status_code == 200, mine.text
+    uses = await im.knowledge.store.uses_for(task.id)
+    assert [(u.attempt, u.agent_id) for u in uses] == [(1, "far"), (1, "far")]
+
+
 async def test_a_learning_cycle_reports_the_impact_per_task_type(
     client: httpx.AsyncClient, im: Imperium, tmp_path: Path
 ) -> None:

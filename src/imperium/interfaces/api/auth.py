@@ -56,6 +56,8 @@ AGENT_ROUTES = frozenset(
         ("POST", "/api/v1/tasks/{task_id}/complete"),
         ("POST", "/api/v1/tasks/{task_id}/fail"),
         ("POST", "/api/proposals"),  # an eligible agent submits its own proposals
+        ("GET", "/api/v1/knowledge/search"),  # ctx.knowledge on a remote worker
+        ("POST", "/api/v1/knowledge/search"),  # ... recorded for its own attempts only
     }
 )
 PUBLIC = Principal(key_id=None, role=Role.READ_ONLY)
@@ -137,8 +139,9 @@ class Gate:
         if principal.role is Role.AGENT:
             if route not in AGENT_ROUTES:
                 raise ForbiddenError(
-                    "an agent key may only register and read its agent and lease, heartbeat, "
-                    "complete and fail its tasks; use an admin or read-only key for this"
+                    "an agent key may only register and read its agent, lease, heartbeat, "
+                    "complete and fail its tasks and search the knowledge base; use an admin "
+                    "or read-only key for this"
                 )
             return
         if route[0] not in SAFE_METHODS:

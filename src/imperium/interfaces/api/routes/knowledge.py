@@ -8,8 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from imperium.domain.auth import ForbiddenError, Role
 from imperium.domain.errors import NotFoundError
 from imperium.domain.knowledge import Source
+from imperium.domain.models import Task
+from imperium.interfaces.api.auth import CurrentPrincipal
 from imperium.interfaces.api.deps import Knowledge, Queries
 from imperium.interfaces.api.schemas import problems
 from imperium.interfaces.api.schemas.knowledge import IngestIn, SearchIn, SourceIn, TopicIn
@@ -38,19 +41,44 @@ async def search(
     return {"query": q, "k": k, "items": [hit_dict(h) for h in hits]}
 
 
-@router.post("/search", responses=problems(404, 422))
-async def search_for(body: SearchIn, knowledge: Knowledge, queries: Queries) -> dict[str, Any]:
+@router.post("/search", responses=problems(403, 404, 422))
+async def search_for(
+    body: SearchIn, knowledge: Knowledge, queries: Queries, principal: CurrentPrincipal
+) -> dict[str, Any]:
     """A search; with ``task_id`` and ``attempt`` (a remote worker's ``ctx.knowledge``),
-    the documents found are recorded as used by that attempt."""
+    the documents found are recorded as used by that attempt. An agent key records only
+    for its own agent's attempts (the agent is the key's; a ``agent_id`` naming another
+    is 403, and so is an attempt that agent did not make)."""
     if body.task_id is None or body.attempt is None:
         hits = await knowledge.search(body.query, body.k, body.topic)
     else:
+        agent_id = body.agent_id
+        if principal.role is Role.AGENT:
+            agent_id = agent_id or principal.agent_id
+            principal.require_agent(agent_id or "")
         task = await queries.get_task(body.task_id)
         if task is None:
             raise NotFoundError(f"no task {body.task_id}")
-        ref = AttemptRef(body.task_id, body.attempt, body.agent_id, task.type)
+        if principal.role is Role.AGENT and not await _made_by(
+            queries, task, body.attempt, agent_id
+        ):
+            raise ForbiddenError(
+                f"attempt {body.attempt} of task {body.task_id} is not agent "
+                f"'{agent_id}''s: an agent key records knowledge only for its own attempts"
+            )
+        ref = AttemptRef(body.task_id, body.attempt, agent_id, task.type)
         hits = await knowledge.search_for_attempt(body.query, body.k, ref, body.topic)
     return {"query": body.query, "k": body.k, "items": [hit_dict(h) for h in hits]}
+
+
+async def _made_by(queries: Queries, task: Task, attempt: int, agent_id: str | None) -> bool:
+    """Whether ``agent_id`` holds ``attempt`` of ``task`` now, or made it."""
+    if task.agent_id == agent_id and task.attempts == attempt:
+        return True
+    return any(
+        e.attempt == attempt and e.agent_id == agent_id
+        for e in await queries.executions_for(task.id)
+    )
 
 
 @router.get("/documents")
