@@ -3,8 +3,9 @@
 - ``fraud_train`` ``{transactions: [...]}``: trains XGBoost and a Random Forest on labelled
   transactions (IsolationForest without labels), evaluated on the newest 20% by time;
   every candidate is stored as a version of the model ``fraud`` with its metrics, and the
-  best (PR-AUC) becomes current (``_fraud_models``; ``imperium fraud train FILE`` does the
-  same from the command line).
+  best (PR-AUC) becomes current if it scored at least the current version's PR-AUC (or
+  ``make_current`` is true; the answer says which is current and why): ``_fraud_models``;
+  ``imperium fraud train FILE`` does the same from the command line.
 - ``fraud_analyze`` ``{transactions: [...], threshold?}``: scores each transaction with the
   current version: its probability (or anomaly score), the decision at the threshold
   (the model's own unless given), and the features that drove it.
@@ -43,18 +44,56 @@ def _bad(message: str) -> TaskFailed:
     return TaskFailed(message, kind="bad_input", retryable=False)
 
 
-async def save_trained(store: MarketStore, trained: Sequence[fm.Trained]) -> list[ModelRecord]:
-    """Every candidate as a version of ``fraud``; the first (the best) saved last, current."""
+async def save_trained(
+    store: MarketStore, trained: Sequence[fm.Trained], make_current: bool = False
+) -> tuple[list[ModelRecord], ModelRecord, str]:
+    """Every candidate as a version of ``fraud`` (the first, the best, saved last); the best
+    becomes current when :func:`promotion` says so. Returns the saved versions, the
+    current one afterwards, and why it is current."""
+    before = await store.current_model(MODEL_NAME)
+    promote, reason = promotion(before, trained[0], make_current)
     saved = []
     now = time.time()
     for rank, t in reversed(list(enumerate(trained))):
         record = ModelRecord(
             id=uuid.uuid4().hex, name=MODEL_NAME, version=0, kind=t.kind, algorithm=t.algorithm,
             created_at=now, metrics=t.metrics, data_summary=t.data_summary,
-            current=rank == 0, artefact=t.artefact,
+            current=rank == 0 and promote, artefact=t.artefact,
         )  # fmt: skip
         saved.append(await store.save_model(record))
-    return list(reversed(saved))
+    saved.reverse()
+    current = saved[0] if promote or before is None else before
+    return saved, current, reason
+
+
+def promotion(current: ModelRecord | None, best: fm.Trained, forced: bool) -> tuple[bool, str]:
+    """Whether a new training's best model replaces the current version, and why: only when
+    its held-out PR-AUC is at least the current one's (a supervised model also replaces an
+    unsupervised one, never the reverse), or when the caller asks (``make_current``). The
+    two PR-AUCs come from different held-out data (each training's newest 20%), which the
+    reason says."""
+    new = best.metrics.get("pr_auc")
+    if current is None:
+        return True, "the new best model is current: no model was current before"
+    old = current.metrics.get("pr_auc")
+    was = f"version {current.version} ({current.algorithm})"
+    if forced:
+        return True, f"the new best model replaced {was} as current: make_current was asked"
+    if new is None and old is not None:
+        return False, (
+            f"{was} stays current (held-out PR-AUC {old}): the new model is unsupervised, "
+            "with no labels to measure it; ask make_current to use it anyway"
+        )
+    if old is None:
+        return True, f"the new best model replaced {was}, which had no held-out PR-AUC"
+    if new is not None and new >= old:
+        return True, (
+            f"the new best model is current: its held-out PR-AUC {new} is at least {was}'s {old}"
+        )
+    return False, (
+        f"{was} stays current: its held-out PR-AUC {old} is above the new best's {new} (each "
+        "measured on the newest 20% of its own training data); ask make_current to replace it"
+    )
 
 
 def model_dict(record: ModelRecord) -> dict[str, Any]:
@@ -118,9 +157,17 @@ class FraudAgent(Agent):
 
     async def _train(self, store: MarketStore, payload: dict[str, Any]) -> dict[str, Any]:
         rows = _transactions(payload)
+        make_current = payload.get("make_current", False)
+        if not isinstance(make_current, bool):
+            raise _bad("make_current must be true or false")
         trained = await self._in_thread(_parse_and_train, rows)
-        saved = await save_trained(store, trained)
-        return {"models": [model_dict(r) for r in saved], "current": model_dict(saved[0])}
+        saved, current, reason = await save_trained(store, trained, make_current)
+        return {
+            "models": [model_dict(r) for r in saved],
+            "current": model_dict(current),
+            "promoted": current.id == saved[0].id,
+            "why_current": reason,
+        }
 
     async def _analyze(
         self, ctx: TaskContext, store: MarketStore, payload: dict[str, Any]

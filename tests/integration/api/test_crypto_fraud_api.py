@@ -174,6 +174,13 @@ async def test_train_then_analyze_with_explanations(
     problem(
         await client.post(f"{FRAUD}/train", json={"transactions": rows[:10]}), 422, "at least 50"
     )
+    assert "no model was current before" in trained.json()["why_current"]
+    again = await client.post(f"{FRAUD}/train", content=text.getvalue(),
+                              params={"make_current": "true"},
+                              headers={"content-type": "text/csv"})  # fmt: skip
+    assert again.status_code == 200, again.text
+    assert (again.json()["promoted"], again.json()["current"]["version"]) == (True, 4)
+    assert "make_current was asked" in again.json()["why_current"]
 
 
 async def test_trading_rules_through_the_fraud_agent(client: httpx.AsyncClient) -> None:

@@ -43,6 +43,7 @@ def test_fraud_generate_train_models_analyze(cli: Callable[..., Result], tmp_pat
     listed = json.loads(cli("fraud", "models", "--json").stdout)
     assert [m["version"] for m in listed] == [2, 1]
     assert sum(m["current"] for m in listed) == 1
+    assert "no model was current before" in result["why_current"]
     table = cli("fraud", "models")
     assert "PR-AUC" in table.output
     assert str(result["current"]["metrics"]["pr_auc"]) in table.output

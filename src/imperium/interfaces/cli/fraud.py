@@ -42,14 +42,24 @@ def train(
     file: Annotated[Path, typer.Argument(help="CSV or JSON of transactions.")],
     database: Database = None,
     as_json: Json = False,
+    make_current: Annotated[
+        bool,
+        typer.Option(
+            "--make-current",
+            help="Make the new best current even if it scored below the current version.",
+        ),
+    ] = False,
 ) -> None:
     """Train on FILE (timestamp, account_id, amount, merchant_category, is_fraud); every
-    candidate is stored as a version with its metrics, the best (PR-AUC) current."""
-    result = run(run_agent("fraud", "fraud_train", {"transactions": _load(file)}, database))
+    candidate is stored as a version with its metrics; the best (PR-AUC) becomes current
+    if it scored at least the current version (or with --make-current)."""
+    payload = {"transactions": _load(file), "make_current": make_current}
+    result = run(run_agent("fraud", "fraud_train", payload, database))
     if as_json:
         print_json(result)
         return
     _table(result["models"])
+    console.print(escape(result["why_current"]))
 
 
 @app.command("models")

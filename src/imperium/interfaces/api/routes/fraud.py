@@ -47,19 +47,34 @@ async def analyze(request: Request, engine: Scheduler, wait: Wait = 60.0) -> Any
 
 
 @router.post("/train", responses=ml_problems(422, 502, 503))
-async def train(request: Request, engine: Scheduler, wait: Wait = 300.0) -> Any:
+async def train(
+    request: Request,
+    engine: Scheduler,
+    wait: Wait = 300.0,
+    make_current: Annotated[
+        bool,
+        Query(
+            description=(
+                "Make the new best model current even if its held-out PR-AUC is below the current "
+                "version's."
+            )
+        ),
+    ] = False,
+) -> Any:
     """Train on transactions (CSV as ``text/csv``, or JSON ``{"transactions": [...]}``)
     with columns timestamp, account_id, amount, merchant_category and the label
     ``is_fraud`` (0/1; without labels an IsolationForest is fitted). XGBoost and a Random
     Forest are evaluated on the newest 20% by time; both are stored as versions and the
-    better (PR-AUC) becomes current."""
+    better (PR-AUC) becomes current if its PR-AUC is at least the current version's (or
+    ``make_current``); ``why_current`` in the answer says which is current and why."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv", "text/plain"):
         rows: Any = await _csv_rows(request)
     else:
         body = await _json(request)
         rows = body.get("transactions") if isinstance(body, dict) else body
-    return await run_agent_task(engine, "fraud_train", {"transactions": rows}, wait)
+    payload = {"transactions": rows, "make_current": make_current}
+    return await run_agent_task(engine, "fraud_train", payload, wait)
 
 
 @router.post("/trades", responses=ml_problems(422, 502, 503))
