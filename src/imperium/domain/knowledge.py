@@ -16,6 +16,8 @@ from imperium.domain.errors import ValidationError
 from imperium.domain.llm import DEFAULT_KEY_ENVS, key_env_refusal
 
 SOURCE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+MAX_DAILY_QUOTA = 1_000_000
+"""The most requests a day a source may be allowed (the column is a 32-bit integer)."""
 _ENV_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -179,8 +181,10 @@ def check_source(
         )
     if not 0.0 <= source.trust <= 1.0:
         raise ValidationError(f"trust must be between 0 and 1, got {source.trust}")
-    if source.daily_quota is not None and source.daily_quota < 1:
-        raise ValidationError("daily_quota must be at least 1 (or absent: no limit)")
+    if source.daily_quota is not None and not 1 <= source.daily_quota <= MAX_DAILY_QUOTA:
+        raise ValidationError(
+            f"daily_quota must be 1-{MAX_DAILY_QUOTA} requests (or absent: no limit)"
+        )
     if source.min_interval < 0:
         raise ValidationError("min_interval must be >= 0 seconds")
     if not source.url.strip():

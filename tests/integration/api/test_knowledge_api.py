@@ -70,6 +70,13 @@ async def test_refusals_are_problems(client: httpx.AsyncClient, tmp_path: Path) 
     elsewhere = {"id": "gh", "kind": "github", "url": "https://evil.example/api",
                  "params": {"token_env": "GITHUB_API_KEY"}}  # fmt: skip
     problem(await client.post(sources, json=elsewhere), 422, "only to api.github.com")
+    seed = "/api/imperium/trusted-sources"
+    huge = {"id": "q", "url": "https://blog.example.com/feed", "daily_quota": 10**12}
+    problem(await client.post(seed, json=huge), 422, "daily_quota")
+    problem(
+        await client.post(seed, json={**huge, "daily_quota": 5, "allowed_domains": ["x" * 300]}),
+        422,
+    )
     se = {"id": "se", "kind": "stackexchange", "params": {"key_env": "IMPERIUM_API_KEYS"}}
     problem(await client.post(sources, json=se), 422, "IMPERIUM_MODEL_KEY_ENVS")
     problem(await client.post("/api/v1/knowledge/ingest", json={"source_ids": ["none"]}), 404)

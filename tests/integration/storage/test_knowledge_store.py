@@ -4,7 +4,9 @@ ingestion log, and attempts' knowledge uses joined to their outcomes."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Sequence
 
 from imperium.adapters.storage.knowledge import SqlKnowledgeStore
 from imperium.adapters.storage.memory import MemoryStore
@@ -12,6 +14,7 @@ from imperium.adapters.storage.memory.knowledge import MemoryKnowledgeStore
 from imperium.adapters.storage.sql import SqlStore
 from imperium.domain.knowledge import (
     Document,
+    FetchedItem,
     IngestRecord,
     IngestStatus,
     KnowledgeUse,
@@ -24,7 +27,8 @@ from imperium.domain.knowledge_text import content_hash, signature
 from imperium.domain.models import Execution
 from imperium.domain.states import Outcome
 from imperium.ports import Store
-from imperium.services.knowledge.ports import UsageOutcome
+from imperium.services.knowledge.ingest import Ingester
+from imperium.services.knowledge.ports import FetchOutcome, UsageOutcome
 
 
 def knowledge_store(store: Store) -> SqlKnowledgeStore | MemoryKnowledgeStore:
@@ -182,3 +186,64 @@ async def test_search_uses_the_full_text_index(store: Store) -> None:
             await conn.exec_driver_sql("SET enable_seqscan = off")
         plan = " ".join(str(row) for row in (await conn.exec_driver_sql(explain + sql)).all())
     assert expected in plan, plan
+
+
+async def test_a_url_stored_already_is_not_inserted_again(store: Store) -> None:
+    kb = knowledge_store(store)
+    first = await kb.insert_document(document("https://b/1", "One", "first text"))
+    assert first is not None
+    assert await kb.insert_document(document("https://b/1", "Two", "other text")) is None
+    assert await kb.count_documents() == 1
+    assert (await kb.get_document(first)).title == "One"  # type: ignore[union-attr]
+
+
+class _Feed:
+    """A connector answering ``items`` with an ETag."""
+
+    def __init__(self, items: list[FetchedItem]) -> None:
+        self.items = items
+
+    async def fetch(
+        self, source: Source, state: SourceState, topics: Sequence[str], limit: int
+    ) -> FetchOutcome:
+        await asyncio.sleep(0)
+        return FetchOutcome(IngestStatus.OK, SourceState(source.id, etag="e1"), list(self.items))
+
+
+class _Clock:
+    def now(self) -> float:
+        return 1000.0
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+async def test_concurrent_ingests_and_oversized_fields_store_each_document_once(
+    store: Store,
+) -> None:
+    """Two ingests at once in this process (serialized) and one from another ingester (as
+    another process would: the database's ON CONFLICT settles it), with an author, a topic
+    and a URL longer than their columns and a NUL byte: no error, each document once."""
+    kb = knowledge_store(store)
+    await kb.save_source(Source("blog", SourceKind.RSS, "https://blog.example/feed"))
+    items = [
+        FetchedItem(
+            f"https://blog.example/{i}",
+            f"Post {i}",
+            f"text\x00 number {i} " * 20,
+            author="A" * 500,
+            topic="t" * 300,
+        )
+        for i in range(6)
+    ] + [FetchedItem("https://blog.example/" + "x" * 2100, "Long", "a url too long to store")]
+    connectors = {SourceKind.RSS: _Feed(items)}
+    one, other = (Ingester(kb, connectors, _Clock()) for _ in range(2))  # type: ignore[arg-type]
+    runs = await asyncio.gather(one.run(), one.run(), other.run(), other.run())
+    assert [r.status for run in runs for r in run] == [IngestStatus.OK] * 4
+    assert sum(r.stored for run in runs for r in run) == 6
+    assert await kb.count_documents() == 6
+    stored = await kb.list_documents(10)
+    assert {len(d.author or "") for d in stored} == {300}
+    assert {len(d.topic or "") for d in stored} == {200}
+    assert all("\x00" not in d.text for d in stored)
+    assert (await kb.get_state("blog")) == SourceState("blog", etag="e1")

@@ -10,6 +10,7 @@ import pytest
 
 from imperium.adapters.storage.memory.knowledge import MemoryKnowledgeStore
 from imperium.domain.knowledge import (
+    Document,
     FetchedItem,
     IngestStatus,
     Source,
@@ -141,3 +142,30 @@ async def test_the_routine_skips_without_sources_and_reports_failures() -> None:
     empty = MemoryKnowledgeStore()
     idle = ingest_routine(KnowledgeService(empty, Ingester(empty, {}, Clock()), Clock()), 60.0)
     assert (await idle.action())["status"] == "skipped"
+
+
+async def test_items_that_cannot_be_stored_fail_their_source_and_keep_no_etag() -> None:
+    """A store error while keeping one source's items fails that source only, and its new
+    ETag is not saved (the items were not kept: the next ingest fetches them again)."""
+
+    class Refusing(MemoryKnowledgeStore):
+        async def insert_document(self, document: Document) -> int | None:
+            if document.source_id == "arx":
+                raise RuntimeError("value too long for type character varying(300)")
+            return await super().insert_document(document)
+
+    feed = Scripted([FetchedItem("https://b/1", "Post", "text about asyncio tasks")])
+    arx = Scripted([FetchedItem("https://arxiv.org/abs/1", "Paper", "a paper on tasks")])
+    store = Refusing()
+    await store.save_source(Source("feed", SourceKind.RSS, "https://blog.example/feed"))
+    await store.save_source(Source("arx", SourceKind.ARXIV, "https://export.arxiv.org/api"))
+    ingester = Ingester(store, {SourceKind.RSS: feed, SourceKind.ARXIV: arx}, Clock())
+    records = {r.source_id: r for r in await ingester.run()}
+    assert records["arx"].status is IngestStatus.FAILED
+    assert "could not be stored" in (records["arx"].error or "")
+    assert records["feed"].stored == 1
+    assert (await store.get_state("feed")) == SourceState("feed", etag="e1")
+    kept = await store.get_state("arx")
+    assert kept is not None
+    assert kept.etag is None
+    assert "could not be stored" in (kept.last_error or "")

@@ -126,12 +126,18 @@ class SqlKnowledgeStore(SqlArea):
         rows = await self._db.fetch(sa.select(docs.c.id, docs.c.signature))
         return [(row.id, tuple(row.signature)) for row in rows]
 
-    async def insert_document(self, document: Document) -> int:
+    async def insert_document(self, document: Document) -> int | None:
+        """None when a document with its URL is stored (ON CONFLICT DO NOTHING: another
+        process's ingest may have stored it since it was looked up)."""
         row = _document_row(document)
         row.pop("id")
+        insert = (
+            self._db.insert(docs).values(row).on_conflict_do_nothing(index_elements=[docs.c.url])
+        )
         async with self._db.transaction() as conn:
-            result = await conn.execute(sa.insert(docs).values(row).returning(docs.c.id))
-            return int(result.scalar_one())
+            result = await conn.execute(insert.returning(docs.c.id))
+            new_id = result.scalar_one_or_none()
+            return None if new_id is None else int(new_id)
 
     async def update_document(self, document: Document) -> None:
         row = _document_row(document)

@@ -61,6 +61,8 @@ class Ingester:
         self._connectors = connectors
         self._clock = clock
         self.max_results = max_results
+        self._keeping = asyncio.Lock()
+        """One keep at a time: its find-then-insert must not race another ingest's."""
 
     async def run(
         self,
@@ -82,8 +84,21 @@ class Ingester:
         outcomes = await asyncio.gather(*(self._fetch(s, topics) for s in sources))
         records = []
         for source, outcome in zip(sources, outcomes, strict=True):
-            await self._store.save_state(outcome.state)
-            record = await self._keep(source, outcome, topics, started)
+            try:
+                record = await self._keep(source, outcome, topics, started)
+            except Exception as exc:  # one source's items must not stop the others
+                log.exception("keeping a source's items failed", extra={"source": source.id})
+                error = f"its items could not be stored: {type(exc).__name__}: {exc}"[:2000]
+                record = IngestRecord(source.id, started, self._clock.now(), IngestStatus.FAILED,
+                                      fetched=len(outcome.items), error=error)  # fmt: skip
+                # not kept: forget the validators so the next ingest fetches them again
+                outcome = dataclasses.replace(
+                    outcome,
+                    state=dataclasses.replace(
+                        outcome.state, etag=None, last_modified=None, last_error=error
+                    ),
+                )
+            await self._store.save_state(outcome.state)  # after the items are kept
             await self._store.log_ingest(record)
             records.append(record)
             if progress is not None:
@@ -121,12 +136,13 @@ class Ingester:
         work (normalising, hashing, MinHash) runs in a thread: a large directory must not
         hold the server's event loop."""
         tally = Tally()
-        ready = [p for p in await asyncio.to_thread(_prepare_all, items) if p.text]
+        ready = [p for p in await asyncio.to_thread(_prepare_all, items) if p is not None]
         if ready:
-            stored = await self._store.signatures()
-            corpus = (Counter(t for p in ready for t in set(p.terms)), len(ready))
-            for prepared in ready:
-                await self._keep_item(source, prepared, list(topics), stored, corpus, tally)
+            async with self._keeping:
+                stored = await self._store.signatures()
+                corpus = (Counter(t for p in ready for t in set(p.terms)), len(ready))
+                for prepared in ready:
+                    await self._keep_item(source, prepared, list(topics), stored, corpus, tally)
         return tally
 
     async def _keep_item(
@@ -139,30 +155,31 @@ class Ingester:
         tally: Tally,
     ) -> None:
         same = await self._store.find_document(p.item.url, p.digest)
-        if same is None:
-            same = await self._near_duplicate(p.signature, stored)
+        new = 1.0
+        if same is None:  # a scan of every stored signature: off the loop
+            nearest, new = await asyncio.to_thread(_nearest, p.signature, stored)
+            if nearest is not None:
+                same = await self._store.get_document(nearest)
         if same is not None:
             await self._merge(same, p)
             tally.merged += 1
             return
         topic, score = _best_topic(p.item.topic, topics, p.terms, corpus)
-        new = novelty(p.signature, (s for _, s in stored))
         document = Document(
             url=p.item.url, source_id=source.id, title=p.title, text=p.text,
             content_hash=p.digest, signature=p.signature, fetched_at=self._clock.now(),
             topic=topic, author=p.item.author, published_at=p.item.published_at,
             relevance=score, novelty=new, learning_value=learning_value(score, new, source.trust),
         )  # fmt: skip
-        stored.append((await self._store.insert_document(document), p.signature))
+        new_id = await self._store.insert_document(document)
+        if new_id is None:  # stored meanwhile by another process: merge into it
+            same = await self._store.find_document(p.item.url, p.digest)
+            if same is not None:
+                await self._merge(same, p)
+            tally.merged += 1
+            return
+        stored.append((new_id, p.signature))
         tally.stored += 1
-
-    async def _near_duplicate(
-        self, sig: tuple[int, ...], stored: list[tuple[int, tuple[int, ...]]]
-    ) -> Document | None:
-        best = max(stored, key=lambda pair: similarity(sig, pair[1]), default=None)
-        if best is None or similarity(sig, best[1]) < NEAR_DUPLICATE:
-            return None
-        return await self._store.get_document(best[0])
 
     async def _merge(self, same: Document, p: _Prepared) -> None:
         """A copy from another URL counts as a duplicate of ``same``; the same URL with a
@@ -188,14 +205,49 @@ class _Prepared(NamedTuple):
     terms: list[str]
 
 
-def _prepare(item: FetchedItem) -> _Prepared:
-    title = normalise_text(item.title) or item.url
-    text = normalise_text(item.text)
+MAX_URL = 2000
+MAX_AUTHOR = 300
+MAX_TOPIC = 200
+"""The stored columns' sizes: a longer URL is left out, a longer author or topic cut."""
+
+
+def _nearest(
+    sig: tuple[int, ...], stored: list[tuple[int, tuple[int, ...]]]
+) -> tuple[int | None, float]:
+    """The stored document near-identical to ``sig`` (or None), and ``sig``'s novelty: a
+    scan of every stored signature, run in a thread."""
+    best = max(stored, key=lambda pair: similarity(sig, pair[1]), default=None)
+    near = best[0] if best is not None and similarity(sig, best[1]) >= NEAR_DUPLICATE else None
+    return near, novelty(sig, (s for _, s in stored))
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    """``value`` without NUL characters (no database stores them in text), cut to
+    ``limit`` characters; None when nothing is left."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "").strip()[:limit]
+    return value or None
+
+
+def _prepare(item: FetchedItem) -> _Prepared | None:
+    """The item ready to store, or None when it cannot be (no text, a URL that is empty,
+    longer than ``MAX_URL`` or holds a NUL)."""
+    url = item.url.strip()
+    if not url or len(url) > MAX_URL or "\x00" in url:
+        return None
+    item = dataclasses.replace(
+        item, url=url, author=_clean(item.author, MAX_AUTHOR), topic=_clean(item.topic, MAX_TOPIC)
+    )
+    title = normalise_text(item.title.replace("\x00", "")) or url
+    text = normalise_text(item.text.replace("\x00", ""))
+    if not text:
+        return None
     whole = f"{title} {text}"
     return _Prepared(item, title, text, content_hash(whole), signature(whole), terms(whole))
 
 
-def _prepare_all(items: Sequence[FetchedItem]) -> list[_Prepared]:
+def _prepare_all(items: Sequence[FetchedItem]) -> list[_Prepared | None]:
     return [_prepare(item) for item in items]
 
 

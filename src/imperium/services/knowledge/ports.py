@@ -86,8 +86,9 @@ class KnowledgeStore(Protocol):
         """Every stored document's id and MinHash signature."""
         ...
 
-    async def insert_document(self, document: Document) -> int:
-        """Store a new document; its id."""
+    async def insert_document(self, document: Document) -> int | None:
+        """Store a new document; its id, or None when one with its URL is stored already
+        (stored meanwhile by another writer: nothing is inserted)."""
         ...
 
     async def update_document(self, document: Document) -> None:

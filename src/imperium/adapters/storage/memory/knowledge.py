@@ -76,9 +76,9 @@ class MemoryKnowledgeStore:
     async def signatures(self) -> list[tuple[int, tuple[int, ...]]]:
         return [(i, d.signature) for i, d in self.documents.items()]
 
-    async def insert_document(self, document: Document) -> int:
+    async def insert_document(self, document: Document) -> int | None:
         if any(d.url == document.url for d in self.documents.values()):
-            raise ValueError(f"a document with url {document.url} is already stored")
+            return None
         new_id = max(self.documents, default=0) + 1
         self.documents[new_id] = dataclasses.replace(document, id=new_id)
         return new_id

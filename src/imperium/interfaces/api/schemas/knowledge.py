@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from imperium.domain.knowledge import SourceKind
+from imperium.domain.knowledge import MAX_DAILY_QUOTA, SourceKind
 
 Query = Annotated[str, Field(min_length=1, max_length=1000)]
 TopicName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -30,7 +30,7 @@ class SourceIn(BaseModel):
     allowed_domains: Annotated[
         list[Annotated[str, Field(max_length=253)]], Field(max_length=50)
     ] = []
-    daily_quota: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    daily_quota: Annotated[int | None, Field(ge=1, le=MAX_DAILY_QUOTA)] = None
     min_interval: Annotated[float, Field(ge=0, le=3600)] = 1.0
     params: dict[str, Any] = {}
 
@@ -46,8 +46,10 @@ class SeedSourceIn(BaseModel):
     kind: SourceKind = SourceKind.RSS
     trust_level: Annotated[float, Field(ge=0, le=1)] = 0.5
     enabled: bool = True
-    allowed_domains: list[str] = []
-    daily_quota: Annotated[int | None, Field(ge=1)] = None
+    allowed_domains: Annotated[
+        list[Annotated[str, Field(max_length=253)]], Field(max_length=50)
+    ] = []
+    daily_quota: Annotated[int | None, Field(ge=1, le=MAX_DAILY_QUOTA)] = None
 
     @model_validator(mode="after")
     def _named(self) -> SeedSourceIn:
