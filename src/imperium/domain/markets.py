@@ -87,6 +87,13 @@ class MarketStore(Protocol):
         """(symbol, timeframe, count, first ts, last ts) of every stored series."""
         ...
 
+    async def delete_candles(
+        self, symbol: str, timeframe: str, since: float | None = None, until: float | None = None
+    ) -> int:
+        """Delete the series' candles opened from ``since`` to ``until`` (inclusive; None:
+        unbounded, so both None is the whole series); returns how many went."""
+        ...
+
     async def add_texts(self, texts: Sequence[MarketText]) -> None: ...
 
     async def texts(self, symbol: str, limit: int) -> list[MarketText]:

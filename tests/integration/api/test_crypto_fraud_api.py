@@ -227,3 +227,21 @@ async def test_csv_bodies_are_parsed_off_the_event_loop(
     assert response.json()["flagged"] == 1
     assert len(threads) == 1
     assert threading.get_ident() not in threads
+
+
+async def test_a_series_or_a_stray_candle_can_be_deleted(client: httpx.AsyncClient) -> None:
+    csv_ = "timestamp,open,high,low,close,volume\n1,1,2,0.5,1,1\n2,1,2,0.5,1,1\n3,1,2,0.5,1,1\n"
+    headers = {"content-type": "text/csv"}
+    assert (await client.post(f"{CRYPTO}/market-data/x/1h", content=csv_,
+                              headers=headers)).status_code == 201  # fmt: skip
+    one = await client.delete(f"{CRYPTO}/market-data/x/1h", params={"since": 3, "until": 3})
+    assert one.status_code == 200, one.text
+    assert (one.json()["deleted"], one.json()["stored"]["candles"]) == (1, 2)
+    rest = (await client.delete(f"{CRYPTO}/market-data/x/1h")).json()
+    assert (rest["deleted"], rest["stored"]) == (2, None)
+    problem(await client.delete(f"{CRYPTO}/market-data/x/1h"), 404, "no stored X 1h candle")
+    problem(await client.delete(f"{CRYPTO}/market-data/x/2d"), 422, "not one of")
+    # a time outside 1970..2261 is refused at upload, so it never reaches the series
+    problem(await client.post(f"{CRYPTO}/market-data/x/1h", headers=headers,
+                              content="timestamp,open,high,low,close,volume\n1e17,1,2,0.5,1,1\n"),
+            422, "outside 1970-01-01 to 2261-12-31")  # fmt: skip

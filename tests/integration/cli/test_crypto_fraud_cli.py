@@ -28,6 +28,12 @@ def test_crypto_upload_and_texts(cli: Callable[..., Result], tmp_path: Path) -> 
     assert bad.exit_code == 1
     assert "missing a time column" in bad.output
     assert cli("crypto", "upload", str(data), "--symbol", "B C").exit_code == 1
+    first_two = "--until", "1410998400"  # 2014-09-17 and 18 (the file's first two days)
+    gone = cli("crypto", "delete", "btc", "-t", "1d", *first_two)
+    assert (gone.exit_code, gone.output.strip()) == (0, "deleted 2 BTC 1d candles")
+    assert cli("crypto", "delete", "btc", *first_two).exit_code == 1  # none left there
+    gone = cli("crypto", "delete", "btc")
+    assert (gone.exit_code, gone.output.strip()) == (0, "deleted 197 BTC 1d candles")
 
 
 def test_fraud_generate_train_models_analyze(cli: Callable[..., Result], tmp_path: Path) -> None:

@@ -37,6 +37,18 @@ class SqlMarketStore(SqlArea):
                 await conn.execute(sa.insert(t), chunk)
         return len(rows)
 
+    async def delete_candles(
+        self, symbol: str, timeframe: str, since: float | None = None, until: float | None = None
+    ) -> int:
+        t = market_candles
+        query = sa.delete(t).where(t.c.symbol == symbol, t.c.timeframe == timeframe)
+        if since is not None:
+            query = query.where(t.c.ts >= since)
+        if until is not None:
+            query = query.where(t.c.ts <= until)
+        async with self._db.transaction() as conn:
+            return int((await conn.execute(query)).rowcount)
+
     async def candles(self, symbol: str, timeframe: str) -> list[Candle]:
         t = market_candles
         query = (

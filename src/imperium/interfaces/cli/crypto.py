@@ -85,6 +85,27 @@ def upload(
     print(f"stored {written} {sym} {tf} candles ({skipped} incomplete rows skipped)")
 
 
+@app.command("delete")
+def delete(
+    symbol: Annotated[str, typer.Argument(help="e.g. BTC")],
+    timeframe: Timeframe = "1d",
+    since: Annotated[float | None, typer.Option(help="From this time (epoch seconds).")] = None,
+    until: Annotated[float | None, typer.Option(help="To this time (epoch seconds).")] = None,
+    database: Database = None,
+) -> None:
+    """Delete SYMBOL's TIMEFRAME candles: all, or those opened from --since to --until."""
+    sym, tf = _checked(symbol, timeframe)
+
+    async def go() -> int:
+        async with offline(settings(database)) as im:
+            return await SqlMarketStore(im.store.database).delete_candles(sym, tf, since, until)
+
+    deleted = run(go())
+    if not deleted:
+        raise fail(f"no stored {sym} {tf} candle in that range")
+    print(f"deleted {deleted} {sym} {tf} candles")
+
+
 @app.command("texts")
 def texts(
     file: Annotated[Path, typer.Argument(help="A text file, one text per line.")],

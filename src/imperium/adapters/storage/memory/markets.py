@@ -21,6 +21,16 @@ class MemoryMarketStore:
         series.update(written)
         return len(written)
 
+    async def delete_candles(
+        self, symbol: str, timeframe: str, since: float | None = None, until: float | None = None
+    ) -> int:
+        series = self.series.get((symbol, timeframe), {})
+        gone = [ts for ts in series if (since is None or ts >= since)
+                and (until is None or ts <= until)]  # fmt: skip
+        for ts in gone:
+            del series[ts]
+        return len(gone)
+
     async def candles(self, symbol: str, timeframe: str) -> list[Candle]:
         series = self.series.get((symbol, timeframe), {})
         return [series[ts] for ts in sorted(series)]

@@ -127,6 +127,38 @@ def _series(row: tuple[str, str, int, float, float]) -> dict[str, Any]:
             "last_ts": row[4]}  # fmt: skip
 
 
+@router.delete("/market-data/{symbol}/{timeframe}", responses=ml_problems(404, 422))
+async def delete_market_data(
+    markets: Markets,
+    symbol: Annotated[str, Path(max_length=30)],
+    timeframe: str,
+    since: Annotated[
+        float | None,
+        Query(
+            allow_inf_nan=False,
+            description="Only candles opened at or after this time (epoch seconds).",
+        ),
+    ] = None,
+    until: Annotated[
+        float | None,
+        Query(
+            allow_inf_nan=False,
+            description="Only candles opened at or before this time (epoch seconds).",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Delete a series' candles: all of them, or those opened from ``since`` to ``until``
+    (a stray candle, say). Stored model versions stay; the next prediction refits, since
+    the candles differ."""
+    sym, tf = _symbol(symbol), _timeframe(timeframe)
+    deleted = await markets.delete_candles(sym, tf, since, until)
+    if not deleted:
+        raise HTTPException(404, f"no stored {sym} {tf} candle in that range")
+    stored = next((s for s in await markets.market_series() if s[:2] == (sym, tf)), None)
+    return {"symbol": sym, "timeframe": tf, "deleted": deleted,
+            "stored": _series(stored) if stored else None}  # fmt: skip
+
+
 @router.get("/market-data")
 async def list_market_data(markets: Markets) -> dict[str, Any]:
     """Every stored series: symbol, timeframe, number of candles, first and last time."""
