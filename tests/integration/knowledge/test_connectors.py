@@ -315,6 +315,44 @@ async def test_a_key_variable_is_read_only_when_allowed_and_sent_only_to_the_api
     assert server.requests == []  # nothing was sent anywhere
 
 
+async def test_a_body_larger_than_the_cap_fails_the_source(
+    server: KnowledgeServer, clock: FakeClock
+) -> None:
+    server.script("/feed.xml", Answer(body="<rss>" + "x" * 5000 + "</rss>"))
+    small = WebClient(clock, HttpConfig(timeout=1, max_retries=0, max_body=1000), clock.sleep)
+    try:
+        feed = source(server, SourceKind.RSS, "/feed.xml", min_interval=0)
+        outcome = await FeedConnector(small).fetch(feed, SourceState(feed.id), [], 10)
+    finally:
+        await small.close()
+    assert outcome.status is IngestStatus.FAILED
+    assert "larger than 1000 bytes" in (outcome.error or "")
+
+
+async def test_feeds_are_parsed_off_the_event_loop(
+    server: KnowledgeServer, web: WebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from imperium.adapters.knowledge import arxiv, feeds
+
+    threads: list[int] = []
+    real = feeds.parse_feed
+
+    def watched(content: bytes) -> Any:
+        threads.append(threading.get_ident())
+        return real(content)
+
+    monkeypatch.setattr(feeds, "parse_feed", watched)
+    monkeypatch.setattr(arxiv, "parse_feed", watched)
+    feed = source(server, SourceKind.RSS, "/feed.xml", min_interval=0)
+    assert (await FeedConnector(web).fetch(feed, SourceState(feed.id), [], 10)).items
+    papers = source(server, SourceKind.ARXIV, "/api", min_interval=0)
+    await ArxivConnector(web).fetch(papers, SourceState(papers.id), ["retrieval"], 3)
+    assert len(threads) == 2
+    assert threading.get_ident() not in threads
+
+
 async def test_malformed_answers_fail_the_source_with_the_reason(
     server: KnowledgeServer, web: WebClient
 ) -> None:

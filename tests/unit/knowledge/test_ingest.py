@@ -169,3 +169,29 @@ async def test_items_that_cannot_be_stored_fail_their_source_and_keep_no_etag() 
     assert kept is not None
     assert kept.etag is None
     assert "could not be stored" in (kept.last_error or "")
+
+
+async def test_the_duplicate_scan_runs_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The comparison with every stored signature (near duplicates, novelty) is work
+    proportional to the whole base: it must not run on the event loop's thread."""
+    import threading
+
+    from imperium.services.knowledge import ingest
+
+    threads: set[int] = set()
+    real = ingest.similarity
+
+    def watched(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+        threads.add(threading.get_ident())
+        return real(a, b)
+
+    monkeypatch.setattr(ingest, "similarity", watched)
+    feed = Scripted(
+        [FetchedItem(f"https://b/{i}", f"Post {i}", f"{ARTICLE} {i}") for i in range(3)]
+    )
+    _store, ingester = await setup(feed)
+    await ingester.run(["feed"])
+    assert threads
+    assert threading.get_ident() not in threads

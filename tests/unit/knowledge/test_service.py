@@ -4,6 +4,8 @@ attempt's searches record, and the learning-impact insight with its sample sizes
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -100,11 +102,16 @@ async def test_search_checks_its_input_and_ranks() -> None:
 
 
 class Embedder:
-    """Puts documents about pools first, whatever the keywords say."""
+    """Puts documents about pools first, whatever the keywords say; notes the threads it
+    ran on."""
 
     name = "fake"
 
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.threads.add(threading.get_ident())
         return [[1.0, 0.0] if "pool" in t.lower() else [0.0, 1.0] for t in texts]
 
 
@@ -113,6 +120,15 @@ async def test_hybrid_fuses_keyword_and_embedding_ranks() -> None:
     await add_docs(kb, ("Python pool guide", "python python python"), ("Pool", "python pools"))
     hits = await kb.search("pool python", 2)
     assert {h.url for h in hits} == {"https://d/0", "https://d/1"}
+
+
+async def test_the_embedder_runs_off_the_event_loop() -> None:
+    embedder = Embedder()
+    kb = service(embedder)
+    await add_docs(kb, ("Python pool guide", "python python python"), ("Pool", "python pools"))
+    await asyncio.gather(*(kb.search("pool python", 2) for _ in range(3)))
+    assert embedder.threads
+    assert threading.get_ident() not in embedder.threads  # the loop's thread never embeds
 
 
 async def test_an_attempts_searches_are_recorded() -> None:

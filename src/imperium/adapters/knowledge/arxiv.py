@@ -4,6 +4,7 @@ calls: the connector never goes faster, whatever the source's ``min_interval``."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from imperium.adapters.knowledge.base import WebConnector, search_terms
@@ -26,7 +27,7 @@ class ArxivConnector(WebConnector):
             params = {"search_query": search, "start": 0, "max_results": min(limit, 100),
                       "sortBy": "submittedDate", "sortOrder": "descending"}  # fmt: skip
             response = await session.get(session.source.url.rstrip("/") + "/query", params)
-            items, malformed = parse_feed(response.content)
+            items, malformed = await asyncio.to_thread(parse_feed, response.content)
             session.skipped += malformed
             for item in items:
                 yield FetchedItem(item.url, item.title, item.text, item.author,

@@ -80,6 +80,8 @@ class HttpConfig:
     max_wait: float = 60.0
     """Longest pause (Retry-After, backoff) waited inside one ingest; longer: back off."""
     max_redirects: int = 3
+    max_body: int = 5_000_000
+    """The largest answer read (decoded bytes); a larger one fails the source."""
 
 
 class WebClient:
@@ -108,7 +110,27 @@ class WebClient:
         return SourceSession(self, source, state, max(source.min_interval, min_interval))
 
     async def send(self, request: httpx.Request) -> httpx.Response:
-        return await self._client.send(request)
+        """The answer, its body read up to ``max_body`` bytes (more: ``SourceError``, the
+        rest never read)."""
+        response = await self._client.send(request, stream=True)
+        try:
+            limit = self.config.max_body
+            declared = _int(response.headers.get("content-length"))
+            if declared is not None and declared > limit:
+                raise SourceError(
+                    f"the answer from {request.url.host} is larger than {limit} bytes"
+                )
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise SourceError(
+                        f"the answer from {request.url.host} is larger than {limit} bytes"
+                    )
+        finally:
+            await response.aclose()
+        response._content = bytes(body)  # what .content, .text and .json() read
+        return response
 
     def build(
         self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str]

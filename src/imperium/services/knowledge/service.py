@@ -4,8 +4,10 @@ and whether using knowledge goes with succeeding ("learning impact")."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +101,7 @@ class KnowledgeService:
         self.embedder = embedder
         self._on_close = on_close
         self._vectors: dict[str, list[float]] = {}
+        self._vectors_lock = threading.Lock()
 
     def now(self) -> float:
         return self._clock.now()
@@ -193,8 +196,8 @@ class KnowledgeService:
         if not 1 <= k <= MAX_K:
             raise ValidationError(f"k must be between 1 and {MAX_K}, got {k}")
         found = await self.store.search(query, max(k, CANDIDATES) if self.embedder else k, topic)
-        if self.embedder is not None and len(found) > 1:
-            found = self._hybrid(query, found)
+        if self.embedder is not None and len(found) > 1:  # the model runs off the event loop
+            found = await asyncio.to_thread(self._hybrid, query, found)
         return [_hit(doc, score, query) for doc, score in found[:k]]
 
     def _hybrid(
@@ -210,16 +213,25 @@ class KnowledgeService:
         return [(found[int(i)][0], cosine[int(i)]) for i in fused]
 
     def _document_vectors(self, docs: list[Document]) -> list[list[float]]:
-        """Documents' embeddings, computed once per content (a bounded cache)."""
+        """Documents' embeddings, computed once per content (a bounded cache shared by the
+        searches running in threads: changed under a lock, never read for the answer)."""
         assert self.embedder is not None
-        missing = [d for d in docs if d.content_hash not in self._vectors]
+        with self._vectors_lock:
+            known = {d.content_hash: self._vectors[d.content_hash]
+                     for d in docs if d.content_hash in self._vectors}  # fmt: skip
+        missing = [d for d in docs if d.content_hash not in known]
         if missing:
             texts = [f"{d.title}. {d.text[:1000]}" for d in missing]
-            for doc, vector in zip(missing, self.embedder.embed(texts), strict=True):
-                if len(self._vectors) >= VECTOR_CACHE:
-                    self._vectors.pop(next(iter(self._vectors)))
-                self._vectors[doc.content_hash] = vector
-        return [self._vectors[d.content_hash] for d in docs]
+            computed = dict(
+                zip((d.content_hash for d in missing), self.embedder.embed(texts), strict=True)
+            )
+            known.update(computed)
+            with self._vectors_lock:
+                for digest, vector in computed.items():
+                    if len(self._vectors) >= VECTOR_CACHE:
+                        self._vectors.pop(next(iter(self._vectors)))
+                    self._vectors[digest] = vector
+        return [known[d.content_hash] for d in docs]
 
     async def search_for_attempt(
         self, query: str, k: int, attempt: AttemptRef, topic: str | None = None
