@@ -775,6 +775,11 @@ class UsageStore(Protocol):
         [since, until)."""
         ...
 
+    async def recent_usage(self, window: int) -> list[tuple[str, UsageRow]]:
+        """The newest ``window`` attempts per (task type, UTC day): (task type, the row
+        keyed by the day). One bounded read, for pages."""
+        ...
+
     async def spent_since(self, since: float) -> dict[str, tuple[int, float]]:
         """Per agent, the tokens and cost of its attempts finished since ``since``."""
         ...

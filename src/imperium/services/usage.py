@@ -8,6 +8,7 @@ counts as an attempt, not as zero tokens (``reported`` says how many did report)
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from imperium.domain.budgets import DAY, budget_of, day_start, reached, utc_date
@@ -82,6 +83,15 @@ class UsageService:
         until = day_start(now) + DAY
         return UsageReport(by, since, until, await self._store.usage(by, since, until))
 
+    async def recent(self, window: int) -> tuple[UsageReport, UsageReport]:
+        """Per task type and per UTC day, the newest ``window`` attempts (one bounded read:
+        the dashboard's panel costs the same with millions of attempts); ``since`` is 0."""
+        pairs = await self._store.recent_usage(window)
+        now = self._clock.now()
+        by_type = _merged((kind, row) for kind, row in pairs)
+        by_day = _merged((row.key, row) for _, row in pairs)
+        return UsageReport("task_type", 0.0, now, by_type), UsageReport("day", 0.0, now, by_day)
+
     async def by_cycle(self, limit: int = 10) -> list[CycleUsage]:
         """Per learning cycle (newest first, at most ``limit``), the tokens and cost of the
         attempts recorded since the cycle before it."""
@@ -101,15 +111,19 @@ class UsageService:
     async def budgets(self) -> list[BudgetStatus]:
         """Each agent with a daily budget: today's spend, and whether it is held."""
         now = self._clock.now()
-        spent = await self._store.spent_since(day_start(now))
-        statuses = []
+        budgeted = []
         for spec in await self._agents.list_agents():
             try:
                 budget = budget_of(spec.config)
             except ValidationError:
                 budget = None
-            if budget is None or spec.status is AgentStatus.RETIRED:
-                continue
+            if budget is not None and spec.status is not AgentStatus.RETIRED:
+                budgeted.append((spec, budget))
+        if not budgeted:  # no read of today's attempts at all
+            return []
+        spent = await self._store.spent_since(day_start(now))
+        statuses = []
+        for spec, budget in budgeted:
             tokens, cost = spent.get(spec.id, (0, 0.0))
             limit = reached(budget, tokens, cost, now)
             statuses.append(
@@ -127,3 +141,13 @@ class UsageService:
 
     def today(self) -> str:
         return utc_date(self._clock.now())
+
+
+def _merged(keyed: Iterable[tuple[str, UsageRow]]) -> list[UsageRow]:
+    """Rows summed per key, sorted by key."""
+    sums: dict[str, UsageRow] = {}
+    for key, row in keyed:
+        was = sums.get(key, UsageRow(key, 0, 0, 0, 0.0))
+        sums[key] = UsageRow(key, was.attempts + row.attempts, was.reported + row.reported,
+                             was.tokens + row.tokens, round(was.cost + row.cost, 10))  # fmt: skip
+    return [sums[k] for k in sorted(sums)]

@@ -80,3 +80,11 @@ async def test_usage_per_learning_cycle_counts_what_each_cycle_learned_from(
     assert c2.since == NOW - 10 * 86_400
     assert c2.until == c3.since == NOW - 3600
     assert [c.cycle_id for c in await service.by_cycle(1)] == ["c3"]
+
+
+async def test_recent_usage_per_task_type_and_day(service: UsageService) -> None:
+    by_type, by_day = await service.recent(3)  # the newest 3 of the 4 attempts
+    assert [(r.key, r.attempts, r.reported, r.tokens) for r in by_type.rows] == [
+        ("chat", 2, 1, 10), ("sum", 1, 1, 5)]  # fmt: skip
+    assert [(r.key, r.tokens) for r in by_day.rows] == [("2025-12-05", 5), ("2025-12-06", 10)]
+    assert by_day.total.attempts == 3

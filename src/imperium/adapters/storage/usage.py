@@ -4,6 +4,8 @@ its ``finished_at`` index), and the day's ``agent.budget_spent`` events."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from imperium.adapters.storage.database import SqlArea
@@ -15,8 +17,8 @@ GROUPS = ("agent", "task_type", "day")
 
 
 class SqlUsageStore(SqlArea):
-    def _key(self, group: str) -> sa.ColumnElement[object]:
-        ex = agent_task_executions
+    def _key(self, group: str, ex: sa.TableClause | sa.Subquery = agent_task_executions,
+             ) -> sa.ColumnElement[object]:  # fmt: skip
         if group == "agent":
             return sa.func.coalesce(ex.c.agent_id, "")
         if group == "task_type":
@@ -26,28 +28,41 @@ class SqlUsageStore(SqlArea):
         return sa.cast(floored, sa.BigInteger)
 
     async def usage(self, group: str, since: float, until: float) -> list[UsageRow]:
+        ex = agent_task_executions
+        query = self._summed(group, ex).where(ex.c.finished_at >= since, ex.c.finished_at < until)
+        return await self._rows(group, query)
+
+    async def recent_usage(self, window: int) -> list[tuple[str, UsageRow]]:
+        ex = agent_task_executions
+        recent = (
+            sa.select(ex.c.task_type, ex.c.finished_at, ex.c.tokens, ex.c.cost)
+            .order_by(ex.c.finished_at.desc()).limit(window).subquery()
+        )  # fmt: skip
+        query = self._summed("day", recent).add_columns(recent.c.task_type)
+        query = query.group_by(recent.c.task_type)
+        return [(r.task_type, self._row("day", r)) for r in await self._db.fetch(query)]
+
+    def _summed(self, group: str, ex: sa.TableClause | sa.Subquery) -> sa.Select[Any]:
         if group not in GROUPS:
             raise ValueError(f"group must be one of {GROUPS}")
-        ex = agent_task_executions
-        key = self._key(group).label("key")
-        query = (
-            sa.select(
-                key, sa.func.count().label("attempts"),
-                sa.func.count(ex.c.tokens).label("reported"),
-                sa.func.coalesce(sa.func.sum(ex.c.tokens), 0).label("tokens"),
-                sa.func.coalesce(sa.func.sum(ex.c.cost), 0.0).label("cost"),
-            )
-            .where(ex.c.finished_at >= since, ex.c.finished_at < until)
-            .group_by(key)
-        )  # fmt: skip
-        rows = [
-            UsageRow(
-                utc_date(r.key * DAY) if group == "day" else str(r.key),
-                int(r.attempts), int(r.reported), int(r.tokens), float(r.cost),
-            )
-            for r in await self._db.fetch(query)
-        ]  # fmt: skip
+        key = self._key(group, ex).label("key")
+        return sa.select(
+            key, sa.func.count().label("attempts"),
+            sa.func.count(ex.c.tokens).label("reported"),
+            sa.func.coalesce(sa.func.sum(ex.c.tokens), 0).label("tokens"),
+            sa.func.coalesce(sa.func.sum(ex.c.cost), 0.0).label("cost"),
+        ).group_by(key)  # fmt: skip
+
+    async def _rows(self, group: str, query: sa.Select[Any]) -> list[UsageRow]:
+        rows = [self._row(group, r) for r in await self._db.fetch(query)]
         return sorted(rows, key=lambda r: r.key)
+
+    @staticmethod
+    def _row(group: str, r: Any) -> UsageRow:
+        return UsageRow(
+            utc_date(r.key * DAY) if group == "day" else str(r.key),
+            int(r.attempts), int(r.reported), int(r.tokens), float(r.cost),
+        )  # fmt: skip
 
     async def spent_since(self, since: float) -> dict[str, tuple[int, float]]:
         ex = agent_task_executions

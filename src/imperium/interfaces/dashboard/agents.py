@@ -4,9 +4,9 @@ percentiles, tokens and cost, aggregated by the database over a bounded read of
 ``ix_agent_task_executions_finished_outcome``, so the page costs the same with millions of
 attempts), and whether the scheduler could
 load its code (``not loaded`` with the reason); the Autoscaling panel (``autoscaling``);
-the Usage panel (tokens and cost per task type and per UTC day over ``USAGE_DAYS`` days,
-and each daily budget, from the usage service as ``/api/v1/usage`` reports them); pause,
-resume, retire and register forms."""
+the Usage panel (tokens and cost per task type and per UTC day over the same newest
+``WINDOW`` attempts, a bounded read; the whole days are ``/api/v1/usage``'s; and each daily
+budget); pause, resume, retire and register forms."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ router = APIRouter(include_in_schema=False)
 
 ACTIONS = {"pause": AgentStatus.PAUSED, "resume": AgentStatus.ACTIVE, "retire": AgentStatus.RETIRED}
 WINDOW = 5000
-USAGE_DAYS = 7
 
 
 @router.get("/agents")
@@ -37,15 +36,15 @@ async def agent_list(request: Request) -> Response:
     who = await viewer(request)
     services = services_of(request.app)
     registry = services.agents
-    specs, recent, loads, custody, scaling, by_type, by_day, budgets = await asyncio.gather(
+    specs, recent, loads, custody, scaling = await asyncio.gather(
         registry.list(),
         services.statistics.agent_window(WINDOW),
         registry.loads(),
         services.custody_records.list_custody(),
         autoscaling(services),
-        services.usage.usage("task_type", USAGE_DAYS),
-        services.usage.usage("day", USAGE_DAYS),
-        services.usage.budgets(),
+    )
+    (by_type, by_day), budgets = await asyncio.gather(
+        services.usage.recent(WINDOW), services.usage.budgets()
     )
     live = services.engine.snapshot()
     levels = {r.agent_id: r for r in custody}
@@ -66,7 +65,7 @@ async def agent_list(request: Request) -> Response:
         rows=rows,
         window=WINDOW,
         autoscaling=scaling,
-        usage={"by_type": by_type, "by_day": by_day, "budgets": budgets, "days": USAGE_DAYS},
+        usage={"by_type": by_type, "by_day": by_day, "budgets": budgets},
         notice=request.query_params.get("notice", "")[:300],
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from imperium.adapters.storage.memory._state import MemoryArea
 from imperium.domain.budgets import BUDGET_SPENT, DAY, utc_date
@@ -20,20 +21,30 @@ def _key(group: str, e: Execution) -> str:
     raise ValueError("group must be one of ('agent', 'task_type', 'day')")
 
 
+def _summed(group: str, executions: Iterable[Execution]) -> list[UsageRow]:
+    sums: dict[str, list[float]] = {}
+    for e in executions:
+        s = sums.setdefault(_key(group, e), [0, 0, 0, 0.0])
+        s[0] += 1
+        s[1] += e.tokens is not None
+        s[2] += e.tokens or 0
+        s[3] += e.cost or 0.0
+    return [
+        UsageRow(key, int(n), int(reported), int(tokens), cost)
+        for key, (n, reported, tokens, cost) in sorted(sums.items())
+    ]
+
+
 class MemoryUsageStore(MemoryArea):
     async def usage(self, group: str, since: float, until: float) -> list[UsageRow]:
-        sums: dict[str, list[float]] = {}
-        for e in self.state.executions.values():
-            if since <= e.finished_at < until:
-                s = sums.setdefault(_key(group, e), [0, 0, 0, 0.0])
-                s[0] += 1
-                s[1] += e.tokens is not None
-                s[2] += e.tokens or 0
-                s[3] += e.cost or 0.0
-        return [
-            UsageRow(key, int(n), int(reported), int(tokens), cost)
-            for key, (n, reported, tokens, cost) in sorted(sums.items())
-        ]
+        found = (e for e in self.state.executions.values() if since <= e.finished_at < until)
+        return _summed(group, found)
+
+    async def recent_usage(self, window: int) -> list[tuple[str, UsageRow]]:
+        newest = sorted(self.state.executions.values(), key=lambda e: e.finished_at)[-window:]
+        kinds = sorted({e.task_type for e in newest})
+        return [(kind, row) for kind in kinds
+                for row in _summed("day", (e for e in newest if e.task_type == kind))]  # fmt: skip
 
     async def spent_since(self, since: float) -> dict[str, tuple[int, float]]:
         spent: dict[str, tuple[int, float]] = {}

@@ -1,0 +1,46 @@
+"""Contract of ``UsageStore.recent_usage`` (the dashboard's Usage panel), on every store:
+only the newest ``window`` attempts are summed, per (task type, UTC day), with the
+attempts that reported no usage counted but not as tokens."""
+
+from __future__ import annotations
+
+from imperium.adapters.storage.memory import MemoryStore
+from imperium.adapters.storage.memory.usage import MemoryUsageStore
+from imperium.adapters.storage.sql import SqlStore
+from imperium.adapters.storage.usage import SqlUsageStore
+from imperium.domain.budgets import utc_date
+from imperium.ports import Store, UsageRow, UsageStore, WriteBatch
+from tests.integration.storage.storage_factories import T0
+from tests.integration.storage.storage_factories import make_execution as attempt
+
+OWNER = "scheduler-1"
+DAY = 86_400.0
+
+
+def usage_of(store: Store) -> UsageStore:
+    if isinstance(store, MemoryStore):
+        return MemoryUsageStore(store.state)
+    assert isinstance(store, SqlStore)
+    return SqlUsageStore(store.database)
+
+
+async def test_recent_usage_sums_only_the_newest_attempts(store: Store) -> None:
+    assert await store.swap_lock(None, OWNER, T0 + 30)
+    day = (T0 // DAY + 1) * DAY  # a UTC midnight after T0
+    executions = [
+        attempt("old", finished_at=day - 10, task_type="chat", tokens=1000, cost=1.0),
+        attempt("a", finished_at=day - 5, task_type="chat", tokens=10, cost=0.5),
+        attempt("b", finished_at=day + 5, task_type="chat", tokens=None, cost=None),
+        attempt("c", finished_at=day + 6, task_type="image", tokens=7, cost=0.25),
+    ]
+    await store.apply(WriteBatch(executions=executions), OWNER, T0 + 30)
+    usage = usage_of(store)
+
+    rows = await usage.recent_usage(3)
+    first, second = utc_date(day - 5), utc_date(day + 5)
+    assert sorted(rows, key=lambda r: (r[0], r[1].key)) == [
+        ("chat", UsageRow(first, 1, 1, 10, 0.5)),
+        ("chat", UsageRow(second, 1, 0, 0, 0.0)),
+        ("image", UsageRow(second, 1, 1, 7, 0.25)),
+    ]
+    assert sum(r.tokens for _, r in await usage.recent_usage(10)) == 1017
