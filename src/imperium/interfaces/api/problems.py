@@ -24,6 +24,7 @@ from imperium.services.engine.journal import (
     JournalClosedError,
     StorageUnavailableError,
     describe_storage_error,
+    is_data_error,
     is_storage_failure,
 )
 
@@ -83,7 +84,15 @@ def _for_http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _for_storage_failure(request: Request, exc: Exception) -> JSONResponse:
-    """The database did not answer (unreachable, disk full): a 503 to retry, not a 500."""
+    """The database did not answer (unreachable, disk full): a 503 to retry, not a 500.
+    A value it refused (a NUL character in PostgreSQL text...) is the request's: 422."""
+    if is_data_error(exc):
+        log.info("the database refused a value of a request: %s", type(exc).__name__)
+        return problem(
+            422, "Unprocessable Content",
+            "the database cannot store or compare a value of this request (a NUL character, "
+            "a number out of range or text it cannot encode); correct it and send it again",
+        )  # fmt: skip
     if not is_storage_failure(exc):
         return _for_unexpected(request, exc)
     log.warning("a request failed on the database: %s", describe_storage_error(exc))

@@ -57,11 +57,44 @@ _STORAGE = frozenset(
 def is_storage_failure(exc: BaseException) -> bool:
     """The database did not take a statement for reasons of its own (unreachable, shutting
     down, disk full, connection lost): worth retrying. A constraint violation or a
-    statement the database refuses is not. Told by class names, so this layer imports no
-    driver."""
+    statement the database refuses is not, nor is a value it cannot hold (a NUL character
+    in PostgreSQL text: asyncpg's ``CharacterNotInRepertoireError``, a ``DataError``, which
+    SQLAlchemy wraps in a plain ``DBAPIError``, so the causes are looked at too). Told by
+    class names, so this layer imports no driver."""
     if isinstance(exc, OSError | TimeoutError):
         return True
-    return not _refused(exc) and not _STORAGE.isdisjoint(c.__name__ for c in type(exc).__mro__)
+    if any(_refused(cause) for cause in _causes(exc)):
+        return False
+    return not _STORAGE.isdisjoint(c.__name__ for c in type(exc).__mro__)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """The database refused a value the request carried (a NUL character, a number out of
+    range, text it cannot encode): the caller's to correct, not an outage."""
+    return any(
+        part in cls.__name__
+        for cause in _causes(exc)
+        for cls in type(cause).__mro__
+        for part in _DATA
+    )
+
+
+_DATA = ("DataError", "CharacterNotInRepertoire", "UntranslatableCharacter")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc``, the driver's error SQLAlchemy wraps (``orig``) and their causes."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending and len(found) < 10:
+        cause = pending.pop(0)
+        if cause is None or any(cause is seen for seen in found):
+            continue
+        found.append(cause)
+        orig = getattr(cause, "orig", None)
+        pending += [orig if isinstance(orig, BaseException) else None,
+                    cause.__cause__, cause.__context__]  # fmt: skip
+    return found
 
 
 def _refused(exc: BaseException) -> bool:
