@@ -92,6 +92,9 @@ async def test_the_generate_routes_say_what_to_configure(client: httpx.AsyncClie
     response = await client.post("/api/v1/generate/video", json={"prompt": "clouds"})
     assert response.status_code == 503
     assert "set base_url and model" in response.json()["detail"]
+    missing = await client.get("/api/v1/generate/no-such-task/content")
+    assert missing.status_code == 404
+    assert "holds no generated media" in missing.json()["detail"]
 
 
 async def test_an_image_above_what_the_backend_makes_is_upscaled_and_says_so(
