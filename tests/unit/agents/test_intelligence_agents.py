@@ -6,6 +6,7 @@ domain/media.py)."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -210,3 +211,17 @@ async def test_advanced_media_refuses_a_video_above_its_maximum() -> None:
 def test_a_media_config_it_cannot_read_is_refused_at_registration(config: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match="media config"):
         AdvancedMediaAgent.check_config({**BACKEND, **config})
+
+
+def test_resizing_without_pillow_says_to_install_the_media_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from imperium.agents import _media
+    from tests.support.openai_server import png
+
+    image = png(64, 32)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL raises ImportError
+    assert _media.pixel_size(image) == (64, 32)  # PNG headers are read without Pillow
+    with pytest.raises(TaskFailed, match=r"pip install 'imperium\[media\]'") as failed:
+        _media._resize(image, (128, 64))
+    assert failed.value.kind == "not_configured"
