@@ -165,6 +165,17 @@ async def test_the_video_route_encodes_keyframes_or_says_to_install_ffmpeg(
         "Flying through clouds (frame 2 of 2)",
     ]
 
+    url = f"/api/v1/generate/{response.json()['id']}/content"
+    whole = (await client.get(url)).content
+    assert len(whole) == video["bytes"]
+    head = await client.get(url, headers={"range": "bytes=0-99"})
+    assert (head.status_code, head.content) == (206, whole[:100])
+    assert head.headers["content-range"] == f"bytes 0-99/{len(whole)}"
+    tail = await client.get(url, headers={"range": "bytes=-10"})
+    assert (tail.status_code, tail.content) == (206, whole[-10:])
+    beyond = await client.get(url, headers={"range": f"bytes={len(whole)}-"})
+    assert (beyond.status_code, beyond.headers["content-range"]) == (416, f"bytes */{len(whole)}")
+
     monkeypatch.setattr("imperium.agents._media.shutil.which", lambda name: None)
     server.reset()
     response = await client.post("/api/v1/generate/video", json=seed)
