@@ -245,3 +245,11 @@ async def test_a_series_or_a_stray_candle_can_be_deleted(client: httpx.AsyncClie
     problem(await client.post(f"{CRYPTO}/market-data/x/1h", headers=headers,
                               content="timestamp,open,high,low,close,volume\n1e17,1,2,0.5,1,1\n"),
             422, "outside 1970-01-01 to 2261-12-31")  # fmt: skip
+
+
+async def test_a_sentiment_query_with_control_characters_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    refused = await client.get(f"{CRYPTO}/sentiment/BTC", params={"query": "a\x00b"})
+    assert refused.status_code == 422, refused.text
+    assert "control characters" in refused.json()["detail"]

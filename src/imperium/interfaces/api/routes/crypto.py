@@ -77,6 +77,8 @@ async def sentiment(
     """VADER scores of the stored texts about ``symbol`` (newest ``limit``) and of the
     knowledge base's documents found for it: their number, sources and distribution, or
     ``"status": "no data"`` when there are none."""
+    if query is not None and any(ord(c) < 32 for c in query):
+        raise HTTPException(422, "query must not contain control characters (NUL, newlines)")
     payload = {"symbol": _symbol(symbol), "limit": limit, "knowledge": knowledge,
                "query": query}  # fmt: skip
     return await run_agent_task(engine, "crypto_sentiment", payload, wait)
