@@ -59,7 +59,7 @@ def test_times_outside_1970_to_2261_are_refused(when: object) -> None:
     """1e17 (read as milliseconds: 1e14 s) once stored a candle pandas cannot hold, and every
     later prediction of that series failed."""
     row = {"timestamp": when, "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}
-    with pytest.raises(ValueError, match="row 1: time .* is outside 1970-01-01 to 2261-12-31"):
+    with pytest.raises(ValueError, match=r"row 1: time .* is outside 1970-01-01 to 2261-12-31"):
         parse_candles([row])
 
 
