@@ -62,6 +62,7 @@ def test_every_extra_is_declared_in_the_package_metadata() -> None:
         "custody",
         "ray",
         "ml",
+        "media",
     }
 
 
