@@ -35,15 +35,21 @@ class Intelligence:
     description: str
     agent_type: str | None
     """The built-in agent type that does it; None while it is not built."""
+    model_required: bool = True
+    """False when its agent does its core work in code and uses a model only for extras
+    (copy, customisation): an agent without a model backend is then ready."""
 
 
 CATALOGUE = (
     Intelligence("product_content", "Product descriptions, catalogue entries and meta "
                  "descriptions from a language model, measured in code.", "product_content"),
-    Intelligence("marketing", "Campaign copy per channel and variant from a language model, "
-                 "measured against each channel's length limit and the keywords.", "marketing"),
-    Intelligence("web_app_builder", "A project's files from a language model, each validated "
-                 "by parsing it (HTML, CSS, JS, JSON, Python).", "web_app_builder"),
+    Intelligence("marketing", "Budget allocation across channels on fitted response curves "
+                 "(scipy), audience segments (k-means), KPIs; campaign copy per channel from "
+                 "a language model when one is configured.", "marketing", model_required=False),
+    Intelligence("web_app_builder", "A runnable project (backend, tests, frontend skeleton, "
+                 "README, Dockerfile) generated from requirements, its tests run in the "
+                 "Sandbox; a language model customises it when configured.", "web_app_builder",
+                 model_required=False),
     Intelligence("advanced_media", "A shot plan from a language model checked against its "
                  "schema, then images and an H.264 video through the images API.",
                  "advanced_media"),
@@ -115,6 +121,8 @@ class IntelligenceService:
         """Those of ``agent_ids`` ready to work: agents of a model-backed type (the
         intelligence's own, or ``llm``) once their config names base_url and model; agents
         of any other type (a remote worker, custom code) need no model config here."""
+        if not intelligence.model_required:
+            return list(agent_ids)
         needs_model = {intelligence.agent_type, "llm"}
         configured = []
         for agent_id in agent_ids:
