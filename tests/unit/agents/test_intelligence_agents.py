@@ -54,7 +54,9 @@ async def test_marketing_measures_each_variant_and_retries_once() -> None:
     marketer, stub = scripted(MarketingAgent, first, second, price_per_1k_input=1.0)
     out = await marketer.run(ctx(CAMPAIGN))
     assert isinstance(out, Output)
-    value = out.value
+    assert sum(c["spend"] for c in out.value["allocation"]["channels"].values()) == 25000
+    value = out.value["creative"]
+    assert value["status"] == "ok"
     assert (value["constraints_met"], value["attempts"], value["broken"]) == (True, 2, [])
     sms = value["channels"]["sms"][0]
     assert (sms["characters"], sms["limit"], sms["keywords_present"]) == (
@@ -63,6 +65,7 @@ async def test_marketing_measures_each_variant_and_retries_once() -> None:
         {"Smart Watch Pro": True},
     )
     retry = stub.requests[1].messages[1].content
+    assert '"allocation": {"social": ' in retry  # the computed spends are the copy's context
     assert "social variant 1: 326 characters (limit 280)" in retry
     assert "sms: 1 variants instead of 2" in retry
     assert "sms variant 1: lacks keyword(s) Smart Watch Pro" in retry
@@ -72,17 +75,17 @@ async def test_marketing_measures_each_variant_and_retries_once() -> None:
 async def test_marketing_reports_what_the_second_answer_still_broke() -> None:
     marketer, _ = scripted(MarketingAgent, "no json here", "```json\n{\"social\": [\"hi\", "
                            "\"hello\"], \"sms\": [\"a\", \"b\"]}\n```")  # fmt: skip
-    value = (await marketer.run(ctx({**CAMPAIGN, "keywords": []}))).value
+    value = (await marketer.run(ctx({**CAMPAIGN, "keywords": []}))).value["creative"]
     assert value["constraints_met"] is True  # the fenced JSON is read
     marketer, _ = scripted(MarketingAgent, "no json", "still none")
-    value = (await marketer.run(ctx(CAMPAIGN))).value
+    value = (await marketer.run(ctx(CAMPAIGN))).value["creative"]
     assert (value["constraints_met"], value["broken"]) == (
         False,
         ["the reply was not a JSON object"],
     )
 
 
-@pytest.mark.parametrize("payload", [{"channels": ["social"]},
+@pytest.mark.parametrize("payload", [{**CAMPAIGN, "budget": -1},
                                      {**CAMPAIGN, "channels": ["tv"]},
                                      {**CAMPAIGN, "variants": 9}])  # fmt: skip
 async def test_marketing_refuses_a_payload_it_cannot_use(payload: dict[str, Any]) -> None:
