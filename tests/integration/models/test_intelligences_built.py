@@ -66,7 +66,7 @@ async def test_marketing_and_web_app_builder_through_the_engine(
                 "variants": 1, "keywords": ["Smart Watch Pro"], "budget": 25000}  # fmt: skip
     response = await client.post(f"{BASE}/marketing/execute", json=campaign)
     assert response.status_code == 200, response.text
-    result = response.json()["result"]
+    result = response.json()["result"]["creative"]
     assert (result["constraints_met"], result["attempts"]) == (True, 2)
     assert result["channels"]["email"][0]["characters"] == len(fixed["email"][0])
     assert (
