@@ -179,3 +179,36 @@ def test_segments_say_why_there_are_none(records: list[dict[str, float]], reason
     assert segment(records, ["age"]) == segment(records, ["age"])
     found = segment(records, ["age"])
     assert (found.value, found.reason) == (None, reason)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_optimum_meets_the_kkt_conditions(seed: int) -> None:
+    """Random curves and bounds (seeded): at the optimum the channels strictly inside their
+    bounds share one marginal return, those at a minimum have no more, at a maximum no
+    less; and it is never worse than any feasible point tried."""
+    rng = random.Random(seed)
+    n = rng.randint(2, 6)
+    curves = [al.Curve(rng.uniform(50, 5000), rng.uniform(500, 40_000)) for _ in range(n)]
+    budget = rng.uniform(1000, 100_000)
+    lower = [rng.choice([0.0, rng.uniform(0, budget / (2 * n))]) for _ in range(n)]
+    upper = [rng.choice([budget, rng.uniform(budget / n, budget)]) for _ in range(n)]
+    if sum(upper) < budget:
+        upper[0] = budget
+    found = al.allocate(curves, budget, lower, upper)
+    assert sum(found.spends) == pytest.approx(budget, rel=1e-9)
+    tol = budget * 1e-6
+    marginal = [c.marginal(s) for c, s in zip(curves, found.spends, strict=True)]
+    inside = [m for m, s, lo, hi in zip(marginal, found.spends, lower, upper, strict=True)
+              if lo + tol < s < hi - tol]  # fmt: skip
+    level = max(marginal) if not inside else sum(inside) / len(inside)
+    for m, s, lo, hi in zip(marginal, found.spends, lower, upper, strict=True):
+        assert lo - tol <= s <= hi + tol
+        if lo + tol < s < hi - tol:
+            assert m == pytest.approx(level, rel=1e-3)
+        elif s <= lo + tol and inside:
+            assert m <= level * (1 + 1e-3)
+        elif s >= hi - tol and inside:
+            assert m >= level * (1 - 1e-3)
+    for _ in range(20):  # random feasible points never beat it
+        point = al.project([rng.uniform(0, budget) for _ in range(n)], lower, upper, budget)
+        assert al.total_outcome(curves, point) <= found.total + 1e-9 * found.total

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 from typing import Any
 
@@ -184,3 +185,17 @@ async def test_the_maths_runs_off_the_event_loop(monkeypatch: pytest.MonkeyPatch
     await run(REQUEST)
     assert threads
     assert threading.get_ident() not in threads
+
+
+async def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    customers = [{"age": 20 + i, "orders": i % 4} for i in range(20)]
+    monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
+    value = await run({**REQUEST, "customers": customers})
+    assert value["segments"] is None
+    assert "scikit-learn, which is not installed" in value["segments_reason"]
+    assert "imperium[learning]" in value["segments_reason"]
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    with pytest.raises(TaskFailed) as failed:
+        await MarketingAgent({}).run(ctx(REQUEST))
+    assert failed.value.kind == "not_installed"
+    assert "needs scipy" in str(failed.value)
