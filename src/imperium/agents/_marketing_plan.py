@@ -62,7 +62,7 @@ def allocate(plan: Plan, budget: float) -> dict[str, Any]:
         spend, fit = found.spends[i], fits[channel]
         seen = fit.max_observed_spend
         rows[channel] = {
-            "spend": al.finite(spend, 2), "share": al.finite(spend / budget),
+            "spend": al.finite(spend), "share": al.finite(spend / budget),
             "expected_outcome": al.finite(found.outcomes[i]),
             "marginal_outcome": al.finite(fit.curve.marginal(spend), 9),
             "min": plan.lower[i], "max": plan.upper[i],
@@ -73,7 +73,7 @@ def allocate(plan: Plan, budget: float) -> dict[str, Any]:
     return {
         "channels": rows, "expected_outcome": al.finite(found.total),
         "even_split": {
-            "spend_per_channel": al.finite(even, 2), "expected_outcome": al.finite(even_total),
+            "spend_per_channel": al.finite(even), "expected_outcome": al.finite(even_total),
             "within_bounds": all(lo <= even <= hi for lo, hi in
                                  zip(plan.lower, plan.upper, strict=True)),
         },
