@@ -3,11 +3,13 @@ by agents reached through the engine, so it is routed, recorded and learned from
 other work. This service lists them, runs one (submit, then wait for the task's end) and
 reports its figures from its recorded attempts.
 
-All four are built over the model backends (agents/product_content.py, marketing.py,
-web_app_builder.py, media.py); the seed's ``/api/v1/generate/image`` and ``/video`` run
-the same way as the task types ``image_generation`` and ``video_generation`` (GENERATORS,
-not listed as intelligences). Without an agent or a backend the answer says what to
-configure, never made-up output.
+product_content and advanced_media are built over the model backends
+(agents/product_content.py, media.py); marketing and web_app_builder do their core work in
+code (an allocation, a generated project) and use a model only when one is configured
+(``model_required=False``: their agents are ready without one). The seed's
+``/api/v1/generate/image`` and ``/video`` run the same way as the task types
+``image_generation`` and ``video_generation`` (GENERATORS, not listed as intelligences).
+Without an agent or a backend the answer says what to configure, never made-up output.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ CATALOGUE = (
     Intelligence("product_content", "Product descriptions, catalogue entries and meta "
                  "descriptions from a language model, measured in code.", "product_content"),
     Intelligence("marketing", "Budget allocation across channels on fitted response curves "
-                 "(scipy), audience segments (k-means), KPIs; campaign copy per channel from "
+                 "(scipy; default curves, which are assumptions, without history), audience "
+                 "segments (k-means), KPIs; the creative plan (campaign copy per channel) from "
                  "a language model when one is configured.", "marketing", model_required=False),
     Intelligence("web_app_builder", "A runnable project (backend, tests, frontend skeleton, "
                  "README, Dockerfile) generated from requirements, its tests run in the "
@@ -90,6 +93,12 @@ class IntelligenceEngine(Protocol):
 
 
 def register_hint(intelligence: Intelligence) -> str:
+    if not intelligence.model_required:
+        return (
+            f"register an agent for it, e.g. imperium agents register {intelligence.type}-1 "
+            f"--type {intelligence.agent_type} -c {intelligence.type} (a model backend in its "
+            "config is optional; see README, Model backends)"
+        )
     model = "dall-e-3" if intelligence.agent_type == "media" else "llama3.1"
     return (
         f"register an agent for it, e.g. imperium agents register {intelligence.type}-1 "

@@ -46,6 +46,7 @@ async def test_nothing_configured_is_503(client: httpx.AsyncClient) -> None:
     response = await client.post(f"{BASE}/marketing/execute", json={"budget": 25000})
     assert response.status_code == 503
     assert "--type marketing" in response.json()["detail"]
+    assert "a model backend in its config is optional" in response.json()["detail"]
     assert (await client.post(f"{BASE}/poetry/execute", json={})).status_code == 404
 
     await register(client)  # an agent, but no model backend
