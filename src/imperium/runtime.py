@@ -27,8 +27,9 @@ from imperium.adapters.storage.migrate import ensure_database, upgrade_database
 from imperium.adapters.storage.scheduler import SqlSchedulerStore
 from imperium.adapters.storage.sql import SqlStore
 from imperium.domain.markets import MarketStore
-from imperium.ports import SchedulerStore, Store
+from imperium.ports import ArtefactStore, SchedulerStore, Store
 from imperium.services.agents import AgentService
+from imperium.services.artefacts import retention_routine
 from imperium.services.custody.service import CustodyService
 from imperium.services.engine import Engine
 from imperium.services.engine.lock import SchedulerLock
@@ -60,6 +61,7 @@ from imperium.wiring import (
     engine_config,
     holder_is_dead,
     make_alerts,
+    make_artefacts,
     make_custody,
     make_executor,
     make_knowledge,
@@ -140,6 +142,10 @@ class Imperium:
     markets: MarketStore = field(init=False, repr=False)
     """Market candles, texts and ML models (the crypto and fraud agents; their routes)."""
 
+    artefacts: ArtefactStore = field(init=False, repr=False)
+    """Generated images and videos, kept outside the task rows with a retention limit
+    (lent to agents as ``ctx.services["artefacts"]``)."""
+
     def __post_init__(self) -> None:
         self.knowledge = make_knowledge(self.settings, self.store, SystemClock())
         self.learner.knowledge_insights = self.knowledge.impact_insights  # in every cycle
@@ -147,6 +153,7 @@ class Imperium:
         self.markets = make_markets(self.store)
         self.reports = make_reports(self.settings, self.store, SystemClock())
         self.usage = make_usage(self.store, SystemClock())
+        self.artefacts = make_artefacts(self.settings, SystemClock())
         self.engine.budget_source = self.usage.budget_source
 
     @classmethod
@@ -220,6 +227,7 @@ class Imperium:
             proposals, teams, feedback, make_alerts(settings, store, clock), database_reports,
         )  # fmt: skip
         local.lend("knowledge", KnowledgeLender(runtime.knowledge))  # ctx.knowledge
+        local.lend("artefacts", runtime.artefacts)  # the media agents' files
         return runtime
 
     async def start(self, *, standby: bool = False) -> None:
@@ -252,6 +260,9 @@ class Imperium:
         self.routines.add(autoscale_routine(self.autoscaler, self.settings.autoscale_interval))
         self.routines.add(ingest_routine(self.knowledge, self.settings.internet_learning_interval))
         self.routines.add(make_market_feed(self.settings, self.markets))
+        self.routines.add(
+            retention_routine(self.artefacts, self.settings.artefact_retention_interval)
+        )
         await self._start_alerts(self.routines)
         self.routines.start()
 

@@ -7,6 +7,7 @@ settings carry the ``IMPERIUM_`` prefix. Every field here is read by some code.
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
@@ -479,6 +480,45 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("IMPERIUM_LOG_RETENTION_DAYS", "log_retention_days"),
         description="learning_logs rows (events) older than this are deleted by the cleanup.",
     )
+
+    artefact_dir: str = Field(
+        default="",
+        validation_alias=AliasChoices("IMPERIUM_ARTEFACT_DIR", "artefact_dir"),
+        description="Directory of generated images and videos (artefacts). Empty: "
+        "'artefacts' beside the SQLite database file, else ./artefacts. With several "
+        "servers on one PostgreSQL database it must be a shared volume.",
+    )
+    artefact_max_age_days: float = Field(
+        default=7.0,
+        ge=0,
+        validation_alias=AliasChoices("IMPERIUM_ARTEFACT_MAX_AGE_DAYS", "artefact_max_age_days"),
+        description="Artefacts older than this are removed (downloads then answer 410); 0: "
+        "no age limit.",
+    )
+    artefact_max_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        validation_alias=AliasChoices("IMPERIUM_ARTEFACT_MAX_BYTES", "artefact_max_bytes"),
+        description="Total size the artefacts may take; beyond, the oldest are removed; 0: "
+        "no size limit.",
+    )
+    artefact_retention_interval: float = _interval(
+        "IMPERIUM_ARTEFACT_RETENTION_INTERVAL",
+        3600.0,
+        "applications of the artefacts' retention limit (it is also applied on every write)",
+    )
+
+    @property
+    def artefact_path(self) -> str:
+        """``artefact_dir``, or its default beside the SQLite file (./artefacts otherwise)."""
+        if self.artefact_dir.strip():
+            return self.artefact_dir.strip()
+        url = self.database_url
+        if url.startswith("sqlite") and "///" in url:
+            path = url.split("///", 1)[1].split("?", 1)[0]
+            if path and path != ":memory:":
+                return os.path.join(os.path.dirname(path) or ".", "artefacts")
+        return os.path.join(".", "artefacts")
 
     file_roots: str = Field(
         default=".",

@@ -8,7 +8,9 @@ OpenAI sizes 1024x1024, 1792x1024, 1024x1792), ``max_video_resolution`` (default
 does not make is generated at the closest size it makes and resized with Pillow, and the
 result says so (``resized``: how, from, to, method). A video is ``frames`` keyframes from
 the image backend (prompts "PROMPT (frame i of n)"), each shown for an equal share of the
-duration, encoded by ffmpeg with libx264 and measured with ffprobe.
+duration, encoded by ffmpeg (``codec``: h264 with libx264, or h265 with libx265) and
+measured with ffprobe. The files go to the artefact store the server lends; the result
+holds references (``artefact``: id, content type, bytes, sha256, download url).
 
 ``advanced_media`` (the seed's advanced media intelligence): a shot plan from the chat
 model (``model``), checked against its schema (domain/media.py) and asked for once more
@@ -19,14 +21,13 @@ Without ``image_model`` the result is the plan, saying that no images were made.
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 from typing import Any
 
 from imperium.adapters.models.openai_images import OpenAIImages
+from imperium.agents._media import Codec, Keeper, make_images, parse_codec, require_encoder
 from imperium.agents._media import encode_video as encode
-from imperium.agents._media import make_images, require_ffmpeg
 from imperium.agents.base import Output, TaskContext, TaskFailed
 from imperium.agents.llm import LlmAgent
 from imperium.domain.errors import ValidationError
@@ -126,7 +127,7 @@ class _ImageBackend(LlmAgent):
                 f"max_video_resolution ({self.max_video[0]}x{self.max_video[1]})"
             )
         if size[0] % 2 or size[1] % 2:
-            raise _bad("a video's width and height must be even (H.264, yuv420p)")
+            raise _bad("a video's width and height must be even (yuv420p)")
         return size
 
     @staticmethod
@@ -138,15 +139,17 @@ class _ImageBackend(LlmAgent):
 
     async def video(
         self,
+        keeper: Keeper,
         prompts: list[str],
         seconds: list[float],
         size: tuple[int, int],
         fps: int,
         style: Any,
+        codec: Codec,
     ) -> tuple[dict[str, Any], int | None]:
-        require_ffmpeg()  # before any image is paid for
+        await require_encoder(codec)  # before any image is paid for
         frame_size = backend_size(size, self.sizes)
-        frames, tokens = await make_images(
+        frames = await make_images(
             self.image_backend(),
             self.image_model() or "",
             prompts,
@@ -154,12 +157,17 @@ class _ImageBackend(LlmAgent):
             self.sizes,
             _style(style),
         )
+        if any(d is None for d in frames.data):
+            raise TaskFailed("the image backend answered with URLs, so no video can be "
+                             "encoded; configure it to answer b64_json",
+                             kind="bad_response", retryable=False)  # fmt: skip
         data, measured = await encode(
-            [base64.b64decode(f["data_base64"]) for f in frames],
+            [d for d in frames.data if d is not None],
             seconds,
             size,
             fps,
             self.encode_timeout,
+            codec,
         )
         scaled = None
         if frame_size != size:
@@ -173,12 +181,13 @@ class _ImageBackend(LlmAgent):
             }
         return {
             "mime": "video/mp4",
+            "codec": codec.name,
             "bytes": len(data),
             "measured": measured,
             "resized": scaled,
-            "frames": [{k: v for k, v in f.items() if k != "data_base64"} for f in frames],
-            "data_base64": base64.b64encode(data).decode(),
-        }, tokens
+            "frames": frames.items,
+            **(await keeper.keep(data, "video/mp4")),
+        }, frames.tokens
 
     async def teardown(self) -> None:
         if self._images is not None:
@@ -192,28 +201,31 @@ def _style(value: Any) -> str | None:
 
 
 class MediaAgent(_ImageBackend):
-    description = "Images and video (ffmpeg, H.264) from an OpenAI-compatible images API."
+    description = "Images and video (ffmpeg, H.264 or H.265) from an OpenAI-compatible images API."
 
     async def run(self, ctx: TaskContext) -> Output:
         payload, prompt = _prompt(ctx.payload)
         self.check_backend()
+        keeper = Keeper(ctx)
         if ctx.type == "video_generation":
             size = self.video_size(payload)
             fps = _whole(payload, "fps", 24, 1, 60)
             duration = _seconds(payload)
+            codec = parse_codec(payload.get("codec", "h264"))
             count = _whole(
                 payload, "frames", min(MAX_FRAMES, max(1, math.ceil(duration))), 1, MAX_FRAMES
             )
             prompts = [f"{prompt} (frame {i} of {count})" for i in range(1, count + 1)]
             video, tokens = await self.video(
-                prompts, [duration / count] * count, size, fps, payload.get("style")
-            )
+                keeper, prompts, [duration / count] * count, size, fps,
+                payload.get("style"), codec,
+            )  # fmt: skip
             return Output(
                 {"prompt": prompt, "model": self.image_model(), "video": video}, tokens=tokens
             )
         size = self.resolution(payload, "1024x1024")
         count = _whole(payload, "n", 1, 1, MAX_IMAGES)
-        images, tokens = await make_images(
+        made = await make_images(
             self.image_backend(),
             self.image_model() or "",
             [prompt] * count,
@@ -221,8 +233,9 @@ class MediaAgent(_ImageBackend):
             self.sizes,
             _style(payload.get("style")),
         )
+        images = await keeper.keep_images(made)
         return Output(
-            {"prompt": prompt, "model": self.image_model(), "images": images}, tokens=tokens
+            {"prompt": prompt, "model": self.image_model(), "images": images}, tokens=made.tokens
         )
 
 
@@ -243,6 +256,7 @@ class AdvancedMediaAgent(_ImageBackend):
         if media_type not in ("image", "video"):
             raise _bad("media_type must be image or video")
         video = media_type == "video"
+        codec = parse_codec(payload.get("codec", "h264")) if video else None
         size = self.video_size(payload) if video else self.resolution(payload, "1024x1024")
         fps = _whole(payload, "fps", 24, 1, 60) if video else None
         duration = _seconds(payload) if video else None
@@ -272,6 +286,7 @@ class AdvancedMediaAgent(_ImageBackend):
             )
         value: dict[str, Any] = {
             "media_type": media_type,
+            "codec": codec.name if codec else None,
             "resolution": f"{size[0]}x{size[1]}",
             "fps": fps,
             "duration": duration,
@@ -289,13 +304,14 @@ class AdvancedMediaAgent(_ImageBackend):
             return Output(value, tokens=tokens, cost=cost)
         prompts = [s["image_prompt"] for s in plan["shots"]]
         image_tokens: int | None
-        if video:
+        keeper = Keeper(ctx)
+        if video and codec is not None:
             seconds = [float(s["duration_s"]) for s in plan["shots"]]
             value["video"], image_tokens = await self.video(
-                prompts, seconds, size, fps or 24, payload.get("style")
+                keeper, prompts, seconds, size, fps or 24, payload.get("style"), codec
             )
         else:
-            value["images"], image_tokens = await make_images(
+            made = await make_images(
                 self.image_backend(),
                 self.image_model() or "",
                 prompts,
@@ -303,6 +319,7 @@ class AdvancedMediaAgent(_ImageBackend):
                 self.sizes,
                 _style(payload.get("style")),
             )
+            value["images"], image_tokens = await keeper.keep_images(made), made.tokens
         if image_tokens is not None:
             tokens = (tokens or 0) + image_tokens
         return Output(value, tokens=tokens, cost=cost)

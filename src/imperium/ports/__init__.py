@@ -7,6 +7,7 @@ Storage is one port per area (``SchedulerStore`` â€” all the engine depends on â
 the caller own the transaction across areas."""
 
 from imperium.ports.agents import AgentLoad, AgentStats, AgentStore
+from imperium.ports.artefacts import ArtefactStore, RetentionReport
 from imperium.ports.clock import Clock, Rng
 from imperium.ports.custody import CustodyStore
 from imperium.ports.cycles import CycleStore
@@ -48,6 +49,7 @@ __all__ = [
     "AgentStats",
     "AgentStore",
     "AgentWindow",
+    "ArtefactStore",
     "Attempt",
     "AttemptReporter",
     "ChatModel",
@@ -70,6 +72,7 @@ __all__ = [
     "OutcomePredictor",
     "ProposalStore",
     "QueryStore",
+    "RetentionReport",
     "Rng",
     "SchedulerStore",
     "StatisticsStore",

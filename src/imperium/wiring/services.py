@@ -9,6 +9,7 @@ import random
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 
+from imperium.adapters.artefacts.files import FileArtefactStore
 from imperium.adapters.notify.smtp import SmtpConfig, SmtpSender
 from imperium.adapters.notify.webhook import WebhookSender
 from imperium.adapters.render.chromium import find_renderer
@@ -24,6 +25,7 @@ from imperium.adapters.storage.reports import SqlReportStore
 from imperium.adapters.storage.sql import SqlStore
 from imperium.adapters.storage.usage import SqlUsageStore
 from imperium.domain.alerts import TargetKind
+from imperium.domain.artefacts import RetentionPolicy
 from imperium.domain.learning import RouterMode
 from imperium.domain.markets import MarketStore
 from imperium.domain.models import Event
@@ -304,3 +306,13 @@ def engine_config(settings: Settings) -> EngineConfig:
         storage_outage_limit=settings.storage_outage_limit or None,
         retry=RetryPolicy(base=settings.retry_base_seconds, cap=settings.retry_cap_seconds),
     )
+
+
+def make_artefacts(settings: Settings, clock: SystemClock) -> FileArtefactStore:
+    """Generated images and videos as files in ``settings.artefact_path`` (created at the
+    first write), with the retention limit the settings give."""
+    policy = RetentionPolicy(
+        max_age_seconds=settings.artefact_max_age_days * 86400.0,
+        max_total_bytes=settings.artefact_max_bytes,
+    )
+    return FileArtefactStore(settings.artefact_path, clock, policy, new_id)

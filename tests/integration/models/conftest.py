@@ -4,6 +4,7 @@ and the API of a started server on SQLite and PostgreSQL, with the key's variabl
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,10 +31,11 @@ def server(module_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> Open
 
 
 @pytest.fixture
-async def im(migrated_database_url: str) -> AsyncIterator[Imperium]:
+async def im(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[Imperium]:
     settings = Settings(
         database_url=migrated_database_url, poll_interval=0.05, drain_seconds=0.2,
         retry_base_seconds=0.01, retry_cap_seconds=0.05, builtin_agents="",
+        artefact_dir=str(tmp_path / "artefacts"),
     )  # fmt: skip
     runtime = await Imperium.open(settings, migrate=False)
     await runtime.start()

@@ -9,7 +9,7 @@ The video tests need ffmpeg: skipped without it, except under CI, where they fai
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import io
 import json
 import os
@@ -116,7 +116,10 @@ async def test_an_image_above_what_the_backend_makes_is_upscaled_and_says_so(
     served = await client.get(f"/api/v1/generate/{response.json()['id']}/content")
     assert served.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(served.content)).size == (768, 768)
-    assert base64.b64decode(image["data_base64"]) == served.content
+    assert image["stored"] == "artefact"
+    assert "data_base64" not in image
+    assert image["artefact"]["sha256"] == hashlib.sha256(served.content).hexdigest()
+    assert (await client.get(image["artefact"]["url"])).content == served.content
 
 
 async def test_video_from_generated_frames_is_h264_measured_by_ffprobe(

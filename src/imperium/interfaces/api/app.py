@@ -21,6 +21,7 @@ from imperium.interfaces.api.metrics import ApiMetrics, HttpMetricsMiddleware
 from imperium.interfaces.api.routes import (
     agents,
     alerts,
+    artefacts,
     crypto,
     custody,
     events_ws,
@@ -100,6 +101,8 @@ def _api_routes() -> tuple[BaseRoute, ...]:
         usage.router,
         intelligence.router,
         intelligence.generate_router,
+        artefacts.router,
+        artefacts.generate_router,
         knowledge.router,
         internet_learning.router,
     ):

@@ -20,7 +20,7 @@ from imperium.adapters.storage.diagnostics import ReportCache
 from imperium.domain.errors import NotFoundError
 from imperium.domain.markets import MarketStore
 from imperium.interfaces.api.views.imperium import SeedSources
-from imperium.ports import CustodyStore, QueryStore, SchedulerStore, StatisticsStore
+from imperium.ports import ArtefactStore, CustodyStore, QueryStore, SchedulerStore, StatisticsStore
 from imperium.runtime import Imperium
 from imperium.services.agents import AgentService
 from imperium.services.analytics import LearningService
@@ -79,6 +79,8 @@ class ApiServices:
     """The periodic routines once the runtime has started them (``None`` before)."""
     markets: MarketStore
     """Market candles, texts and ML models (the crypto and fraud routes)."""
+    artefacts: ArtefactStore
+    """Generated images and videos (their downloads)."""
 
     @classmethod
     def of(cls, runtime: Imperium) -> ApiServices:
@@ -120,6 +122,7 @@ class ApiServices:
             database_reports=runtime.database_reports,
             routines=lambda: runtime.routines,
             markets=runtime.markets,
+            artefacts=runtime.artefacts,
         )
 
 
@@ -146,6 +149,14 @@ async def get_markets(request: Request) -> MarketStore:
 
 Markets = Annotated[MarketStore, Depends(get_markets)]
 """Market candles, texts and the versioned ML models."""
+
+
+async def get_artefacts(request: Request) -> ArtefactStore:
+    return services_of(request.app).artefacts
+
+
+Artefacts = Annotated[ArtefactStore, Depends(get_artefacts)]
+"""Generated files kept outside the task rows, with a retention limit."""
 
 Scheduler = Annotated[Engine, Depends(get_scheduler)]
 """The engine: every write to tasks (submit, cancel, retry, lease, complete) and its live

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from imperium.domain.artefacts import ArtefactGoneError
 from imperium.domain.auth import AuthError, ForbiddenError
 from imperium.domain.errors import (
     AgentLoadError,
@@ -35,6 +36,7 @@ RETRY_AFTER = "2"  # seconds; the scheduler retries its writes every second
 _STATUS: list[tuple[type[ImperiumError], int, str]] = [
     (AuthError, 401, "Unauthorized"),
     (ForbiddenError, 403, "Forbidden"),
+    (ArtefactGoneError, 410, "Gone"),
     (NotFoundError, 404, "Not Found"),
     (ConflictError, 409, "Conflict"),
     (ValidationError, 422, "Unprocessable Content"),

@@ -1,0 +1,1 @@
+"""Artefact stores (``ports.ArtefactStore``): files in a directory, and memory for tests."""
