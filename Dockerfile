@@ -25,7 +25,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 imperium \
     && useradd --system --uid 10001 --gid imperium --home-dir /var/lib/imperium \
        --shell /usr/sbin/nologin imperium \
-    && install -d -o imperium -g imperium -m 0750 /var/lib/imperium
+    && install -d -o imperium -g imperium -m 0750 /var/lib/imperium /var/lib/imperium/artefacts
 COPY --from=build /wheels /wheels
 RUN whl="$(ls /wheels/imperium-*.whl)" \
     && pip install --no-cache-dir "imperium[${EXTRAS}] @ file://${whl}" "ray[default,client]==${RAY_VERSION}" \
