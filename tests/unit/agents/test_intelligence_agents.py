@@ -97,50 +97,57 @@ async def test_marketing_refuses_a_payload_it_cannot_use(payload: dict[str, Any]
     assert stub.requests == []
 
 
-def files(**by_path: str) -> str:
-    return json.dumps({"files": [{"path": p.replace("__", "/").replace("_dot_", "."),
-                                  "content": c} for p, c in by_path.items()]})  # fmt: skip
+def keep_wording(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Stands in for building and testing the project: records the copy it was given."""
+    from imperium.agents import web_app_builder
+
+    seen: list[Any] = []
+
+    def build(spec: Any, wording: Any, limits: Any, policy: Any) -> dict[str, Any]:
+        seen.append(wording)
+        return {}
+
+    monkeypatch.setattr(web_app_builder, "build", build)
+    return seen
 
 
-GOOD = files(index_dot_html="<!doctype html><html><body><p>Hi<br></p></body></html>",
-             app_dot_py="def handler():\n    return {'ok': True}\n",
-             static__site_dot_css="body { color: red; }", package_dot_json='{"name": "x"}',
-             static__app_dot_js="const f = () => { return '}'; }; // }",
-             README_dot_md="# App")  # fmt: skip
-BAD = files(index_dot_html="<html><body><div></body></html>", app_dot_py="def f(:\n",
-            static__app_dot_js="function f() { return [1, 2; }",
-            package_dot_json="{name}")  # fmt: skip
-
-
-async def test_web_app_builder_validates_every_file_and_retries_once() -> None:
-    builder, stub = scripted(WebAppBuilderAgent, BAD, GOOD)
-    out = await builder.run(ctx({"requirements": {"features": ["dashboard"]}}, "web_app_builder"))
-    value = out.value
-    assert value["attempts"] == 2
-    assert {f["path"] for f in value["files"]} == {
-        "index.html",
-        "app.py",
-        "static/site.css",
-        "package.json",
-        "static/app.js",
-        "README.md",
-    }
-    assert (value["checked"], value["unchecked"]) == (5, ["README.md"])
-    assert all(f["check"]["ok"] for f in value["files"])
-    retry = stub.requests[1].messages[1].content
-    for broken in ("index.html: line 1: <div> is not closed before </body>",
-                   "app.py: SyntaxError", "static/app.js: line 1: unmatched '}'",
-                   "package.json: Expecting property name"):  # fmt: skip
-        assert broken in retry
-
-
-async def test_web_app_builder_fails_the_attempt_when_the_files_stay_broken() -> None:
-    builder, _ = scripted(WebAppBuilderAgent, BAD, files(x__y_dot_py="ok(", z_dot_txt="fine"))
+async def test_web_app_builder_refuses_requirements_it_cannot_generate() -> None:
+    builder, stub = scripted(WebAppBuilderAgent)
     with pytest.raises(TaskFailed) as failed:
-        await builder.run(ctx({"requirements": {}}, "web_app_builder"))
-    assert failed.value.kind == "invalid_output"
-    assert "x/y.py: SyntaxError" in str(failed.value)
-    assert failed.value.tokens == 30  # what the two answered calls spent
+        await builder.run(ctx({"requirements": {"features": ["shop"]}}, "web_app_builder"))
+    assert failed.value.kind == "bad_payload"
+    assert "known: crud, auth, dashboard, analytics, payments" in str(failed.value)
+    assert stub.requests == []
+
+
+async def test_web_app_builder_keeps_the_model_copy_that_passes_its_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen = keep_wording(monkeypatch)
+    copy = json.dumps({"title": "Corner Shop", "tagline": "<script>x</script>"})
+    builder, stub = scripted(WebAppBuilderAgent, copy, price_per_1k_input=1.0)
+    out = await builder.run(ctx({"requirements": {"features": ["crud"]}}, "web_app_builder"))
+    assert (seen[0].title, seen[0].tagline) == ("Corner Shop", "A web application with items.")
+    assert out.value["copy"]["source"] == "model"
+    assert "tagline may not hold" in out.value["copy"]["refused"][0]
+    assert "JSON object" in stub.requests[0].messages[1].content
+    assert (out.tokens, out.cost) == (15, 0.01)
+
+
+async def test_web_app_builder_without_a_model_or_with_a_failing_one_is_deterministic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from imperium.domain.llm import ModelCallError
+
+    seen = keep_wording(monkeypatch)
+    out = await WebAppBuilderAgent({}).run(ctx({"requirements": {}}, "web_app_builder"))
+    assert out.value["copy"] == {"source": "deterministic", "model": None}
+    builder, _ = scripted(WebAppBuilderAgent)
+    builder._model = StubChat([ModelCallError("connection_error", "down", retryable=True)])
+    out = await builder.run(ctx({"requirements": {}}, "web_app_builder"))
+    assert out.value["copy"]["source"] == "deterministic"
+    assert "down" in out.value["copy"]["model_error"]
+    assert seen[0] == seen[1]
 
 
 def test_file_checks() -> None:
