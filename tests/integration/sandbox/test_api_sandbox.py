@@ -8,7 +8,7 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +17,6 @@ import pytest
 from imperium.adapters.sandbox import DEFAULT_UID, Host
 from imperium.domain.specs import TaskSpec
 from imperium.domain.states import TaskState
-from imperium.interfaces.api import create_app
 from imperium.runtime import Imperium
 from imperium.settings import Settings
 
@@ -29,18 +28,12 @@ def database(tmp_path: Path) -> Path:
     return tmp_path / "imperium.db"
 
 
+BUILTIN_AGENTS = "sandbox"
+
+
 @pytest.fixture
-async def client(database: Path, sandbox_host: Host) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{database}", builtin_agents="sandbox",
-        poll_interval=0.05, drain_seconds=0.2,
-    )  # fmt: skip
-    runtime = await Imperium.open(settings)
-    await runtime.start()
-    transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        yield http
-    await runtime.close()
+async def client(api_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return api_client
 
 
 @pytest.fixture

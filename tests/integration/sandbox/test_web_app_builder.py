@@ -11,22 +11,17 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from imperium.adapters.models.stub import StubChat
-from imperium.adapters.sandbox import Host, SandboxUnavailableError
+from imperium.adapters.sandbox import SandboxUnavailableError
 from imperium.agents import web_app_builder
 from imperium.agents.base import TaskContext, TaskFailed
 from imperium.agents.web_app_builder import WebAppBuilderAgent
 from imperium.domain.llm import ChatReply, ModelConfig
-from imperium.interfaces.api import create_app
-from imperium.runtime import Imperium
-from imperium.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("sandbox_host")]
 
@@ -143,17 +138,8 @@ async def test_without_a_sandbox_it_fails_saying_what_to_install(
 
 
 @pytest.fixture
-async def client(tmp_path: Path, sandbox_host: Host) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'imperium.db'}", builtin_agents="",
-        poll_interval=0.05, drain_seconds=0.2,
-    )  # fmt: skip
-    runtime = await Imperium.open(settings)
-    await runtime.start()
-    transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-        yield http
-    await runtime.close()
+async def client(api_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return api_client
 
 
 async def test_through_the_api_without_a_model(client: httpx.AsyncClient) -> None:
