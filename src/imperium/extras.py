@@ -11,6 +11,7 @@ heavier parts come with extras, ``pip install 'imperium[NAME]'`` (``all`` is eve
 - ``custody``: jsonschema for the ``json_schema`` checks, and pytest for ``unit_tests``;
 - ``postgres``: asyncpg, the PostgreSQL driver;
 - ``ray``: Ray, for agents registered with runtime ray (run on a Ray cluster);
+- ``redis``: the Redis client, for the result cache in Redis (``IMPERIUM_RESULT_CACHE_URL``);
 - ``ml``: pandas, ta, scikit-learn, xgboost-cpu and vadersentiment, the crypto and fraud
   agents (``agents/_ml.py`` names this extra when one is missing).
 
@@ -37,6 +38,7 @@ EXTRAS: Mapping[str, str] = {
     "jsonschema": "custody",
     "asyncpg": "postgres",
     "ray": "ray",
+    "redis": "redis",
     "pandas": "ml",
     "ta": "ml",
     "xgboost": "ml",

@@ -70,11 +70,13 @@ from imperium.wiring import (
     make_markets,
     make_predictor,
     make_reports,
+    make_result_cache,
     make_teams,
     make_usage,
     new_id,
     record_events,
     report_mail,
+    result_cache_routine,
     sandbox_policy,
     schedule_config,
     scheduler_owner,
@@ -207,6 +209,7 @@ class Imperium:
         engine = Engine(
             scheduler, executor, lock, clock, random.Random(), new_id, engine_config(settings),
             policy=learner.router, json_problem=json_problem, events=events,
+            result_cache=make_result_cache(settings, store, clock),
         )  # fmt: skip
         agents = AgentService(store, store, clock, agent_checker(settings), events=events)
         submissions = SubmissionService(store, clock, new_id, store, store.unit_of_work)
@@ -257,6 +260,8 @@ class Imperium:
                 "learns from them",
             )
         )  # fmt: skip
+        if self.engine.result_cache is not None:
+            self.routines.add(result_cache_routine(self.settings, self.engine.result_cache))
         self.routines.add(autoscale_routine(self.autoscaler, self.settings.autoscale_interval))
         self.routines.add(ingest_routine(self.knowledge, self.settings.internet_learning_interval))
         self.routines.add(make_market_feed(self.settings, self.markets))
@@ -305,6 +310,8 @@ class Imperium:
         if self.agents.on_change is not None:
             self.agents.on_change = None
             await self.engine.stop()
+        if self.engine.result_cache is not None:
+            await self.engine.result_cache.close()
         await self.store.close()
 
     async def __aenter__(self) -> Imperium:

@@ -85,6 +85,9 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
     """Stopped by a graceful shutdown and re-queued; does not use up an attempt."""
+    CACHED = "cached"
+    """Served from the result cache: no agent ran, so it teaches nothing about one (the
+    task succeeded with the stored result)."""
 
 
 class AgentStatus(StrEnum):

@@ -8,6 +8,7 @@ the caller own the transaction across areas."""
 
 from imperium.ports.agents import AgentLoad, AgentStats, AgentStore
 from imperium.ports.artefacts import ArtefactStore, RetentionReport
+from imperium.ports.cache import ResultCacheStore
 from imperium.ports.clock import Clock, Rng
 from imperium.ports.custody import CustodyStore
 from imperium.ports.cycles import CycleStore
@@ -73,6 +74,7 @@ __all__ = [
     "ProposalStore",
     "QueryStore",
     "RetentionReport",
+    "ResultCacheStore",
     "Rng",
     "SchedulerStore",
     "StatisticsStore",

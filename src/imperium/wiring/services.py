@@ -20,8 +20,11 @@ from imperium.adapters.storage.memory import MemoryStore
 from imperium.adapters.storage.memory.alerts import MemoryAlertStore
 from imperium.adapters.storage.memory.markets import MemoryMarketStore
 from imperium.adapters.storage.memory.reports import MemoryReportStore
+from imperium.adapters.storage.memory.result_cache import MemoryResultCache
+from imperium.adapters.storage.redis_cache import RedisResultCache
 from imperium.adapters.storage.memory.usage import MemoryUsageStore
 from imperium.adapters.storage.reports import SqlReportStore
+from imperium.adapters.storage.result_cache import SqlResultCache
 from imperium.adapters.storage.sql import SqlStore
 from imperium.adapters.storage.usage import SqlUsageStore
 from imperium.domain.alerts import TargetKind
@@ -32,12 +35,13 @@ from imperium.domain.models import Event
 from imperium.domain.retry import RetryPolicy
 from imperium.domain.routing import Router, RouterConfig
 from imperium.domain.teams import TeamRouter
-from imperium.ports import OutcomePredictor, Store, TeamStore
+from imperium.ports import OutcomePredictor, ResultCacheStore, Store, TeamStore
 from imperium.services.analytics import LearningService
 from imperium.services.custody.bank import default_bank
 from imperium.services.custody.service import CustodyService
 from imperium.services.custody.service import Engine as CustodyEngine
 from imperium.services.engine import EngineConfig
+from imperium.services.engine.cache import ResultCache
 from imperium.services.events import EventBus
 from imperium.services.knowledge.service import KnowledgeService
 from imperium.services.learning.service import CycleRunner, Learner, LearnerConfig, LearnerStore
@@ -294,6 +298,31 @@ def make_usage(store: Store, clock: SystemClock) -> UsageService:
         state = getattr(store, "state", None)
         return UsageService(MemoryUsageStore(state), store, clock, cycles=store)
     return UsageService(kept, store, clock, cycles=store)
+
+
+def make_result_cache(settings: Settings, store: Store, clock: SystemClock) -> ResultCache:
+    """The result cache: in Redis when ``IMPERIUM_RESULT_CACHE_URL`` names one (the redis
+    extra is imported here, so a server configured for it without it refuses to start),
+    else beside the rest of the data (the database, or memory for a ``MemoryStore``)."""
+    kept: ResultCacheStore
+    if settings.result_cache_url:
+        kept = RedisResultCache(settings.result_cache_url)
+    elif isinstance(store, SqlStore):
+        kept = SqlResultCache(store.database, clock)
+    else:
+        kept = MemoryResultCache()
+    return ResultCache(
+        kept, settings.result_cache_ttls, clock, max_entries=settings.result_cache_max_entries
+    )
+
+
+def result_cache_routine(settings: Settings, cache: ResultCache) -> Routine:
+    off = None if cache.ttls else "no task type opted in (IMPERIUM_RESULT_CACHE)"
+    return Routine(
+        "result_cache_purge", settings.result_cache_purge_interval, cache.purge,
+        "expired cached results are deleted, then the oldest beyond "
+        "IMPERIUM_RESULT_CACHE_MAX_ENTRIES", off_reason=off,
+    )  # fmt: skip
 
 
 def engine_config(settings: Settings) -> EngineConfig:

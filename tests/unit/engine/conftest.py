@@ -26,6 +26,7 @@ from imperium.domain.specs import TaskSpec
 from imperium.domain.states import AgentStatus, Outcome
 from imperium.ports import EventSink
 from imperium.services.engine import Engine, EngineConfig
+from imperium.services.engine.cache import ResultCache
 from imperium.services.engine.lock import SchedulerLock
 
 START = 1_700_000_000.0
@@ -176,6 +177,7 @@ class MakeEngine(Protocol):
         agents: Iterable[AgentSpec] = ...,
         start: bool = ...,
         events: EventSink | None = ...,
+        result_cache: ResultCache | None = ...,
     ) -> Awaitable[Engine]: ...
 
 
@@ -217,13 +219,14 @@ async def make_engine(
         agents: Iterable[AgentSpec] = (),
         start: bool = True,
         events: EventSink | None = None,
+        result_cache: ResultCache | None = None,
     ) -> Engine:
         for spec in agents:
             await store.insert_agent(spec)
         lock = lock or SchedulerLock(store, clock, owner, LOCK_TTL)
         engine = Engine(
             store, executor, lock, clock, random.Random(0), new_id, config or make_config(), policy,
-            events=events,
+            events=events, result_cache=result_cache,
         )  # fmt: skip
         if start:
             await engine.start()  # an engine that failed to start has nothing to stop

@@ -35,11 +35,12 @@ from imperium.domain.specs import (
     plan_workflow,
     validate_task_spec,
 )
-from imperium.domain.states import TaskState
+from imperium.domain.states import Outcome, TaskState
 from imperium.domain.teams import TeamRun
 from imperium.ports import Attempt, Clock, EventSink, Executor, Rng, SchedulerStore
 from imperium.services.budgets import BudgetSource
 from imperium.services.engine import recovery, remote
+from imperium.services.engine.cache import ResultCache
 from imperium.services.engine.census import Snapshot
 from imperium.services.engine.journal import (
     Journal,
@@ -83,6 +84,7 @@ class Engine:
         policy: SelectionPolicy | None = None,
         json_problem: Callable[[object], str | None] | None = None,
         events: EventSink | None = None,
+        result_cache: ResultCache | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -115,6 +117,12 @@ class Engine:
         self.state.stop_attempt = lambda task: executor.cancel(task.id)
         self.state.ended = self._ended
         self.poller = recovery.Poller(self)
+        self.result_cache = result_cache
+        """Serves the results of task types that opted in (see :meth:`_launch_cached`)."""
+        self._cache_versions: dict[str, tuple[int, str]] = {}
+        """Task id -> (lease token, agent config version) of a cacheable attempt that
+        missed the cache and runs: its result is stored under that version."""
+        self._lookups: set[asyncio.Task[None]] = set()
         self.budget_source: BudgetSource | None = None
         """Reads, at start, each agent's tokens and cost since a time and the agents
         whose ``agent.budget_spent`` event was written since then (set by the wiring)."""
@@ -193,6 +201,8 @@ class Engine:
         await asyncio.gather(*self._loops, return_exceptions=True)
         for task in self.state.local_running():
             self.state.interrupt(task)
+        for lookup in list(self._lookups):
+            lookup.cancel()  # their tasks were interrupted above: nothing left to serve
         self.state.event("scheduler.stopped", data={"owner": self.lock.owner})
         self.journal.stop()
         if self._writer is not None:
@@ -200,6 +210,8 @@ class Engine:
         if self.journal.failed is None:
             await self.lock.release()
         await self.executor.close()
+        if self.result_cache is not None:
+            await self.result_cache.drain()
         self.stopped.set()
 
     def _on_journal_failure(self, exc: BaseException) -> None:
@@ -352,13 +364,71 @@ class Engine:
             task.deadline,
             task.resources,
         )
+        if self.result_cache is not None and self.result_cache.covers(task.type):
+            lookup = asyncio.get_running_loop().create_task(self._launch_cached(task, attempt))
+            self._lookups.add(lookup)
+            lookup.add_done_callback(self._lookups.discard)
+            return
         self.executor.start(attempt, self._on_report)
+
+    async def _launch_cached(self, task: Task, attempt: Attempt) -> None:
+        """A task of a type that opted in to the cache, leased to an in-process agent:
+        its result comes from the cache when there is one for this payload and the
+        agent's configuration, else the agent runs (the lease, slot and timeout timer
+        are already the task's either way, so capacity and timeouts hold meanwhile)."""
+        if await self._serve_from_cache(task, attempt.token):
+            return
+        if task.state is TaskState.RUNNING and task.lease_token == attempt.token:
+            self.executor.start(attempt, self._on_report)
+
+    async def _serve_from_cache(self, task: Task, token: int) -> bool:
+        """Look ``task`` up; on a hit end it with the stored result. True when it no
+        longer needs its agent (served, or ended otherwise while the store was read)."""
+        cache, agent = self.result_cache, self.state.agents.get(task.agent_id or "")
+        if cache is None or agent is None:
+            return False
+        version = cache.version(agent.spec)
+        hit = await cache.lookup(task.type, task.payload, version)
+        if task.state is not TaskState.RUNNING or task.lease_token != token:
+            return True  # cancelled, timed out or interrupted meanwhile: nothing to do
+        cache.counted(task.type, hit)
+        if hit is None:
+            self._cache_versions[task.id] = (token, version)
+            return False
+        self.state.serve_cached(task, hit)
+        return True
+
+    async def serve_cached(self, tasks: Sequence[Task]) -> None:
+        """Remote leases: end those of ``tasks`` (just started) whose results are in the
+        cache, before the lease is handed out. Returns at once when none is cacheable."""
+        cache = self.result_cache
+        if cache is None:
+            return
+        cacheable = [t for t in tasks if cache.covers(t.type)]
+        if cacheable:
+            await asyncio.gather(*(self._serve_from_cache(t, t.lease_token) for t in cacheable))
 
     def _on_report(self, task_id: str, token: int, result: AttemptResult) -> None:
         try:
-            self.state.finish(task_id, token, result)
+            task = self.state.finish(task_id, token, result)
         except StaleLeaseError as exc:
             log.debug("ignored a stale local result: %s", exc)
+            return
+        self._remember(task, token, result)
+
+    def _remember(self, task: Task, token: int, result: AttemptResult) -> None:
+        """A cacheable attempt that ran: a success is stored once it is durable."""
+        if not self._cache_versions:
+            return
+        ran = self._cache_versions.pop(task.id, None)
+        if ran is None or ran[0] != token or result.outcome is not Outcome.SUCCEEDED:
+            return
+        assert self.result_cache is not None
+        store = partial(
+            self.result_cache.remember, task.type, task.payload, ran[1], task.agent_id,
+            result.result, result.tokens, result.cost,
+        )  # fmt: skip
+        self.journal.after_commit(store)
 
     # ------------------------------------------------------------------ completion
     def finish(self, task_id: str, token: int, result: AttemptResult) -> Task:
@@ -370,10 +440,13 @@ class Engine:
         it is refused before anything changes, so the caller can send it again."""
         self.journal.check_writable()
         task = self.state.finish(task_id, token, result)
+        self._remember(task, token, result)
         await self.journal.commit()
         return task
 
     def _ended(self, task: Task) -> None:
+        if self._cache_versions:
+            self._cache_versions.pop(task.id, None)
         for fut in self._waiters.pop(task.id, []):
             if not fut.done():
                 fut.set_result(task)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +26,8 @@ class Engine(Protocol):
 
     @property
     def dispatching(self) -> bool: ...
+
+    async def serve_cached(self, tasks: Sequence[Task]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +58,12 @@ async def lease(engine: Engine, agent_id: str, max_tasks: int, wait: float) -> l
             return []  # draining or stopped: hand out nothing new
         picked = _pick_for(state, agent, max_tasks)
         if picked:
+            await engine.serve_cached(picked)  # results in the cache end their tasks here
             await engine.journal.commit()  # the lease is durable before anyone sees it
-            return [_lease_of(t) for t in picked if t.state is TaskState.RUNNING]
+            leases = [_lease_of(t) for t in picked if t.state is TaskState.RUNNING]
+            if leases or loop.time() >= give_up:
+                return leases
+            continue  # every one was served from the cache: look for more work
         left = give_up - loop.time()
         if left <= 0:
             return []

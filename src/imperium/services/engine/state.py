@@ -21,6 +21,7 @@ from functools import partial
 
 from imperium.domain.alerts import drift_data
 from imperium.domain.budgets import BUDGET_SPENT, Spent, budget_of
+from imperium.domain.cache import CacheEntry
 from imperium.domain.errors import StaleLeaseError, ValidationError
 from imperium.domain.learning import SCHEDULER_RESTART
 from imperium.domain.models import AgentState, AttemptResult, Event, Execution, Task
@@ -224,7 +225,7 @@ class SchedulerState:
         now = self.clock.now()
         self._release_slot(task)
         self._record(task, result.outcome, now, result.error_kind, result.error_message, result)
-        if result.outcome is Outcome.SUCCEEDED:
+        if result.outcome is Outcome.SUCCEEDED or result.outcome is Outcome.CACHED:
             task.result, task.error_kind, task.error_message = result.result, None, None
             self._terminal(task, TaskState.SUCCEEDED, now)
         else:
@@ -232,6 +233,17 @@ class SchedulerState:
             task.error_message = result.error_message
             self._after_failure(task, result.outcome, result.retryable, now)
         return task
+
+    def serve_cached(self, task: Task, entry: CacheEntry) -> None:
+        """A running task ends with a result from the cache instead of its agent's: one
+        ``cached`` execution (no tokens or cost spent, nothing a router learns from), a
+        ``task.cache_hit`` event, and then the task succeeds as any other would."""
+        saved: dict[str, object] = {
+            "tokens_saved": entry.tokens, "cost_saved": entry.cost,
+            "cached_at": entry.created_at, "config_version": entry.config_version,
+        }  # fmt: skip
+        self.event("task.cache_hit", task, saved)
+        self.finish(task.id, task.lease_token, AttemptResult(Outcome.CACHED, entry.result))
 
     def cancel(self, task: Task) -> None:
         """End ``task`` as cancelled (a running attempt is stopped) with its dependents."""
