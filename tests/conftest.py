@@ -153,6 +153,40 @@ def postgres_server() -> PostgresServer:
     pytest.skip(reason)
 
 
+REDIS_URL_ENV = "IMPERIUM_TEST_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis (``IMPERIUM_TEST_REDIS_URL``, else the local one). When none
+    answers the test is skipped with the reason, or fails when ``CI`` is set. Tests use
+    a key prefix of their own and delete it afterwards."""
+    url = os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL
+    if importlib.util.find_spec("redis") is None:
+        reason = "the redis package is not installed; run: pip install -e '.[dev]'"
+    else:
+        reason = run_isolated(_redis_problem(url))
+        if reason is None:
+            return url
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: redis tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+async def _redis_problem(url: str) -> str | None:
+    import redis.asyncio
+
+    client = redis.asyncio.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return f"Redis at {url} is unreachable ({exc}); start it or set {REDIS_URL_ENV}"
+    finally:
+        await client.aclose()
+    return None
+
+
 @pytest.fixture(scope="session")
 def admin_loop() -> Iterator[AdminLoop]:
     loop = AdminLoop()
