@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import Any
 
-from imperium.agents.base import Agent, TaskContext, TaskFailed, agent
+from imperium.agents.base import Agent, Output, TaskContext, TaskFailed, agent
 
 
 @agent
@@ -94,3 +94,18 @@ class Misconfigured(Agent):
 
     async def run(self, ctx: TaskContext) -> Any:
         raise AssertionError("never constructed")
+
+
+class CountingWriter(Agent):
+    """Writes a text for ``payload['topic']`` as a model would, reporting 150 tokens and
+    a cost of 0.003; appends a line to ``payload['log']`` per run, so a test can count the
+    runs; ``payload['fail']`` fails the attempt for good (not retried)."""
+
+    async def run(self, ctx: TaskContext) -> Any:
+        payload = ctx.payload or {}
+        _append(payload.get("log"), f"{ctx.task_id} {ctx.attempt}")
+        if payload.get("fail"):
+            raise TaskFailed("asked to fail", kind="asked", retryable=False)
+        style = self.config.get("style", "plain")
+        return Output({"text": f"{style} text about {payload.get('topic')}"}, tokens=150,
+                      cost=0.003)  # fmt: skip

@@ -46,6 +46,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imperium import __version__
+from imperium.domain.cache import CacheStats, total
 from imperium.domain.models import Event
 from imperium.domain.states import AgentStatus, Outcome, TaskState
 from imperium.interfaces.api.ratelimit import RouteTemplates, method_of
@@ -101,6 +102,49 @@ class Stored:
 
     tasks: dict[TaskState, int]
     executions: dict[Outcome, int]
+
+
+async def cache_stats(engine: Engine) -> list[CacheStats] | str:
+    """The result cache's counters per task type, from its store (so they add up across
+    restarts and servers); what went wrong when the store did not answer."""
+    cache = engine.result_cache
+    if cache is None:
+        return []
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT):
+            return await cache.stats()
+    except Exception as exc:  # the cache's store is down: say so, serve the rest
+        log.warning("result cache counters unavailable: %s", exc, extra={"action": "monitor"})
+        return f"the result cache's store did not answer: {describe(exc)}"
+
+
+def cache_report(engine: Engine, stats: list[CacheStats] | str) -> dict[str, Any]:
+    """``/api/status``'s ``result_cache``: what opted in, and hits, misses and savings."""
+    cache = engine.result_cache
+    ttls = dict(cache.ttls) if cache is not None else {}
+    report: dict[str, Any] = {
+        "enabled": bool(ttls),
+        "backend": cache.store.backend if cache is not None else None,
+        "ttl_seconds": ttls,
+    }
+    if isinstance(stats, str):
+        return {**report, "error": stats}
+    summed = total(stats)
+    return {
+        **report,
+        "hits": summed.hits,
+        "misses": summed.misses,
+        "hit_rate": summed.hit_rate,
+        "tokens_saved": summed.tokens_saved,
+        "cost_saved": summed.cost_saved,
+        "by_type": {
+            s.task_type: {
+                "hits": s.hits, "misses": s.misses, "hit_rate": s.hit_rate,
+                "tokens_saved": s.tokens_saved, "cost_saved": s.cost_saved,
+            }
+            for s in stats
+        },  # fmt: skip
+    }
 
 
 async def stored(store: QueryStore) -> Stored:
@@ -255,8 +299,10 @@ class ApiMetrics:
                 counts = await stored(self._runtime.store)
         except Exception as exc:  # exported as imperium_database_up 0; the rest still shows
             log.warning("metrics: database read failed: %s", exc, extra={"action": "scrape"})
+        cached = await cache_stats(self._runtime.engine)
         encode, content_type = choose_encoder(accept)
-        self._snapshot.families = list(_families(live(self._runtime.engine), counts))
+        families = [*_families(live(self._runtime.engine), counts), *_cache_families(cached)]
+        self._snapshot.families = families
         try:
             return encode(self.registry), content_type
         finally:
@@ -326,6 +372,25 @@ def _families(live: Live, counts: Stored | None) -> Iterator[Metric]:
     for outcome, n in counts.executions.items():
         executions.add_metric([str(outcome)], n)
     yield executions
+
+
+def _cache_families(stats: list[CacheStats] | str) -> Iterator[Metric]:
+    """The result cache's counters by task type (none while its store does not answer)."""
+    if isinstance(stats, str):
+        return
+    figures = (
+        ("imperium_result_cache_hits", "Tasks served from the result cache.", "hits"),
+        ("imperium_result_cache_misses", "Cache lookups that found nothing.", "misses"),
+        ("imperium_result_cache_tokens_saved", "Tokens of the attempts hits replaced.",
+         "tokens_saved"),
+        ("imperium_result_cache_cost_saved", "Cost of the attempts hits replaced.",
+         "cost_saved"),
+    )  # fmt: skip
+    for name, documentation, field in figures:
+        family = CounterMetricFamily(name, documentation, labels=["task_type"])
+        for s in stats:
+            family.add_metric([s.task_type], getattr(s, field))
+        yield family
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -6,7 +6,8 @@ attempts), and whether the scheduler could
 load its code (``not loaded`` with the reason); the Autoscaling panel (``autoscaling``);
 the Usage panel (tokens and cost per task type and per UTC day over the same newest
 ``WINDOW`` attempts, a bounded read; the whole days are ``/api/v1/usage``'s; and each daily
-budget); pause, resume, retire and register forms."""
+budget); the Result cache panel (hits, misses and what they saved, per task type, from the
+cache's store); pause, resume, retire and register forms."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from imperium.domain.errors import ImperiumError, NotFoundError
 from imperium.domain.states import AgentStatus
 from imperium.interfaces.api.deps import services_of
+from imperium.interfaces.api.metrics import cache_report, cache_stats
 from imperium.interfaces.api.schemas import AgentIn
 from imperium.interfaces.dashboard.access import form, viewer, writer
 from imperium.interfaces.dashboard.autoscaling import autoscaling
@@ -43,8 +45,8 @@ async def agent_list(request: Request) -> Response:
         services.custody_records.list_custody(),
         autoscaling(services),
     )
-    (by_type, by_day), budgets = await asyncio.gather(
-        services.usage.recent(WINDOW), services.usage.budgets()
+    (by_type, by_day), budgets, cached = await asyncio.gather(
+        services.usage.recent(WINDOW), services.usage.budgets(), cache_stats(services.engine)
     )
     live = services.engine.snapshot()
     levels = {r.agent_id: r for r in custody}
@@ -66,6 +68,7 @@ async def agent_list(request: Request) -> Response:
         window=WINDOW,
         autoscaling=scaling,
         usage={"by_type": by_type, "by_day": by_day, "budgets": budgets},
+        cache=cache_report(services.engine, cached),
         notice=request.query_params.get("notice", "")[:300],
     )
 

@@ -35,6 +35,8 @@ from imperium.interfaces.api.deps import (
 from imperium.interfaces.api.metrics import (
     DATABASE_TIMEOUT,
     Metrics,
+    cache_report,
+    cache_stats,
     describe,
     from_database,
     live,
@@ -118,6 +120,7 @@ async def status(
     counts, lock, agents, loads = await from_database(
         asyncio.gather(stored(queries), locks.read_lock(), registry.list(), registry.loads())
     )
+    cached = await cache_stats(engine)
     now_live = live(engine)
     return {
         "version": __version__,
@@ -135,6 +138,7 @@ async def status(
         "journal": {"group_commits": now_live.commits, "pending_changes": engine.journal.pending},
         "event_subscribers": events.subscribers,
         "schedules": _schedules(schedules),
+        "result_cache": cache_report(engine, cached),
         "timestamp": iso(time.time()),
     }
 
