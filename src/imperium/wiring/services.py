@@ -21,8 +21,8 @@ from imperium.adapters.storage.memory.alerts import MemoryAlertStore
 from imperium.adapters.storage.memory.markets import MemoryMarketStore
 from imperium.adapters.storage.memory.reports import MemoryReportStore
 from imperium.adapters.storage.memory.result_cache import MemoryResultCache
-from imperium.adapters.storage.redis_cache import RedisResultCache
 from imperium.adapters.storage.memory.usage import MemoryUsageStore
+from imperium.adapters.storage.redis_cache import RedisResultCache
 from imperium.adapters.storage.reports import SqlReportStore
 from imperium.adapters.storage.result_cache import SqlResultCache
 from imperium.adapters.storage.sql import SqlStore

@@ -72,7 +72,10 @@ async def test_a_repeated_task_is_answered_from_the_database_across_a_restart(
         assert (second.state, second.result) == (TaskState.SUCCEEDED, first.result)
         [hit] = await im.store.executions_for(second.id)
         assert (hit.outcome, hit.agent_id, hit.tokens, hit.cost) == (
-            Outcome.CACHED, "writer", None, None
+            Outcome.CACHED,
+            "writer",
+            None,
+            None,
         )
         events = [e.event_type for e in await im.store.events_for(second.id)]
         assert "task.cache_hit" in events
@@ -131,4 +134,5 @@ async def test_status_and_metrics_show_the_counters(im: Imperium, tmp_path: Path
     assert 'imperium_result_cache_tokens_saved_total{task_type="write"} 300.0' in metrics
     assert 'imperium_executions_total{outcome="cached"} 2.0' in metrics
     assert page.status_code == 200
-    assert 'id="result-cache"' in page.text and 'data-cache-type="write"' in page.text
+    assert 'id="result-cache"' in page.text
+    assert 'data-cache-type="write"' in page.text

@@ -76,7 +76,8 @@ async def test_a_put_replaces_the_entry_under_its_key(cache_store: ResultCacheSt
     await cache_store.put(entry("k", result="old"))
     await cache_store.put(entry("k", result="new"))
     found = await cache_store.get("k", T0)
-    assert found is not None and found.result == "new"
+    assert found is not None
+    assert found.result == "new"
 
 
 async def test_counters_add_up_per_task_type(cache_store: ResultCacheStore) -> None:

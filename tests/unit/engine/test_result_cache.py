@@ -220,7 +220,9 @@ async def test_a_remote_agent_is_not_handed_a_task_the_cache_answers(
     engine.apply_agent(agent_spec("remote-1", agent_type="remote"))
     task = await engine.submit(job(payload="r"))
     [lease] = await engine.lease("remote-1")
-    done = await engine.complete(task.id, lease.token, AttemptResult(Outcome.SUCCEEDED, "R", tokens=7))
+    done = await engine.complete(
+        task.id, lease.token, AttemptResult(Outcome.SUCCEEDED, "R", tokens=7)
+    )
     assert done.state is TaskState.SUCCEEDED
     await settle(engine)
     await cache.drain()
@@ -237,15 +239,12 @@ async def test_a_remote_agent_is_not_handed_a_task_the_cache_answers(
 
 
 def test_the_key_is_canonical_and_names_the_configuration() -> None:
-    spec = agent_spec()
-    version = config_version(configured(spec, model="m", temperature=0))
+    spec = configured(agent_spec(), model="m", temperature=0)
+    version = config_version(spec)
     assert version == config_version(configured(spec, temperature=0, model="m"))
     assert version != config_version(configured(spec, model="n", temperature=0))
-    assert version != config_version(dataclasses.replace(configured(spec, model="m",
-                                                                    temperature=0), type="llm"))  # fmt: skip
-    same = config_version(dataclasses.replace(configured(spec, model="m", temperature=0),
-                                              max_concurrency=9))  # fmt: skip
-    assert same == version
+    assert version != config_version(dataclasses.replace(spec, type="llm"))
+    assert version == config_version(dataclasses.replace(spec, max_concurrency=9))
     assert cache_key("t", {"a": 1, "b": [1, 2]}, version) == cache_key(
         "t", {"b": [1, 2], "a": 1}, version
     )

@@ -63,8 +63,9 @@ class SqlResultCache(SqlArea):
     async def stats(self) -> list[CacheStats]:
         rows = await self._db.fetch(sa.select(STATS).order_by(STATS.c.task_type))
         return [
-            CacheStats(r.task_type, int(r.hits), int(r.misses), int(r.tokens_saved),
-                       float(r.cost_saved))  # fmt: skip
+            CacheStats(
+                r.task_type, int(r.hits), int(r.misses), int(r.tokens_saved), float(r.cost_saved)
+            )
             for r in rows
         ]
 

@@ -139,11 +139,14 @@ def cache_report(engine: Engine, stats: list[CacheStats] | str) -> dict[str, Any
         "cost_saved": summed.cost_saved,
         "by_type": {
             s.task_type: {
-                "hits": s.hits, "misses": s.misses, "hit_rate": s.hit_rate,
-                "tokens_saved": s.tokens_saved, "cost_saved": s.cost_saved,
+                "hits": s.hits,
+                "misses": s.misses,
+                "hit_rate": s.hit_rate,
+                "tokens_saved": s.tokens_saved,
+                "cost_saved": s.cost_saved,
             }
             for s in stats
-        },  # fmt: skip
+        },
     }
 
 

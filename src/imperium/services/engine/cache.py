@@ -67,7 +67,9 @@ class ResultCache:
         if hit is None:
             self._spawn(self.store.count(task_type, misses=1), "count")
         else:
-            saved = self.store.count(task_type, hits=1, tokens=hit.tokens or 0, cost=hit.cost or 0.0)
+            saved = self.store.count(
+                task_type, hits=1, tokens=hit.tokens or 0, cost=hit.cost or 0.0
+            )
             self._spawn(saved, "count")
 
     def remember(

@@ -33,12 +33,8 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("key", name="pk_result_cache_entries"),
     )
-    op.create_index(
-        "ix_result_cache_entries_expires_at", "result_cache_entries", ["expires_at"]
-    )
-    op.create_index(
-        "ix_result_cache_entries_created_at", "result_cache_entries", ["created_at"]
-    )
+    op.create_index("ix_result_cache_entries_expires_at", "result_cache_entries", ["expires_at"])
+    op.create_index("ix_result_cache_entries_created_at", "result_cache_entries", ["created_at"])
     op.create_table(
         "result_cache_stats",
         sa.Column("task_type", sa.String(200), nullable=False),
