@@ -63,6 +63,7 @@ def test_every_extra_is_declared_in_the_package_metadata() -> None:
         "ray",
         "ml",
         "media",
+        "redis",
     }
 
 
