@@ -56,10 +56,12 @@ async def test_status_shows_every_routine_with_its_interval(client: httpx.AsyncC
         "learning", "security_scan", "performance_analysis", "experiments", "cache", "cleanup",
         "custody_levels", "teams", "autoscale", "alert_queue_wait", "alert_rules",
         "weekly_report", "internet_learning", "market_data", "artefact_retention",
+        "result_cache_purge",
     }  # fmt: skip
     assert schedules["artefact_retention"]["interval_seconds"] == 3600
     assert schedules["artefact_retention"]["active"] is True  # 7 days, 2 GiB by default
     assert "IMPERIUM_MARKET_SYMBOLS" in schedules["market_data"]["off_reason"]
+    assert "IMPERIUM_RESULT_CACHE" in schedules["result_cache_purge"]["off_reason"]
     assert schedules["internet_learning"]["interval_seconds"] == 1800  # INTERNET_LEARNING_INTERVAL
     assert schedules["alert_rules"]["interval_seconds"] == 10
     assert schedules["weekly_report"]["active"] is False  # no recipients, no SMTP
