@@ -106,3 +106,28 @@ async def test_purge_deletes_expired_then_the_oldest_beyond_the_bound(
     assert deleted == 2
     assert await cache_store.get("live0", T0) is None  # the oldest went
     assert [await cache_store.get(f"live{i}", T0) is not None for i in (1, 2, 3)] == [True] * 3
+
+
+@pytest.mark.redis
+async def test_the_settings_choose_redis_and_refuse_malformed_values(redis_url: str) -> None:
+    from imperium.adapters.storage.memory import MemoryStore
+    from imperium.settings import Settings
+    from imperium.wiring import SystemClock, make_result_cache
+
+    cache = make_result_cache(
+        Settings(result_cache="write=60, ads=1.5", result_cache_url=redis_url),
+        MemoryStore(),
+        SystemClock(),
+    )
+    try:
+        assert (cache.store.backend, cache.ttls) == ("redis", {"write": 60.0, "ads": 1.5})
+    finally:
+        await cache.close()
+    for bad, phrase in [
+        ({"result_cache": "write"}, "task_type=seconds"),
+        ({"result_cache": "write=0"}, "seconds > 0"),
+        ({"result_cache": "write=1,write=2"}, "named twice"),
+        ({"result_cache_url": "http://cache:6379"}, "a Redis URL"),
+    ]:
+        with pytest.raises(ValueError, match=phrase):
+            Settings(**bad)  # type: ignore[arg-type]
