@@ -118,3 +118,26 @@ async def test_the_event_types_are_listed(memory_client: httpx.AsyncClient) -> N
     meanings = {i["event_type"]: i["meaning"] for i in response.json()["items"]}
     assert "drift alarm" in meanings["agent.drift"]
     assert "budget" in meanings["agent.budget_spent"]
+
+
+async def test_a_patch_with_nulls_is_refused_and_the_rule_kept(
+    client: httpx.AsyncClient, im: Imperium
+) -> None:
+    """``{"cooldown_seconds": null}`` was stored as null: every later GET of the rules was a
+    500 until the row was mended by hand; ``{"event_types": null}`` was a 500 at once."""
+    created = await client.post(RULES, json=rule(event_types=["task.dead", "queue.wait"],
+                                                  queue_wait_seconds=30))  # fmt: skip
+    assert created.status_code == 201, created.text
+    url = f"{RULES}/{created.json()['id']}"
+    for field in ("name", "event_types", "targets", "cooldown_seconds", "enabled"):
+        problem(await client.patch(url, json={field: None}), 422, f"{field} cannot be null")
+    listed = await client.get(RULES)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"][0]["name"] == "dead tasks"
+    assert listed.json()["items"][0]["cooldown_seconds"] == 300.0
+    # queue_wait_seconds alone may be cleared with null (then queue.wait must go too)
+    problem(await client.patch(url, json={"queue_wait_seconds": None}), 422, "queue_wait_seconds")
+    cleared = await client.patch(url, json={"queue_wait_seconds": None,
+                                            "event_types": ["task.dead"]})  # fmt: skip
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["queue_wait_seconds"] is None

@@ -77,6 +77,22 @@ class RulePatch(BaseModel):
     def _lower(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else [p.lower() for p in value]
 
+    @model_validator(mode="after")
+    def _no_null(self) -> RulePatch:
+        """``null`` leaves nothing out: a field sent as null would be stored as null (and
+        break the rule). Only ``queue_wait_seconds`` may be cleared that way."""
+        nulls = sorted(
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) is None and name != "queue_wait_seconds"
+        )
+        if nulls:
+            raise ValueError(
+                f"{', '.join(nulls)} cannot be null: leave a field out to keep it "
+                "(only queue_wait_seconds may be null, to clear it)"
+            )
+        return self
+
 
 class TargetOut(BaseModel):
     kind: TargetKind
