@@ -233,7 +233,12 @@ def secret_env_refusal(
 
 
 def _check_web_url(source: Source) -> None:
-    parts = urlsplit(source.url)
+    try:
+        parts = urlsplit(source.url)
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 bracket
+        raise ValidationError(
+            f"source {source.id}: url {source.url!r} cannot be read as a URL ({exc})"
+        ) from None
     if source.kind is SourceKind.RSS and parts.scheme in ("", "file"):
         return  # a feed file on disk
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -307,3 +307,26 @@ async def test_a_learning_cycle_reports_the_impact_per_task_type(
         "answer: attempts that used knowledge succeed 90% vs 30% without (n=10 vs 10)"
     )
     assert 0.99 < found.confidence <= 1.0  # 1 - p of the two-proportion z-test
+
+
+async def test_out_of_range_ids_and_urls_are_422s(client: httpx.AsyncClient) -> None:
+    """Each of these was a 500: an offset or a document id beyond a database integer, an
+    attempt number beyond one, and a URL with an unclosed IPv6 bracket."""
+    docs = "/api/v1/knowledge/documents"
+    for offset in (10**9 + 1, 2**63, 10**20):
+        problem(await client.get(docs, params={"offset": offset}), 422, "query.offset")
+    assert (await client.get(docs, params={"offset": 10**9})).json()["items"] == []
+    for document_id in (2**31, 2**63, 10**20):
+        problem(await client.get(f"{docs}/{document_id}"), 422, "path.document_id")
+    problem(await client.get(f"{docs}/{2**31 - 1}"), 404, "no document")
+    task = (await client.post("/api/v1/tasks", json={"type": "echo"})).json()["id"]
+    for attempt in (2**31, 2**63):
+        problem(await client.post("/api/v1/knowledge/search",
+                                  json={"query": "x", "task_id": task, "attempt": attempt}),
+                422, "body.attempt")  # fmt: skip
+    bracket = {"id": "v6", "kind": "rss", "url": "http://[::1"}
+    problem(await client.post("/api/v1/knowledge/sources", json=bracket), 422,
+            "cannot be read as a URL")  # fmt: skip
+    seed = {"id": "v6", "url": "https://[::1/feed"}
+    problem(await client.post("/api/imperium/trusted-sources", json=seed), 422,
+            "cannot be read as a URL")  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from imperium.domain.auth import ForbiddenError, Role
 from imperium.domain.errors import NotFoundError
@@ -27,6 +27,8 @@ from imperium.services.knowledge.service import AttemptRef
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 DAY = 86_400.0
+MAX_OFFSET = 1_000_000_000  # as /api/v1/tasks: a database integer's range, a 422 not a 500
+MAX_DOCUMENT_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
 
 
 @router.get("/search", responses=problems(422))
@@ -85,7 +87,7 @@ async def _made_by(queries: Queries, task: Task, attempt: int, agent_id: str | N
 async def list_documents(
     knowledge: Knowledge,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     topic: str | None = None,
 ) -> dict[str, Any]:
     """Documents, newest fetched first (without their text)."""
@@ -95,7 +97,9 @@ async def list_documents(
 
 
 @router.get("/documents/{document_id}", responses=problems(404))
-async def get_document(document_id: int, knowledge: Knowledge) -> dict[str, Any]:
+async def get_document(
+    document_id: Annotated[int, Path(le=MAX_DOCUMENT_ID)], knowledge: Knowledge
+) -> dict[str, Any]:
     doc = await knowledge.store.get_document(document_id)
     if doc is None:
         raise NotFoundError(f"no document {document_id}")

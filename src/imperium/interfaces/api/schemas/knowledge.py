@@ -66,7 +66,7 @@ class SearchIn(BaseModel):
     topic: TopicName | None = None
     task_id: Annotated[str | None, Field(max_length=100)] = None
     """With ``attempt``: record that this attempt used the documents found."""
-    attempt: Annotated[int | None, Field(ge=1)] = None
+    attempt: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None  # a 32-bit column
     agent_id: Annotated[str | None, Field(max_length=100)] = None
 
     @model_validator(mode="after")
