@@ -133,15 +133,7 @@ def parse_time(value: object, where: str) -> float:
         try:
             number = float(text)
         except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(
-                    f"{where}: time {text!r} is neither ISO 8601 nor epoch seconds"
-                ) from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            number = parsed.timestamp()
+            return _iso_seconds(text, where)  # never read as milliseconds
     if number > 1e11:  # epoch milliseconds (exchanges' usual unit)
         number /= 1000.0
     if not (math.isfinite(number) and EARLIEST <= number < LATEST):
@@ -150,6 +142,19 @@ def parse_time(value: object, where: str) -> float:
             f"{EARLIEST:.0f} to {LATEST:.0f}, or milliseconds)"
         )
     return number
+
+
+def _iso_seconds(text: str, where: str) -> float:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{where}: time {text!r} is neither ISO 8601 nor epoch seconds") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    seconds = parsed.timestamp()
+    if not EARLIEST <= seconds < LATEST:
+        raise ValueError(f"{where}: time {text!r} is outside 1970-01-01 to 2261-12-31")
+    return seconds
 
 
 EARLIEST, LATEST = 0.0, datetime(2262, 1, 1, tzinfo=UTC).timestamp()

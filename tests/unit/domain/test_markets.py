@@ -54,10 +54,14 @@ def test_symbols_and_timeframes() -> None:
         check_timeframe("2d")
 
 
-@pytest.mark.parametrize("when", [1e17, -1e30, 9.9e10, -1, "1969-12-31", "2262-01-01"])
+@pytest.mark.parametrize(
+    "when",
+    [1e17, -1e30, 9.9e10, -1, "1969-12-31", "2262-01-01", "9999-12-31T23:59:59", "5138-01-01"],
+)
 def test_times_outside_1970_to_2261_are_refused(when: object) -> None:
     """1e17 (read as milliseconds: 1e14 s) once stored a candle pandas cannot hold, and every
-    later prediction of that series failed."""
+    later prediction of that series failed. An ISO date is never read as milliseconds:
+    9999-12-31 (253402300799 s) was stored as 1978-01-12."""
     row = {"timestamp": when, "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}
     with pytest.raises(ValueError, match=r"row 1: time .* is outside 1970-01-01 to 2261-12-31"):
         parse_candles([row])
