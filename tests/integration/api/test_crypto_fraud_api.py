@@ -253,3 +253,46 @@ async def test_a_sentiment_query_with_control_characters_is_refused(
     refused = await client.get(f"{CRYPTO}/sentiment/BTC", params={"query": "a\x00b"})
     assert refused.status_code == 422, refused.text
     assert "control characters" in refused.json()["detail"]
+
+
+async def test_unreadable_csv_and_empty_texts_are_422s(client: httpx.AsyncClient) -> None:
+    """A CSV field over the csv module's 131,072-character limit, and an empty text in a
+    list of strings, were 500s."""
+    huge = "timestamp,open,high,low,close,volume\n" + "x" * 200_000 + ",1,1,1,1,1\n"
+    csv_ = {"content-type": "text/csv"}
+    problem(await client.post(f"{CRYPTO}/market-data/x/1d", content=huge, headers=csv_), 422,
+            "the CSV cannot be read at line 2", "field larger than field limit")  # fmt: skip
+    for route in ("train", "trades"):
+        problem(await client.post(f"{FRAUD}/{route}", content=huge, headers=csv_), 422,
+                "the CSV cannot be read")  # fmt: skip
+    problem(await client.post(f"{CRYPTO}/texts/BTC", json={"texts": ["fine", ""]}), 422,
+            "body.texts.1")  # fmt: skip
+    problem(await client.post(f"{CRYPTO}/texts/BTC", json={"texts": [{"text": ""}]}), 422)
+    # an ISO date past 5138 (beyond 1e11 s) was read as milliseconds and stored in 1978
+    far = "timestamp,open,high,low,close,volume\n9999-12-31T23:59:59,1,2,0.5,1,1\n"
+    problem(await client.post(f"{CRYPTO}/market-data/x/1d", content=far, headers=csv_), 422,
+            "outside 1970-01-01 to 2261-12-31")  # fmt: skip
+
+
+async def test_candle_uploads_are_parsed_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """250,000 candles (8 MB of CSV) parsed on the loop held every other request for 7 s."""
+    import threading
+
+    from imperium.interfaces.api.routes import crypto
+
+    threads: list[int] = []
+    real = crypto.parse_candles
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crypto, "parse_candles", parse)
+    body = "timestamp,open,high,low,close,volume\n1,1,2,0.5,1,1\n"
+    response = await client.post(f"{CRYPTO}/market-data/x/1h", content=body,
+                                  headers={"content-type": "text/csv"})  # fmt: skip
+    assert response.status_code == 201, response.text
+    assert len(threads) == 1
+    assert threading.get_ident() not in threads

@@ -6,15 +6,18 @@ evaluation. Training and scoring are tasks of the built-in ``fraud`` agent
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from imperium.interfaces.api.deps import Markets, Scheduler
-from imperium.interfaces.api.views.ml import MAX_WAIT_SECONDS, ml_problems, run_agent_task
+from imperium.interfaces.api.views.ml import (
+    MAX_WAIT_SECONDS,
+    csv_rows,
+    ml_problems,
+    run_agent_task,
+)
 
 router = APIRouter(prefix="/api/v1/fraud", tags=["fraud"])
 
@@ -94,11 +97,11 @@ async def trades(request: Request, engine: Scheduler, wait: Wait = 60.0) -> Any:
     return await run_agent_task(engine, "fraud_analyze", {"trades": rows, "rules": rules}, wait)
 
 
-def _read_csv(body: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+def _read_csv(body: bytes) -> list[dict[str, Any]]:
+    return csv_rows(body.decode("utf-8-sig"))
 
 
-async def _csv_rows(request: Request) -> list[dict[str, str]]:
+async def _csv_rows(request: Request) -> list[dict[str, Any]]:
     body = await request.body()
     try:  # off the event loop: 10 MB of CSV held it about 2.5 s
         return await asyncio.to_thread(_read_csv, body)

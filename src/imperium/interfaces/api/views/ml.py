@@ -5,6 +5,8 @@ with its result, a problem named after the agent's error, or 202 while it still 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from typing import Any
 
 from fastapi import HTTPException
@@ -29,6 +31,19 @@ def ml_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these routes' problem statuses."""
     shapes = problems(422)[422]["content"]
     return {s: {"description": _DESCRIPTIONS[s], "content": shapes} for s in statuses}
+
+
+def csv_rows(text: str) -> list[dict[str, Any]]:
+    """The rows of a CSV upload as dicts (by its header); a CSV the ``csv`` module cannot
+    read (a field over its 131,072-character limit, an unclosed quote...) is a 422 naming
+    the line, not a 500."""
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise HTTPException(
+            422, f"the CSV cannot be read at line {reader.line_num + 1}: {exc}"
+        ) from None
 
 
 _STATUS = {"bad_input": 422, "not_found": 404, "not_installed": 503, "not_configured": 503}
