@@ -265,6 +265,13 @@ async def test_unreadable_csv_and_empty_texts_are_422s(client: httpx.AsyncClient
     for route in ("train", "trades"):
         problem(await client.post(f"{FRAUD}/{route}", content=huge, headers=csv_), 422,
                 "the CSV cannot be read")  # fmt: skip
+    # a thousands separator shifted the columns: volume was read as "250" and the rest dropped
+    shifted = "timestamp,open,high,low,close,volume\n1,1,2,0.5,1,1,250.5\n"
+    problem(await client.post(f"{CRYPTO}/market-data/x/1d", content=shifted, headers=csv_), 422,
+            "line 2 of the CSV has 7 fields, the header 6")  # fmt: skip
+    trades = "timestamp,symbol,price,quantity,buyer,seller\n0,x,1,000.5,1,a,a\n"
+    problem(await client.post(f"{FRAUD}/trades", content=trades, headers=csv_), 422,
+            "has 7 fields, the header 6")  # fmt: skip
     problem(await client.post(f"{CRYPTO}/texts/BTC", json={"texts": ["fine", ""]}), 422,
             "body.texts.1")  # fmt: skip
     problem(await client.post(f"{CRYPTO}/texts/BTC", json={"texts": [{"text": ""}]}), 422)

@@ -34,16 +34,27 @@ def ml_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def csv_rows(text: str) -> list[dict[str, Any]]:
-    """The rows of a CSV upload as dicts (by its header); a CSV the ``csv`` module cannot
-    read (a field over its 131,072-character limit, an unclosed quote...) is a 422 naming
-    the line, not a 500."""
+    """The rows of a CSV upload as dicts (by its header). A 422 naming the line for a CSV
+    the ``csv`` module cannot read (a field over its 131,072-character limit) and for a row
+    with more fields than the header (a thousands separator, ``1,250.5``, shifts every
+    later column: its values would be read under the wrong names)."""
     reader = csv.DictReader(io.StringIO(text))
+    rows = []
     try:
-        return list(reader)
+        for row in reader:
+            if None in row:  # the fields beyond the header's
+                header = len(reader.fieldnames or ())
+                raise HTTPException(
+                    422,
+                    f"line {reader.line_num} of the CSV has {header + len(row[None])} fields, "
+                    f"the header {header}: quote a value holding a comma",
+                )
+            rows.append(row)
     except csv.Error as exc:
         raise HTTPException(
             422, f"the CSV cannot be read at line {reader.line_num + 1}: {exc}"
         ) from None
+    return rows
 
 
 _STATUS = {"bad_input": 422, "not_found": 404, "not_installed": 503, "not_configured": 503}
