@@ -189,6 +189,11 @@ def parse_candles(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Candle], int]
             ) from None
         if not all(math.isfinite(x) for x in (o, h, lo, c, v)) or min(o, h, lo, c) <= 0 or v < 0:
             raise ValueError(f"{where}: prices must be finite and > 0, volume >= 0")
+        if lo > min(o, c) or h < max(o, c):
+            raise ValueError(
+                f"{where}: high {h:g} and low {lo:g} must bound open {o:g} and close {c:g} "
+                "(are the columns in the right order?)"
+            )
         candles.append(Candle(parse_time(row[time_key], where), o, h, lo, c, v))
     return candles, skipped
 

@@ -38,6 +38,10 @@ def test_epoch_milliseconds_and_iso_with_zone() -> None:
          "must be numbers"),
         ({"date": "2021-01-01", "open": 1, "high": 1, "low": 1, "close": -1, "volume": 1},
          "> 0"),
+        ({"date": "2021-01-01", "open": 2, "high": 0.5, "low": 1, "close": 1, "volume": 1},
+         "row 1: high 0.5 and low 1 must bound open 2 and close 1"),
+        ({"date": "2021-01-01", "open": 1, "high": 2, "low": 1.5, "close": 1.8, "volume": 1},
+         "must bound"),
     ],
 )  # fmt: skip
 def test_bad_rows_are_named(row: dict[str, object], message: str) -> None:
