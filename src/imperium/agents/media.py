@@ -4,13 +4,15 @@
 ``/api/v1/generate/image`` and ``/video``): config as ``llm`` with ``model`` naming the
 IMAGE model (e.g. ``dall-e-3``), plus ``sizes`` (what the backend makes; default the
 OpenAI sizes 1024x1024, 1792x1024, 1024x1792), ``max_video_resolution`` (default
-1920x1080) and ``encode_timeout`` (s, default 600). An image at a resolution the backend
-does not make is generated at the closest size it makes and resized with Pillow, and the
-result says so (``resized``: how, from, to, method). A video is ``frames`` keyframes from
-the image backend (prompts "PROMPT (frame i of n)"), each shown for an equal share of the
-duration, encoded by ffmpeg (``codec``: h264 with libx264, or h265 with libx265) and
-measured with ffprobe. The files go to the artefact store the server lends; the result
-holds references (``artefact``: id, content type, bytes, sha256, download url).
+1920x1080), ``max_image_resolution`` (default 4096x4096: a resized image is held in
+memory whole, about 1.2 GB at 16384x16384) and ``encode_timeout`` (s, default 600). An
+image at a resolution the backend does not make is generated at the closest size it makes
+and resized with Pillow, and the result says so (``resized``: how, from, to, method). A
+video is ``frames`` keyframes from the image backend (prompts "PROMPT (frame i of n)"),
+each shown for an equal share of the duration, encoded by ffmpeg (``codec``: h264 with
+libx264, or h265 with libx265) and measured with ffprobe. The files go to the artefact
+store the server lends; the result holds references (``artefact``: id, content type,
+bytes, sha256, download url).
 
 ``advanced_media`` (the seed's advanced media intelligence): a shot plan from the chat
 model (``model``), checked against its schema (domain/media.py) and asked for once more
@@ -83,6 +85,7 @@ class _ImageBackend(LlmAgent):
         try:
             self.sizes = [f"{w}x{h}" for w, h in (parse_size(s) for s in self._sizes())]
             self.max_video = parse_resolution(self.config.get("max_video_resolution", "1080p"))
+            self.max_image = parse_resolution(self.config.get("max_image_resolution", "4096x4096"))
         except ValidationError as exc:
             raise ValidationError(f"media config: {exc}") from exc
         timeout = self.config.get("encode_timeout", 600)
@@ -90,7 +93,8 @@ class _ImageBackend(LlmAgent):
 
     @classmethod
     def check_config(cls, config: dict[str, Any], *, key_envs: str | None = None) -> None:
-        """As ``llm``, and ``sizes``/``max_video_resolution`` readable (422 at registration)."""
+        """As ``llm``, and ``sizes`` and the maximum resolutions readable (422 at
+        registration)."""
         super().check_config(config, key_envs=key_envs)
         cls(config)
 
@@ -128,6 +132,15 @@ class _ImageBackend(LlmAgent):
             )
         if size[0] % 2 or size[1] % 2:
             raise _bad("a video's width and height must be even (yuv420p)")
+        return size
+
+    def image_size(self, payload: dict[str, Any]) -> tuple[int, int]:
+        size = self.resolution(payload, "1024x1024")
+        if size[0] * size[1] > self.max_image[0] * self.max_image[1]:
+            raise _bad(
+                f"resolution {size[0]}x{size[1]} is above this agent's "
+                f"max_image_resolution ({self.max_image[0]}x{self.max_image[1]})"
+            )
         return size
 
     @staticmethod
@@ -223,7 +236,7 @@ class MediaAgent(_ImageBackend):
             return Output(
                 {"prompt": prompt, "model": self.image_model(), "video": video}, tokens=tokens
             )
-        size = self.resolution(payload, "1024x1024")
+        size = self.image_size(payload)
         count = _whole(payload, "n", 1, 1, MAX_IMAGES)
         made = await make_images(
             self.image_backend(),
@@ -257,7 +270,7 @@ class AdvancedMediaAgent(_ImageBackend):
             raise _bad("media_type must be image or video")
         video = media_type == "video"
         codec = parse_codec(payload.get("codec", "h264")) if video else None
-        size = self.video_size(payload) if video else self.resolution(payload, "1024x1024")
+        size = self.video_size(payload) if video else self.image_size(payload)
         fps = _whole(payload, "fps", 24, 1, 60) if video else None
         duration = _seconds(payload) if video else None
         default = min(MAX_FRAMES, max(1, math.ceil((duration or 0) / 2.5))) if video else 1

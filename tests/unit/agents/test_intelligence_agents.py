@@ -15,7 +15,7 @@ from imperium.adapters.models.stub import StubChat
 from imperium.agents.base import Output, TaskContext, TaskFailed
 from imperium.agents.llm import LlmAgent
 from imperium.agents.marketing import MarketingAgent
-from imperium.agents.media import AdvancedMediaAgent
+from imperium.agents.media import AdvancedMediaAgent, MediaAgent
 from imperium.agents.web_app_builder import WebAppBuilderAgent
 from imperium.domain.errors import ValidationError
 from imperium.domain.generated import check_brackets, check_file, json_object, keyword_present
@@ -217,8 +217,21 @@ async def test_advanced_media_refuses_a_video_above_its_maximum() -> None:
     assert stub.requests == []
 
 
+async def test_an_image_above_the_maximum_is_refused_before_any_call() -> None:
+    artist, stub = scripted(MediaAgent)
+    with pytest.raises(TaskFailed, match="above this agent's max_image_resolution") as failed:
+        await artist.run(ctx({"prompt": "p", "resolution": "16384x16384", "n": 4},
+                             "image_generation"))  # fmt: skip
+    assert (failed.value.kind, failed.value.retryable) == ("bad_payload", False)
+    assert stub.requests == []
+    roomy, _ = scripted(MediaAgent, max_image_resolution="16384x16384")
+    assert isinstance(roomy, MediaAgent)
+    assert roomy.image_size({"resolution": "16384x16384"}) == (16384, 16384)
+
+
 @pytest.mark.parametrize("config", [{"sizes": ["big"]}, {"sizes": []},
-                                    {"max_video_resolution": "huge"}])  # fmt: skip
+                                    {"max_video_resolution": "huge"},
+                                    {"max_image_resolution": "huge"}])  # fmt: skip
 def test_a_media_config_it_cannot_read_is_refused_at_registration(config: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match="media config"):
         AdvancedMediaAgent.check_config({**BACKEND, **config})

@@ -112,7 +112,7 @@ def _bytes(
 def _span(header: str, size: int) -> tuple[int, int] | None:
     """One ``bytes=a-b`` / ``a-`` / ``-n`` span as inclusive (start, end); (-1, -1) when it
     cannot be satisfied; None for what is not one byte span (the whole body is sent)."""
-    found = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
+    found = re.fullmatch(r"\s*bytes=(\d{0,18})-(\d{0,18})\s*", header)
     if found is None or found.group(1) == found.group(2) == "":
         return None
     first, last = found.group(1), found.group(2)
