@@ -23,9 +23,10 @@ from typing import Any
 
 from imperium.agents.base import TaskContext, TaskFailed
 from imperium.domain.artefacts import ArtefactTooLargeError
+from imperium.domain.errors import ValidationError
 from imperium.domain.images import ImageRequest, sniff_mime
 from imperium.domain.llm import ModelCallError
-from imperium.domain.media import backend_size
+from imperium.domain.media import backend_size, codec_name
 from imperium.ports import ArtefactStore, ImageModel
 
 NOT_CONFIGURED = "not_configured"
@@ -167,7 +168,6 @@ CODECS = {
     "h265": Codec("h265", "libx265", ("-preset", "veryfast", "-x265-params",
                                       "log-level=error", "-tag:v", "hvc1"), "hevc"),
 }  # fmt: skip
-ALIASES = {"hevc": "h265", "avc": "h264", "h.264": "h264", "h.265": "h265"}
 _ENCODERS: dict[str, frozenset[str]] = {}
 """The encoders each ffmpeg binary lists (asked once per process)."""
 
@@ -264,13 +264,10 @@ async def encode_video(
 
 def parse_codec(value: object) -> Codec:
     """The payload's ``codec`` (default h264; hevc is h265)."""
-    name = ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else None
-    if name not in CODECS:
-        raise TaskFailed(
-            f"codec must be one of {', '.join(CODECS)} (hevc names h265), not {value!r}",
-            kind="bad_payload", retryable=False,
-        )  # fmt: skip
-    return CODECS[name]
+    try:
+        return CODECS[codec_name(value)]
+    except ValidationError as exc:
+        raise TaskFailed(str(exc), kind="bad_payload", retryable=False) from exc
 
 
 def _int(value: object) -> int | None:

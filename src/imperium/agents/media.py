@@ -36,12 +36,19 @@ from imperium.domain.errors import ValidationError
 from imperium.domain.generated import json_object
 from imperium.domain.images import parse_size
 from imperium.domain.llm import ChatReply
-from imperium.domain.media import OPENAI_SIZES, backend_size, check_plan, parse_resolution
+from imperium.domain.media import (
+    MAX_FPS,
+    MAX_FRAMES,
+    MAX_IMAGES,
+    OPENAI_SIZES,
+    backend_size,
+    check_plan,
+    parse_resolution,
+    prompt_of,
+    seconds,
+    whole,
+)
 from imperium.ports import ImageModel
-
-MAX_FRAMES = 16
-MAX_IMAGES = 4
-MAX_SECONDS = 60.0
 
 
 def _bad(message: str) -> TaskFailed:
@@ -49,29 +56,24 @@ def _bad(message: str) -> TaskFailed:
 
 
 def _whole(payload: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = payload.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _bad(f"{name} must be a whole number from {low} to {high}")
-    return value
+    try:
+        return whole(payload, name, default, low, high)
+    except ValidationError as exc:
+        raise _bad(str(exc)) from exc
 
 
 def _seconds(payload: dict[str, Any]) -> float:
-    value = payload.get("duration", 5)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(f"duration must be a number of seconds up to {MAX_SECONDS:g}")
-    if not 0 < value <= MAX_SECONDS:
-        raise _bad(f"duration must be a number of seconds up to {MAX_SECONDS:g}")
-    return float(value)
+    try:
+        return seconds(payload)
+    except ValidationError as exc:
+        raise _bad(str(exc)) from exc
 
 
 def _prompt(payload: Any) -> tuple[dict[str, Any], str]:
-    if (
-        not isinstance(payload, dict)
-        or not isinstance(payload.get("prompt"), str)
-        or not (payload["prompt"].strip())
-    ):
-        raise _bad('the payload needs "prompt" (the text describing the media)')
-    return payload, payload["prompt"].strip()
+    try:
+        return prompt_of(payload)
+    except ValidationError as exc:
+        raise _bad(str(exc)) from exc
 
 
 class _ImageBackend(LlmAgent):
@@ -222,7 +224,7 @@ class MediaAgent(_ImageBackend):
         keeper = Keeper(ctx)
         if ctx.type == "video_generation":
             size = self.video_size(payload)
-            fps = _whole(payload, "fps", 24, 1, 60)
+            fps = _whole(payload, "fps", 24, 1, MAX_FPS)
             duration = _seconds(payload)
             codec = parse_codec(payload.get("codec", "h264"))
             count = _whole(
@@ -271,7 +273,7 @@ class AdvancedMediaAgent(_ImageBackend):
         video = media_type == "video"
         codec = parse_codec(payload.get("codec", "h264")) if video else None
         size = self.video_size(payload) if video else self.image_size(payload)
-        fps = _whole(payload, "fps", 24, 1, 60) if video else None
+        fps = _whole(payload, "fps", 24, 1, MAX_FPS) if video else None
         duration = _seconds(payload) if video else None
         default = min(MAX_FRAMES, max(1, math.ceil((duration or 0) / 2.5))) if video else 1
         shots = _whole(payload, "shots", default, 1, MAX_FRAMES if video else MAX_IMAGES)

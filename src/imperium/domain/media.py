@@ -18,6 +18,72 @@ OPENAI_SIZES = ("1024x1024", "1792x1024", "1024x1792")
 """What the OpenAI images API makes with dall-e-3; an image agent's ``sizes`` overrides it."""
 
 
+MAX_FRAMES = 16
+"""Keyframes of one video (each is one image from the backend)."""
+MAX_IMAGES = 4
+MAX_SECONDS = 60.0
+MAX_FPS = 60
+CODEC_NAMES = ("h264", "h265")
+CODEC_ALIASES = {"hevc": "h265", "avc": "h264", "h.264": "h264", "h.265": "h265"}
+
+
+def prompt_of(payload: object) -> tuple[dict[str, Any], str]:
+    """The payload as an object and its stripped ``prompt``."""
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("prompt"), str)
+        or not payload["prompt"].strip()
+    ):
+        raise ValidationError('the payload needs "prompt" (the text describing the media)')
+    return payload, payload["prompt"].strip()
+
+
+def whole(payload: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = payload.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+def seconds(payload: dict[str, Any], default: float = 5) -> float:
+    """The payload's ``duration``: a number of seconds in (0, MAX_SECONDS]."""
+    value = payload.get("duration", default)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_SECONDS
+    ):
+        raise ValidationError(f"duration must be a number of seconds up to {MAX_SECONDS:g}")
+    return float(value)
+
+
+def codec_name(value: object) -> str:
+    """The payload's ``codec`` as h264 or h265 (hevc and avc are other names for them)."""
+    name = CODEC_ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else None
+    if name not in CODEC_NAMES:
+        raise ValidationError(
+            f"codec must be one of {', '.join(CODEC_NAMES)} (hevc names h265), not {value!r}"
+        )
+    return name
+
+
+def check_media_request(task_type: str, payload: object) -> None:
+    """What every media agent refuses in an ``image_generation`` or ``video_generation``
+    payload, checked before any agent is asked, so that a malformed request is a 422 even
+    where no agent serves it (an agent's own limits, such as its maximum resolution, are
+    checked by the agent)."""
+    request, _ = prompt_of(payload)
+    if "resolution" in request:
+        parse_resolution(request["resolution"])
+    if task_type == "image_generation":
+        whole(request, "n", 1, 1, MAX_IMAGES)
+        return
+    duration = seconds(request)
+    whole(request, "fps", 24, 1, MAX_FPS)
+    whole(request, "frames", min(MAX_FRAMES, max(1, math.ceil(duration))), 1, MAX_FRAMES)
+    codec_name(request.get("codec", "h264"))
+
+
 def parse_resolution(value: object) -> tuple[int, int]:
     """``"1024x768"``, or a name (8K, 4K, 2K, 1440p, 1080p, 720p, 480p), as (w, h)."""
     if not isinstance(value, str):

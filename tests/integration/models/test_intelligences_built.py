@@ -74,6 +74,17 @@ async def test_the_generate_routes_say_what_to_configure(client: httpx.AsyncClie
     response = await client.post("/api/v1/generate/image", json={"prompt": "A futuristic city"})
     assert response.status_code == 503
     assert "--type media -c image_generation" in response.json()["detail"]
+    for route, body, says in [  # malformed: 422 before anything else, even with no agent
+        ("image", {"prompt": 5}, 'needs "prompt"'),
+        ("image", {"prompt": "p", "n": 9}, "n must be a whole number from 1 to 4"),
+        ("image", {"prompt": "p", "resolution": "huge"}, "WIDTHxHEIGHT"),
+        ("video", {"prompt": "p", "duration": 1e308}, "duration must be"),
+        ("video", {"prompt": "p", "fps": 2**64}, "fps must be"),
+        ("video", {"prompt": "p", "codec": "vp9"}, "codec must be one of h264, h265"),
+    ]:
+        refused = await client.post(f"/api/v1/generate/{route}", json=body)
+        assert refused.status_code == 422, (route, body, refused.text)
+        assert says in refused.json()["detail"], refused.text
     await register(client, "media", "video_generation")  # no backend in its config
     response = await client.post("/api/v1/generate/video", json={"prompt": "clouds"})
     assert response.status_code == 503

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
+from imperium.domain.media import check_media_request
 from imperium.interfaces.api.deps import Scheduler, Usage
 from imperium.interfaces.api.problems import problem
 from imperium.interfaces.records import task_dict
@@ -74,7 +75,9 @@ async def generate_image(
     engine: Scheduler, usage: Usage, payload: Annotated[dict[str, Any], Body()], wait: Wait = 300
 ) -> dict[str, Any] | JSONResponse:
     """The seed's image route: ``{"prompt", "resolution", "style", "n"}`` as a task of type
-    ``image_generation`` (503 saying what to configure when no agent can do it)."""
+    ``image_generation`` (503 saying what to configure when no agent can do it; a payload
+    no media agent would take is a 422 first)."""
+    check_media_request("image_generation", payload)
     return await _run(_service(engine, usage), "image_generation", payload, wait)
 
 
@@ -84,7 +87,8 @@ async def generate_video(
 ) -> dict[str, Any] | JSONResponse:
     """The seed's video route: ``{"prompt", "duration", "resolution", "fps", "style",
     "frames", "codec"}`` as a task of type ``video_generation`` (ffmpeg: codec h264, the
-    default, or h265)."""
+    default, or h265). A payload no media agent would take is a 422 before anything else."""
+    check_media_request("video_generation", payload)
     return await _run(_service(engine, usage), "video_generation", payload, wait)
 
 
