@@ -10,7 +10,7 @@ import httpx
 
 from imperium.adapters.storage.alerts import SqlAlertStore
 from imperium.adapters.storage.sql import SqlStore
-from imperium.domain.alerts import DeliveryAttempt
+from imperium.domain.alerts import AlertTarget, DeliveryAttempt, TargetKind
 from imperium.domain.auth import Role
 from imperium.interfaces.api import create_app
 from imperium.runtime import Imperium
@@ -80,8 +80,18 @@ async def test_bad_rules_are_refused_clearly(client: httpx.AsyncClient) -> None:
 
 
 async def test_read_only_keys_read_rules_but_change_nothing(im: Imperium) -> None:
-    await im.alerts.create_rule(name="r", event_types=("task.dead",), targets=())
+    slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET?x=1"
+    targets = (
+        AlertTarget(TargetKind.SLACK, slack),
+        AlertTarget(TargetKind.WEBHOOK, "http://h:8/a"),
+    )
+    await im.alerts.create_rule(name="r", event_types=("task.dead",), targets=targets)
+    assert isinstance(im.store, SqlStore)
+    await SqlAlertStore(im.store.database).record_attempts(
+        [DeliveryAttempt("a", f"slack:{slack}", "task.dead", "task:t", 1, 1.0, 200)]
+    )
     _, reader = await im.keys.create("reader", Role.READ_ONLY)
+    _, admin = await im.keys.create("admin", Role.ADMIN)
     transport = httpx.ASGITransport(app=create_app(im))
     headers = {"Authorization": f"Bearer {reader}"}
     async with httpx.AsyncClient(
@@ -89,7 +99,16 @@ async def test_read_only_keys_read_rules_but_change_nothing(im: Imperium) -> Non
     ) as http:
         rules = (await http.get(RULES)).json()["items"]
         assert [r["name"] for r in rules] == ["r"]
-        assert (await http.get("/api/v1/alerts/deliveries")).status_code == 200
+        # a webhook's URL is its credential: a reader sees its scheme and host only
+        shown = [t["address"] for t in rules[0]["targets"]]
+        assert shown == ["https://hooks.slack.com/…", "http://h:8/…"]
+        one = (await http.get(f"{RULES}/{rules[0]['id']}")).json()
+        assert "SECRET" not in str(one)
+        deliveries = await http.get("/api/v1/alerts/deliveries")
+        assert deliveries.status_code == 200
+        assert deliveries.json()["items"][0]["target"] == "slack:https://hooks.slack.com/…"
+        whole = await http.get(RULES, headers={"Authorization": f"Bearer {admin}"})
+        assert whole.json()["items"][0]["targets"][0]["address"] == slack
         problem(await http.post(RULES, json=rule()), 403, "read-only")
         problem(await http.delete(f"{RULES}/{rules[0]['id']}"), 403, "read-only")
     assert len(im.alerts.rules) == 1
