@@ -118,7 +118,7 @@ def test_missing_scenario_file(tmp_path: Path) -> None:
 
 def test_forgetting_is_the_routers_setting_or_the_option() -> None:
     scenario = str(ROOT / "scenarios" / "upgrade.json")
-    args = ("--scenario", scenario, "--tasks", "1500", "--seed", "2", "--json")
+    args = ("--scenario", scenario, "--tasks", "400", "--seed", "2", "--json")
     remember = json.loads(simulate(*args).stdout)
     forget = json.loads(simulate(*args, "--forgetting", "0.99").stdout)
     assert forget["regret"] != remember["regret"]  # the option reached the router
