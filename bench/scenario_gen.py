@@ -5,7 +5,8 @@ on the six shipped files (which the router's defaults were chosen on).
     python bench/scenario_gen.py                       # TRAIN, HELD-OUT and shipped
     python bench/scenario_gen.py --sets train          # only TRAIN (tune on this one)
     python bench/scenario_gen.py --write DIR --set held-out   # the JSON files, to read
-    python bench/scenario_gen.py --router sharpen=2    # a RouterConfig field, for a trial
+    python bench/scenario_gen.py --router duration_weight=0   # a RouterConfig field
+    python bench/scenario_gen.py --sets held-out --seeds 8 --triples 20000  # 3-scenario spread
 
 Generated scenario *i* of a set is ``generate(base + i)``: TRAIN uses generator seeds
 1000.., HELD-OUT 5000.. (never tune on it). Each scenario has 1-5 task types, 3-12
@@ -206,8 +207,10 @@ def evaluate(
     for name, data in scenarios:
         scenario = parse_scenario(data, name)
         per = {}
+        runs: dict[str, list[float]] = {}
         for policy in sums:
             total = 0.0
+            runs[policy] = []
             for seed in seeds:
                 k = key(data, policy, seed, tasks)
                 if policy != "learned" and k in cache:
@@ -219,6 +222,7 @@ def evaluate(
                     else:
                         false_alarms += run["false_alarms"]
                 total += run["regret"]
+                runs[policy].append(run["regret"])
             per[policy] = total
             sums[policy] += total
         rg = per["learned"] / per["greedy"] if per["greedy"] > 0 else float("inf")
@@ -226,7 +230,7 @@ def evaluate(
         ratios_g.append(rg)
         ratios_r.append(rr)
         met += rg <= 0.5 and rr <= 0.1
-        rows.append({"scenario": name, **{p: round(v, 1) for p, v in per.items()}})
+        rows.append({"scenario": name, **{p: round(v, 1) for p, v in per.items()}, "runs": runs})
         if verbose:
             print(
                 f"  {name:14s} learned {per['learned']:8.1f} greedy {per['greedy']:8.1f} "
@@ -251,6 +255,32 @@ def evaluate(
     return {"summary": summary, "rows": rows}
 
 
+def triples(rows: list[dict[str, Any]], draws: int, size: int = 3) -> dict[str, Any]:
+    """Percentiles of summed-regret ratios over ``draws`` random picks of ``size``
+    scenarios of ``rows`` and one seed (the same for the three), and how often each
+    target is met: how far an evaluation on 3 scenarios can be trusted."""
+    rng = random.Random(0)
+    seeds = len(rows[0]["runs"]["learned"])
+    ratios: dict[str, list[float]] = {"greedy": [], "random": []}
+    for _ in range(draws):
+        picked = rng.sample(rows, min(size, len(rows)))
+        seed = rng.randrange(seeds)
+        learned = sum(r["runs"]["learned"][seed] for r in picked)
+        for policy, values in ratios.items():
+            other = sum(r["runs"][policy][seed] for r in picked)
+            values.append(learned / other if other > 0 else float("inf"))
+    out: dict[str, Any] = {"draws": draws, "size": size}
+    for policy, values in ratios.items():
+        values.sort()
+        target = 0.5 if policy == "greedy" else 0.1
+        out[policy] = {
+            f"p{q}": round(values[min(len(values) - 1, len(values) * q // 100)], 3)
+            for q in (10, 25, 50, 75, 90)
+        }
+        out[policy]["share_meeting"] = round(sum(v <= target for v in values) / len(values), 3)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=5000)
@@ -263,6 +293,11 @@ def main() -> None:
     parser.add_argument("--router", nargs="*", default=[], help="RouterConfig field=value")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--verbose", action="store_true", help="one line per scenario")
+    parser.add_argument(
+        "--triples", type=int, default=0,
+        help="also: the spread of the ratios over this many random draws of 3 scenarios "
+        "and one seed (what a 3-scenario evaluation can show)",
+    )  # fmt: skip
     parser.add_argument("--write", type=Path, help="write the set's scenarios here and stop")
     parser.add_argument("--set", default="train", choices=list(SETS), help="for --write")
     args = parser.parse_args()
@@ -290,7 +325,11 @@ def main() -> None:
         summary = result["summary"]
         summary["router"] = args.router
         if label == "shipped":
-            summary["per_scenario"] = result["rows"]
+            summary["per_scenario"] = [
+                {k: v for k, v in row.items() if k != "runs"} for row in result["rows"]
+            ]
+        if args.triples and label != "shipped":
+            summary["triples"] = triples(result["rows"], args.triples)
         print(json.dumps(summary), flush=True)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     args.cache.write_text(json.dumps(cache, sort_keys=True))

@@ -69,3 +69,17 @@ def test_the_evaluation_sums_each_policy_and_caches_the_baselines() -> None:
     assert len(cache) == 2 * 2 * 2  # greedy and random, per scenario and seed
     again = gen.evaluate("train", scenarios, [1, 2], 200, RouterConfig(), cache, False)
     assert again["summary"] == summary  # deterministic, also from the cache
+
+
+def test_triples_spread_the_ratio_over_draws_of_three_scenarios() -> None:
+    rows = [
+        {"runs": {"learned": [1.0, 3.0], "greedy": [2.0, 2.0], "random": [20.0, 20.0]}}
+        for _ in range(4)
+    ]
+    spread = gen.triples(rows, 100)
+    assert spread["size"] == 3
+    # one seed gives 3/6 = 0.5 x greedy, the other 9/6 = 1.5 x
+    assert set(spread["greedy"].values()) - {spread["greedy"]["share_meeting"]} <= {0.5, 1.5}
+    assert 0 < spread["greedy"]["share_meeting"] < 1
+    assert spread["random"]["p10"] == pytest.approx(0.05)
+    assert spread["random"]["p90"] == pytest.approx(0.15)
