@@ -285,7 +285,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--seeds", type=int, default=3, help="simulation seeds 1..N")
-    parser.add_argument("--count", type=int, default=30, help="generated scenarios per set")
+    parser.add_argument("--count", type=int, default=40, help="generated scenarios per set")
     parser.add_argument(
         "--sets", nargs="+", default=["train", "held-out", "shipped"],
         choices=["train", "held-out", "shipped"],
