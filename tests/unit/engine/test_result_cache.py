@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import random
 from typing import Any
 
@@ -249,3 +250,28 @@ def test_the_key_is_canonical_and_names_the_configuration() -> None:
         "t", {"b": [1, 2], "a": 1}, version
     )
     assert cache_key("t", {"a": 1}, version) != cache_key("u", {"a": 1}, version)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {1: "one", "b": 2},  # keys of two types: canonical JSON cannot sort them
+        {"when": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)},  # orjson-only value
+    ],
+    ids=["mixed-keys", "datetime"],
+)
+async def test_a_payload_canonical_json_cannot_express_runs_its_agent_uncached(
+    engine: Engine, executor: StubExecutor, store: MemoryStore, cache: ResultCache, payload: Any
+) -> None:
+    # The server accepts what orjson (OPT_NON_STR_KEYS) serialises; the cache key's
+    # json.dumps(sort_keys=True) does not: the lookup task raised and the task stayed
+    # RUNNING forever, holding its agent's slot, without its agent ever starting.
+    first = await run(engine, executor, cache, payload=payload)
+    second = await run(engine, executor, cache, payload=payload)
+    assert started_ids(executor) == [first, second]  # both ran: nothing cached for them
+    for task_id in (first, second):
+        assert (await stored(store, task_id)).state is TaskState.SUCCEEDED
+    assert engine.state.agents["agent-1"].running == 0
+    engine.apply_agent(configured(agent_spec(max_concurrency=4), since=datetime.date(2026, 1, 1)))
+    third = await run(engine, executor, cache, payload="plain")  # an odd config: same
+    assert (await stored(store, third)).state is TaskState.SUCCEEDED

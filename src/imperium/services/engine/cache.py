@@ -47,14 +47,21 @@ class ResultCache:
         """Whether ``task_type`` opted in (the only question the uncached path asks)."""
         return task_type in self.ttls
 
-    @staticmethod
-    def version(spec: AgentSpec) -> str:
-        return config_version(spec)
+    def key(self, task_type: str, payload: JSON, spec: AgentSpec) -> tuple[str, str] | None:
+        """The cache key of ``payload`` as a task of ``task_type`` on an agent configured as
+        ``spec``, with that configuration's version; None when canonical JSON cannot
+        express the payload or the configuration (keys of mixed types, a datetime: what
+        orjson accepts and ``json`` does not). Such a task runs uncached."""
+        try:
+            version = config_version(spec)
+            return cache_key(task_type, payload, version), version
+        except (TypeError, ValueError, RecursionError) as exc:
+            self._warn("key", exc)
+            return None
 
-    async def lookup(self, task_type: str, payload: JSON, version: str) -> CacheEntry | None:
-        """The live entry for this task on an agent of configuration ``version``, or None
-        (also when the store fails: the agent runs, as without a cache)."""
-        key = cache_key(task_type, payload, version)
+    async def lookup(self, key: str) -> CacheEntry | None:
+        """The live entry under ``key`` (see :meth:`key`), or None (also when the store
+        fails: the agent runs, as without a cache)."""
         try:
             async with asyncio.timeout(self.timeout):
                 return await self.store.get(key, self.clock.now())
@@ -74,8 +81,8 @@ class ResultCache:
 
     def remember(
         self,
+        key: str,
         task_type: str,
-        payload: JSON,
         version: str,
         agent_id: str | None,
         result: JSON,
@@ -86,7 +93,7 @@ class ResultCache:
         background."""
         now = self.clock.now()
         entry = CacheEntry(
-            cache_key(task_type, payload, version), task_type, agent_id, version, result,
+            key, task_type, agent_id, version, result,
             tokens, cost, now, now + self.ttls[task_type],
         )  # fmt: skip
         self._spawn(self.store.put(entry), "store")

@@ -119,9 +119,9 @@ class Engine:
         self.poller = recovery.Poller(self)
         self.result_cache = result_cache
         """Serves the results of task types that opted in (see :meth:`_launch_cached`)."""
-        self._cache_versions: dict[str, tuple[int, str]] = {}
-        """Task id -> (lease token, agent config version) of a cacheable attempt that
-        missed the cache and runs: its result is stored under that version."""
+        self._cache_versions: dict[str, tuple[int, str, str]] = {}
+        """Task id -> (lease token, cache key, agent config version) of a cacheable
+        attempt that missed the cache and runs: its result is stored under that key."""
         self._lookups: set[asyncio.Task[None]] = set()
         self.budget_source: BudgetSource | None = None
         """Reads, at start, each agent's tokens and cost since a time and the agents
@@ -387,13 +387,15 @@ class Engine:
         cache, agent = self.result_cache, self.state.agents.get(task.agent_id or "")
         if cache is None or agent is None:
             return False
-        version = cache.version(agent.spec)
-        hit = await cache.lookup(task.type, task.payload, version)
+        keyed = cache.key(task.type, task.payload, agent.spec)
+        if keyed is None:
+            return False  # not expressible as a key: runs uncached, and is not stored
+        hit = await cache.lookup(keyed[0])
         if task.state is not TaskState.RUNNING or task.lease_token != token:
             return True  # cancelled, timed out or interrupted meanwhile: nothing to do
         cache.counted(task.type, hit)
         if hit is None:
-            self._cache_versions[task.id] = (token, version)
+            self._cache_versions[task.id] = (token, *keyed)
             return False
         self.state.serve_cached(task, hit)
         return True
@@ -425,7 +427,7 @@ class Engine:
             return
         assert self.result_cache is not None
         store = partial(
-            self.result_cache.remember, task.type, task.payload, ran[1], task.agent_id,
+            self.result_cache.remember, ran[1], task.type, ran[2], task.agent_id,
             result.result, result.tokens, result.cost,
         )  # fmt: skip
         self.journal.after_commit(store)
