@@ -275,3 +275,30 @@ async def test_a_payload_canonical_json_cannot_express_runs_its_agent_uncached(
     engine.apply_agent(configured(agent_spec(max_concurrency=4), since=datetime.date(2026, 1, 1)))
     third = await run(engine, executor, cache, payload="plain")  # an odd config: same
     assert (await stored(store, third)).state is TaskState.SUCCEEDED
+
+
+async def test_a_pinned_task_runs_its_agent_even_when_the_cache_has_its_result(
+    engine: Engine, executor: StubExecutor, store: MemoryStore, cache: ResultCache
+) -> None:
+    # Custody tests and team members are pinned: a stored answer would give an agent XP it
+    # did not earn, and make a team's independent members agree by construction.
+    first = await run(engine, executor, cache, payload="q")
+    pinned = await run(engine, executor, cache, payload="q", pinned_agent="agent-1")
+    assert started_ids(executor) == [first, pinned]
+    assert await outcomes(store, pinned) == [(1, Outcome.SUCCEEDED)]
+    assert await cache.stats() == [CacheStats("job", 0, 1, 0, 0.0)]  # not even looked up
+
+
+async def test_a_remote_agent_is_handed_a_pinned_task_the_cache_could_answer(
+    engine: Engine, store: MemoryStore, cache: ResultCache
+) -> None:
+    engine.apply_agent(agent_spec(status=AgentStatus.PAUSED))
+    engine.apply_agent(agent_spec("remote-1", agent_type="remote"))
+    task = await engine.submit(job(payload="r"))
+    [lease] = await engine.lease("remote-1")
+    await engine.complete(task.id, lease.token, AttemptResult(Outcome.SUCCEEDED, "R"))
+    await settle(engine)
+    await cache.drain()
+    pinned = await engine.submit(job(payload="r", pinned_agent="remote-1"))
+    [again] = await engine.lease("remote-1")
+    assert again.task_id == pinned.id

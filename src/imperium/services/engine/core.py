@@ -364,12 +364,20 @@ class Engine:
             task.deadline,
             task.resources,
         )
-        if self.result_cache is not None and self.result_cache.covers(task.type):
+        if self._cacheable(task):
             lookup = asyncio.get_running_loop().create_task(self._launch_cached(task, attempt))
             self._lookups.add(lookup)
             lookup.add_done_callback(self._lookups.discard)
             return
         self.executor.start(attempt, self._on_report)
+
+    def _cacheable(self, task: Task) -> bool:
+        """Whether ``task`` is looked up in the result cache: its type opted in, and it
+        names no agent. A pinned task asks for that agent's own answer: a custody test
+        (its grade is the agent's XP) or a team member (members answer independently,
+        and the team router learns from their outcomes) must not get a stored one."""
+        cache = self.result_cache
+        return cache is not None and cache.covers(task.type) and task.pinned_agent is None
 
     async def _launch_cached(self, task: Task, attempt: Attempt) -> None:
         """A task of a type that opted in to the cache, leased to an in-process agent:
@@ -406,7 +414,7 @@ class Engine:
         cache = self.result_cache
         if cache is None:
             return
-        cacheable = [t for t in tasks if cache.covers(t.type)]
+        cacheable = [t for t in tasks if self._cacheable(t)]
         if cacheable:
             await asyncio.gather(*(self._serve_from_cache(t, t.lease_token) for t in cacheable))
 
