@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from imperium.adapters.storage.database import SqlArea
 from imperium.adapters.storage.tables import agent_task_executions, learning_logs
 from imperium.domain.budgets import BUDGET_SPENT, DAY, utc_date
+from imperium.domain.states import Outcome
 from imperium.ports import TypeFigures, UsageRow
 
 GROUPS = ("agent", "task_type", "day")
@@ -89,7 +90,10 @@ class SqlUsageStore(SqlArea):
 
     async def type_figures(self, task_type: str, since: float, limit: int) -> TypeFigures:
         ex = agent_task_executions
-        recent = (ex.c.task_type == task_type, ex.c.finished_at >= since)
+        recent = (  # a hit from the result cache ran no agent: not an attempt here
+            ex.c.task_type == task_type, ex.c.finished_at >= since,
+            ex.c.outcome != Outcome.CACHED.value,
+        )  # fmt: skip
         totals = sa.select(
             sa.func.count().label("attempts"),
             sa.func.coalesce(sa.func.sum(sa.case((ex.c.outcome == "succeeded", 1), else_=0)), 0)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from imperium.adapters.storage.memory._state import MemoryArea
 from imperium.domain.budgets import BUDGET_SPENT, DAY, utc_date
 from imperium.domain.models import Execution
+from imperium.domain.states import Outcome
 from imperium.ports import TypeFigures, UsageRow
 
 
@@ -64,7 +65,8 @@ class MemoryUsageStore(MemoryArea):
     async def type_figures(self, task_type: str, since: float, limit: int) -> TypeFigures:
         found = sorted(
             (e for e in self.state.executions.values()
-             if e.task_type == task_type and e.finished_at >= since),
+             if e.task_type == task_type and e.finished_at >= since
+             and e.outcome is not Outcome.CACHED),
             key=lambda e: e.finished_at, reverse=True,
         )  # fmt: skip
         return TypeFigures(
