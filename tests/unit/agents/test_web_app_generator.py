@@ -50,6 +50,11 @@ def files_of(payload: dict[str, Any]) -> dict[str, str]:
                                         {"name": "box", "fields": {"b": "int"}}]}},
          "same table: boxes"),
         ({"name": "<script>", "requirements": {}}, "may not hold <"),
+        # "$" also matches before a final newline: these passed and broke the generated code
+        ({"requirements": {"entities": [{"name": "Item\n", "fields": {"a": "str"}}]}},
+         "must be an identifier"),
+        ({"requirements": {"entities": [{"name": "A", "fields": {"title\n": "str"}}]}},
+         "lower-case identifier"),
     ],
 )  # fmt: skip
 def test_requirements_it_cannot_generate_are_refused_saying_why(

@@ -160,7 +160,7 @@ def _entity(item: Any, n: int) -> Entity:
             f'entity {n} must be {{"name": "Product", "fields": {{"name": "str", ...}}}}'
         )
     name = item.get("name")
-    if not isinstance(name, str) or not _ENTITY_NAME.match(name) or len(name) > MAX_NAME:
+    if not isinstance(name, str) or not _ENTITY_NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise RequirementsError(
             f"entity {n}'s name {name!r} must be an identifier of letters and digits starting "
             f"with a letter (at most {MAX_NAME} characters), e.g. Product or OrderLine"
@@ -179,7 +179,7 @@ def _entity(item: Any, n: int) -> Entity:
 
 
 def _field(entity: str, name: str, kind: Any) -> Field:
-    if not _FIELD_NAME.match(name) or keyword.iskeyword(name) or len(name) > MAX_NAME:
+    if not _FIELD_NAME.fullmatch(name) or keyword.iskeyword(name) or len(name) > MAX_NAME:
         raise RequirementsError(
             f"{entity}.{name}: a field name must be a lower-case identifier (letters, digits, "
             f"underscores, starting with a letter; at most {MAX_NAME} characters), not a "
