@@ -14,8 +14,11 @@ import binascii
 import mimetypes
 import os
 import re
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, BinaryIO
 
+import anyio
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, Response
 
@@ -85,14 +88,40 @@ async def _serve(store: ArtefactStore, artefact_id: str, range_: str | None) -> 
     if path is None:  # a store without files (memory)
         return _bytes(await store.read(artefact.id), artefact.content_type, range_, headers)
     try:
-        stat = await asyncio.to_thread(os.stat, path)
+        opened = await asyncio.to_thread(open, path, "rb")
     except FileNotFoundError as exc:  # removed between the record and here
         raise ArtefactGoneError(f"artefact {artefact.id} was just removed") from exc
     suffix = mimetypes.guess_extension(artefact.content_type) or ""
-    return FileResponse(
-        path, media_type=artefact.content_type, headers=headers, stat_result=stat,
-        filename=f"{artefact.id}{suffix}", content_disposition_type="inline",
+    return _OpenedFileResponse(
+        opened, path, media_type=artefact.content_type, headers=headers,
+        stat_result=os.fstat(opened.fileno()), filename=f"{artefact.id}{suffix}",
+        content_disposition_type="inline",
     )  # fmt: skip
+
+
+class _OpenedFileResponse(FileResponse):
+    """A FileResponse over a file opened before the response starts: retention may
+    unlink the path meanwhile (a download racing the removal of the oldest artefacts),
+    and Starlette opens the path only after sending the status line, so the download
+    broke mid-response; an open file stays readable until it is closed."""
+
+    def __init__(self, opened: BinaryIO, path: str, **kwargs: Any) -> None:
+        self._opened = opened
+        super().__init__(path, **kwargs)
+
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[anyio.AsyncFile[bytes]]:
+        yield anyio.wrap_file(self._opened)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        extensions = scope.get("extensions") or {}
+        if "http.response.pathsend" in extensions:  # that would send the path, not the file
+            scope = {**scope, "extensions": {k: v for k, v in extensions.items()
+                                             if k != "http.response.pathsend"}}  # fmt: skip
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._opened.close()
 
 
 def _bytes(
