@@ -113,7 +113,10 @@ class FileArtefactStore:
 
     async def read(self, artefact_id: str) -> bytes:
         artefact = await self.get(artefact_id)
-        return await asyncio.to_thread(self._paths(artefact.id)[0].read_bytes)
+        try:
+            return await asyncio.to_thread(self._paths(artefact.id)[0].read_bytes)
+        except FileNotFoundError as exc:  # retention removed it after the record was read
+            raise ArtefactGoneError(f"artefact {artefact.id} was just removed") from exc
 
     def file_path(self, artefact: Artefact) -> str | None:
         return str(self._paths(artefact.id)[0])

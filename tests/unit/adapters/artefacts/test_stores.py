@@ -15,6 +15,7 @@ from imperium.adapters.artefacts.files import STRAY_SECONDS, FileArtefactStore
 from imperium.adapters.artefacts.memory import MemoryArtefactStore
 from imperium.domain.artefacts import (
     RECORD_KEEP_SECONDS,
+    Artefact,
     ArtefactGoneError,
     ArtefactTooLargeError,
     RetentionPolicy,
@@ -150,6 +151,22 @@ async def test_a_file_deleted_outside_the_server_answers_gone(tmp_path: Path) ->
     (tmp_path / f"{artefact.id}.bin").unlink()
     with pytest.raises(ArtefactGoneError, match="missing"):
         await store.get(artefact.id)
+
+
+async def test_a_file_removed_between_its_record_and_its_read_answers_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileArtefactStore(tmp_path, Clock())
+    artefact = await store.put(b"x", "image/png", task_id=None)
+    found = await store.get(artefact.id)
+
+    async def record_then_removed(artefact_id: str) -> Artefact:
+        (tmp_path / f"{artefact_id}.bin").unlink()  # retention, right after the check
+        return found
+
+    monkeypatch.setattr(store, "get", record_then_removed)
+    with pytest.raises(ArtefactGoneError, match="just removed"):
+        await store.read(artefact.id)
 
 
 async def test_an_empty_or_missing_directory_has_nothing_to_enforce(tmp_path: Path) -> None:
