@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from imperium.adapters.models.openai_images import OpenAIImages
 from imperium.agents._media import Codec, Keeper, make_images, parse_codec, require_encoder
@@ -45,33 +46,26 @@ from imperium.domain.media import (
     check_plan,
     parse_resolution,
     prompt_of,
-    seconds,
     whole,
 )
+from imperium.domain.media import (
+    seconds as duration_of,
+)
 from imperium.ports import ImageModel
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _bad(message: str) -> TaskFailed:
     return TaskFailed(message, kind="bad_payload", retryable=False)
 
 
-def _whole(payload: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+def _checked(check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``check(...)`` (a domain/media.py check), its refusal failing the attempt as
+    ``bad_payload``."""
     try:
-        return whole(payload, name, default, low, high)
-    except ValidationError as exc:
-        raise _bad(str(exc)) from exc
-
-
-def _seconds(payload: dict[str, Any]) -> float:
-    try:
-        return seconds(payload)
-    except ValidationError as exc:
-        raise _bad(str(exc)) from exc
-
-
-def _prompt(payload: Any) -> tuple[dict[str, Any], str]:
-    try:
-        return prompt_of(payload)
+        return check(*args, **kwargs)
     except ValidationError as exc:
         raise _bad(str(exc)) from exc
 
@@ -147,10 +141,7 @@ class _ImageBackend(LlmAgent):
 
     @staticmethod
     def resolution(payload: dict[str, Any], default: str) -> tuple[int, int]:
-        try:
-            return parse_resolution(payload.get("resolution", default))
-        except ValidationError as exc:
-            raise _bad(str(exc)) from exc
+        return _checked(parse_resolution, payload.get("resolution", default))
 
     async def video(
         self,
@@ -219,16 +210,21 @@ class MediaAgent(_ImageBackend):
     description = "Images and video (ffmpeg, H.264 or H.265) from an OpenAI-compatible images API."
 
     async def run(self, ctx: TaskContext) -> Output:
-        payload, prompt = _prompt(ctx.payload)
+        payload, prompt = _checked(prompt_of, ctx.payload)
         self.check_backend()
         keeper = Keeper(ctx)
         if ctx.type == "video_generation":
             size = self.video_size(payload)
-            fps = _whole(payload, "fps", 24, 1, MAX_FPS)
-            duration = _seconds(payload)
+            fps = _checked(whole, payload, "fps", 24, 1, MAX_FPS)
+            duration = _checked(duration_of, payload)
             codec = parse_codec(payload.get("codec", "h264"))
-            count = _whole(
-                payload, "frames", min(MAX_FRAMES, max(1, math.ceil(duration))), 1, MAX_FRAMES
+            count = _checked(
+                whole,
+                payload,
+                "frames",
+                min(MAX_FRAMES, max(1, math.ceil(duration))),
+                1,
+                MAX_FRAMES,
             )
             prompts = [f"{prompt} (frame {i} of {count})" for i in range(1, count + 1)]
             video, tokens = await self.video(
@@ -239,7 +235,7 @@ class MediaAgent(_ImageBackend):
                 {"prompt": prompt, "model": self.image_model(), "video": video}, tokens=tokens
             )
         size = self.image_size(payload)
-        count = _whole(payload, "n", 1, 1, MAX_IMAGES)
+        count = _checked(whole, payload, "n", 1, 1, MAX_IMAGES)
         made = await make_images(
             self.image_backend(),
             self.image_model() or "",
@@ -266,17 +262,17 @@ class AdvancedMediaAgent(_ImageBackend):
     image_model_key = "image_model"
 
     async def run(self, ctx: TaskContext) -> Output:
-        payload, prompt = _prompt(ctx.payload)
+        payload, prompt = _checked(prompt_of, ctx.payload)
         media_type = payload.get("media_type", "image")
         if media_type not in ("image", "video"):
             raise _bad("media_type must be image or video")
         video = media_type == "video"
         codec = parse_codec(payload.get("codec", "h264")) if video else None
         size = self.video_size(payload) if video else self.image_size(payload)
-        fps = _whole(payload, "fps", 24, 1, MAX_FPS) if video else None
-        duration = _seconds(payload) if video else None
+        fps = _checked(whole, payload, "fps", 24, 1, MAX_FPS) if video else None
+        duration = _checked(duration_of, payload) if video else None
         default = min(MAX_FRAMES, max(1, math.ceil((duration or 0) / 2.5))) if video else 1
-        shots = _whole(payload, "shots", default, 1, MAX_FRAMES if video else MAX_IMAGES)
+        shots = _checked(whole, payload, "shots", default, 1, MAX_FRAMES if video else MAX_IMAGES)
         ask = (
             f"Plan {shots} shot(s) for a {media_type} at {size[0]}x{size[1]}: {prompt}. "
             f"Style: {payload.get('style', 'any')}."

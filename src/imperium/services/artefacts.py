@@ -3,6 +3,8 @@ so the routine matters for the age limit while nothing is generated)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from imperium.ports import ArtefactStore
 from imperium.services.routines import Routine
 
@@ -12,14 +14,7 @@ NAME = "artefact_retention"
 def retention_routine(store: ArtefactStore, interval: float) -> Routine:
     async def enforce() -> dict[str, object]:
         report = await store.enforce_retention()
-        return {
-            "status": "ok",
-            "removed": report.removed,
-            "freed_bytes": report.freed_bytes,
-            "kept": report.kept,
-            "kept_bytes": report.kept_bytes,
-            "forgotten": report.forgotten,
-        }
+        return {"status": "ok", **dataclasses.asdict(report)}
 
     limited = store.policy.max_age_seconds or store.policy.max_total_bytes
     return Routine(

@@ -129,24 +129,20 @@ def cache_report(engine: Engine, stats: list[CacheStats] | str) -> dict[str, Any
     }
     if isinstance(stats, str):
         return {**report, "error": stats}
-    summed = total(stats)
     return {
         **report,
-        "hits": summed.hits,
-        "misses": summed.misses,
-        "hit_rate": summed.hit_rate,
-        "tokens_saved": summed.tokens_saved,
-        "cost_saved": summed.cost_saved,
-        "by_type": {
-            s.task_type: {
-                "hits": s.hits,
-                "misses": s.misses,
-                "hit_rate": s.hit_rate,
-                "tokens_saved": s.tokens_saved,
-                "cost_saved": s.cost_saved,
-            }
-            for s in stats
-        },
+        **_figures(total(stats)),
+        "by_type": {s.task_type: _figures(s) for s in stats},
+    }
+
+
+def _figures(stats: CacheStats) -> dict[str, Any]:
+    return {
+        "hits": stats.hits,
+        "misses": stats.misses,
+        "hit_rate": stats.hit_rate,
+        "tokens_saved": stats.tokens_saved,
+        "cost_saved": stats.cost_saved,
     }
 
 
