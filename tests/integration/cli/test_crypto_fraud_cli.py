@@ -79,3 +79,15 @@ def test_a_file_that_is_not_utf8_is_a_one_line_error(
         assert got.exit_code == 1, got.output
         assert got.output.strip() == f"error: {binary} is not UTF-8 text (CSV or JSON)"
         assert "Traceback" not in got.output
+
+
+def test_a_row_longer_than_the_header_is_refused_as_by_the_api(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    ragged = tmp_path / "ragged.csv"  # a thousands separator shifts every later column
+    ragged.write_text("time,open,high,low,close,volume\n2024-01-01,1,250.5,2,1,1,10\n")
+    for args in (("fraud", "train", str(ragged)), ("crypto", "upload", str(ragged), "-s", "X")):
+        got = cli(*args)
+        assert got.exit_code == 1, got.output
+        assert "line 2 of the CSV has 7 fields, the header 6" in got.output
+        assert "Traceback" not in got.output

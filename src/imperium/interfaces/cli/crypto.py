@@ -9,7 +9,6 @@ server's agent through the engine. Fetching candles from an exchange (ccxt) is n
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 import uuid
@@ -20,7 +19,9 @@ import typer
 from rich.markup import escape
 
 from imperium.adapters.storage.markets import SqlMarketStore
+from imperium.domain.errors import ValidationError
 from imperium.domain.markets import MarketText, check_timeframe, normalise_symbol, parse_candles
+from imperium.domain.uploads import csv_rows
 from imperium.interfaces.cli._common import fail, offline, print_json, run, settings
 
 app = typer.Typer(
@@ -58,7 +59,10 @@ def read_rows(path: Path, key: str = "candles") -> list[dict[str, Any]]:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise fail(f'{escape(str(path))}: JSON must be a list of objects or {{"{key}": [...]}}')
         return rows
-    return list(csv.DictReader(text.splitlines()))
+    try:
+        return csv_rows(text)
+    except ValidationError as exc:
+        raise fail(f"{escape(str(path))}: {exc}") from None
 
 
 @app.command("upload")

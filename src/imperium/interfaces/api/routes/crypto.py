@@ -21,10 +21,10 @@ from imperium.domain.markets import (
     normalise_symbol,
     parse_candles,
 )
+from imperium.domain.uploads import csv_rows
 from imperium.interfaces.api.deps import Markets, Scheduler
 from imperium.interfaces.api.views.ml import (
     MAX_WAIT_SECONDS,
-    csv_rows,
     ml_problems,
     run_agent_task,
 )

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from imperium.domain.uploads import csv_rows
 from imperium.interfaces.api.deps import Markets, Scheduler
 from imperium.interfaces.api.views.ml import (
     MAX_WAIT_SECONDS,
-    csv_rows,
     ml_problems,
     run_agent_task,
 )

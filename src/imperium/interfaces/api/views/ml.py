@@ -5,8 +5,6 @@ with its result, a problem named after the agent's error, or 202 while it still 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 from typing import Any
 
 from fastapi import HTTPException
@@ -31,30 +29,6 @@ def ml_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these routes' problem statuses."""
     shapes = problems(422)[422]["content"]
     return {s: {"description": _DESCRIPTIONS[s], "content": shapes} for s in statuses}
-
-
-def csv_rows(text: str) -> list[dict[str, Any]]:
-    """The rows of a CSV upload as dicts (by its header). A 422 naming the line for a CSV
-    the ``csv`` module cannot read (a field over its 131,072-character limit) and for a row
-    with more fields than the header (a thousands separator, ``1,250.5``, shifts every
-    later column: its values would be read under the wrong names)."""
-    reader = csv.DictReader(io.StringIO(text))
-    rows = []
-    try:
-        for row in reader:
-            if None in row:  # the fields beyond the header's
-                header = len(reader.fieldnames or ())
-                raise HTTPException(
-                    422,
-                    f"line {reader.line_num} of the CSV has {header + len(row[None])} fields, "
-                    f"the header {header}: quote a value holding a comma",
-                )
-            rows.append(row)
-    except csv.Error as exc:
-        raise HTTPException(
-            422, f"the CSV cannot be read at line {reader.line_num + 1}: {exc}"
-        ) from None
-    return rows
 
 
 _STATUS = {"bad_input": 422, "not_found": 404, "not_installed": 503, "not_configured": 503}
