@@ -26,7 +26,9 @@ a bad payload fails the task at once (``bad_input``).
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +89,12 @@ class SandboxAgent(Agent):
         if ctx.type not in TASK_TYPES:
             raise _bad_input(f"the sandbox does {' and '.join(TASK_TYPES)}, not '{ctx.type}'")
         limits = self._limits(payload)
-        limits["policy"] = _policy(ctx)
+        limits["policy"] = lent_policy(ctx)
         try:
-            if ctx.type == RUN_CODE:
-                return self._run_code(payload, limits)
-            return self._run_tests(payload, limits)
-        except SandboxUnavailableError as exc:
-            raise TaskFailed(str(exc), kind="sandbox_unavailable", retryable=False) from exc
-        except SandboxError as exc:
-            raise TaskFailed(str(exc), kind="sandbox_error") from exc
+            with sandbox_failures():
+                if ctx.type == RUN_CODE:
+                    return self._run_code(payload, limits)
+                return self._run_tests(payload, limits)
         except ValueError as exc:  # an unsafe file name or a limit the runner refuses
             raise _bad_input(str(exc)) from exc
 
@@ -151,9 +150,22 @@ class SandboxAgent(Agent):
         return _report(run.run, run)
 
 
-def _policy(ctx: TaskContext) -> SandboxPolicy:
+def lent_policy(ctx: TaskContext) -> SandboxPolicy:
+    """The sandbox policy the server lends its agents, else the default one."""
     policy = ctx.services.get("sandbox_policy")
     return policy if isinstance(policy, SandboxPolicy) else SandboxPolicy()
+
+
+@contextlib.contextmanager
+def sandbox_failures() -> Iterator[None]:
+    """A host that cannot isolate code fails the attempt for good (``sandbox_unavailable``,
+    saying what to install); a broken sandbox fails it retryably (``sandbox_error``)."""
+    try:
+        yield
+    except SandboxUnavailableError as exc:
+        raise TaskFailed(str(exc), kind="sandbox_unavailable", retryable=False) from exc
+    except SandboxError as exc:
+        raise TaskFailed(str(exc), kind="sandbox_error") from exc
 
 
 def _project(payload: dict[str, Any], access: FileAccess = ANYWHERE) -> dict[str, str] | Path:

@@ -39,9 +39,7 @@ import hashlib
 from typing import Any
 
 from imperium.adapters.sandbox import (
-    SandboxError,
     SandboxPolicy,
-    SandboxUnavailableError,
     TestRun,
     run_pytest,
 )
@@ -59,7 +57,7 @@ from imperium.agents._web_app import (
 from imperium.agents._web_app.archive import sha256, tar_gz
 from imperium.agents.base import Output, TaskContext, TaskFailed
 from imperium.agents.llm import LlmAgent, not_configured_reason
-from imperium.agents.sandbox import MAX_LIMITS
+from imperium.agents.sandbox import MAX_LIMITS, lent_policy, sandbox_failures
 from imperium.domain.errors import ValidationError
 from imperium.domain.generated import check_file, json_object
 from imperium.domain.llm import ChatReply
@@ -73,11 +71,6 @@ LIMITS: dict[str, float] = {
     "max_processes": 128,  # threads count: the test client's thread pool
 }
 OUTPUT_TAIL = 2000
-
-
-def _policy(ctx: TaskContext) -> SandboxPolicy:
-    policy = ctx.services.get("sandbox_policy")
-    return policy if isinstance(policy, SandboxPolicy) else SandboxPolicy()
 
 
 def sandbox_limits(config: dict[str, Any]) -> dict[str, float]:
@@ -112,7 +105,13 @@ class WebAppBuilderAgent(LlmAgent):
         loop = asyncio.get_running_loop()
         call = contextvars.copy_context().run
         built = await loop.run_in_executor(
-            self.thread_pool, call, build, spec, wording, sandbox_limits(self.config), _policy(ctx)
+            self.thread_pool,
+            call,
+            build,
+            spec,
+            wording,
+            sandbox_limits(self.config),
+            lent_policy(ctx),
         )
         return self.output({**built, "copy": copy}, replies)
 
@@ -165,13 +164,9 @@ def _run_tests(
     files: dict[str, str], limits: dict[str, float], policy: SandboxPolicy
 ) -> dict[str, Any]:
     whole: dict[str, Any] = {n: int(v) for n, v in limits.items() if n != "timeout"}
-    try:
+    with sandbox_failures():
         run = run_pytest(files, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
                          timeout=limits["timeout"], policy=policy, **whole)  # fmt: skip
-    except SandboxUnavailableError as exc:
-        raise TaskFailed(str(exc), kind="sandbox_unavailable", retryable=False) from exc
-    except SandboxError as exc:
-        raise TaskFailed(str(exc), kind="sandbox_error") from exc
     report = report_of(run)
     if not report["ok"]:
         raise TaskFailed(_failure_message(report), kind="tests_failed", retryable=False)
