@@ -86,6 +86,9 @@ class TaskFailed(Exception):  # noqa: N818 - reads naturally: raise TaskFailed(.
         self.cost = cost
 
 
+T = TypeVar("T")
+
+
 class Agent:
     """Base class for agents. ``config`` is the agent's registered configuration."""
 
@@ -98,10 +101,15 @@ class Agent:
 
     async def run(self, ctx: TaskContext) -> Any:
         if self.blocking:
-            loop = asyncio.get_running_loop()
-            call = contextvars.copy_context().run
-            return await loop.run_in_executor(self.thread_pool, call, self.run_blocking, ctx)
+            return await self.in_thread(self.run_blocking, ctx)
         raise NotImplementedError(f"{type(self).__name__} must implement run() or run_blocking()")
+
+    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` on the agent's thread pool (the executor's, else the loop's
+        default), with the caller's context: blocking work kept off the event loop."""
+        loop = asyncio.get_running_loop()
+        call = contextvars.copy_context().run
+        return await loop.run_in_executor(self.thread_pool, call, func, *args)
 
     def run_blocking(self, ctx: TaskContext) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement run_blocking()")

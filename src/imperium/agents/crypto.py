@@ -18,8 +18,6 @@ Both need the market store the server lends in-process agents (``ctx.services``)
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import statistics
 import time
 import uuid
@@ -90,11 +88,6 @@ class CryptoAgent(Agent):
                 retryable=False,
             ) from exc
 
-    async def _in_thread(self, func: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        call = contextvars.copy_context().run
-        return await loop.run_in_executor(self.thread_pool, call, func, *args)
-
     async def _predict(
         self, store: MarketStore, symbol: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
@@ -121,7 +114,7 @@ class CryptoAgent(Agent):
         reuse = current is not None
         work = _Work(candles, timeframe, horizon, config, current.artefact if current else None)
         try:
-            done = await self._in_thread(work.run)
+            done = await self.in_thread(work.run)
         except mm.NotEnoughDataError as exc:
             raise _bad(str(exc)) from exc
         if current is not None:
@@ -181,7 +174,7 @@ class CryptoAgent(Agent):
             }
         vader = need("vaderSentiment.vaderSentiment", "sentiment analysis")
         # in a worker thread: VADER is pure Python (10,000 texts held the event loop 51 s)
-        scores = await self._in_thread(
+        scores = await self.in_thread(
             _vader_scores, vader, texts + [doc.pop("text") for doc in documents]
         )
         scored = scores[: len(texts)]

@@ -18,8 +18,6 @@ bytes), read through the market store the server lends in-process agents.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import time
 import uuid
 from collections.abc import Sequence
@@ -135,11 +133,6 @@ class FraudAgent(Agent):
             raise TaskFailed(str(exc), kind="not_installed", retryable=False) from exc
         raise _bad(f"the fraud agent does '{TRAIN}' and '{ANALYZE}' tasks, not '{ctx.type}'")
 
-    async def _in_thread(self, func: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        call = contextvars.copy_context().run
-        return await loop.run_in_executor(self.thread_pool, call, func, *args)
-
     async def _trading(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The crypto-trading rules (wash trading, pump and dump) over trade records."""
         rows = payload.get("trades")
@@ -152,7 +145,7 @@ class FraudAgent(Agent):
             config = RuleConfig(**rules)
         except TypeError as exc:
             raise _bad(f"unknown rule setting: {exc}") from exc
-        result: dict[str, Any] = await self._in_thread(_parse_and_scan, rows, config)
+        result: dict[str, Any] = await self.in_thread(_parse_and_scan, rows, config)
         return result
 
     async def _train(self, store: MarketStore, payload: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +153,7 @@ class FraudAgent(Agent):
         make_current = payload.get("make_current", False)
         if not isinstance(make_current, bool):
             raise _bad("make_current must be true or false")
-        trained = await self._in_thread(_parse_and_train, rows)
+        trained = await self.in_thread(_parse_and_train, rows)
         saved, current, reason = await save_trained(store, trained, make_current)
         return {
             "models": [model_dict(r) for r in saved],
@@ -180,7 +173,7 @@ class FraudAgent(Agent):
             not isinstance(threshold, int | float) or isinstance(threshold, bool)
         ):
             raise _bad("threshold must be a number")
-        txns = await self._in_thread(fm.parse, rows)
+        txns = await self.in_thread(fm.parse, rows)
         record = await store.current_model(MODEL_NAME)
         if record is None or record.artefact is None:
             raise TaskFailed(
@@ -190,9 +183,9 @@ class FraudAgent(Agent):
                 retryable=False,
             )
         if self._loaded is None or self._loaded[0] != record.id:
-            self._loaded = (record.id, await self._in_thread(fm.load, record.artefact))
+            self._loaded = (record.id, await self.in_thread(fm.load, record.artefact))
         state = self._loaded[1]
-        results = await self._in_thread(
+        results = await self.in_thread(
             fm.score, state, txns, float(threshold) if threshold is not None else None
         )
         raised = await _raise_flagged(ctx, record, txns, results)

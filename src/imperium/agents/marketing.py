@@ -32,8 +32,6 @@ asked for once more naming what broke; the second reply is returned with
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import json
 import math
 from typing import Any
@@ -181,7 +179,7 @@ class MarketingAgent(LlmAgent):
                        'allocation, or "customers" for segments; campaign copy needs a '
                        f"model backend, and here: {missing_model}")  # fmt: skip
         try:
-            value = await self._in_thread(compute, plan)
+            value = await self.in_thread(compute, plan)
         except MissingExtraError as exc:
             raise TaskFailed(str(exc), kind="not_installed", retryable=False) from exc
         replies: list[ChatReply] = []
@@ -194,11 +192,6 @@ class MarketingAgent(LlmAgent):
             value["creative"] = await self._creative(payload, value, (channels, variants,
                                                      keywords), replies)  # fmt: skip
         return self.output(value, replies)
-
-    async def _in_thread(self, func: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        call = contextvars.copy_context().run
-        return await loop.run_in_executor(self.thread_pool, call, func, *args)
 
     async def _creative(self, payload: dict[str, Any], computed: dict[str, Any],
                         wanted: tuple[list[str], int, list[str]],

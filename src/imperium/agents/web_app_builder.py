@@ -32,9 +32,7 @@ deterministic: the result says which. Config ``limits`` may change the Sandbox l
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextvars
 import hashlib
 from typing import Any
 
@@ -102,17 +100,8 @@ class WebAppBuilderAgent(LlmAgent):
             raise TaskFailed(str(exc), kind="bad_payload", retryable=False) from exc
         replies: list[ChatReply] = []
         wording, copy = await self._wording(spec, replies)
-        loop = asyncio.get_running_loop()
-        call = contextvars.copy_context().run
-        built = await loop.run_in_executor(
-            self.thread_pool,
-            call,
-            build,
-            spec,
-            wording,
-            sandbox_limits(self.config),
-            lent_policy(ctx),
-        )
+        limits, policy = sandbox_limits(self.config), lent_policy(ctx)
+        built = await self.in_thread(build, spec, wording, limits, policy)
         return self.output({**built, "copy": copy}, replies)
 
     async def _wording(
