@@ -252,6 +252,32 @@ class Settings(BaseSettings):
         "task type, so agents it stopped choosing are retried (notices improvements; costs "
         "steady exploration). 1: remember everything.",
     )
+    router_duration_weight: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("IMPERIUM_ROUTER_DURATION_WEIGHT", "router_duration_weight"),
+        description="Success the router gives up per doubling of an agent's typical duration "
+        "over the fastest candidate's, while it knows the agent little (see "
+        "IMPERIUM_ROUTER_DURATION_FADE). 0: speed plays no part.",
+    )
+    router_duration_fade: float = Field(
+        default=20.0,
+        ge=0.0,
+        le=1e9,
+        validation_alias=AliasChoices("IMPERIUM_ROUTER_DURATION_FADE", "router_duration_fade"),
+        description="An agent's attempts on a task type after which speed counts half as "
+        "much in choosing it (fade / (fade + attempts)): with evidence, the router chooses by "
+        "success alone. 0: speed always counts fully (a lasting speed-for-success trade-off).",
+    )
+    router_cost_weight: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("IMPERIUM_ROUTER_COST_WEIGHT", "router_cost_weight"),
+        description="Success the router gives up per doubling of an agent's mean cost over "
+        "the cheapest candidate's (it does not fade). 0: cost plays no part.",
+    )
     feedback_weight: float = Field(
         default=0.5,
         ge=0.0,

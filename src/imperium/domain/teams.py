@@ -171,7 +171,8 @@ class TeamRouter:
         for team, duration, cost in zip(teams, durations, costs, strict=True):
             alpha, beta, _ = self._params(task_type, team, quorum)
             value = self.router.rng.betavariate(alpha, beta)
-            value -= penalty(duration, fastest, cfg.duration_weight)
+            runs = self.outcomes.get((task_type, team, quorum), (0, 0))[1]
+            value -= penalty(duration, fastest, cfg.speed_weight(runs))
             value -= penalty(cost, cheapest, cfg.cost_weight)
             if value > best_value:
                 best, best_value = team, value

@@ -129,6 +129,9 @@ def make_learner(
             mode=RouterMode(settings.learning_mode),
             forgetting=settings.router_forgetting,
             feedback_weight=settings.feedback_weight,
+            duration_weight=settings.router_duration_weight,
+            duration_fade=settings.router_duration_fade,
+            cost_weight=settings.router_cost_weight,
         ),
     )
     clock = SystemClock()

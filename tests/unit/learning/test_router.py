@@ -106,8 +106,32 @@ def test_thompson_sampling_converges_on_the_best_agent() -> None:
     assert late > early
 
 
-def test_success_comes_first_then_duration() -> None:
-    router, history = Router(random.Random(4)), History()
+def test_with_little_evidence_speed_leans_the_choice() -> None:
+    def fast_share(config: RouterConfig) -> float:
+        router, history = Router(random.Random(4), config), History()
+        feed(router, history, "fast", 8, 2, duration=10.0)
+        feed(router, history, "slow", 8, 2, duration=40.0)
+        return picks(router, ["fast", "slow"], 20_000)["fast"] / 20_000
+
+    # 10 attempts each: the 4x slower one pays 2 x 0.02 x 20/30; without speed, a coin
+    assert fast_share(RouterConfig()) > fast_share(RouterConfig(duration_weight=0.0)) + 0.03
+
+
+def test_with_evidence_success_decides_not_speed() -> None:
+    def picked(config: RouterConfig) -> Counter[str]:
+        router, history = Router(random.Random(4), config), History()
+        feed(router, history, "fast", 400, 100, duration=10.0)
+        feed(router, history, "slow-but-surer", 420, 80, duration=160.0)
+        return picks(router, ["fast", "slow-but-surer"], 1000)
+
+    # 84% against 80% at 16x the time: after 500 attempts speed weighs 4 x 0.02 x 20/520
+    assert picked(RouterConfig())["slow-but-surer"] > 850
+    # a lasting trade-off (no fading) gives up those 4 points of success for speed
+    assert picked(RouterConfig(duration_fade=0.0))["fast"] > 850
+
+
+def test_success_comes_first_then_duration_when_speed_never_fades() -> None:
+    router, history = Router(random.Random(4), RouterConfig(duration_fade=0.0)), History()
     feed(router, history, "fast", 400, 100, duration=10.0)
     feed(router, history, "slow", 400, 100, duration=40.0)
     counts = picks(router, ["fast", "slow"], 1000)
@@ -115,6 +139,18 @@ def test_success_comes_first_then_duration() -> None:
     feed(router, history, "slow-but-sure", 490, 10, duration=40.0)
     counts = picks(router, ["fast", "slow-but-sure"], 1000)
     assert counts["slow-but-sure"] > 990  # 98% beats 80% even at 4x the time
+
+
+def test_the_speed_weight_fades_with_attempts() -> None:
+    config = RouterConfig(duration_weight=0.02, duration_fade=20.0)
+    assert config.speed_weight(0) == pytest.approx(0.02)
+    assert config.speed_weight(20) == pytest.approx(0.01)
+    assert config.speed_weight(180) == pytest.approx(0.002)
+    assert RouterConfig(duration_fade=0.0).speed_weight(10_000) == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="duration_fade"):
+        RouterConfig(duration_fade=-1.0)
+    with pytest.raises(ValueError, match="duration_fade"):
+        RouterConfig(duration_fade=float("inf"))
 
 
 def test_cost_is_a_secondary_objective_too() -> None:
@@ -272,3 +308,29 @@ def test_forgetting_fades_evidence_about_an_agent_that_is_no_longer_chosen() -> 
     assert picks(router, ["intern", "senior"], 2000)["intern"] > 0
     senior = router.estimate("review", "senior")
     assert senior.samples < 1000  # the senior's own old outcomes fade as well
+
+
+def test_the_speed_and_cost_settings_reach_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imperium.settings import Settings
+    from imperium.wiring.services import make_learner
+
+    monkeypatch.setenv("IMPERIUM_ROUTER_DURATION_WEIGHT", "0.05")
+    monkeypatch.setenv("IMPERIUM_ROUTER_DURATION_FADE", "0")
+    monkeypatch.setenv("IMPERIUM_ROUTER_COST_WEIGHT", "0")
+    settings = Settings(database_url="sqlite+aiosqlite:///./unused.db")
+    config = make_learner(settings, store=None).router.config  # type: ignore[arg-type]
+    assert (config.duration_weight, config.duration_fade, config.cost_weight) == (0.05, 0.0, 0.0)
+    for name in ("DURATION_WEIGHT", "DURATION_FADE", "COST_WEIGHT"):
+        monkeypatch.delenv(f"IMPERIUM_ROUTER_{name}")
+    settings = Settings(database_url="sqlite+aiosqlite:///./unused.db")
+    assert make_learner(settings, None).router.config == RouterConfig()  # type: ignore[arg-type]
+
+
+def test_a_negative_speed_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from imperium.settings import Settings
+
+    monkeypatch.setenv("IMPERIUM_ROUTER_DURATION_FADE", "-1")
+    with pytest.raises(ValidationError, match=r"(?i)router_duration_fade"):
+        Settings(database_url="sqlite+aiosqlite:///./unused.db")
