@@ -48,7 +48,10 @@ at the pair's mean complexity x̄; the choice moves it to the task's complexity 
 only once the candidates' own least-squares slopes differ more than their noise explains
 (Cochran's Q test of homogeneity at the 0.1% level): a slope common to every agent
 changes no ranking, and estimating one per agent would only add noise, so until then
-the choice is the plain Beta draw. The slope is then the posterior mean of a Gaussian
+the choice is the plain Beta draw. The same test runs over all the type's agents every
+16 outcomes of the type; once it fires the type is marked (:attr:`Router.sloped`) and
+its draws move with complexity from then on, whichever candidates are free (a few free
+agents, or little-known ones, may not show it on their own). The slope is then the posterior mean of a Gaussian
 model: the pair's least-squares slope, shrunk towards the slope pooled over the
 candidates (their within-pair least-squares slope, itself shrunk towards none), with a
 prior standard deviation of ``complexity_prior`` success per standard deviation of
@@ -253,6 +256,7 @@ _MIN_DURATION = 1e-3  # seconds; keeps log() finite for instant attempts
 _TINY = 1e-9  # a within-pair complexity variance below this (per attempt) is none
 _MIN_NOISE = 0.01  # the least outcome variance assumed for a pair's slope
 _Z_HOMOGENEITY = 3.09  # one-sided normal quantile of the slopes' homogeneity test (0.1%)
+_SLOPE_TEST_EVERY = 16  # outcomes of a task type between tests over all its agents
 
 
 class Router:
@@ -265,6 +269,12 @@ class Router:
         self.seen: dict[str, int] = {}  # executions observed per task type
         self.alarms: deque[DriftAlarm] = deque(maxlen=self.config.max_alarms)
         self.alarms_raised = 0  # ever, also those the bounded deque has let go
+        self.sloped: set[str] = set()
+        """Task types whose agents' complexity slopes were found to differ (tested over
+        all the type's agents every ``_SLOPE_TEST_EVERY`` outcomes): their draws move with
+        complexity from then on, whichever candidates are free."""
+        self._agents_of: dict[str, list[str]] = {}
+        """Per task type, the agents it has an arm for."""
         self.decisions = 0
         self.ratings: dict[tuple[str, int], tuple[float, int]] = {}
         """(task id, attempt) → (sum of scores, ratings) of the attempts rated so far."""
@@ -282,6 +292,8 @@ class Router:
         keys = [key for key in self.arms if key[1] in gone]
         for key in keys:
             del self.arms[key]
+        for kind, agents in self._agents_of.items():
+            self._agents_of[kind] = [a for a in agents if a not in gone]
         return len(keys)
 
     # ------------------------------------------------------------------ learning
@@ -296,6 +308,7 @@ class Router:
         arm = self.arms.get(key)
         if arm is None:
             arm = self.arms[key] = Arm()
+            self._agents_of.setdefault(execution.task_type, []).append(execution.agent_id)
         tick = self.seen[execution.task_type] = self.seen.get(execution.task_type, 0) + 1
         ok = succeeded(execution)
         x = execution.complexity
@@ -318,12 +331,23 @@ class Router:
             else:
                 arm.older_successes += old
                 arm.older_n += 1
+        if tick % _SLOPE_TEST_EVERY == 0:
+            self._test_slopes(execution.task_type)
         arm.log_duration_sum += math.log(max(execution.duration, _MIN_DURATION))
         arm.duration_n += 1
         if execution.cost is not None and execution.cost >= 0:
             arm.cost_sum += execution.cost
             arm.cost_n += 1
         return self._check_drift(execution, arm)
+
+    def _test_slopes(self, task_type: str) -> None:
+        """Mark ``task_type`` as sloped when its agents' slopes differ (see :attr:`sloped`)."""
+        if self.config.complexity_prior <= 0 or task_type in self.sloped:
+            return
+        arms = (self.arms.get((task_type, a)) for a in self._agents_of.get(task_type, ()))
+        fits = [_fit(arm) for arm in arms if arm is not None]
+        if _differ(fits):
+            self.sloped.add(task_type)
 
     def observe_all(self, executions: Iterable[Execution]) -> None:
         """Replay history (oldest first), e.g. at start."""
@@ -386,6 +410,8 @@ class Router:
         onto ``rebuilt`` too (:meth:`record` / :meth:`recorded`), or it is lost."""
         self.arms = rebuilt.arms
         self.seen = rebuilt.seen
+        self.sloped = rebuilt.sloped
+        self._agents_of = rebuilt._agents_of
         self.ratings = rebuilt.ratings
         latest = max((a.at for a in self.alarms), default=-math.inf)
         fresh = [a for a in rebuilt.alarms if a.at > latest]
@@ -453,7 +479,7 @@ class Router:
         fastest = _smallest(a.duration if a else None for a in arms)
         cheapest = _smallest(a.cost if a else None for a in arms)
         shifts = (
-            self._shifts(arms, complexity)
+            self._shifts(arms, complexity, task_type)
             if complexity is not None and self.config.complexity_prior > 0
             else None
         )
@@ -471,7 +497,9 @@ class Router:
                 best_id, best_utility = agent_id, utility
         return best_id
 
-    def _shifts(self, arms: Sequence[Arm | None], complexity: float) -> list[float] | None:
+    def _shifts(
+        self, arms: Sequence[Arm | None], complexity: float, task_type: str
+    ) -> list[float] | None:
         """Per candidate, what its draw moves by at ``complexity`` (None: nothing moves:
         complexity is ignored, the candidates' attempts all had one complexity, or their
         slopes do not differ)."""
@@ -488,19 +516,14 @@ class Router:
             x += arm.post_x
             sxx += pair_sxx
             sxy += pair_sxy
-            if pair_sxx <= _TINY * arm.post_n:
-                fits.append((mean, 0.0, math.inf))
-                continue
-            rate = (arm.post_successes + 1) / (arm.post_n + 2)
-            noise = max(rate * (1 - rate), _MIN_NOISE)
-            fits.append((mean, pair_sxy / pair_sxx, noise / pair_sxx))
+            fits.append(_fit(arm))
         if n <= 0 or sxx <= _TINY * n:
             return None
         spread = math.sqrt(sxx / n)  # within-pair standard deviation of complexity
         floor = (self.config.complexity_prior / spread) ** 2
         # the pooled slope is shrunk towards 0 (no effect), so that a few attempts cannot
         # tilt every draw (0.25: the largest variance of an outcome)
-        if not _differ(fits):
+        if task_type not in self.sloped and not _differ(fits):
             return None  # one slope for every candidate changes no ranking
         pooled = (sxy / 0.25) / (sxx / 0.25 + 1 / floor)
         tau2 = floor
@@ -575,6 +598,17 @@ class Router:
                 e.agent_id,
             ),
         )
+
+
+def _fit(arm: Arm) -> tuple[float, float, float]:
+    """(mean complexity, least-squares slope, its variance) of a pair with attempts; the
+    variance is infinite when its attempts all had one complexity."""
+    mean, sxx, sxy = arm.centred()
+    if sxx <= _TINY * arm.post_n:
+        return mean, 0.0, math.inf
+    rate = (arm.post_successes + 1) / (arm.post_n + 2)
+    noise = max(rate * (1 - rate), _MIN_NOISE)
+    return mean, sxy / sxx, noise / sxx
 
 
 def _differ(fits: Iterable[tuple[float, float, float] | None]) -> bool:

@@ -103,6 +103,37 @@ def test_one_slope_for_every_agent_changes_no_choice() -> None:
     assert common(5, 0.1) == common(5, 0.0)
 
 
+def test_a_type_is_marked_sloped_only_when_its_agents_slopes_differ() -> None:
+    env, router = random.Random(6), Router(random.Random(6))
+    for n in range(2000):  # one slope for all, three levels
+        agent, c = "abc"[n % 3], env.uniform(1, 5)
+        ok = env.random() < {"a": 0.9, "b": 0.8, "c": 0.7}[agent] - 0.05 * (c - 1)
+        router.observe(execution(n, agent, c, ok, kind="common"))
+    assert router.sloped == set()
+    run(router, 300)
+    assert router.sloped == {"code"}
+
+
+def test_once_marked_a_type_moves_with_complexity_whichever_agents_are_free() -> None:
+    """The candidates free at a decision may be too few, or too little known, for their
+    own slopes to differ significantly (here a newcomer with 24 attempts): the type's
+    mark, from all its agents, keeps the draws moving with complexity."""
+    env, router, n = random.Random(2), Router(random.Random(2)), 0
+    for agent, count in (("easy", 300), ("hard", 300), ("hard2", 24)):
+        for _ in range(count):
+            c = env.uniform(1, 5)
+            ok = env.random() < truth("hard" if agent == "hard2" else agent, c)
+            router.observe(execution(n, agent, c, ok))
+            n += 1
+    assert router.sloped == {"code"}
+    marked = Counter(router.pick("code", ["easy", "hard2"], 4.8) for _ in range(2000))
+    router.sloped.clear()  # as before the mark: the pair's own test decides
+    unmarked = Counter(router.pick("code", ["easy", "hard2"], 4.8) for _ in range(2000))
+    # at 4.8, hard is the better agent (0.88 against 0.38)
+    assert marked["hard2"] > 1950
+    assert unmarked["hard2"] < 1700
+
+
 def test_constant_complexity_gives_the_plain_draws() -> None:
     with_prior = Router(random.Random(2))
     without = Router(random.Random(2), RouterConfig(complexity_prior=0))
@@ -132,6 +163,7 @@ def test_the_state_is_rebuilt_from_stored_executions_and_ratings() -> None:
         other = rebuilt.arms[key]
         for name in ("post_successes", "post_n", "post_x", "post_xx", "post_xy"):
             assert getattr(other, name) == pytest.approx(getattr(arm, name)), name
+    assert rebuilt.sloped == live.sloped == {"code"}
     live.rng, rebuilt.rng = random.Random(5), random.Random(5)
     assert [live.pick("code", ["easy", "hard"], c / 10) for c in range(10, 50)] == [
         rebuilt.pick("code", ["easy", "hard"], c / 10) for c in range(10, 50)
@@ -177,3 +209,10 @@ def test_a_drift_alarm_restarts_the_complexity_sums_from_its_window() -> None:
 def test_config_refuses_a_negative_complexity_prior() -> None:
     with pytest.raises(ValueError, match="complexity_prior"):
         RouterConfig(complexity_prior=-0.1)
+
+
+def test_a_router_adopting_a_rebuilt_one_takes_its_marks() -> None:
+    rebuilt, live = Router(random.Random(4)), Router(random.Random(8))
+    run(rebuilt, 600)
+    live.adopt(rebuilt)
+    assert live.sloped == rebuilt.sloped == {"code"}
