@@ -51,8 +51,8 @@ changes no ranking, and estimating one per agent would only add noise, so until 
 the choice is the plain Beta draw. The same test runs over all the type's agents every
 16 outcomes of the type; once it fires the type is marked (:attr:`Router.sloped`) and
 its draws move with complexity from then on, whichever candidates are free (a few free
-agents, or little-known ones, may not show it on their own). The slope is then the posterior mean of a Gaussian
-model: the pair's least-squares slope, shrunk towards the slope pooled over the
+agents, or little-known ones, may not show it on their own). The slope is then the
+posterior mean of a Gaussian model: the pair's least-squares slope, shrunk towards the slope pooled over the
 candidates (their within-pair least-squares slope, itself shrunk towards none), with a
 prior standard deviation of ``complexity_prior`` success per standard deviation of
 complexity. An agent best on easy tasks and another best on hard ones are then each
