@@ -47,19 +47,19 @@ at the pair's mean complexity x̄; the choice moves it to the task's complexity 
 
 only once the candidates' own least-squares slopes differ more than their noise explains
 (Cochran's Q test of homogeneity at the 0.1% level): a slope common to every agent
-changes no ranking, and estimating one per agent would only add noise, so until then
-the choice is the plain Beta draw. The same test runs over all the type's agents every
-16 outcomes of the type; once it fires the type is marked (:attr:`Router.sloped`) and
-its draws move with complexity from then on, whichever candidates are free (a few free
+changes no ranking, and estimating one per agent would only add noise, so until then the
+choice is the plain Beta draw. The same test runs over all the type's agents every 16
+outcomes of the type; once it fires the type is marked (:attr:`Router.sloped`) and its
+draws move with complexity from then on, whichever candidates are free (a few free
 agents, or little-known ones, may not show it on their own). The slope is then the
-posterior mean of a Gaussian model: the pair's least-squares slope, shrunk towards the slope pooled over the
-candidates (their within-pair least-squares slope, itself shrunk towards none), with a
-prior standard deviation of ``complexity_prior`` success per standard deviation of
-complexity. An agent best on easy tasks and another best on hard ones are then each
-chosen where they are best; a candidate never tried takes the pooled slope from the
-candidates' mean complexity. No random number beyond the Beta draws is used. The
-known weakness: the test needs evidence on both agents across complexities, so a
-reversal involving an agent the router has stopped choosing can stay unnoticed.
+posterior mean of a Gaussian model: the pair's least-squares slope, shrunk towards the
+slope pooled over the candidates (their within-pair least-squares slope, itself shrunk
+towards none), with a prior standard deviation of ``complexity_prior`` success per
+standard deviation of complexity. An agent best on easy tasks and another best on hard
+ones are then each chosen where they are best; a candidate never tried takes the pooled
+slope from the candidates' mean complexity. No random number beyond the Beta draws is
+used. The known weakness: the test needs evidence on both agents across complexities, so
+a reversal involving an agent the router has stopped choosing can stay unnoticed.
 
 User feedback (``feedback_weight``, 0.5 by default): a rating of an attempt's result moves
 that attempt's reward from its bare success to ``(1 - weight) · success + weight · mean
