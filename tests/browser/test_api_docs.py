@@ -23,7 +23,7 @@ class Tab:
     def __init__(self, browser: Any, base_url: str) -> None:
         self.context = browser.new_context(base_url=base_url)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(20_000)  # 3 MB of script on a loaded machine
+        self.page.set_default_timeout(90_000)  # 3 MB of script on a loaded, slow machine
         self.errors: list[str] = []
         self.requested: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)

@@ -26,7 +26,7 @@ class Tab:
     def __init__(self, browser: Any, base_url: str, artifacts: Path) -> None:
         self.context = browser.new_context(base_url=base_url)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
+        self.page.set_default_timeout(30_000)
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
