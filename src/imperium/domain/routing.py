@@ -476,11 +476,12 @@ class Router:
             raise ValueError("no candidates to choose from")
         self.decisions += 1
         arms = [self.arms.get((task_type, agent_id)) for agent_id in agent_ids]
+        cfg = self.config
         fastest = _smallest(a.duration if a else None for a in arms)
         cheapest = _smallest(a.cost if a else None for a in arms)
         shifts = (
             self._shifts(arms, complexity, task_type)
-            if complexity is not None and self.config.complexity_prior > 0
+            if complexity is not None and cfg.complexity_prior > 0
             else None
         )
         best_id, best_utility = agent_ids[0], -math.inf
@@ -490,7 +491,6 @@ class Router:
             if shifts is not None:
                 utility += shifts[i]
             if arm is not None:
-                cfg = self.config
                 utility -= penalty(arm.duration, fastest, cfg.speed_weight(n))
                 utility -= penalty(arm.cost, cheapest, cfg.cost_weight)
             if utility > best_utility:
