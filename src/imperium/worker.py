@@ -293,7 +293,14 @@ class Worker:
 
     async def _attempt(self, client: Client, instance: Agent, lease: Lease) -> None:
         """Run the attempt under heartbeats, then report its result. The heartbeats go on
-        while the report is retried, so a server that was away keeps the lease alive."""
+        while the report is retried, so a server that was away keeps the lease alive.
+
+        The report runs to its end even when a heartbeat hears that the lease has moved
+        on meanwhile: that answer may be the server's view of this very report, accepted
+        and being committed. Cancelling it then would drop the answer that says whether
+        the result was recorded (and a report that fails to commit would not be retried);
+        :meth:`_report` stops by itself once the server has answered or the lease would
+        have expired."""
         contact = _Contact(asyncio.get_running_loop().time())
         runner = asyncio.create_task(run_attempt(instance, self._context(lease, client)))
         keeper = asyncio.create_task(self._keep_alive(client, lease, contact))
@@ -301,11 +308,7 @@ class Worker:
             await asyncio.wait((runner, keeper), return_when=asyncio.FIRST_COMPLETED)
             if not runner.done():
                 return  # the lease moved on: nobody would accept this result
-            reporter = asyncio.create_task(self._report(client, lease, runner.result(), contact))
-            await asyncio.wait((reporter, keeper), return_when=asyncio.FIRST_COMPLETED)
-            if not reporter.done():
-                reporter.cancel()  # the lease moved on while the report was retried
-                await asyncio.gather(reporter, return_exceptions=True)
+            await self._report(client, lease, runner.result(), contact)
         finally:
             runner.cancel()  # no-op when it has ended; stops it when the lease was lost
             keeper.cancel()

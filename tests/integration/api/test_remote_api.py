@@ -5,7 +5,9 @@ against the same app."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -398,6 +400,55 @@ async def test_worker_stop_lets_the_running_attempt_finish(
     assert stored is not None
     assert (stored.state, stored.result) == (TaskState.SUCCEEDED, "finished")
     assert [r.outcome for r in await im.store.executions_for(task.id)] == [Outcome.SUCCEEDED]
+
+
+class LateAnswer(httpx.AsyncBaseTransport):
+    """The app's transport, holding back the answer to a completion (already recorded by
+    the server) until a heartbeat has been refused because the task has ended: the order
+    a loaded machine can produce."""
+
+    def __init__(self, inner: httpx.ASGITransport) -> None:
+        self.inner = inner
+        self.refused = asyncio.Event()
+        self.answered = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        path = request.url.path
+        if path.endswith("/heartbeat") and response.status_code == 409:
+            self.refused.set()
+        if path.endswith("/complete"):
+            await self.refused.wait()  # (no wait_for: on 3.11 it can swallow a cancel)
+            await asyncio.sleep(0.05)  # the refused heartbeat's worker side runs first
+            self.answered.set()
+        return response
+
+
+async def test_a_heartbeat_refused_after_the_report_does_not_drop_its_answer(
+    im: Imperium, transport: httpx.ASGITransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker waits for its report's answer even when a heartbeat hears meanwhile that
+    the lease has moved on (the report itself moved it): the attempt ends recorded, and
+    the worker knows it."""
+    caplog.set_level(logging.INFO, logger="imperium.worker")
+    await remote_agent(im)
+    late = LateAnswer(transport)
+    worker = Worker("http://127.0.0.1", "far", _double, transport=late)
+    running = asyncio.create_task(worker.run())
+    task = await submit(im, 4)
+    await asyncio.wait_for(late.refused.wait(), timeout=30)
+    with contextlib.suppress(TimeoutError):  # (the assertion below says it)
+        await asyncio.wait_for(late.answered.wait(), timeout=30)
+    worker.stop()
+    await asyncio.wait_for(running, timeout=10)
+    assert late.answered.is_set()  # the completion's answer reached the worker
+    reported = [r for r in caplog.records if getattr(r, "action", "") == "worker.reported"]
+    assert [r.getMessage() for r in reported] == [
+        f"task {task.id} attempt 1: succeeded, task now succeeded"
+    ]
+    stored = await im.store.get_task(task.id)
+    assert stored is not None
+    assert (stored.state, stored.result) == (TaskState.SUCCEEDED, 8)
 
 
 class WatchedPolls(httpx.AsyncBaseTransport):
