@@ -14,7 +14,9 @@ import pytest
 
 from tests.acceptance.conftest import Server, cli_env
 
-pytestmark = pytest.mark.slow
+# one worker runs this module's tests one after the other, so the served project (module
+# scope, a real `imperium serve`) starts once rather than on each worker they spread to
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("file_roots")]
 
 DATABASE_URL = "sqlite+aiosqlite:///./imperium.db"  # as `make run` has it: in the directory
 SECRET = "hunter2_the_secret_of_the_outside"

@@ -116,14 +116,15 @@ def test_cancel_from_the_cli_reaches_the_scheduler(database_url: str, server_fac
     assert reg.returncode == 0, reg.stderr
     server = server_factory(database_url)
     server.wait_ready()
-    task = json.loads(
-        imperium(database_url, "submit", "nap", "--payload", '{"sleep": 30}', "--json").stdout
-    )
+    import httpx  # submitted and read over HTTP: the CLI's part here is cancel and watch
+
+    body = {"type": "nap", "payload": {"sleep": 30}}
+    task = httpx.post(f"{server.url}/api/v1/tasks", json=body, timeout=10).json()
     out = imperium(database_url, "tasks", "cancel", task["id"])
     assert out.returncode == 0, out.stderr
     waited = imperium(database_url, "tasks", "watch", task["id"], "--interval", "0.1")
     assert waited.returncode == 1  # not succeeded
-    shown = json.loads(imperium(database_url, "tasks", "show", task["id"], "--json").stdout)
+    shown = httpx.get(f"{server.url}/api/v1/tasks/{task['id']}", timeout=10).json()
     assert shown["state"] == "cancelled"
 
 
@@ -141,7 +142,7 @@ def test_a_waiting_standby_stops_on_sigterm(database_url: str, server_factory) -
     assert first.proc.poll() is None  # the active scheduler is untouched
 
 
-def test_health_and_docs_are_served(sqlite_database_url: str, server_factory) -> None:
+def test_health_docs_and_unknown_routes_served(sqlite_database_url: str, server_factory) -> None:
     database_url = sqlite_database_url
     import httpx
 
@@ -154,8 +155,14 @@ def test_health_and_docs_are_served(sqlite_database_url: str, server_factory) ->
     assert body["database"]["status"] == "ok"
     assert body["scheduler"]["status"] == "running"
     assert httpx.get(f"{server.url}/openapi.json", timeout=10).json()["info"]["title"] == "Imperium"
+    # unknown routes and methods are problems too (same server: one start fewer)
     missing = httpx.get(f"{server.url}/api/v1/nothing-here", timeout=10)
     assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert "see /docs" in missing.json()["detail"]
+    wrong_method = httpx.delete(f"{server.url}/api/health", timeout=10)
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"].startswith("application/problem+json")
 
 
 def test_a_public_address_needs_api_keys(sqlite_database_url: str, server_factory) -> None:
@@ -192,21 +199,6 @@ def test_serve_reports_a_port_in_use(sqlite_database_url: str, server_factory) -
     assert other.returncode == 1  # at once: the port is checked before the scheduler lock
     assert f"cannot listen on 127.0.0.1:{port}" in other.stderr
     assert "Traceback" not in other.stderr
-
-
-def test_unknown_routes_are_problems_too(sqlite_database_url: str, server_factory) -> None:
-    database_url = sqlite_database_url
-    import httpx
-
-    server = server_factory(database_url)
-    server.wait_ready()
-    missing = httpx.get(f"{server.url}/api/v1/nothing-here", timeout=10)
-    assert missing.status_code == 404
-    assert missing.headers["content-type"].startswith("application/problem+json")
-    assert "see /docs" in missing.json()["detail"]
-    wrong_method = httpx.delete(f"{server.url}/api/health", timeout=10)
-    assert wrong_method.status_code == 405
-    assert wrong_method.headers["content-type"].startswith("application/problem+json")
 
 
 def test_agent_code_that_calls_sys_exit_does_not_stop_the_server(

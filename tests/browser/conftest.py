@@ -29,10 +29,14 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py spreads the slow tests
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser" in str(item.path):
             item.add_marker(pytest.mark.slow)
+            # a module's tests on one worker, one after the other: its server and Chromium
+            # (module-scoped) start once, not once per worker its tests were spread to
+            item.add_marker(pytest.mark.xdist_group(f"browser-{item.path.stem}"))
 
 
 class Served(Server):

@@ -36,8 +36,8 @@ def test_json_and_trace(tmp_path: Path) -> None:
     trace = tmp_path / "trace.jsonl"
     scenario = str(ROOT / "scenarios" / "basic.json")
     result = simulate(
-        "--scenario", scenario, "--tasks", "1500", "--policy", "learned", "--seed", "3",
-        "--retrain-every", "500", "--json", "--trace", str(trace),
+        "--scenario", scenario, "--tasks", "800", "--policy", "learned", "--seed", "3",
+        "--retrain-every", "400", "--json", "--trace", str(trace),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
@@ -48,16 +48,16 @@ def test_json_and_trace(tmp_path: Path) -> None:
         out["oracle_expected_reward"] - out["expected_reward"], abs=1e-4
     )
     lines = [json.loads(line) for line in trace.read_text().splitlines()]
-    assert len(lines) == 1500
+    assert len(lines) == 800
     assert all(set(line) >= TRACE_KEYS for line in lines)
     assert sum(line["succeeded"] for line in lines) == out["successes"]
     # the scikit-learn predictor (the server's) was refitted as asked
-    # (and early: every 8 decisions up to 256, then every 16 until the first 500)
-    early = [*range(8, 256, 8), *range(256, 500, 16)]
-    assert [m["at_task"] for m in out["models"]] == [0, *early, 500, 1000]
+    # (and early: every 8 decisions up to 256, then every 16 until the first 400)
+    early = [*range(8, 256, 8), *range(256, 400, 16)]
+    assert [m["at_task"] for m in out["models"]] == [0, *early, 400]
 
     again = simulate(
-        "--scenario", scenario, "--tasks", "1500", "--policy", "oracle", "--seed", "3", "--json"
+        "--scenario", scenario, "--tasks", "800", "--policy", "oracle", "--seed", "3", "--json"
     )  # fmt: skip
     oracle = json.loads(again.stdout)
     assert oracle["regret"] == 0
