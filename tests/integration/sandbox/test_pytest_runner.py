@@ -25,12 +25,17 @@ MIXED_SUITE = {
 }
 
 
+# The runner's own tests need none of the plugins installed beside pytest here (loading
+# them takes a second a run); the Sandbox agent's tests below run as users' tests do.
+PLAIN = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def context(task_type: str, payload: object) -> TaskContext:
     return TaskContext(task_id="t1", type=task_type, payload=payload, attempt=1, agent_id="sandbox")
 
 
 def test_run_pytest_counts_passes_failures_and_skips() -> None:
-    run = run_pytest(MIXED_SUITE)
+    run = run_pytest(MIXED_SUITE, env=PLAIN)
     counts = (run.passed, run.failed, run.errors, run.skipped, run.total)
     assert counts == (3, 1, 0, 1, 5), run.run.stdout + run.run.stderr
     assert run.reason is None
@@ -46,7 +51,8 @@ def test_run_pytest_on_a_syntax_error_reports_the_reason() -> None:
         {
             "solution.py": "def add(a, b:\n    return a + b\n",
             "test_solution.py": "from solution import add\ndef test_add(): assert add(1, 2) == 3\n",
-        }
+        },
+        env=PLAIN,
     )
     assert run.passed in (0, None)
     assert run.errors is None or run.errors >= 1
@@ -59,15 +65,16 @@ def test_run_pytest_copies_a_directory(tmp_path: Path) -> None:
     (tmp_path / "test_dir.py").write_text("def test_ok(): pass\n")
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "junk.pyc").write_text("junk")
-    run = run_pytest(tmp_path)
+    run = run_pytest(tmp_path, env=PLAIN)
     assert (run.passed, run.total, run.reason) == (1, 1, None), run.run.stderr
 
 
 def test_run_pytest_timeout_leaves_no_counts() -> None:
-    run = run_pytest({"test_slow.py": "import time\ndef test_slow(): time.sleep(600)\n"}, timeout=5)
+    suite = {"test_slow.py": "import time\ndef test_slow(): time.sleep(600)\n"}
+    run = run_pytest(suite, timeout=2, env=PLAIN)
     assert run.total is None
     assert run.run.timed_out
-    assert run.reason == "pytest timed out after 5 s"
+    assert run.reason == "pytest timed out after 2 s"
 
 
 def test_tests_can_use_tmp_path_and_write_in_their_directory() -> None:
@@ -80,7 +87,7 @@ def test_tests_can_use_tmp_path_and_write_in_their_directory() -> None:
             "    open('made.txt', 'w').write('y')\n"
         )
     }
-    run = run_pytest(suite, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    run = run_pytest(suite, env=PLAIN)
     assert (run.passed, run.total) == (2, 2), run.run.stdout + run.run.stderr
 
 
