@@ -1,4 +1,4 @@
-"""The router's use of the task's complexity (domain/routing.py): each pair's draw moves
+"""The router's use of the task's complexity (domain/routing/slopes.py): each pair's draw moves
 along its learned slope, once the candidates' slopes differ."""
 
 from __future__ import annotations
