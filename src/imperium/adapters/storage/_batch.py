@@ -173,7 +173,7 @@ def _update(snap: TaskSnapshot) -> tuple[Any, ...]:
 _FINISHED_AT = MUTABLE.index("finished_at")
 # A task that has not ended is updated without ``finished_at`` in the SET list, so that
 # SQLite leaves the partial index of unfinished rows alone (it only maintains an index whose
-# columns, or predicate's, the statement sets); see tables.py.
+# columns, or predicate's, the statement sets); see tables/core.py.
 OPEN = MUTABLE[:_FINISHED_AT] + MUTABLE[_FINISHED_AT + 1 :]
 
 

@@ -40,7 +40,7 @@ _clear_cancel = (
     .values(cancel_requested_at=None)
 )
 _lock_row = scheduler_lock.c.name == SCHEDULER_LOCK_NAME
-# literal, to match the partial indexes' predicates (tables.py)
+# literal, to match the partial indexes' predicates (tables/core.py)
 _unfinished = sa.text(UNFINISHED_SQL)
 _submitted = sa.text(SUBMITTED_SQL)
 
