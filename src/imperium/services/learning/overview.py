@@ -12,7 +12,8 @@ from imperium.domain.insights import agent_figures
 from imperium.domain.learning import AgentFigures, Insight, LearningCycle, ModelReport, counts
 from imperium.domain.learning import succeeded as was_success
 from imperium.domain.models import Execution
-from imperium.services.learning.service import LearnerStore, latest_insights
+from imperium.services.learning.insights import latest_insights
+from imperium.services.learning.ports import LearnerStore
 
 
 @dataclass(frozen=True, slots=True)
