@@ -1,6 +1,6 @@
-"""Random scenarios of the ``domain/scenario.py`` format, and the regret ratios of the
-learned router against greedy and random on them: an evaluation that does not depend
-on the six shipped files (which the router's defaults were chosen on).
+"""Random scenarios of the format in ``domain/scenario/__init__.py``, and the regret
+ratios of the learned router against greedy and random on them: an evaluation that does
+not depend on the six shipped files (which the router's defaults were chosen on).
 
     python bench/scenario_gen.py                       # TRAIN, HELD-OUT and shipped
     python bench/scenario_gen.py --sets train          # only TRAIN (tune on this one)
