@@ -9,12 +9,14 @@ import os
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from imperium.domain.errors import ImperiumError
 from imperium.settings import Settings
@@ -102,6 +104,38 @@ def short_time(ts: float | None) -> str:
     if ts is None:
         return "-"
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A rate as a percentage; ``-`` where there is none (no data is not 0%)."""
+    return "-" if value is None else f"{value:.{digits}%}"
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    """A figure to ``digits`` decimals; ``-`` where there is none."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def progress() -> Progress:
+    """A progress bar on stderr (stdout stays for the result), gone when it ends."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def read_json_file(file: Path) -> Any:
+    """A JSON file's content; a missing file or bad JSON is a message, not a traceback."""
+    try:
+        return orjson.loads(file.read_bytes())
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise fail(f"{file} is not valid JSON: {exc}") from None
 
 
 def parse_json_option(text: str | None, what: str) -> Any:

@@ -19,7 +19,9 @@ from rich.text import Text
 from imperium.interfaces.cli._common import (
     console,
     fail,
+    num,
     offline,
+    pct,
     print_json,
     run,
     settings,
@@ -132,14 +134,6 @@ def render(data: Overview) -> RenderableType:
     )
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}%}"
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def _rate_style(rate: float | None) -> str:
     if rate is None:
         return "dim"
@@ -163,7 +157,7 @@ def _header(data: Overview) -> Panel:
     lines = [
         Text.assemble(
             ("success rate ", "bold"),
-            (_pct(rate), f"bold {_rate_style(rate)}"),
+            (pct(rate), f"bold {_rate_style(rate)}"),
             f"  {data.successes} succeeded of {data.learned} attempts learned from "
             f"({data.executions} newest executions read)",
         ),
@@ -184,7 +178,7 @@ def _header(data: Overview) -> Panel:
     model = data.models[0] if data.models else None
     lines.append(
         Text(
-            f"model {model.kind} (AUC {_num(model.auc)}, Brier skill {_num(model.brier_skill)} "
+            f"model {model.kind} (AUC {num(model.auc)}, Brier skill {num(model.brier_skill)} "
             f"on {model.held_out} held-out executions)"
         )
         if model
@@ -224,7 +218,7 @@ def _trend(trend: Sequence[TrendPoint]) -> Panel:
         )
     table.add_row(
         "rate",
-        *(Text(_pct(p.success_rate, 0), style=_rate_style(p.success_rate)) for p in trend),
+        *(Text(pct(p.success_rate, 0), style=_rate_style(p.success_rate)) for p in trend),
     )
     table.add_row("n", *(str(p.executions) for p in trend))
     span = trend[0].end - trend[0].start
@@ -263,7 +257,7 @@ def _rankings(rankings: Sequence[AgentFigures]) -> Panel:
             str(rank),
             f.agent_id,
             Text.assemble((_score_bar(f.learning_score), "cyan"), f" {f.learning_score:5.1f}"),
-            Text(_pct(rate), style=_rate_style(rate)),
+            Text(pct(rate), style=_rate_style(rate)),
             str(f.executions),
         )
     note = Text(
@@ -310,10 +304,10 @@ def _models(models: Sequence[ModelReport]) -> Panel:
             _minute(m.trained_at),
             m.kind,
             str(m.held_out),
-            _num(m.auc),
-            _num(m.brier),
-            _num(m.brier_skill),
-            _num(m.mae_log_duration),
+            num(m.auc),
+            num(m.brier),
+            num(m.brier_skill),
+            num(m.mae_log_duration),
         )
     notes = [
         Text(f"fallback ({m.version}): {m.fallback_reason}", style="yellow")
@@ -344,7 +338,7 @@ def _cycles(cycles: Sequence[LearningCycle]) -> Panel:
             _span(c.end_time - c.start_time) if c.end_time is not None else "-",
             str(c.metadata.get("executions_learned", "-")),
             str(c.insights_generated),
-            _num(c.total_learning_value),
+            num(c.total_learning_value),
         )
     note = Text("value: the held-out Brier skill of the model the cycle trained", style="dim")
     return Panel(Group(table, note), title=title, title_align="left")

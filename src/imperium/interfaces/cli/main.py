@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 
 from imperium import __version__
 from imperium.domain.errors import ImperiumError
@@ -22,8 +22,11 @@ from imperium.interfaces.cli import (
     keys,
     knowledge,
     learning,
+    simulate,
+    status,
     tasks,
     teams,
+    transfer,
     usage,
     worker,
 )
@@ -33,6 +36,7 @@ from imperium.interfaces.cli._common import (
     err_console,
     import_from_working_directory,
     print_json,
+    progress,
     run,
     settings,
 )
@@ -75,14 +79,14 @@ app.add_typer(custody.app, name="custody")
 app.add_typer(custody.proposals_app, name="proposals")
 app.command("submit")(tasks.submit)
 app.command("worker")(worker.worker)
-app.command("status")(learning.status)
+app.command("status")(status.status)
 app.command("learn")(learning.learn)
 app.command("analyze")(learning.analyze)
 app.command("insights")(learning.insights)
 app.command("predict")(learning.predict)
-app.command("export")(learning.export)
-app.command("import")(learning.import_)
-app.command("simulate")(learning.simulate)
+app.command("export")(transfer.export)
+app.command("import")(transfer.import_)
+app.command("simulate")(simulate.simulate)
 app.command("dashboard")(dashboard.dashboard)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -202,14 +206,7 @@ def db_upgrade(database: Database = None) -> None:
 
 
 def _progress_bar(total: int, label: str) -> tuple[Progress, TaskID]:
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
+    bar = progress()
     return bar, bar.add_task(label, total=total)
 
 
