@@ -385,3 +385,46 @@ async def test_a_foreign_page_cannot_open_a_stream_of_a_keyless_server(served: S
     assert refused.value.response.status_code == 403
     async with connect(served.url + EVENTS_WS, proxy=None) as conn:  # a program: no Origin
         assert (await receive(conn))["type"] == "welcome"
+
+
+@pytest.mark.parametrize("path", [EVENTS_WS, LEARNING_WS])
+async def test_a_stream_ends_when_its_key_is_revoked(
+    served: Served, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """The key is checked again while the stream is open, not only at the handshake."""
+    from imperium.domain.auth import Role
+    from imperium.interfaces.api.routes import events_ws
+
+    monkeypatch.setattr(events_ws, "ACCESS_RECHECK_SECONDS", 0.05)
+    key, reader = await served.im.keys.create("dashboard", Role.READ_ONLY)
+    _, other = await served.im.keys.create("other", Role.READ_ONLY)
+    async with (
+        ws(served, f"{path}?api_key={reader}") as revoked,
+        ws(served, f"{path}?api_key={other}") as kept,
+    ):
+        assert (await receive(revoked))["type"] == "welcome"
+        assert (await receive(kept))["type"] == "welcome"
+        await asyncio.sleep(0.2)  # several checks pass while the key is good
+        await served.im.keys.revoke(key.id)
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(revoked)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1008
+        assert "revoked" in closed.value.rcvd.reason
+        assert (await pong_after(kept))["type"] == "pong"  # the other key's stream goes on
+
+
+async def test_a_keyless_stream_ends_when_keys_come_into_force(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imperium.domain.auth import Role
+    from imperium.interfaces.api.routes import events_ws
+
+    monkeypatch.setattr(events_ws, "ACCESS_RECHECK_SECONDS", 0.05)
+    async with ws(served, EVENTS_WS) as conn:
+        assert (await receive(conn))["type"] == "welcome"
+        await served.im.keys.create("first", Role.ADMIN)
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(conn)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1008

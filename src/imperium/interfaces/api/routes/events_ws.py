@@ -19,6 +19,10 @@ through a bounded buffer: a client that falls behind loses the oldest events, ne
 the engine, and is sent ``{"type": "gap", "dropped": n}`` so that it knows to re-read what
 it missed over REST.
 
+The caller is identified again every ``ACCESS_RECHECK_SECONDS`` (5 s) as each HTTP request
+is: a key revoked after the handshake, or keys put in force on a keyless server, ends the
+stream with 1008 (within 10 s of a revocation from the CLI, with the key cache's 5 s).
+
 Events reach the bus only once committed, and only in the process running the scheduler:
 a task submitted from the CLI shows up when the scheduler admits it.
 """
@@ -26,27 +30,34 @@ a task submitted from the CLI shows up when the scheduler admits it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, MutableMapping
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, WebSocket
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
+from imperium.domain.auth import AuthError, ForbiddenError
 from imperium.domain.events import is_learning_event
 from imperium.domain.models import Event
+from imperium.interfaces.api.auth import Gate
 from imperium.interfaces.api.deps import services_of
 from imperium.interfaces.api.ws_clients import EVENTS, LEARNING_ANALYTICS, websocket_clients
 from imperium.interfaces.records import iso
 from imperium.services.events import Accept, EventBus, Subscription
 
 router = APIRouter(tags=["events"])
+log = logging.getLogger(__name__)
 
 BUFFER = 1000  # events buffered per client before the oldest are dropped
 MAX_CLIENTS = 200  # per endpoint (the learning-analytics alias shares its endpoint's)
 MAX_MESSAGE_CHARS = 4096  # a ping is 16; longer client messages are refused unread
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
+ACCESS_RECHECK_SECONDS = 5.0  # with the key cache's 5 s: a revoked key's stream ends in 10 s
 LEARNING_FEATURES = ["real_time_learning_events"]
 PING_HINT = 'send {"type": "ping"}; the server sends events without being asked'
 
@@ -68,6 +79,10 @@ class _Connection:
     async def send(self, message: Message) -> None:
         async with self._lock:
             await self.websocket.send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        async with self._lock:
+            await self.websocket.close(code, reason)
 
 
 def _reply(message: MutableMapping[str, Any], pong: Callable[[], Message]) -> Message:
@@ -111,17 +126,38 @@ async def _forward(
             await conn.send(render(event))
 
 
+async def _watch_access(conn: _Connection) -> None:
+    """Identify the caller again every :data:`ACCESS_RECHECK_SECONDS`, as each HTTP request
+    is: a key revoked after the handshake (or keys put in force on a keyless server) ends
+    the stream with 1008. A database that does not answer keeps the stream going: the
+    caller was let in, and nothing says otherwise."""
+    websocket = conn.websocket
+    gate: Gate = websocket.app.state.gate
+    route = ("GET", getattr(websocket.scope.get("route"), "path", ""))
+    while True:
+        await asyncio.sleep(ACCESS_RECHECK_SECONDS)
+        try:
+            await gate.identify(HTTPConnection(websocket.scope), route)
+        except (AuthError, ForbiddenError) as exc:
+            await conn.close(POLICY_VIOLATION, str(exc).encode()[:120].decode(errors="ignore"))
+            return
+        except Exception:  # the key store is away (the database); the next check retries
+            log.warning("cannot check a WebSocket client's key now; checking again later")
+
+
 async def _serve(
     conn: _Connection,
     subscription: Subscription,
     render: Callable[[Event], Message],
     pong: Callable[[], Message],
 ) -> None:
-    """Read and forward concurrently until either ends (the client left, or the server is
-    stopping); then stop the other. A disconnect ends quietly, anything else is raised."""
+    """Read and forward concurrently until either ends (the client left, the server is
+    stopping, or the caller's key no longer lets it in); then stop the others. A
+    disconnect ends quietly, anything else is raised."""
     tasks = [
         asyncio.create_task(_read(conn, pong)),
         asyncio.create_task(_forward(conn, subscription, render)),
+        asyncio.create_task(_watch_access(conn)),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
