@@ -250,6 +250,16 @@ def _check_web_url(source: Source) -> None:
             raise ValidationError(f"allowed domain {domain!r} must be a bare host name")
 
 
+def is_web_link(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host: the only links shown or followed
+    (never ``javascript:``, ``data:`` or any other scheme a browser would act on)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def host_allowed(url: str, domains: tuple[str, ...]) -> bool:
     """Whether ``url``'s host is one of ``domains`` or a subdomain of one."""
     host = (urlsplit(url).hostname or "").lower()

@@ -189,6 +189,9 @@ async def test_the_seed_routes(client: httpx.AsyncClient, tmp_path: Path) -> Non
     }
     copy = await client.post(results, json=mirrored)
     assert (copy.json()["stored"], copy.json()["merged"]) == (0, 1)
+    for unsafe in ("javascript:alert(1)", "data:text/html,<script>alert(1)</script>"):
+        refused = await client.post(results, json={**found, "url": unsafe})
+        problem(refused, 422, "url must be an http(s) link")
 
     impact = (await client.get("/api/imperium/internet-learning/impact")).json()
     assert impact["impact"] == []

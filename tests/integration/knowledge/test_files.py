@@ -13,6 +13,7 @@ from imperium.adapters.knowledge.feeds import FeedConnector, file_roots
 from imperium.adapters.knowledge.files import FilesConnector
 from imperium.adapters.knowledge.http import WebClient
 from imperium.domain.knowledge import IngestStatus, Source, SourceKind, SourceState
+from imperium.services.knowledge.ports import FetchOutcome
 from tests.support.knowledge_server import RSS
 
 
@@ -54,16 +55,21 @@ async def test_a_missing_path_fails_with_the_reason(tmp_path: Path) -> None:
     assert "no file or directory" in (outcome.error or "")
 
 
-async def test_a_feed_file_as_an_rss_source(tmp_path: Path) -> None:
-    (tmp_path / "feed.xml").write_text(RSS)
+async def read_feed_file(tmp_path: Path, feed_text: str) -> FetchOutcome:
+    """What an RSS source reading ``feed_text`` from a file brings back."""
+    (tmp_path / "feed.xml").write_text(feed_text)
     web = WebClient(Clock())
     try:
         feed = Source("f", SourceKind.RSS, (tmp_path / "feed.xml").as_uri())
-        outcome = await FeedConnector(web, file_roots([tmp_path])).fetch(
+        return await FeedConnector(web, file_roots([tmp_path])).fetch(
             feed, SourceState("f"), [], 10
         )
     finally:
         await web.close()
+
+
+async def test_a_feed_file_as_an_rss_source(tmp_path: Path) -> None:
+    outcome = await read_feed_file(tmp_path, RSS)
     assert outcome.status is IngestStatus.OK
     assert len(outcome.items) == 2
 
@@ -121,3 +127,21 @@ async def test_only_files_under_the_roots_are_read(tmp_path: Path) -> None:
     assert "not a regular file" in (fifo.error or "")
     assert away.status is IngestStatus.FAILED
     assert "IMPERIUM_KNOWLEDGE_FILE_ROOTS" in (away.error or "")
+
+
+UNSAFE_LINKS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>t</title><link>http://blog.local/</link><description>d</description>
+<item><title>Script</title><link>javascript:alert(1)</link><description>one</description></item>
+<item><title>Data</title><link>data:text/html,&lt;b&gt;x&lt;/b&gt;</link><description>two</description></item>
+<item><title>Guid</title><link> JavaScript:alert(2)</link><guid>https://blog.local/3</guid>
+<description>three</description></item>
+</channel></rss>"""
+
+
+async def test_a_feed_item_whose_link_is_not_http_is_kept_without_it(tmp_path: Path) -> None:
+    outcome = await read_feed_file(tmp_path, UNSAFE_LINKS)
+    assert [i.title for i in outcome.items] == ["Script", "Data", "Guid"]  # every item kept
+    urls = [i.url for i in outcome.items]
+    assert not any(u.lower().startswith(("javascript:", "data:")) for u in urls), urls
+    assert urls[0].startswith("urn:imperium:feed-item:")  # an identity, no link
+    assert urls[2] == "https://blog.local/3"  # the http(s) guid stands in for the link

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import stat
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -15,7 +16,7 @@ from urllib.request import url2pathname
 
 from imperium.adapters.knowledge.base import NotModified, WebConnector, epoch_of_struct
 from imperium.adapters.knowledge.http import SourceError, SourceSession, WebClient
-from imperium.domain.knowledge import FetchedItem
+from imperium.domain.knowledge import FetchedItem, is_web_link
 
 MAX_FEED_BYTES = 5_000_000
 """The largest feed read (a file, or an HTTP body): feedparser holds all of it in memory."""
@@ -45,6 +46,7 @@ def _item(entry: Any) -> FetchedItem | None:
     text = content[0].get("value", "") if content else entry.get("summary", "")
     if not url or not isinstance(url, str) or not (text or entry.get("title")):
         return None
+    url = _web_link(entry) or _opaque_id(entry, url)
     tags = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
     return FetchedItem(
         url=url,
@@ -54,6 +56,22 @@ def _item(entry: Any) -> FetchedItem | None:
         published_at=epoch_of_struct(entry.get("published_parsed") or entry.get("updated_parsed")),
         topic=tags[0] if len(tags) == 1 else None,
     )
+
+
+def _web_link(entry: Any) -> str | None:
+    """The entry's link (or its id, when that is one) if it is http(s)."""
+    for value in (entry.get("link"), entry.get("id")):
+        if isinstance(value, str) and is_web_link(value):
+            return value.strip()
+    return None
+
+
+def _opaque_id(entry: Any, link: str) -> str:
+    """An identifier that is no link, for an entry whose link is not http(s)
+    (``javascript:``, ``data:``...): the item is kept, its link is not (the stored URL
+    is the document's identity, stable across fetches)."""
+    key = "\n".join(str(v) for v in (entry.get("id") or "", link, entry.get("title") or ""))
+    return "urn:imperium:feed-item:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def local_path(url: str) -> Path | None:

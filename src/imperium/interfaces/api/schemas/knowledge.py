@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from imperium.domain.knowledge import MAX_DAILY_QUOTA, SourceKind
+from imperium.domain.knowledge import MAX_DAILY_QUOTA, SourceKind, is_web_link
 
 Query = Annotated[str, Field(min_length=1, max_length=1000)]
 TopicName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -129,6 +129,13 @@ class ResultIn(BaseModel):
     source: SourceId = "api"
     topic: TopicName | None = None
     author: Annotated[str | None, Field(max_length=300)] = None
+
+    @field_validator("url")
+    @classmethod
+    def _web_url(cls, url: str) -> str:
+        if not is_web_link(url):
+            raise ValueError("url must be an http(s) link (http://host/... or https://host/...)")
+        return url
 
     @model_validator(mode="after")
     def _has_text(self) -> ResultIn:
