@@ -3,7 +3,8 @@ local OpenAI-schema server: an H.265 video made through ``/api/v1/generate/video
 file the result references (not base64 in the row), downloaded whole and by ``Range``
 (206, exact bytes; 416 beyond the end); after a restart with a smaller retention limit
 the routine removes it and its downloads answer 410. Results written before the store
-(base64 in the row) are still served.
+(base64 in the row) are still served, as themselves only when they are images or videos
+(text/html or SVG goes out as an octet-stream attachment).
 
 Needs ffmpeg with libx265: skipped without it, except under CI, where it fails."""
 
@@ -145,3 +146,29 @@ async def test_results_from_before_the_store_are_still_served(
         part = await http.get(f"/api/v1/generate/{submitted.json()['id']}/content",
                               headers={"range": "bytes=0-7"})  # fmt: skip
         assert (part.status_code, part.content) == (206, image[:8])
+
+
+async def test_only_images_and_videos_are_served_as_themselves(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    image, page = png(4, 4), b"<script>alert(document.cookie)</script>"
+    items = [{"mime": mime, "data_base64": base64.b64encode(data).decode()}
+             for mime, data in (("image/png", image), ("text/html", page),
+                                ("image/svg+xml", page))]  # fmt: skip
+    async with serving(migrated_database_url, tmp_path / "a") as (_, http):
+        body = {"agent_id": "echo-1", "type": "echo", "capabilities": ["image_generation"]}
+        assert (await http.post("/api/v1/agents", json=body)).status_code == 201
+        submitted = await http.post(
+            "/api/v1/tasks", json={"type": "image_generation", "payload": {"images": items}},
+            params={"wait": 20},
+        )  # fmt: skip
+        assert submitted.status_code == 201, submitted.text
+        url = f"/api/v1/generate/{submitted.json()['id']}/content"
+        served = await http.get(url)
+        assert (served.status_code, served.content) == (200, image)
+        assert served.headers["content-type"] == "image/png"
+        for index in (1, 2):  # text/html, image/svg+xml
+            other = await http.get(url, params={"index": index})
+            assert (other.status_code, other.content) == (200, page)
+            assert other.headers["content-type"] == "application/octet-stream"
+            assert other.headers["content-disposition"].startswith("attachment")

@@ -2,6 +2,8 @@
 with ``/meta`` for its record) and the seed's ``/api/v1/generate/{task_id}/content``
 (``index`` picks an image). Files are sent by Starlette's ``FileResponse``: one or more
 ``Range: bytes=`` spans answered 206, 416 beyond the end. A removed artefact answers 410.
+Only an image or video type is served as itself (never SVG, a document that may carry
+script); anything else goes out as ``application/octet-stream``, an attachment.
 
 Results written before the artefact store held base64 (``data_base64``); those are still
 served, from the task row."""
@@ -65,7 +67,24 @@ async def content(
         data = base64.b64decode(item["data_base64"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise NotFoundError(f"item {index} of task {task_id} is not readable media") from exc
-    return _bytes(data, item.get("mime") or "application/octet-stream", range_)
+    mime, disposition = _served_type(item.get("mime"))
+    return _bytes(data, mime, range_, {"content-disposition": disposition})
+
+
+MEDIA_TYPE = re.compile(r"(?:image|video)/[a-z0-9][a-z0-9.+-]{0,126}")
+"""The stored types served as themselves: what the media agents make (image/png,
+image/jpeg, image/webp, video/mp4) and other images and videos, without parameters."""
+
+
+def _served_type(stored: object) -> tuple[str, str]:
+    """The content type and disposition to serve a stored type with: an image or video
+    type inline; anything else (text/html from a remote worker's result, SVG, which can
+    carry script) as ``application/octet-stream``, an attachment, so a browser never
+    renders it as a page from this server."""
+    mime = stored.strip().lower() if isinstance(stored, str) else ""
+    if MEDIA_TYPE.fullmatch(mime) and mime != "image/svg+xml":
+        return mime, "inline"
+    return "application/octet-stream", "attachment"
 
 
 async def _item(queries: Queries, task_id: str, index: int) -> dict[str, Any]:
@@ -84,18 +103,20 @@ async def _item(queries: Queries, task_id: str, index: int) -> dict[str, Any]:
 async def _serve(store: ArtefactStore, artefact_id: str, range_: str | None) -> Response:
     artefact = await store.get(check_id(artefact_id))
     headers = {"etag": f'"{artefact.sha256}"'}
+    mime, disposition = _served_type(artefact.content_type)
     path = store.file_path(artefact)
     if path is None:  # a store without files (memory)
-        return _bytes(await store.read(artefact.id), artefact.content_type, range_, headers)
+        headers["content-disposition"] = disposition
+        return _bytes(await store.read(artefact.id), mime, range_, headers)
     try:
         opened = await asyncio.to_thread(open, path, "rb")
     except FileNotFoundError as exc:  # removed between the record and here
         raise ArtefactGoneError(f"artefact {artefact.id} was just removed") from exc
-    suffix = mimetypes.guess_extension(artefact.content_type) or ""
+    suffix = mimetypes.guess_extension(mime) or ""
     return _OpenedFileResponse(
-        opened, path, media_type=artefact.content_type, headers=headers,
+        opened, path, media_type=mime, headers=headers,
         stat_result=os.fstat(opened.fileno()), filename=f"{artefact.id}{suffix}",
-        content_disposition_type="inline",
+        content_disposition_type=disposition,
     )  # fmt: skip
 
 
