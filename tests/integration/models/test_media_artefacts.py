@@ -4,7 +4,8 @@ file the result references (not base64 in the row), downloaded whole and by ``Ra
 (206, exact bytes; 416 beyond the end); after a restart with a smaller retention limit
 the routine removes it and its downloads answer 410. Results written before the store
 (base64 in the row) are still served, as themselves only when they are images or videos
-(text/html or SVG goes out as an octet-stream attachment).
+(text/html or SVG goes out as an octet-stream attachment). A missing artefact's 404
+names no server directory.
 
 Needs ffmpeg with libx265: skipped without it, except under CI, where it fails."""
 
@@ -172,3 +173,16 @@ async def test_only_images_and_videos_are_served_as_themselves(
             assert (other.status_code, other.content) == (200, page)
             assert other.headers["content-type"] == "application/octet-stream"
             assert other.headers["content-disposition"].startswith("attachment")
+
+
+async def test_a_missing_artefact_answers_404_without_the_directory(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    artefacts = tmp_path / "a"
+    async with serving(migrated_database_url, artefacts) as (_, http):
+        missing = await http.get(f"/api/v1/artefacts/{'f' * 32}")
+    assert missing.status_code == 404
+    detail = missing.json()["detail"]
+    assert f"no artefact {'f' * 32}" in detail
+    assert str(artefacts) not in detail
+    assert str(tmp_path) not in detail

@@ -100,14 +100,16 @@ class FileArtefactStore:
     def _get(self, artefact_id: str) -> Artefact:
         data_path, record_path = self._paths(artefact_id)
         record = self._load(record_path)
-        if record is None:
-            raise NotFoundError(f"no artefact {artefact_id} in {self.root}")
+        if record is None:  # the directory is logged, never told to clients
+            log.debug("no artefact %s in %s", artefact_id, self.root)
+            raise NotFoundError(f"no artefact {artefact_id}")
         if record.removed_at is not None:
             raise gone(record, self.policy)
         if not data_path.is_file():
+            log.warning("artefact %s's file is missing from %s", artefact_id, self.root)
             raise ArtefactGoneError(
-                f"artefact {artefact_id}'s file is missing from {self.root} (removed "
-                "outside the server): generate it again"
+                f"artefact {artefact_id}'s file is missing (removed outside the server): "
+                "generate it again"
             )
         return record
 

@@ -55,8 +55,9 @@ async def test_what_is_put_is_read_back_with_its_record(kind: str, tmp_path: Pat
     assert artefact.sha256 == hashlib.sha256(b"\x00video").hexdigest()
     assert await store.get(artefact.id) == artefact
     assert await store.read(artefact.id) == b"\x00video"
-    with pytest.raises(NotFoundError, match="no artefact"):
+    with pytest.raises(NotFoundError, match="no artefact") as missing:
         await store.get("f" * 32)
+    assert str(tmp_path) not in str(missing.value)  # no server path told to clients
 
 
 async def test_ids_that_could_name_another_file_are_refused(kind: str, tmp_path: Path) -> None:
@@ -149,8 +150,9 @@ async def test_a_file_deleted_outside_the_server_answers_gone(tmp_path: Path) ->
     store = FileArtefactStore(tmp_path, Clock())
     artefact = await store.put(b"x", "image/png", task_id=None)
     (tmp_path / f"{artefact.id}.bin").unlink()
-    with pytest.raises(ArtefactGoneError, match="missing"):
+    with pytest.raises(ArtefactGoneError, match="missing") as gone:
         await store.get(artefact.id)
+    assert str(tmp_path) not in str(gone.value)
 
 
 async def test_a_file_removed_between_its_record_and_its_read_answers_gone(
