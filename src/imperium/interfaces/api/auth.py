@@ -225,7 +225,7 @@ class AuthMiddleware:
         if scope["type"] == "websocket":
             if not isinstance(exc, (AuthError, ForbiddenError)):
                 raise exc
-            close = WebSocketClose(status.WS_1008_POLICY_VIOLATION, _reason(exc))
+            close = WebSocketClose(status.WS_1008_POLICY_VIOLATION, close_reason(exc))
             await close(scope, receive, send)
             return
         handler = next((self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None)
@@ -237,7 +237,8 @@ class AuthMiddleware:
         await response(scope, receive, send)
 
 
-def _reason(exc: Exception) -> str:
+def close_reason(exc: Exception) -> str:
+    """``exc``'s message cut to what a WebSocket close frame carries."""
     return str(exc).encode()[:120].decode(errors="ignore")  # a close reason is short
 
 
@@ -253,7 +254,7 @@ async def authorize(conn: HTTPConnection) -> Principal:
         gate.check(principal, (method, getattr(conn.scope.get("route"), "path", "")))
     except (AuthError, ForbiddenError) as exc:
         if conn.scope["type"] == "websocket":  # no problem+json on a socket: close it
-            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, _reason(exc)) from exc
+            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, close_reason(exc)) from exc
         raise
     return principal
 

@@ -36,14 +36,14 @@ from collections.abc import Callable, MutableMapping
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, Query, WebSocket, status
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
 from imperium.domain.auth import AuthError, ForbiddenError
 from imperium.domain.events import is_learning_event
 from imperium.domain.models import Event
-from imperium.interfaces.api.auth import Gate
+from imperium.interfaces.api.auth import Gate, close_reason
 from imperium.interfaces.api.deps import services_of
 from imperium.interfaces.api.ws_clients import EVENTS, LEARNING_ANALYTICS, websocket_clients
 from imperium.interfaces.records import iso
@@ -56,7 +56,6 @@ BUFFER = 1000  # events buffered per client before the oldest are dropped
 MAX_CLIENTS = 200  # per endpoint (the learning-analytics alias shares its endpoint's)
 MAX_MESSAGE_CHARS = 4096  # a ping is 16; longer client messages are refused unread
 TRY_AGAIN_LATER = 1013
-POLICY_VIOLATION = 1008
 ACCESS_RECHECK_SECONDS = 5.0  # with the key cache's 5 s: a revoked key's stream ends in 10 s
 LEARNING_FEATURES = ["real_time_learning_events"]
 PING_HINT = 'send {"type": "ping"}; the server sends events without being asked'
@@ -139,7 +138,7 @@ async def _watch_access(conn: _Connection) -> None:
         try:
             await gate.identify(HTTPConnection(websocket.scope), route)
         except (AuthError, ForbiddenError) as exc:
-            await conn.close(POLICY_VIOLATION, str(exc).encode()[:120].decode(errors="ignore"))
+            await conn.close(status.WS_1008_POLICY_VIOLATION, close_reason(exc))
             return
         except Exception:  # the key store is away (the database); the next check retries
             log.warning("cannot check a WebSocket client's key now; checking again later")
